@@ -1,0 +1,1 @@
+"""Reports: tables and plots built from stored result files only; they never run a benchmark."""
