@@ -1,0 +1,23 @@
+"""The one exception type users see, and the exit codes the CLI maps errors to."""
+
+# Exit codes are a contract with CI scripts: keep them stable and documented in the README.
+EXIT_OK = 0
+EXIT_REGRESSION = 1  # `fbench compare`: a significant slowdown
+EXIT_USAGE = 2  # bad flags, config or result files
+EXIT_NOT_COMPARABLE = 3  # `fbench compare`: the runs cannot be judged against each other
+EXIT_INTERRUPTED = 130  # Ctrl-C; finished rows are kept
+
+
+class FbenchError(Exception):
+    """A problem the user can fix: printed as one line, exit code 2, never a traceback.
+
+    The message names the source (a file, a flag, a key) and what is wrong with it.
+    """
+
+    exit_code = EXIT_USAGE
+
+
+class NotComparableError(FbenchError):
+    """Two result sets that cannot be judged against each other (different device, config...)."""
+
+    exit_code = EXIT_NOT_COMPARABLE

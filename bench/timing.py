@@ -1,0 +1,160 @@
+"""Samples → statistics: pure functions of numbers, no torch and no clocks.
+
+Latency is summarised by the median, not the mean: on a shared host a few calls are hit by
+interrupts, page faults or a neighbour's burst, and those outliers drag the mean (the
+official FasterNet script reports the mean of 200 calls) while the median stays put. The
+interval around the median is distribution-free (binomial order statistics), so it does not
+assume the samples are normal, which latency samples never are.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+# A 95% interval for the median needs at least 6 samples: with 5, even (min, max) covers
+# the median with probability 1 - 2 * 0.5**5 = 93.75%.
+MIN_SAMPLES_FOR_CI = 6
+
+
+@dataclass(frozen=True)
+class LatencySummary:
+    """Summary of per-call latencies, all in milliseconds (the `latency_ms` block of a row)."""
+
+    median: float
+    ci95_low: float | None
+    ci95_high: float | None
+    iqr: float
+    mean: float
+    stdev: float
+    n: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> LatencySummary:
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+
+    @property
+    def ci95_halfwidth_rel(self) -> float | None:
+        """Half-width of the 95% interval of the median, relative to the median (0.01 = ±1%).
+
+        The interval is not symmetric; the larger side is used, so "within ±1%" means both.
+        """
+        if self.ci95_low is None or self.ci95_high is None or self.median <= 0:
+            return None
+        return max(self.median - self.ci95_low, self.ci95_high - self.median) / self.median
+
+    @property
+    def iqr_rel(self) -> float:
+        return self.iqr / self.median if self.median > 0 else math.inf
+
+
+def quantile(sorted_values: Sequence[float], q: float) -> float:
+    """Linear-interpolation quantile of already sorted values (numpy's default method)."""
+    if not sorted_values:
+        raise ValueError("quantile of no values")
+    if not 0.0 <= q <= 1.0:
+        raise ValueError(f"quantile q must be in [0, 1], got {q}")
+    position = (len(sorted_values) - 1) * q
+    low = math.floor(position)
+    high = min(low + 1, len(sorted_values) - 1)
+    fraction = position - low
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * fraction
+
+
+def median(values: Sequence[float]) -> float:
+    return quantile(sorted(values), 0.5)
+
+
+def _binomial_cdf_half(k: int, n: int) -> float:
+    """P(X <= k) for X ~ Binomial(n, 1/2), exact, summed in log space to avoid underflow."""
+    if k < 0:
+        return 0.0
+    if k >= n:
+        return 1.0
+    log_half_n = -n * math.log(2.0)
+    total = 0.0
+    for i in range(k + 1):
+        log_term = math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + log_half_n
+        total += math.exp(log_term)
+    return min(total, 1.0)
+
+
+def median_ci_ranks(n: int, confidence: float = 0.95) -> tuple[int, int] | None:
+    """1-based ranks (j, k) of the order statistics bounding the median with `confidence`.
+
+    The interval [x_(j), x_(k)] covers the population median with probability at least
+    `confidence` for any continuous distribution (the sign-test interval). Exact binomial
+    for n <= 1000; beyond that the normal approximation is accurate to a rank.
+    """
+    if n < MIN_SAMPLES_FOR_CI:
+        return None
+    alpha = 1.0 - confidence
+    if n <= 1000:
+        # Largest j with P(X <= j - 1) <= alpha / 2, so P(j <= X <= n - j) >= confidence.
+        j = 1
+        while _binomial_cdf_half(j, n) <= alpha / 2:
+            j += 1
+    else:
+        z = _normal_quantile(1.0 - alpha / 2)
+        j = max(1, math.floor(n / 2 - z * math.sqrt(n) / 2))
+    return j, n - j + 1
+
+
+def _normal_quantile(p: float) -> float:
+    """Inverse standard normal CDF by bisection on erf (only used for large n; exact enough)."""
+    low, high = -10.0, 10.0
+    for _ in range(100):
+        mid = (low + high) / 2
+        if 0.5 * (1 + math.erf(mid / math.sqrt(2))) < p:
+            low = mid
+        else:
+            high = mid
+    return (low + high) / 2
+
+
+def summarize(samples_ms: Sequence[float]) -> LatencySummary:
+    """Median with its 95% interval, IQR, mean, stdev and n of per-call latencies (ms)."""
+    if not samples_ms:
+        raise ValueError("cannot summarise zero samples")
+    values = sorted(samples_ms)
+    n = len(values)
+    mean = math.fsum(values) / n
+    stdev = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+    ranks = median_ci_ranks(n)
+    low, high = (values[ranks[0] - 1], values[ranks[1] - 1]) if ranks else (None, None)
+    return LatencySummary(
+        median=quantile(values, 0.5),
+        ci95_low=low,
+        ci95_high=high,
+        iqr=quantile(values, 0.75) - quantile(values, 0.25),
+        mean=mean,
+        stdev=stdev,
+        n=n,
+    )
+
+
+def has_settled(earlier: Sequence[float], later: Sequence[float], tolerance: float) -> bool:
+    """Warm-up is over when two consecutive windows of calls have medians within `tolerance`.
+
+    The first calls of a fresh module pay for allocator growth, oneDNN primitive creation and
+    cold caches; they fall quickly and then flatten. Comparing window medians (not single
+    calls) keeps one noisy call from ending or prolonging the warm-up.
+    """
+    if not earlier or not later:
+        return False
+    previous, current = median(earlier), median(later)
+    return abs(current - previous) <= tolerance * previous
+
+
+def throughput_per_s(latency_ms: float, batch: int) -> float:
+    """Inputs processed per second at the given per-call latency (images/s for a batch)."""
+    return batch * 1000.0 / latency_ms
+
+
+def gflops_per_s(flops_per_sample: int, batch: int, latency_ms: float) -> float:
+    """FLOPS as the paper reports it: multiply-adds per second, in G/s (paper eq. 1 inverted)."""
+    return flops_per_sample * batch / (latency_ms / 1000.0) / 1e9
