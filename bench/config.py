@@ -1,0 +1,415 @@
+"""bench.toml and CLI flags → one validated, frozen `RunConfig`.
+
+Every check on user input happens here and fails with one line that names the file or flag,
+the key, what is wrong and what would be right. The built-in defaults below are the same
+experiment as the repository's commented bench.toml (a test keeps the two equal), so fbench
+also runs from a directory without one.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from bench.errors import FbenchError
+from operators import OPERATORS, PAPER_OPERATORS, StageShape, get_operator
+
+DEFAULT_CONFIG_FILE = "bench.toml"
+DTYPES = ("float32", "float16", "bfloat16")
+# The paper's four FasterNet stage shapes (Table 1): channels × height × width.
+PAPER_STAGES = ((96, 56, 56), (192, 28, 28), (384, 14, 14), (768, 7, 7))
+
+
+@dataclass(frozen=True)
+class TimingConfig:
+    """How rows are timed. See bench/runner.py for the procedure and the README for why."""
+
+    method: str = "adaptive"  # "adaptive" (median, interval, interleaved) or "official"
+    ci_target: float = 0.01  # stop a row once its median's 95% CI is within ±1%
+    min_samples: int = 20
+    min_rounds: int = 8  # rounds every row is sampled in, so drift hits all rows alike
+    round_s: float = 0.05  # sampling time one row gets per round
+    max_row_s: float = 6.0  # sampling-time cap per row; over it the row is "unstable"
+    warmup_min_s: float = 0.2
+    warmup_max_s: float = 2.0
+    warmup_tolerance: float = 0.02  # two consecutive warm-up windows' medians within 2%
+    schedule: str = "interleaved"  # or "sequential": one row after another
+    official_calls: int = 200  # --method official: the FasterNet script's 200 timed calls
+
+
+QUICK_TIMING = TimingConfig(
+    ci_target=0.05,
+    min_samples=6,
+    min_rounds=2,
+    round_s=0.01,
+    max_row_s=0.2,
+    warmup_min_s=0.0,
+    warmup_max_s=0.1,
+    official_calls=20,
+)
+QUICK_LAYERS = 2
+QUICK_SPATIAL_DIVISOR = 4
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """The resolved experiment: what is stored in a result file's `config` block."""
+
+    device: str
+    backend: str
+    operators: tuple[str, ...]
+    stages: tuple[StageShape, ...]
+    layers: int
+    dtype: str
+    seed: int
+    operator_params: Mapping[str, Mapping[str, Any]]
+    timing: TimingConfig
+    device_settings: Mapping[str, Any]
+    backend_options: Mapping[str, Any] = field(default_factory=dict)
+    quick: bool = False
+    source: str | None = None
+
+    @property
+    def batch(self) -> int:
+        return int(self.device_settings["batch"])
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["operators"] = list(self.operators)
+        data["stages"] = [asdict(stage) for stage in self.stages]
+        data["operator_params"] = {k: dict(v) for k, v in self.operator_params.items()}
+        data["device_settings"] = dict(self.device_settings)
+        data["backend_options"] = dict(self.backend_options)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunConfig:
+        return cls(
+            device=data["device"],
+            backend=data["backend"],
+            operators=tuple(data["operators"]),
+            stages=tuple(StageShape(**stage) for stage in data["stages"]),
+            layers=data["layers"],
+            dtype=data["dtype"],
+            seed=data["seed"],
+            operator_params={k: dict(v) for k, v in data["operator_params"].items()},
+            timing=TimingConfig(**data["timing"]),
+            device_settings=dict(data["device_settings"]),
+            backend_options=dict(data.get("backend_options", {})),
+            quick=data.get("quick", False),
+            source=data.get("source"),
+        )
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Values given on the command line; None means "take bench.toml's"."""
+
+    device: str | None = None
+    backend: str | None = None
+    operators: Sequence[str] | None = None
+    stages: Sequence[int] | None = None
+    layers: int | None = None
+    batch: int | None = None
+    method: str | None = None
+    pin_core: int | str | None = None
+    dtype: str | None = None
+    quick: bool = False
+    backend_options: Mapping[str, Any] = field(default_factory=dict)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FbenchError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise FbenchError(f"{path}: cannot read config file ({error})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise FbenchError(f"{path}: invalid TOML: {error}") from None
+
+
+def load(path: Path | None, overrides: Overrides | None = None) -> RunConfig:
+    """Resolve a config file (or the built-in defaults when `path` is None) plus flags."""
+    raw = read_toml(path) if path is not None else {}
+    return resolve(raw, str(path) if path is not None else "built-in defaults", overrides)
+
+
+def default_config_path() -> Path | None:
+    """./bench.toml when there is one, else None (the built-in defaults, which equal it)."""
+    candidate = Path(DEFAULT_CONFIG_FILE)
+    return candidate if candidate.is_file() else None
+
+
+# --- validation ------------------------------------------------------------------------------
+
+
+def _type_name(types: tuple[type, ...]) -> str:
+    names = {
+        bool: "true/false",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+    }
+    return " or ".join(names.get(t, t.__name__) for t in types)
+
+
+def _typed(where: str, key: str, value: Any, types: tuple[type, ...]) -> Any:
+    """Check `value` against `types`; ints pass where floats are expected, bools never do."""
+    if isinstance(value, bool) and bool not in types:
+        raise FbenchError(f"{where} {key} must be {_type_name(types)}, got {value!r}")
+    if float in types and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, types):
+        raise FbenchError(f"{where} {key} must be {_type_name(types)}, got {value!r}")
+    return value
+
+
+def _table(raw: Mapping[str, Any], key: str, source: str) -> dict[str, Any]:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        raise FbenchError(f"{source}: [{key}] must be a table")
+    return value
+
+
+def _known_keys(where: str, table: Mapping[str, Any], known: Sequence[str]) -> None:
+    for key in table:
+        if key not in known:
+            raise FbenchError(f"{where} unknown key {key!r}; known: {', '.join(known)}")
+
+
+def _typed_table(
+    where: str,
+    table: Mapping[str, Any],
+    defaults: Mapping[str, Any],
+    types: Mapping[str, tuple[type, ...]] | None = None,
+) -> dict[str, Any]:
+    """defaults updated with `table`, every key known and of the default's type."""
+    _known_keys(where, table, list(defaults))
+    resolved = dict(defaults)
+    for key, value in table.items():
+        expected = (types or {}).get(key) or (type(defaults[key]),)
+        resolved[key] = _typed(where, key, value, expected)
+    return resolved
+
+
+def _check_timing(where: str, timing: TimingConfig) -> None:
+    problems = []
+    if timing.method not in ("adaptive", "official"):
+        problems.append(f'method must be "adaptive" or "official", got {timing.method!r}')
+    if timing.schedule not in ("interleaved", "sequential"):
+        problems.append(f'schedule must be "interleaved" or "sequential", got {timing.schedule!r}')
+    if not 0 < timing.ci_target < 1:
+        problems.append(f"ci_target must be in (0, 1) (0.01 = ±1%), got {timing.ci_target}")
+    if timing.min_samples < 6:
+        problems.append(
+            f"min_samples must be at least 6 (fewer give no 95% interval), got {timing.min_samples}"
+        )
+    for name in ("min_rounds", "official_calls"):
+        if getattr(timing, name) < 1:
+            problems.append(f"{name} must be at least 1, got {getattr(timing, name)}")
+    for name in ("round_s", "max_row_s", "warmup_tolerance"):
+        value = getattr(timing, name)
+        if not (value > 0 and math.isfinite(value)):
+            problems.append(f"{name} must be a positive number, got {value}")
+    for name in ("warmup_min_s", "warmup_max_s"):
+        value = getattr(timing, name)
+        if not (value >= 0 and math.isfinite(value)):
+            problems.append(f"{name} must be a number ≥ 0, got {value}")
+    if timing.warmup_max_s < timing.warmup_min_s:
+        problems.append(
+            f"warmup_max_s ({timing.warmup_max_s}) is below warmup_min_s ({timing.warmup_min_s})"
+        )
+    if problems:
+        raise FbenchError(f"{where} {problems[0]}")
+
+
+def _stages(raw: Any, source: str) -> tuple[StageShape, ...]:
+    if raw is None:
+        return tuple(StageShape(i, c, h, w) for i, (c, h, w) in enumerate(PAPER_STAGES, 1))
+    if not isinstance(raw, list) or not raw or not all(isinstance(s, dict) for s in raw):
+        raise FbenchError(
+            f"{source}: [[stages]] must be one or more tables with channels, height, width"
+        )
+    stages = []
+    for index, table in enumerate(raw, 1):
+        where = f"{source}: [[stages]] #{index}"
+        _known_keys(where, table, ("channels", "height", "width"))
+        values = {}
+        for key in ("channels", "height", "width"):
+            if key not in table:
+                raise FbenchError(f"{where} is missing {key}")
+            value = _typed(where, key, table[key], (int,))
+            if value < 1:
+                raise FbenchError(f"{where} {key} must be a positive integer, got {value}")
+            values[key] = value
+        stages.append(StageShape(index, **values))
+    return tuple(stages)
+
+
+def _operator_names(names: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(names, list | tuple) or not names:
+        raise FbenchError(f"{where} must be a non-empty list of operator names")
+    for name in names:
+        if not isinstance(name, str) or name not in OPERATORS:
+            raise FbenchError(f"{where} unknown operator {name!r}; known: {', '.join(OPERATORS)}")
+    duplicates = sorted({name for name in names if list(names).count(name) > 1})
+    if duplicates:
+        raise FbenchError(f"{where} lists {', '.join(duplicates)} more than once")
+    return tuple(names)
+
+
+def _select_stages(
+    stages: tuple[StageShape, ...], wanted: Sequence[int], source: str
+) -> tuple[StageShape, ...]:
+    by_number = {stage.stage: stage for stage in stages}
+    for number in wanted:
+        if number not in by_number:
+            raise FbenchError(
+                f"--stages: no stage {number}; {source} defines stages "
+                f"{', '.join(map(str, by_number))}"
+            )
+    return tuple(by_number[number] for number in dict.fromkeys(wanted))
+
+
+def _quick_shapes(stages: tuple[StageShape, ...]) -> tuple[StageShape, ...]:
+    return tuple(
+        replace(
+            stage,
+            height=max(1, math.ceil(stage.height / QUICK_SPATIAL_DIVISOR)),
+            width=max(1, math.ceil(stage.width / QUICK_SPATIAL_DIVISOR)),
+        )
+        for stage in stages
+    )
+
+
+def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = None) -> RunConfig:
+    """Validate a parsed bench.toml (`raw`) and apply command-line overrides."""
+    from devices import DEVICES, backends_for, get_backend, get_device
+
+    flags = overrides or Overrides()
+    _known_keys(f"{source}:", raw, ("experiment", "stages", "operators", "timing", "devices"))
+
+    experiment = _typed_table(
+        f"{source}: [experiment]",
+        _table(raw, "experiment", source),
+        {
+            "device": "cpu",
+            "backend": "torch",
+            "operators": list(PAPER_OPERATORS),
+            "layers": 10,
+            "dtype": "float32",
+            "seed": 0,
+        },
+    )
+    operators = _operator_names(experiment["operators"], f"{source}: [experiment] operators:")
+    if flags.operators is not None:
+        operators = _operator_names(list(flags.operators), "--operators:")
+
+    layers = flags.layers if flags.layers is not None else experiment["layers"]
+    if layers < 1:
+        where = "--layers:" if flags.layers is not None else f"{source}: [experiment] layers"
+        raise FbenchError(f"{where} must be a positive integer, got {layers}")
+    dtype = flags.dtype or experiment["dtype"]
+    if dtype not in DTYPES:
+        raise FbenchError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+
+    stages = _stages(raw.get("stages"), source)
+    if flags.stages is not None:
+        stages = _select_stages(stages, flags.stages, source)
+
+    operator_tables = _table(raw, "operators", source)
+    all_params: dict[str, dict[str, Any]] = {}
+    for name in dict.fromkeys([*operator_tables, *operators]):
+        if name not in OPERATORS:
+            raise FbenchError(
+                f"{source}: [operators.{name}] unknown operator; known: {', '.join(OPERATORS)}"
+            )
+        table = operator_tables.get(name, {})
+        if not isinstance(table, dict):
+            raise FbenchError(f"{source}: [operators.{name}] must be a table")
+        all_params[name] = _typed_table(
+            f"{source}: [operators.{name}]", table, get_operator(name).defaults
+        )
+    operator_params: dict[str, dict[str, Any]] = {}
+    for name in operators:
+        spec, params = get_operator(name), all_params[name]
+        for stage in stages:
+            problem = spec.check(stage.channels, params)
+            if problem:
+                raise FbenchError(
+                    f"{source}: {name} at stage {stage.stage} ({stage.label}): {problem}"
+                )
+        operator_params[name] = params
+
+    timing_table = _table(raw, "timing", source)
+    timing_defaults = asdict(TimingConfig())
+    timing = TimingConfig(**_typed_table(f"{source}: [timing]", timing_table, timing_defaults))
+    _check_timing(f"{source}: [timing]", timing)
+    if flags.method is not None:
+        timing = replace(timing, method=flags.method)
+        _check_timing("--method:", timing)
+
+    device_name = flags.device or experiment["device"]
+    device = get_device(device_name)
+    device_tables = _table(raw, "devices", source)
+    for name in device_tables:
+        if name not in DEVICES:
+            raise FbenchError(
+                f"{source}: [devices.{name}] unknown device; known: {', '.join(DEVICES)}"
+            )
+    device_settings = _typed_table(
+        f"{source}: [devices.{device.name}]",
+        device_tables.get(device.name, {}),
+        device.settings,
+        device.setting_types,
+    )
+    for key, value in (("batch", flags.batch), ("pin_core", flags.pin_core)):
+        if value is not None:
+            if key not in device_settings:
+                raise FbenchError(f"--{key.replace('_', '-')}: not a setting of {device.name}")
+            device_settings[key] = value
+    problem = device.check_settings(device_settings)
+    if problem:
+        raise FbenchError(f"[devices.{device.name}] {problem}")
+    if dtype not in device.dtypes:
+        raise FbenchError(
+            f"dtype {dtype} is not supported on {device.name}; use {', '.join(device.dtypes)}"
+        )
+
+    backend_name = flags.backend or experiment["backend"]
+    get_backend(backend_name)
+    if backend_name not in backends_for(device.name):
+        raise FbenchError(
+            f"backend {backend_name!r} does not run on {device.name}; "
+            f"available: {', '.join(backends_for(device.name))}"
+        )
+
+    if flags.quick:
+        stages = _quick_shapes(stages)
+        if flags.layers is None:
+            layers = QUICK_LAYERS
+        timing = replace(QUICK_TIMING, method=timing.method, schedule=timing.schedule)
+
+    return RunConfig(
+        device=device.name,
+        backend=backend_name,
+        operators=operators,
+        stages=stages,
+        layers=layers,
+        dtype=dtype,
+        seed=experiment["seed"],
+        operator_params=operator_params,
+        timing=timing,
+        device_settings=device_settings,
+        backend_options=dict(flags.backend_options),
+        quick=flags.quick,
+        source=source,
+    )
