@@ -1,0 +1,384 @@
+"""The result file format (`fbench.result/1`): the only module that reads or writes it.
+
+One JSON file per run, `results/<run-id>.json`. It is rewritten atomically (temp file,
+fsync, rename) after every finished row, so Ctrl-C, a crash or a full disk leaves either
+the previous complete file or the new one, never a torn one; `fbench run --resume` finishes
+what is missing. Loading validates the schema and names the file and field that is wrong.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import bench
+from bench.errors import FbenchError
+from bench.timing import LatencySummary
+
+if TYPE_CHECKING:
+    import pandas
+
+SCHEMA = "fbench.result/1"
+STATUSES = ("ok", "failed", "unstable")
+RUN_STATES = ("running", "complete", "interrupted", "failed")
+
+
+def now_iso() -> str:
+    """Local time with its UTC offset, to the second (ISO 8601)."""
+    return dt.datetime.now(dt.UTC).astimezone().isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    """One operator × shape measured on one device and backend: a row of Table 1."""
+
+    operator: str
+    operator_params: dict[str, Any]
+    stage: int
+    channels: int
+    height: int
+    width: int
+    layers: int
+    batch: int
+    device: str
+    backend: str
+    dtype: str
+    method: str  # "adaptive" or "official"
+    flops: int  # multiply-adds of the whole stack for ONE sample (Table 1's FLOPs column)
+    memory_access_bytes: int  # paper eqs. 2, 3, 5, whole stack and batch
+    implementation_memory_access_bytes: int  # plus the copies the implementation makes
+    status: str  # "ok" | "failed" | "unstable"
+    latency_ms: LatencySummary | None = None
+    latency_estimator: str = "median"  # which latency_ms field FLOPS and throughput use
+    samples_ms: list[float] = field(default_factory=list)
+    throughput_per_s: float | None = None
+    gflops_per_s: float | None = None
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)  # why "unstable", warm-up that never settled...
+    flops_fvcore: int | None = None
+    fvcore_uncounted_ops: dict[str, int] = field(default_factory=dict)
+    backend_options: dict[str, Any] = field(default_factory=dict)
+    backend_details: dict[str, Any] = field(default_factory=dict)
+    warmup: dict[str, Any] = field(default_factory=dict)
+    rounds: int = 0
+    telemetry: dict[str, Any] = field(default_factory=dict)
+    started: str | None = None
+    finished: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # fields of a newer fbench, kept as-is
+
+    @property
+    def latency(self) -> float | None:
+        """The headline latency in ms: the median (adaptive) or the mean (official method)."""
+        if self.latency_ms is None:
+            return None
+        return getattr(self.latency_ms, self.latency_estimator)
+
+    @property
+    def shape_label(self) -> str:
+        return f"{self.channels}×{self.height}×{self.width}"
+
+    def key(self) -> tuple:
+        """What makes two rows the same measurement (for --resume and comparisons)."""
+        return row_key(
+            self.operator,
+            self.operator_params,
+            self.channels,
+            self.height,
+            self.width,
+            self.layers,
+            self.batch,
+            self.device,
+            self.backend,
+            self.dtype,
+            self.backend_options,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        data["latency_ms"] = self.latency_ms.to_dict() if self.latency_ms else None
+        data.update(self.extra)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ResultRow:
+        known = {f.name for f in fields(cls)} - {"extra"}
+        values = {name: data[name] for name in known if name in data}
+        if values.get("latency_ms") is not None:
+            values["latency_ms"] = LatencySummary.from_dict(values["latency_ms"])
+        return cls(**values, extra={k: v for k, v in data.items() if k not in known})
+
+
+def row_key(
+    operator: str,
+    operator_params: Mapping[str, Any],
+    channels: int,
+    height: int,
+    width: int,
+    layers: int,
+    batch: int,
+    device: str,
+    backend: str,
+    dtype: str,
+    backend_options: Mapping[str, Any],
+) -> tuple:
+    """The identity of a measurement: same key, same thing measured (maybe at another time)."""
+    return (
+        operator,
+        _freeze(operator_params),
+        channels,
+        height,
+        width,
+        layers,
+        batch,
+        device,
+        backend,
+        dtype,
+        _freeze(backend_options),
+    )
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+REQUIRED_ROW_FIELDS = tuple(
+    f.name for f in fields(ResultRow) if f.default is MISSING and f.default_factory is MISSING
+)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A whole run: what was measured (config), where (environment) and the rows."""
+
+    run_id: str
+    created: str
+    environment: dict[str, Any]
+    config: dict[str, Any]
+    rows: list[ResultRow]
+    rows_planned: int
+    state: str = "running"  # "running" | "complete" | "interrupted" | "failed"
+    finished: str | None = None
+    resumed: list[str] = field(default_factory=list)  # times the run was resumed
+    fbench_version: str = bench.__version__
+    schema: str = SCHEMA
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["rows"] = [row.to_dict() for row in self.rows]
+        order = [
+            "schema",
+            "run_id",
+            "created",
+            "finished",
+            "state",
+            "fbench_version",
+            "rows_planned",
+            "resumed",
+            "environment",
+            "config",
+            "rows",
+        ]
+        return {key: data[key] for key in order}
+
+    def with_row(self, row: ResultRow) -> RunResult:
+        return replace(self, rows=[*self.rows, row])
+
+
+# --- writing --------------------------------------------------------------------------------
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and infinities are not JSON: store them as null rather than a file others can't read."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def write_atomic(path: Path, data: Mapping[str, Any]) -> None:
+    """Write JSON so that `path` is always either the old complete file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(_json_safe(data), indent=1, allow_nan=False, ensure_ascii=False)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text + "\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    try:  # make the rename itself durable
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    except OSError:
+        pass
+
+
+def new_run_id(
+    results_dir: Path, device: str, backend: str, when: dt.datetime | None = None
+) -> str:
+    """e.g. 20261123-071500-cpu-torch; a suffix -2, -3... if that name is taken."""
+    stamp = (when or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
+    base = f"{stamp}-{device}-{backend}"
+    candidate, counter = base, 1
+    while (results_dir / f"{candidate}.json").exists():
+        counter += 1
+        candidate = f"{base}-{counter}"
+    return candidate
+
+
+class RunStore:
+    """A run's file on disk: created once, then rewritten atomically as rows finish."""
+
+    def __init__(self, path: Path, result: RunResult) -> None:
+        self.path = path
+        self.result = result
+
+    @classmethod
+    def create(cls, path: Path, result: RunResult) -> RunStore:
+        if path.exists():
+            raise FbenchError(f"{path}: already exists; refusing to overwrite a stored run")
+        store = cls(path, result)
+        store.save()
+        return store
+
+    def save(self) -> None:
+        write_atomic(self.path, self.result.to_dict())
+
+    def append(self, row: ResultRow) -> None:
+        self.result = self.result.with_row(row)
+        self.save()
+
+    def update(self, **changes: Any) -> None:
+        self.result = replace(self.result, **changes)
+        self.save()
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+def resolve_path(reference: str | Path, results_dir: Path) -> Path:
+    """A result given as a file path, or as a run id looked up in `results_dir`."""
+    candidate = Path(reference)
+    if candidate.is_file():
+        return candidate
+    by_id = results_dir / f"{reference}.json"
+    if by_id.is_file():
+        return by_id
+    if candidate.suffix == ".json" or os.sep in str(reference):
+        raise FbenchError(f"{reference}: no such result file")
+    raise FbenchError(f"no run {reference!r} in {results_dir}/ (and no file of that name)")
+
+
+def _require(source: str, data: Mapping[str, Any], names: Iterable[str], where: str = "") -> None:
+    missing = [name for name in names if name not in data]
+    if missing:
+        raise FbenchError(
+            f"{source}: not a valid fbench result: {where}missing "
+            f"{', '.join(repr(m) for m in missing)}"
+        )
+
+
+def parse_result(data: Any, source: str) -> RunResult:
+    """Validate decoded JSON as an `fbench.result/1` run; errors name `source` and the field."""
+    if not isinstance(data, dict):
+        raise FbenchError(f"{source}: not an fbench result (top level is not an object)")
+    if "schema" not in data:
+        raise FbenchError(f"{source}: not an fbench result (no 'schema' field)")
+    if data["schema"] != SCHEMA:
+        raise FbenchError(
+            f"{source}: schema {data['schema']!r} is not supported; this fbench reads {SCHEMA!r}"
+        )
+    _require(source, data, ("run_id", "created", "environment", "config", "rows"))
+    if not isinstance(data["rows"], list):
+        raise FbenchError(f"{source}: not a valid fbench result: 'rows' is not a list")
+    rows = []
+    for index, raw_row in enumerate(data["rows"]):
+        if not isinstance(raw_row, dict):
+            raise FbenchError(f"{source}: row {index} is not an object")
+        _require(source, raw_row, REQUIRED_ROW_FIELDS, f"row {index} ")
+        if raw_row["status"] not in STATUSES:
+            raise FbenchError(f"{source}: row {index} has unknown status {raw_row['status']!r}")
+        try:
+            rows.append(ResultRow.from_dict(raw_row))
+        except (TypeError, KeyError) as error:
+            raise FbenchError(f"{source}: row {index} is malformed ({error})") from None
+    return RunResult(
+        run_id=data["run_id"],
+        created=data["created"],
+        environment=data["environment"],
+        config=data["config"],
+        rows=rows,
+        rows_planned=data.get("rows_planned", len(rows)),
+        state=data.get("state", "complete"),
+        finished=data.get("finished"),
+        resumed=list(data.get("resumed", [])),
+        fbench_version=data.get("fbench_version", "unknown"),
+    )
+
+
+def read_result(path: Path) -> RunResult:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FbenchError(f"{path}: no such result file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise FbenchError(f"{path}: cannot read result file ({error})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise FbenchError(
+            f"{path}: corrupt result file (invalid JSON at line {error.lineno}, column "
+            f"{error.colno}: {error.msg})"
+        ) from None
+    return parse_result(data, str(path))
+
+
+def load_results(references: Sequence[str | Path], results_dir: Path) -> list[RunResult]:
+    return [read_result(resolve_path(ref, results_dir)) for ref in references]
+
+
+def load(paths: str | Path | Sequence[str | Path]) -> pandas.DataFrame:
+    """Result files → one pandas DataFrame, one row per measured row.
+
+    Latency statistics become `latency_ms.median`, ... columns and the run's environment is
+    flattened into `env.<field>` columns, so rows from several files and devices can be
+    filtered and grouped together (e.g. `df.groupby(["env.cpu_model", "operator"])`).
+    """
+    import pandas
+
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    records = []
+    for path in paths:
+        run = read_result(Path(path))
+        environment = pandas.json_normalize(run.environment, sep=".").to_dict("records")[0]
+        for row in run.rows:
+            record = row.to_dict()
+            record.pop("samples_ms")
+            latency = record.pop("latency_ms") or {}
+            record.update({f"latency_ms.{k}": v for k, v in latency.items()})
+            record["latency"] = row.latency
+            record.update({"run_id": run.run_id, "created": run.created, "file": str(path)})
+            record.update({f"env.{k}": v for k, v in environment.items()})
+            records.append(record)
+    return pandas.DataFrame.from_records(records)
