@@ -1,0 +1,386 @@
+"""The measurement procedure: plan rows, build and check them, warm up, sample, summarise.
+
+Why the procedure looks like this (measured on 2-core shared hosts, see the README):
+- Host noise comes in spells of seconds. Timing one row after another lets a slow spell
+  land on one row only, which then looks slow; two runs then disagree by up to ~10% on
+  some row. So rows are sampled in interleaved rounds: each round gives every unfinished
+  row a short slice, and every row is sampled in at least `min_rounds` rounds, so a slow
+  spell is shared by all rows and the ratios between operators (the paper's point) hold.
+- A row is finished when the 95% interval of its median is within ±`ci_target` (after
+  `min_samples` and `min_rounds`), or when its sampling time reaches `max_row_s`; it is
+  then `unstable`, reported with its real interval rather than a tidy wrong number.
+- `--method official` reproduces the FasterNet script instead: untimed warm-up calls, then
+  the mean of 200 calls, one row after another.
+
+The runner returns rows as they finish and writes nothing: the CLI stores each row
+atomically as it arrives, so an interrupted run keeps every finished row.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench import timing
+from bench.config import RunConfig, TimingConfig
+from bench.results import ResultRow, now_iso, row_key
+from operators import StageShape, get_operator
+from operators.counting import DTYPE_BYTES
+
+
+class CountMismatch(Exception):
+    """Analytic FLOPs and fvcore's count of the real module disagree: the row is wrong."""
+
+
+@dataclass(frozen=True)
+class RowPlan:
+    """What one row measures (kept apart from how it was measured, like a TaskSpec)."""
+
+    operator: str
+    params: dict[str, Any]
+    shape: StageShape
+    layers: int
+    batch: int
+    dtype: str
+    device: str
+    backend: str
+    backend_options: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+
+    @property
+    def label(self) -> str:
+        return f"{self.operator} {self.shape.label}"
+
+    def flops(self) -> int:
+        return get_operator(self.operator).flops(self.shape, self.params, self.layers)
+
+    def memory_access_bytes(self) -> tuple[int, int]:
+        """(paper eqs. 2/3/5, implementation) in bytes for the row's batch and dtype."""
+        spec, width = get_operator(self.operator), DTYPE_BYTES[self.dtype]
+        paper = spec.memory_access_elements(self.shape, self.params, self.layers, self.batch)
+        actual = spec.implementation_memory_access_elements(
+            self.shape, self.params, self.layers, self.batch
+        )
+        return paper * width, actual * width
+
+    def key(self) -> tuple:
+        return row_key(
+            self.operator,
+            self.params,
+            self.shape.channels,
+            self.shape.height,
+            self.shape.width,
+            self.layers,
+            self.batch,
+            self.device,
+            self.backend,
+            self.dtype,
+            self.backend_options,
+        )
+
+    def skeleton(self, **values: Any) -> ResultRow:
+        """A ResultRow with this plan's identity and counts filled in."""
+        paper_bytes, implementation_bytes = self.memory_access_bytes()
+        return ResultRow(
+            operator=self.operator,
+            operator_params=dict(self.params),
+            stage=self.shape.stage,
+            channels=self.shape.channels,
+            height=self.shape.height,
+            width=self.shape.width,
+            layers=self.layers,
+            batch=self.batch,
+            device=self.device,
+            backend=self.backend,
+            backend_options=dict(self.backend_options),
+            dtype=self.dtype,
+            flops=self.flops(),
+            memory_access_bytes=paper_bytes,
+            implementation_memory_access_bytes=implementation_bytes,
+            **values,
+        )
+
+
+def plan_rows(config: RunConfig) -> list[RowPlan]:
+    """Every operator at every stage, in config order (operator-major, like Table 1)."""
+    return [
+        RowPlan(
+            operator=name,
+            params=dict(config.operator_params[name]),
+            shape=stage,
+            layers=config.layers,
+            batch=config.batch,
+            dtype=config.dtype,
+            device=config.device,
+            backend=config.backend,
+            backend_options=dict(config.backend_options),
+            seed=config.seed,
+        )
+        for name in config.operators
+        for stage in config.stages
+    ]
+
+
+# --- progress events (the CLI renders them; the runner never prints) ------------------------
+
+
+@dataclass(frozen=True)
+class RowFinished:
+    row: ResultRow
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class RoundFinished:
+    round: int
+    active: list[tuple[str, timing.LatencySummary]]  # (row label, estimate so far)
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class Phase:
+    message: str  # "building 16 rows", "warming up conv 96×56×56", "waited 30 s to cool"
+
+
+Event = RowFinished | RoundFinished | Phase
+Emit = Callable[[Event], None]
+
+
+# --- the procedure --------------------------------------------------------------------------
+
+
+@dataclass
+class _Row:
+    """A row being measured: its prepared call and the samples gathered so far."""
+
+    plan: RowPlan
+    call: Callable[[], object]
+    flops_fvcore: int
+    uncounted_ops: dict[str, int]
+    details: dict[str, Any]
+    started: str
+    telemetry_before: dict[str, Any]
+    keepalive: tuple = ()  # module and input: the call needs them alive
+    warmup: dict[str, Any] = field(default_factory=dict)
+    samples_s: list[float] = field(default_factory=list)
+    rounds: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def sampled_s(self) -> float:
+        return sum(self.samples_s)
+
+    def summary(self) -> timing.LatencySummary:
+        return timing.summarize([s * 1000.0 for s in self.samples_s])
+
+
+def _prepare(plan: RowPlan, session: Any) -> _Row:
+    """Build the stack, check its FLOPs with fvcore, hand it to the backend."""
+    import torch
+
+    from bench.flop_count import count_flops
+    from devices import get_backend
+
+    spec = get_operator(plan.operator)
+    torch.manual_seed(plan.seed)
+    module = spec.build(plan.shape, plan.params, plan.layers)
+    generator = torch.Generator().manual_seed(plan.seed)
+    shape = (plan.batch, plan.shape.channels, plan.shape.height, plan.shape.width)
+    example = torch.randn(shape, generator=generator)
+
+    counted = count_flops(module, example[:1])
+    expected = plan.flops()
+    if counted.flops != expected:
+        raise CountMismatch(
+            f"FLOPs disagree: analytic {expected:,} vs fvcore {counted.flops:,} multiply-adds"
+        )
+
+    dtype = getattr(torch, plan.dtype)
+    module = module.to(device=session.torch_device, dtype=dtype)
+    example = example.to(device=session.torch_device, dtype=dtype)
+    telemetry_before = session.telemetry()
+    prepared = get_backend(plan.backend).prepare(module, example, session, plan.backend_options)
+    return _Row(
+        plan=plan,
+        call=prepared.call,
+        flops_fvcore=counted.flops,
+        uncounted_ops=counted.uncounted_ops,
+        details=dict(prepared.details),
+        started=now_iso(),
+        telemetry_before=telemetry_before,
+        keepalive=(module, example),
+    )
+
+
+def _warm_up(row: _Row, session: Any, settings: TimingConfig) -> None:
+    """Call until two consecutive windows agree (see `timing.has_settled`), within bounds."""
+    window_s = max(settings.warmup_min_s / 2, 0.02)
+    previous: list[float] = []
+    spent, calls, settled = 0.0, 0, False
+    while True:
+        window = session.measure(row.call, budget_s=window_s)
+        calls += len(window)
+        spent += sum(window)
+        if spent >= settings.warmup_min_s and timing.has_settled(
+            previous, window, settings.warmup_tolerance
+        ):
+            settled = True
+            break
+        if spent >= settings.warmup_max_s:
+            break
+        previous = window
+    row.warmup = {"calls": calls, "seconds": round(spent, 4), "settled": settled}
+    if not settled:
+        row.notes.append(
+            f"warm-up did not settle within {settings.warmup_max_s:g} s "
+            f"(windows differed by more than {settings.warmup_tolerance:.0%})"
+        )
+
+
+def _is_converged(row: _Row, settings: TimingConfig) -> bool:
+    if len(row.samples_s) < settings.min_samples or row.rounds < settings.min_rounds:
+        return False
+    halfwidth = row.summary().ci95_halfwidth_rel
+    return halfwidth is not None and halfwidth <= settings.ci_target
+
+
+def _finish(row: _Row, session: Any, settings: TimingConfig, converged: bool) -> ResultRow:
+    method = settings.method
+    summary = row.summary()
+    estimator = "mean" if method == "official" else "median"
+    latency = getattr(summary, estimator)
+    notes = list(row.notes)
+    status = "ok"
+    if method == "adaptive" and not converged:
+        status = "unstable"
+        halfwidth = summary.ci95_halfwidth_rel
+        interval = f"±{halfwidth:.1%}" if halfwidth is not None else "undefined"
+        notes.insert(
+            0,
+            f"95% CI of the median is {interval} after {row.sampled_s:.1f} s of sampling "
+            f"(n={summary.n}, {row.rounds} rounds); target ±{settings.ci_target:.1%}",
+        )
+    return row.plan.skeleton(
+        status=status,
+        method=method,
+        latency_ms=summary,
+        latency_estimator=estimator,
+        samples_ms=[round(s * 1000.0, 6) for s in row.samples_s],
+        throughput_per_s=timing.throughput_per_s(latency, row.plan.batch),
+        gflops_per_s=timing.gflops_per_s(row.plan.flops(), row.plan.batch, latency),
+        notes=notes,
+        flops_fvcore=row.flops_fvcore,
+        fvcore_uncounted_ops=row.uncounted_ops,
+        backend_details=row.details,
+        warmup=row.warmup,
+        rounds=row.rounds,
+        telemetry={"before": row.telemetry_before, "after": session.telemetry()},
+        started=row.started,
+        finished=now_iso(),
+    )
+
+
+def _failed(plan: RowPlan, method: str, error: BaseException, started: str) -> ResultRow:
+    message = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error) else ''}"
+    return plan.skeleton(
+        status="failed",
+        method=method,
+        error=message.rstrip(": "),
+        started=started,
+        finished=now_iso(),
+    )
+
+
+def measure(
+    plans: list[RowPlan], config: RunConfig, session: Any, emit: Emit, done_before: int = 0
+) -> Iterator[ResultRow]:
+    """Measure `plans` on an open device session; yield each row as soon as it is final."""
+    settings = config.timing
+    total = done_before + len(plans)
+    done = done_before
+
+    def finished(result: ResultRow) -> ResultRow:
+        nonlocal done
+        done += 1
+        emit(RowFinished(result, done, total))
+        return result
+
+    rows: list[_Row] = []
+    for index, plan in enumerate(plans, 1):
+        emit(Phase(f"building {plan.label} ({index}/{len(plans)})"))
+        started = now_iso()
+        try:
+            row = _prepare(plan, session)
+            if settings.method == "adaptive":
+                emit(Phase(f"warming up {plan.label}"))
+                _warm_up(row, session, settings)
+        except Exception as error:  # a row that cannot run is stored as failed; the run goes on
+            yield finished(_failed(plan, settings.method, error, started))
+            continue
+        if settings.method == "official":
+            yield from _official(row, session, config, finished)
+        else:
+            rows.append(row)
+
+    if settings.method == "adaptive":
+        yield from _interleaved(rows, session, config, emit, finished, lambda: (done, total))
+
+
+def _official(row: _Row, session: Any, config: RunConfig, finished: Callable) -> Iterator:
+    """The FasterNet script: untimed warm-up calls, then the mean of `official_calls` calls."""
+    from devices import get_device
+
+    warmup_calls = get_device(config.device).official_warmup_calls
+    try:
+        session.wait_until_ready()
+        session.measure(row.call, calls=warmup_calls)
+        row.warmup = {"calls": warmup_calls, "settled": None}
+        row.samples_s = session.measure(row.call, calls=config.timing.official_calls)
+        row.rounds = 1
+    except Exception as error:
+        yield finished(_failed(row.plan, "official", error, row.started))
+        return
+    yield finished(_finish(row, session, config.timing, converged=True))
+
+
+def _interleaved(
+    rows: list[_Row],
+    session: Any,
+    config: RunConfig,
+    emit: Emit,
+    finished: Callable[[ResultRow], ResultRow],
+    progress: Callable[[], tuple[int, int]],
+) -> Iterator[ResultRow]:
+    settings = config.timing
+    # Shuffled each round (fixed seed: reproducible) so no row always follows the same one.
+    order = random.Random(config.seed)
+    active = list(rows)
+    round_number = 0
+    while active:
+        round_number += 1
+        waited = session.wait_until_ready()
+        if waited:
+            emit(Phase(f"waited for the device: {waited}"))
+        scheduled = active if settings.schedule == "interleaved" else active[:1]
+        for row in order.sample(scheduled, len(scheduled)):
+            try:
+                row.samples_s.extend(session.measure(row.call, budget_s=settings.round_s))
+                row.rounds += 1
+            except Exception as error:
+                active.remove(row)
+                yield finished(_failed(row.plan, "adaptive", error, row.started))
+        still_active = []
+        for row in active:
+            converged = _is_converged(row, settings)
+            if converged or row.sampled_s >= settings.max_row_s:
+                yield finished(_finish(row, session, settings, converged))
+            else:
+                still_active.append(row)
+        active = still_active
+        done, total = progress()
+        sampled = [(row.plan.label, row.summary()) for row in active if row.samples_s]
+        emit(RoundFinished(round_number, sampled, done, total))

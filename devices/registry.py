@@ -1,0 +1,122 @@
+"""The device and backend registries: where and with what engine an operator stack is timed.
+
+A device (cpu, cuda, arm) owns the machine-level setup (threads, pinning, GPU selection),
+the clock used to time calls, the environment and telemetry it can read. A backend (torch,
+onnxruntime, ...) owns how a module is turned into one zero-argument inference call.
+Both are found by name; importing this module imports neither torch nor onnxruntime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import torch
+
+
+class DeviceSession(Protocol):
+    """A device set up for measuring (threads fixed, process pinned, GPU chosen...)."""
+
+    name: str
+    torch_device: str  # where modules and inputs live: "cpu" or "cuda"
+
+    def environment(self) -> dict[str, Any]:
+        """Device-specific environment fields, merged into the run's `environment` block."""
+
+    def telemetry(self) -> dict[str, Any]:
+        """Cheap readings (temperatures, clocks...) taken before and after every row."""
+
+    def measure(
+        self, call: Callable[[], object], budget_s: float | None = None, calls: int | None = None
+    ) -> list[float]:
+        """Run `call` for about `budget_s` (at least once) or exactly `calls` times.
+
+        Returns per-call latencies in seconds; a device whose clock cannot time single calls
+        (CUDA events around a block) returns one per-call average per block.
+        """
+
+    def wait_until_ready(self) -> dict[str, Any] | None:
+        """Block until the device is fit to measure (e.g. cooled down); what was waited for."""
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class PreparedCall:
+    """One inference, ready to be timed, plus what the backend wants recorded about it."""
+
+    call: Callable[[], object]
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    name: str
+    summary: str
+    # The [devices.<name>] table of bench.toml: every key and its default.
+    settings: Mapping[str, Any]
+    # What Table 1 shows for this device, as the paper does: latency (batch 1) or throughput.
+    headline: str
+    # None when this machine can run the device, else the reason it cannot.
+    unavailable_reason: Callable[[], str | None]
+    open_session: Callable[[Mapping[str, Any]], DeviceSession]
+    # Checks beyond "known key, right type"; returns what is wrong, or None.
+    check_settings: Callable[[Mapping[str, Any]], str | None] = lambda settings: None
+    # Keys whose values may take more than the default's type (e.g. pin_core: 0 or "auto").
+    setting_types: Mapping[str, tuple[type, ...]] = field(default_factory=dict)
+    dtypes: tuple[str, ...] = ("float32",)
+    # --method official: the FasterNet script's untimed warm-up calls (10 on CPU, 50 on GPU).
+    official_warmup_calls: int = 10
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    name: str
+    summary: str
+    devices: tuple[str, ...]
+    # module and example input (already on the device, in the run's dtype) → a timed call.
+    prepare: Callable[[Any, torch.Tensor, DeviceSession, Mapping[str, Any]], PreparedCall]
+    # None when this machine can run the backend on `device`, else the reason it cannot.
+    unavailable_reason: Callable[[str], str | None] = lambda device: None
+
+
+DEVICES: dict[str, DeviceSpec] = {}
+BACKENDS: dict[str, BackendSpec] = {}
+
+
+def register_device(spec: DeviceSpec) -> DeviceSpec:
+    if spec.name in DEVICES:
+        raise ValueError(f"device {spec.name!r} registered twice")
+    DEVICES[spec.name] = spec
+    return spec
+
+
+def register_backend(spec: BackendSpec) -> BackendSpec:
+    if spec.name in BACKENDS:
+        raise ValueError(f"backend {spec.name!r} registered twice")
+    BACKENDS[spec.name] = spec
+    return spec
+
+
+def backends_for(device: str) -> list[str]:
+    return [name for name, spec in BACKENDS.items() if device in spec.devices]
+
+
+def get_device(name: str) -> DeviceSpec:
+    from bench.errors import FbenchError
+
+    try:
+        return DEVICES[name]
+    except KeyError:
+        raise FbenchError(f"unknown device {name!r}; known: {', '.join(DEVICES)}") from None
+
+
+def get_backend(name: str) -> BackendSpec:
+    from bench.errors import FbenchError
+
+    try:
+        return BACKENDS[name]
+    except KeyError:
+        raise FbenchError(f"unknown backend {name!r}; known: {', '.join(BACKENDS)}") from None

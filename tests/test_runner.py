@@ -1,0 +1,122 @@
+"""The measurement procedure on the real CPU device, with small shapes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from bench import config as config_module
+from bench.runner import RowFinished, measure, plan_rows
+from devices.cpu import CpuSession
+from operators import OPERATORS, OperatorSpec, register
+from operators.counting import ConvPiece, LayerCost
+
+
+@pytest.fixture
+def session():
+    return CpuSession({"batch": 1, "threads": 1, "pin_core": "none"})
+
+
+def _config(**overrides):
+    values = {"stages": [4], "layers": 1, "quick": True, "pin_core": "none"} | overrides
+    return config_module.load(None, config_module.Overrides(**values))
+
+
+@pytest.fixture
+def broken_operators():
+    """Two operators that cannot be measured: one fails to build, one miscounts its FLOPs."""
+
+    def out_of_memory(channels, params):
+        raise RuntimeError("simulated: DefaultCPUAllocator: not enough memory")
+
+    def conv3x3(channels, params):
+        return torch.nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+
+    register(
+        OperatorSpec(
+            name="test_oom",
+            title="OOM",
+            summary="fails to build",
+            layer_cost=lambda c, p: LayerCost(convs=(ConvPiece(c, c, 3),)),
+            build_layer=out_of_memory,
+        )
+    )
+    register(
+        OperatorSpec(
+            name="test_miscounted",
+            title="Miscounted",
+            summary="claims 1×1, builds 3×3",
+            layer_cost=lambda c, p: LayerCost(convs=(ConvPiece(c, c, 1),)),
+            build_layer=conv3x3,
+        )
+    )
+    yield
+    del OPERATORS["test_oom"], OPERATORS["test_miscounted"]
+
+
+def test_session_runs_on_exactly_one_thread(session):
+    assert torch.get_num_threads() == 1
+    assert torch.get_num_interop_threads() == 1
+    assert session.environment()["threads"] == {"intra_op": 1, "inter_op": 1}
+
+
+def test_failed_rows_are_stored_with_their_error_and_the_run_goes_on(session, broken_operators):
+    config = _config(operators=["test_oom", "conv", "test_miscounted", "dwconv"])
+    events = []
+    rows = list(measure(plan_rows(config), config, session, events.append))
+    by_name = {row.operator: row for row in rows}
+    assert by_name["test_oom"].status == "failed"
+    assert "not enough memory" in by_name["test_oom"].error
+    assert by_name["test_miscounted"].status == "failed"
+    assert "FLOPs disagree" in by_name["test_miscounted"].error
+    assert by_name["conv"].status in ("ok", "unstable") and by_name["conv"].latency > 0
+    assert by_name["dwconv"].samples_ms
+    finished = [e for e in events if isinstance(e, RowFinished)]
+    assert [e.done for e in finished] == [1, 2, 3, 4] and finished[-1].total == 4
+
+
+def test_adaptive_rows_carry_their_samples_and_statistics(session):
+    config = _config(operators=["pconv"], stages=[1, 2])
+    rows = list(measure(plan_rows(config), config, session, lambda event: None))
+    assert len(rows) == 2
+    for row in rows:
+        assert row.method == "adaptive" and row.latency_estimator == "median"
+        assert len(row.samples_ms) == row.latency_ms.n >= config.timing.min_samples
+        assert row.rounds >= config.timing.min_rounds
+        assert row.latency_ms.ci95_low <= row.latency_ms.median <= row.latency_ms.ci95_high
+        assert row.gflops_per_s == pytest.approx(row.flops / (row.latency / 1e3) / 1e9)
+        assert row.flops_fvcore == row.flops
+        assert row.warmup["calls"] >= 1
+        assert set(row.telemetry) == {"before", "after"}
+        if row.status == "unstable":
+            assert "95% CI" in row.notes[0]
+
+
+def test_official_method_is_the_mean_of_a_fixed_number_of_calls(session):
+    config = _config(operators=["dwconv"], method="official")
+    (row,) = measure(plan_rows(config), config, session, lambda event: None)
+    assert row.method == "official" and row.latency_estimator == "mean"
+    assert row.latency_ms.n == config.timing.official_calls
+    assert row.latency == pytest.approx(sum(row.samples_ms) / len(row.samples_ms), rel=1e-6)
+    assert row.warmup["calls"] == 10  # the FasterNet script's CPU warm-up
+
+
+def test_unreachable_target_marks_rows_unstable_not_ok(session):
+    config = _config(operators=["dwconv"])
+    strict = config_module.RunConfig(
+        **{
+            **config.__dict__,
+            "timing": config_module.TimingConfig(
+                ci_target=1e-6,
+                min_samples=6,
+                min_rounds=1,
+                round_s=0.01,
+                max_row_s=0.1,
+                warmup_min_s=0.0,
+                warmup_max_s=0.02,
+            ),
+        }
+    )
+    (row,) = measure(plan_rows(strict), strict, session, lambda event: None)
+    assert row.status == "unstable"
+    assert "target ±0.0%" in row.notes[0]
