@@ -1,0 +1,47 @@
+"""`fbench show`: print a stored run's Table 1 (and how it was measured) without measuring."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bench.commands import add_results_dir
+
+if TYPE_CHECKING:
+    from bench.results import RunResult
+
+HELP = "print a stored run's Table 1 beside the paper's numbers"
+DESCRIPTION = """\
+Print Table 1 of a stored run (a run id in --results-dir, or a result file) with the
+paper's numbers beside it, and a header saying how and where it was measured.
+Nothing is measured: the table comes from the file alone."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "run", metavar="RUN", help="run id (e.g. 20261123-071500-cpu-torch) or file"
+    )
+    parser.add_argument("--no-paper", action="store_true", help="leave out the paper's columns")
+    add_results_dir(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from bench.results import read_result, resolve_path
+
+    result = read_result(resolve_path(args.run, Path(args.results_dir)))
+    print(render_run(result, with_paper=not args.no_paper))
+    return 0
+
+
+def render_run(result: RunResult, with_paper: bool = True) -> str:
+    from reports.table1 import render_text, run_header, table1
+
+    if not result.rows:
+        return "\n".join([*run_header(result), "", "no rows stored yet"])
+    devices = list(dict.fromkeys(row.device for row in result.rows))
+    blocks = [*run_header(result)]
+    for device in devices:
+        rows = [row for row in result.rows if row.device == device]
+        blocks += ["", render_text(table1(rows, with_paper=with_paper))]
+    return "\n".join(blocks)

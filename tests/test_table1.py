@@ -1,0 +1,99 @@
+"""Table 1 from a hand-made result file: values land in the right cells, averages and ratio."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from statistics import fmean
+
+import pytest
+
+from bench.results import read_result
+from reports import paper
+from reports.table1 import pconv_dwconv_ratio, render_text, table1
+
+
+@pytest.fixture
+def rows(fixture_path):
+    return read_result(fixture_path).rows
+
+
+def _cell(table, operator_title, feature_map, header):
+    column = table.headers.index(header)
+    current = None
+    for line in table.rows:
+        current = line[0] or current
+        if current == operator_title and line[1] == feature_map:
+            return line[column]
+    raise AssertionError(f"no line {operator_title} {feature_map}")
+
+
+def test_cells_hold_measured_and_paper_values(rows):
+    table = table1(rows)
+    assert _cell(table, "Conv 3×3", "96×56×56", "Latency (ms)") == "40.00"
+    assert _cell(table, "Conv 3×3", "96×56×56", "FLOPs (M), ×10 layers") == "2601"
+    assert _cell(table, "DWConv 3×3", "384×14×14", "FLOPs (M), ×10 layers") == "6.77"
+    assert _cell(table, "Conv 3×3", "96×56×56", "Paper latency (ms)") == "35.67"
+    assert _cell(table, "PConv 3×3", "768×7×7", "Paper FLOPS (G/s)") == "32.27"
+    # 2601.12384 M multiply-adds in 40 ms
+    assert _cell(table, "Conv 3×3", "96×56×56", "FLOPS (G/s)") == "65.03"
+
+
+def test_operators_in_table1_order_whatever_the_row_order(rows):
+    table = table1(list(reversed(rows)))
+    titles = [line[0] for line in table.rows if line[0]]
+    assert titles == ["Conv 3×3", "GConv 3×3", "DWConv 3×3", "PConv 3×3"]
+
+
+def test_averages_leave_out_rows_that_are_not_ok(rows):
+    table = table1(rows)
+    dwconv_ok = [r.gflops_per_s for r in rows if r.operator == "dwconv" and r.status == "ok"]
+    assert len(dwconv_ok) == 3
+    assert _cell(table, "DWConv 3×3", "Average", "FLOPS (G/s)") == f"{fmean(dwconv_ok):.2f}"
+    assert _cell(table, "DWConv 3×3", "Average", "Status") == "3 of 4 rows ok"
+    assert _cell(table, "DWConv 3×3", "Average", "Paper FLOPS (G/s)") == "6.42"
+    assert any("not ok" in note for note in table.notes)
+
+
+def test_pconv_dwconv_ratio_beside_the_papers(rows):
+    pconv = fmean(r.gflops_per_s for r in rows if r.operator == "pconv")
+    dwconv = fmean(r.gflops_per_s for r in rows if r.operator == "dwconv" and r.status == "ok")
+    assert pconv_dwconv_ratio(rows) == pytest.approx(pconv / dwconv)
+    note = next(n for n in table1(rows).notes if n.startswith("PConv/DWConv"))
+    assert f"{pconv / dwconv:.1f}×" in note and "paper: 6.2× on CPU" in note
+    assert paper.pconv_dwconv_ratio("cpu") == pytest.approx(6.2, abs=0.05)
+    assert paper.pconv_dwconv_ratio("gpu") == pytest.approx(10.5, abs=0.05)
+    assert f"{paper.pconv_dwconv_ratio('arm'):.1f}" == "22.8"  # 2.73 / 0.12 = 22.75
+
+
+def test_paper_columns_empty_when_the_row_is_not_the_papers(rows):
+    changed = [replace(r, layers=5) if r.operator == "conv" else r for r in rows]
+    table = table1(changed)
+    assert _cell(table, "Conv 3×3", "96×56×56", "Paper latency (ms)") == "—"
+    assert "FLOPs (M), per stack" in table.headers
+
+
+def test_failed_rows_show_their_error(rows):
+    failed = [
+        replace(
+            rows[0],
+            status="failed",
+            error="RuntimeError: out of memory",
+            latency_ms=None,
+            gflops_per_s=None,
+        ),
+        *rows[1:],
+    ]
+    table = table1(failed)
+    assert _cell(table, "Conv 3×3", "96×56×56", "Status") == "failed: RuntimeError: out of memory"
+    assert _cell(table, "Conv 3×3", "96×56×56", "Latency (ms)") == "—"
+
+
+def test_without_paper_columns(rows):
+    table = table1(rows, with_paper=False)
+    assert not any(header.startswith("Paper") for header in table.headers)
+
+
+def test_text_rendering_has_every_operator_and_the_notes(rows):
+    text = render_text(table1(rows))
+    for title in ("Conv 3×3", "GConv 3×3", "DWConv 3×3", "PConv 3×3", "PConv/DWConv FLOPS"):
+        assert title in text
