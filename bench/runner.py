@@ -65,6 +65,20 @@ class RowPlan:
         )
         return paper * width, actual * width
 
+    def build(self) -> tuple[Any, Any]:
+        """The stack (eval mode, weights from `seed`) and an input batch, on CPU in fp32.
+
+        The runner counts FLOPs on these with fvcore, then moves them to the device. Any
+        plan type with `build`, `flops`, `key`, `skeleton` and `label` can be measured.
+        """
+        import torch
+
+        torch.manual_seed(self.seed)
+        module = get_operator(self.operator).build(self.shape, self.params, self.layers)
+        generator = torch.Generator().manual_seed(self.seed)
+        size = (self.batch, self.shape.channels, self.shape.height, self.shape.width)
+        return module, torch.randn(size, generator=generator)
+
     def key(self) -> tuple:
         return row_key(
             self.operator,
@@ -185,13 +199,7 @@ def _prepare(plan: RowPlan, session: Any) -> _Row:
     from bench.flop_count import count_flops
     from devices import get_backend
 
-    spec = get_operator(plan.operator)
-    torch.manual_seed(plan.seed)
-    module = spec.build(plan.shape, plan.params, plan.layers)
-    generator = torch.Generator().manual_seed(plan.seed)
-    shape = (plan.batch, plan.shape.channels, plan.shape.height, plan.shape.width)
-    example = torch.randn(shape, generator=generator)
-
+    module, example = plan.build()
     counted = count_flops(module, example[:1])
     expected = plan.flops()
     if counted.flops != expected:
@@ -255,6 +263,12 @@ def _finish(row: _Row, session: Any, settings: TimingConfig, converged: bool) ->
     latency = getattr(summary, estimator)
     notes = list(row.notes)
     status = "ok"
+    telemetry_after = session.telemetry()
+    # The device may know the row is not trustworthy (throttled, clock capped...).
+    problems = session.problems(row.telemetry_before, telemetry_after)
+    if problems:
+        status = "unstable"
+        notes = [*problems, *notes]
     if method == "adaptive" and not converged:
         status = "unstable"
         halfwidth = summary.ci95_halfwidth_rel
@@ -278,7 +292,7 @@ def _finish(row: _Row, session: Any, settings: TimingConfig, converged: bool) ->
         backend_details=row.details,
         warmup=row.warmup,
         rounds=row.rounds,
-        telemetry={"before": row.telemetry_before, "after": session.telemetry()},
+        telemetry={"before": row.telemetry_before, "after": telemetry_after},
         started=row.started,
         finished=now_iso(),
     )

@@ -157,6 +157,9 @@ class CpuSession:
     ) -> list[float]:
         return time_calls(call, budget_s, calls)
 
+    def problems(self, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+        return []
+
     def wait_until_ready(self) -> dict[str, Any] | None:
         return None
 

@@ -37,6 +37,12 @@ class DeviceSession(Protocol):
         (CUDA events around a block) returns one per-call average per block.
         """
 
+    def problems(self, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+        """Why a row whose telemetry went from `before` to `after` cannot be trusted.
+
+        Any reason given (throttling, a capped clock...) marks the row "unstable".
+        """
+
     def wait_until_ready(self) -> dict[str, Any] | None:
         """Block until the device is fit to measure (e.g. cooled down); what was waited for."""
 
