@@ -39,7 +39,7 @@ def now_iso() -> str:
 class ResultRow:
     """One operator × shape measured on one device and backend: a row of Table 1."""
 
-    operator: str
+    operator: str  # operator name, or the model key for the network suite (e.g. "resnet50")
     operator_params: dict[str, Any]
     stage: int
     channels: int
@@ -52,8 +52,8 @@ class ResultRow:
     dtype: str
     method: str  # "adaptive" or "official"
     flops: int  # multiply-adds of the whole stack for ONE sample (Table 1's FLOPs column)
-    memory_access_bytes: int  # paper eqs. 2, 3, 5, whole stack and batch
-    implementation_memory_access_bytes: int  # plus the copies the implementation makes
+    memory_access_bytes: int | None  # paper eqs. 2, 3, 5, whole stack and batch (None: networks)
+    implementation_memory_access_bytes: int | None  # plus the copies the implementation makes
     status: str  # "ok" | "failed" | "unstable"
     latency_ms: LatencySummary | None = None
     latency_estimator: str = "median"  # which latency_ms field FLOPS and throughput use
@@ -69,6 +69,12 @@ class ResultRow:
     warmup: dict[str, Any] = field(default_factory=dict)
     rounds: int = 0
     telemetry: dict[str, Any] = field(default_factory=dict)
+    # The network suite (Figure 2 / Table 3): which suite a row belongs to, the paper's name
+    # for the network, its family (for plot markers) and its parameter count.
+    suite: str = "operators"  # "operators" | "networks"
+    network: str | None = None  # e.g. "FasterNet-T0", as the paper's Table 3 writes it
+    family: str | None = None  # e.g. "FasterNet"
+    params: int | None = None
     started: str | None = None
     finished: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # fields of a newer fbench, kept as-is
