@@ -1,0 +1,116 @@
+"""How long a full CPU sweep takes and how well back-to-back sweeps agree, per method.
+
+Runs the default experiment (Table 1's 16 rows) several times, each in a fresh process as a
+user would, for the adaptive method and for the official FasterNet procedure, then prints
+per method: sweep wall time, the per-row spread between consecutive runs (median and
+worst), how many rows agree within 3%, rows that missed their CI target, and the
+PConv/DWConv FLOPS ratio of each run. This is a benchmark, not a test: its numbers depend
+on the machine and the moment, and they go in the README with the date and CPU.
+
+    uv run python benchmarks/stability.py                # 2 runs per method
+    uv run python benchmarks/stability.py --runs 3 --methods adaptive
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.results import ResultRow, RunResult, read_result  # noqa: E402
+from reports.table1 import pconv_dwconv_ratio  # noqa: E402
+
+AGREEMENT = 0.03  # issue 3: two back-to-back full runs agree per row within 3%
+
+
+def relative_spread(a: float, b: float) -> float:
+    """|a - b| relative to their mean: symmetric, so the order of the two runs does not matter."""
+    return abs(a - b) / ((a + b) / 2)
+
+
+def row_spreads(first: list[ResultRow], second: list[ResultRow]) -> dict[tuple, float]:
+    """Per matching row, the relative spread of the headline latency between two runs."""
+    latest = {row.key(): row for row in second}
+    return {
+        row.key(): relative_spread(row.latency, latest[row.key()].latency)
+        for row in first
+        if row.key() in latest and row.latency and latest[row.key()].latency
+    }
+
+
+@dataclass
+class MethodSummary:
+    method: str
+    sweep_s: list[float]
+    spreads: list[float]  # every row of every consecutive pair
+    not_ok: int
+    ratios: list[float]
+
+    def lines(self) -> list[str]:
+        within = sum(s <= AGREEMENT for s in self.spreads)
+        return [
+            f"| {self.method} | {statistics.median(self.sweep_s):.0f} s "
+            f"| {statistics.median(self.spreads):.1%} / {max(self.spreads):.1%} "
+            f"| {within}/{len(self.spreads)} "
+            f"| {self.not_ok} | {', '.join(f'{r:.2f}×' for r in self.ratios)} |"
+        ]
+
+
+def run_sweep(method: str, results_dir: Path, extra: list[str]) -> tuple[RunResult, float]:
+    before = set(results_dir.glob("*.json"))
+    started = time.monotonic()
+    subprocess.run(
+        [sys.executable, "-m", "bench.cli", "run", "--device", "cpu", "--method", method,
+         "--no-table", "--results-dir", str(results_dir), *extra],
+        check=True,
+    )
+    elapsed = time.monotonic() - started
+    (path,) = set(results_dir.glob("*.json")) - before
+    return read_result(path), elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=2, help="sweeps per method (default 2)")
+    parser.add_argument("--methods", default="adaptive,official")
+    parser.add_argument("--results-dir", type=Path, help="keep the runs here (default: temp)")
+    parser.add_argument("extra", nargs="*", help="more `fbench run` flags, after --")
+    args = parser.parse_args(argv)
+
+    results_dir = args.results_dir or Path(tempfile.mkdtemp(prefix="fbench-stability-"))
+    results_dir.mkdir(parents=True, exist_ok=True)
+    summaries = []
+    for method in args.methods.split(","):
+        runs = [run_sweep(method, results_dir, args.extra) for _ in range(args.runs)]
+        spreads = []
+        for (first, _), (second, _) in itertools.pairwise(runs):
+            spreads += list(row_spreads(first.rows, second.rows).values())
+        summaries.append(MethodSummary(
+            method=method,
+            sweep_s=[elapsed for _, elapsed in runs],
+            spreads=spreads,
+            not_ok=sum(row.status != "ok" for run, _ in runs for row in run.rows),
+            ratios=[pconv_dwconv_ratio(run.rows) or float("nan") for run, _ in runs],
+        ))
+        for run, elapsed in runs:
+            print(f"{method}: {run.run_id} in {elapsed:.1f} s", file=sys.stderr)
+
+    print(f"\nruns stored in {results_dir}")
+    print("| method | sweep (median) | per-row spread, median / worst | rows within 3% "
+          "| rows not ok | PConv/DWConv FLOPS per run |")
+    print("|---|---|---|---|---|---|")
+    for summary in summaries:
+        print("\n".join(summary.lines()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
