@@ -23,10 +23,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.results import ResultRow, RunResult, read_result  # noqa: E402
-from reports.table1 import pconv_dwconv_ratio  # noqa: E402
+from bench.results import ResultRow, RunResult, read_result
+from reports.table1 import pconv_dwconv_ratio
 
 AGREEMENT = 0.03  # issue 3: two back-to-back full runs agree per row within 3%
 
@@ -68,8 +66,20 @@ def run_sweep(method: str, results_dir: Path, extra: list[str]) -> tuple[RunResu
     before = set(results_dir.glob("*.json"))
     started = time.monotonic()
     subprocess.run(
-        [sys.executable, "-m", "bench.cli", "run", "--device", "cpu", "--method", method,
-         "--no-table", "--results-dir", str(results_dir), *extra],
+        [
+            sys.executable,
+            "-m",
+            "bench.cli",
+            "run",
+            "--device",
+            "cpu",
+            "--method",
+            method,
+            "--no-table",
+            "--results-dir",
+            str(results_dir),
+            *extra,
+        ],
         check=True,
     )
     elapsed = time.monotonic() - started
@@ -93,19 +103,23 @@ def main(argv: list[str] | None = None) -> int:
         spreads = []
         for (first, _), (second, _) in itertools.pairwise(runs):
             spreads += list(row_spreads(first.rows, second.rows).values())
-        summaries.append(MethodSummary(
-            method=method,
-            sweep_s=[elapsed for _, elapsed in runs],
-            spreads=spreads,
-            not_ok=sum(row.status != "ok" for run, _ in runs for row in run.rows),
-            ratios=[pconv_dwconv_ratio(run.rows) or float("nan") for run, _ in runs],
-        ))
+        summaries.append(
+            MethodSummary(
+                method=method,
+                sweep_s=[elapsed for _, elapsed in runs],
+                spreads=spreads,
+                not_ok=sum(row.status != "ok" for run, _ in runs for row in run.rows),
+                ratios=[pconv_dwconv_ratio(run.rows) or float("nan") for run, _ in runs],
+            )
+        )
         for run, elapsed in runs:
             print(f"{method}: {run.run_id} in {elapsed:.1f} s", file=sys.stderr)
 
     print(f"\nruns stored in {results_dir}")
-    print("| method | sweep (median) | per-row spread, median / worst | rows within 3% "
-          "| rows not ok | PConv/DWConv FLOPS per run |")
+    print(
+        "| method | sweep (median) | per-row spread, median / worst | rows within 3% "
+        "| rows not ok | PConv/DWConv FLOPS per run |"
+    )
     print("|---|---|---|---|---|---|")
     for summary in summaries:
         print("\n".join(summary.lines()))
