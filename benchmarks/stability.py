@@ -54,10 +54,14 @@ class MethodSummary:
 
     def lines(self) -> list[str]:
         within = sum(s <= AGREEMENT for s in self.spreads)
+        spread = (
+            f"{statistics.median(self.spreads):.1%} / {max(self.spreads):.1%}"
+            if self.spreads
+            else "— (one run)"
+        )
         return [
             f"| {self.method} | {statistics.median(self.sweep_s):.0f} s "
-            f"| {statistics.median(self.spreads):.1%} / {max(self.spreads):.1%} "
-            f"| {within}/{len(self.spreads)} "
+            f"| {spread} | {within}/{len(self.spreads)} "
             f"| {self.not_ok} | {', '.join(f'{r:.2f}×' for r in self.ratios)} |"
         ]
 
@@ -98,8 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     results_dir = args.results_dir or Path(tempfile.mkdtemp(prefix="fbench-stability-"))
     results_dir.mkdir(parents=True, exist_ok=True)
     summaries = []
+    all_runs = {}
     for method in args.methods.split(","):
         runs = [run_sweep(method, results_dir, args.extra) for _ in range(args.runs)]
+        all_runs[method] = runs
         spreads = []
         for (first, _), (second, _) in itertools.pairwise(runs):
             spreads += list(row_spreads(first.rows, second.rows).values())
@@ -114,6 +120,20 @@ def main(argv: list[str] | None = None) -> int:
         )
         for run, elapsed in runs:
             print(f"{method}: {run.run_id} in {elapsed:.1f} s", file=sys.stderr)
+
+    by_method = {summary.method: summary for summary in summaries}
+    if {"adaptive", "official"} <= set(by_method):
+        # Same rows, two procedures: how much the official mean reads above the median.
+        adaptive, official = all_runs["adaptive"][0][0], all_runs["official"][0][0]
+        medians = {row.key(): row.latency for row in adaptive.rows}
+        differences = [
+            row.latency / medians[row.key()] - 1 for row in official.rows if row.key() in medians
+        ]
+        middle = statistics.median(differences)
+        print(
+            f"official mean vs adaptive median, per row: median {middle:+.1%}, "
+            f"range {min(differences):+.1%} to {max(differences):+.1%}"
+        )
 
     print(f"\nruns stored in {results_dir}")
     print(
