@@ -178,10 +178,10 @@ def table1(rows: Sequence[ResultRow], with_paper: bool = True) -> Table:
 
 
 def render_text(table: Table) -> str:
-    from tabulate import tabulate
+    """The terminal layout (tabulate) with the notes underneath; see reports.render for more."""
+    from reports.render import render_terminal
 
-    text = tabulate(table.rows, headers=table.headers, tablefmt="simple", disable_numparse=True)
-    return "\n".join([text, *table.notes])
+    return render_terminal(table)
 
 
 def describe_method(timing: dict) -> str:
