@@ -19,7 +19,13 @@ from bench.errors import FbenchError
 from bench.results import ResultRow, RunResult
 from operators import OPERATORS
 from reports import paper
-from reports.table1 import DeviceGroup, device_groups, operator_order, operator_title
+from reports.table1 import (
+    DeviceGroup,
+    device_groups,
+    operator_order,
+    operator_title,
+    paper_row,
+)
 
 FLOPS_LABEL = "FLOPS (G multiply-adds/s)"
 HIGHLIGHT_FAMILY = "FasterNet"
@@ -160,8 +166,6 @@ def _row_series(label: str, rows: Sequence[ResultRow], marker: str, key: str) ->
 
 
 def _paper_point(row: ResultRow) -> tuple[float, float, str] | None:
-    from reports.table1 import paper_row
-
     reference = paper_row(row)
     column = paper.PAPER_DEVICE_COLUMN.get(row.device)
     if reference is None or column is None:

@@ -8,6 +8,8 @@ from pathlib import Path
 from bench.commands import add_results_dir, comma_list
 from bench.errors import FbenchError
 
+IMAGE_FORMATS = ("png", "svg", "pdf", "jpg", "webp")
+
 HELP = "plot stored results: operators (FLOPs vs FLOPS per device), figure2 (networks)"
 DESCRIPTION = """\
 Draw a chart from stored result files; nothing is measured. Each plot is written as
@@ -48,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=comma_list,
         default=["png", "svg"],
         metavar="LIST",
-        help="image formats, comma-separated (default: png,svg; any matplotlib knows, e.g. pdf)",
+        help=f"image formats, comma-separated, of {', '.join(IMAGE_FORMATS)} (default: png,svg)",
     )
     add_results_dir(parser)
 
@@ -81,6 +83,3 @@ def run(args: argparse.Namespace) -> int:
     for path in written:
         print(f"wrote {path}")
     return 0
-
-
-IMAGE_FORMATS = ("png", "svg", "pdf", "jpg", "webp")
