@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from bench.results import ResultRow
 from reports import paper
-from reports.table1 import Table, _ci, _fmt_g, _fmt_ms, _status
+from reports.table1 import Table, ci_text, format_g, format_ms, status_text
 
 
 def _fmt_millions(value: float) -> str:
@@ -33,10 +33,10 @@ def networks_table(rows: Sequence[ResultRow], with_paper: bool = True) -> Table:
     column = paper.PAPER_DEVICE_COLUMN.get(devices.pop()) if devices else None
     throughput = column == "gpu"
     metric = "Throughput (fps)" if throughput else "Latency (ms)"
-    fmt_metric = _fmt_g if throughput else _fmt_ms
+    fmt_metric = format_g if throughput else format_ms
     with_paper = with_paper and column is not None
     headers = ["Network", "Params (M)", "FLOPs (G)", metric, "95% CI", "FLOPS (G/s)"]
-    formats = [str, _fmt_millions, _fmt_billions, fmt_metric, str, _fmt_g]
+    formats = [str, _fmt_millions, _fmt_billions, fmt_metric, str, format_g]
     if with_paper:
         headers += ["Paper params (M)", "Paper FLOPs (G)", f"Paper {metric.lower()}"]
         headers += [f"{'Throughput' if throughput else 'Latency'} measured/paper"]
@@ -53,7 +53,7 @@ def networks_table(rows: Sequence[ResultRow], with_paper: bool = True) -> Table:
             row.params / 1e6 if row.params is not None else None,
             row.flops / 1e9,
             value,
-            _ci(row),
+            ci_text(row),
             row.gflops_per_s,
         ]
         if with_paper:
@@ -66,7 +66,7 @@ def networks_table(rows: Sequence[ResultRow], with_paper: bool = True) -> Table:
                 )
                 ratio = value / paper_value if value is not None and paper_value else None
                 line += [reference.params_m, reference.flops_g, paper_value, ratio]
-        line.append(_status(row))
+        line.append(status_text(row))
         body.append(line)
     notes = ["FLOPs are multiply-adds (fvcore), as the paper counts them; batch 1."]
     if with_paper:

@@ -53,23 +53,23 @@ def _fmt_flops_m(flops: int) -> str:
     return f"{millions:.0f}" if millions >= 1000 else f"{millions:.2f}"
 
 
-def _fmt_ms(ms: float | None) -> str:
+def format_ms(ms: float | None) -> str:
     if ms is None:
         return "—"
     return f"{ms:.2f}" if ms >= 1 else f"{ms:.3f}"
 
 
-def _fmt_g(value: float | None) -> str:
+def format_g(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}" if value < 1000 else f"{value:.0f}"
 
 
-def _status(row: ResultRow) -> str:
+def status_text(row: ResultRow) -> str:
     if row.status == "failed":
         return f"failed: {row.error}"
     return row.status
 
 
-def _ci(row: ResultRow) -> str:
+def ci_text(row: ResultRow) -> str:
     if row.latency_ms is None or row.latency_ms.ci95_halfwidth_rel is None:
         return "—"
     return f"±{row.latency_ms.ci95_halfwidth_rel:.1%}"
@@ -123,21 +123,21 @@ def table1(rows: Sequence[ResultRow], with_paper: bool = True) -> Table:
                 operator_title(name) if index == 0 else "",
                 StageShape(row.stage, row.channels, row.height, row.width).label,
                 _fmt_flops_m(row.flops),
-                _fmt_g(row.throughput_per_s) if throughput else _fmt_ms(row.latency),
-                _ci(row),
-                _fmt_g(row.gflops_per_s),
+                format_g(row.throughput_per_s) if throughput else format_ms(row.latency),
+                ci_text(row),
+                format_g(row.gflops_per_s),
             ]
             if with_paper and column:
                 if reference is None:
                     line += ["—", "—"]
                 elif throughput:
-                    line += [_fmt_g(reference.gpu_fps), _fmt_g(reference.gflops(column))]
+                    line += [format_g(reference.gpu_fps), format_g(reference.gflops(column))]
                 else:
                     line += [
-                        _fmt_ms(reference.latency_ms(column)),
-                        _fmt_g(reference.gflops(column)),
+                        format_ms(reference.latency_ms(column)),
+                        format_g(reference.gflops(column)),
                     ]
-            line.append(_status(row))
+            line.append(status_text(row))
             body.append(line)
 
         measured = ok_gflops(group)
@@ -147,7 +147,7 @@ def table1(rows: Sequence[ResultRow], with_paper: bool = True) -> Table:
             "",
             "",
             "",
-            _fmt_g(fmean(measured)) if measured else "—",
+            format_g(fmean(measured)) if measured else "—",
         ]
         if with_paper and column:
             matched = all(paper_row(row) is not None for row in group)
@@ -156,7 +156,7 @@ def table1(rows: Sequence[ResultRow], with_paper: bool = True) -> Table:
                 .get(OPERATORS[name].paper_operator if name in OPERATORS else None, {})
                 .get(column)
             )
-            average += ["", _fmt_g(paper_average) if matched and paper_average else "—"]
+            average += ["", format_g(paper_average) if matched and paper_average else "—"]
         left_out = len(group) - len(measured)
         average.append(f"{len(measured)} of {len(group)} rows ok" if left_out else "")
         body.append(average)
@@ -327,8 +327,8 @@ def _fmt_ratio_x(value: float) -> str:
     return f"{value:.1f}×"
 
 
-def _cell_status(row: ResultRow | None) -> str:
-    return "" if row is None or row.status == "ok" else _status(row)
+def _cellstatus_text(row: ResultRow | None) -> str:
+    return "" if row is None or row.status == "ok" else status_text(row)
 
 
 def _paper_metric(reference: paper.PaperTable1Row, group: DeviceGroup) -> float | None:
@@ -363,13 +363,13 @@ def table1_devices(
     blocks: list[list[_Column]] = []
     for group in groups:
         metric = "throughput (fps)" if group.throughput else "latency (ms)"
-        fmt_metric = _fmt_g if group.throughput else _fmt_ms
+        fmt_metric = format_g if group.throughput else format_ms
         block: list[_Column] = [
             _Column(
                 f"{group.label} {metric}", fmt_metric, lambda r, p, g=group: _metric(r, g), "metric"
             ),
             _Column(
-                f"{group.label} FLOPS (G/s)", _fmt_g, lambda r, p: r and r.gflops_per_s, "gflops"
+                f"{group.label} FLOPS (G/s)", format_g, lambda r, p: r and r.gflops_per_s, "gflops"
             ),
         ]
         if with_paper and group.paper_column:
@@ -382,7 +382,7 @@ def table1_devices(
                 ),
                 _Column(
                     f"{group.label} paper FLOPS (G/s)",
-                    _fmt_g,
+                    format_g,
                     lambda r, p, g=group: p and p.gflops(g.paper_column),
                     "paper_gflops",
                 ),
@@ -406,7 +406,7 @@ def table1_devices(
             )
         if any(row.status != "ok" for row in group.rows):
             block.append(
-                _Column(f"{group.label} status", str, lambda r, p: _cell_status(r), "status")
+                _Column(f"{group.label} status", str, lambda r, p: _cellstatus_text(r), "status")
             )
         blocks.append(block)
         headers += [column.header for column in block]
