@@ -26,7 +26,10 @@ as FLOPs / latency). PREFIX defaults to <results-dir>/plots/<kind>-<first run id
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from reports import load_extensions
     from reports.plots import PLOT_KINDS
+
+    load_extensions()  # plot kinds registered elsewhere become choices of KIND
 
     parser.add_argument(
         "kind",

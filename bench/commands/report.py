@@ -20,11 +20,13 @@ Rebuild a table of the paper from stored result files; nothing is measured.
 A RESULT is a result file or a run id in --results-dir. Give one file per device (a GPU
 run, a CPU run, a Raspberry Pi run): devices with no file get no columns."""
 
-FORMAT_NAMES = ("text", "md", "csv", "latex", "html", "json")
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from reports import load_extensions
+    from reports.render import FORMATS
     from reports.table1 import COLUMN_SETS
+
+    load_extensions()  # column sets registered elsewhere get their flag below
 
     tables = parser.add_subparsers(dest="table", metavar="TABLE", required=True)
     table1 = tables.add_parser(
@@ -41,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     table1.add_argument(
         "--format",
-        choices=FORMAT_NAMES,
+        choices=list(FORMATS),
         default="text",
         help="text (terminal, default), md (Markdown), csv, latex (booktabs tabular), "
         "html, json; csv and json keep full precision",
