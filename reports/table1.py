@@ -48,9 +48,12 @@ def paper_row(row: ResultRow) -> paper.PaperTable1Row | None:
     return paper.table1().get((spec.paper_operator, row.channels, row.height, row.width))
 
 
-def _fmt_flops_m(flops: int) -> str:
-    millions = flops / 1e6
+def _fmt_millions(millions: float) -> str:
     return f"{millions:.0f}" if millions >= 1000 else f"{millions:.2f}"
+
+
+def _fmt_flops_m(flops: int) -> str:
+    return _fmt_millions(flops / 1e6)
 
 
 def format_ms(ms: float | None) -> str:
@@ -319,15 +322,7 @@ def _fmt_ratio(value: float) -> str:
     return f"{value:.2f}"
 
 
-def _fmt_flops_m_value(millions: float) -> str:
-    return f"{millions:.0f}" if millions >= 1000 else f"{millions:.2f}"
-
-
-def _fmt_ratio_x(value: float) -> str:
-    return f"{value:.1f}×"
-
-
-def _cellstatus_text(row: ResultRow | None) -> str:
+def _status_cell(row: ResultRow | None) -> str:
     return "" if row is None or row.status == "ok" else status_text(row)
 
 
@@ -358,7 +353,7 @@ def table1_devices(
     layers = sorted({row.layers for row in all_rows})
     layer_label = f"×{layers[0]} layers" if len(layers) == 1 else "per stack"
     headers = ["Operator", "Feature map", f"FLOPs (M), {layer_label}"]
-    formats: list[Callable[[Any], str]] = [str, str, _fmt_flops_m_value]
+    formats: list[Callable[[Any], str]] = [str, str, _fmt_millions]
 
     blocks: list[list[_Column]] = []
     for group in groups:
@@ -406,7 +401,7 @@ def table1_devices(
             )
         if any(row.status != "ok" for row in group.rows):
             block.append(
-                _Column(f"{group.label} status", str, lambda r, p: _cellstatus_text(r), "status")
+                _Column(f"{group.label} status", str, lambda r, p: _status_cell(r), "status")
             )
         blocks.append(block)
         headers += [column.header for column in block]
