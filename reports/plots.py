@@ -84,6 +84,22 @@ def register_plot(kind: PlotKind) -> PlotKind:
     return kind
 
 
+# tab10 without red: red is kept for the highlighted family (FasterNet)
+PALETTE = (
+    "tab:blue",
+    "tab:orange",
+    "tab:green",
+    "tab:purple",
+    "tab:brown",
+    "tab:pink",
+    "tab:gray",
+    "tab:olive",
+    "tab:cyan",
+    "black",
+    "navy",
+    "darkgoldenrod",
+    "teal",
+)
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h", "*", "p", "8", "H", "d")
 
 
@@ -332,12 +348,10 @@ def draw(figure: Figure, prefix: Path, formats: Sequence[str] = ("png", "svg")) 
     columns = min(count, 3)
     rows = (count + columns - 1) // columns
     fig, axes = plt.subplots(rows, columns, figsize=(6.4 * columns, 4.8 * rows), squeeze=False)
-    palette = [c for c in plt.rcParams["axes.prop_cycle"].by_key()["color"] if c != "#d62728"]
     keys = list(dict.fromkeys(s.key or s.label for p in figure.panels for s in p.series))
-    colors = {key: palette[index % len(palette)] for index, key in enumerate(keys)}
+    colors = {key: PALETTE[index % len(PALETTE)] for index, key in enumerate(keys)}
     for ax, panel in zip(axes.flat, figure.panels, strict=False):
         for series in panel.series:
-            # red is kept for the highlighted family (FasterNet)
             color = "tab:red" if series.highlight else colors[series.key or series.label]
             label = series.label if series.legend else "_nolegend_"
             if series.style == "line":
