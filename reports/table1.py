@@ -6,9 +6,10 @@ check values in cells, not strings.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from statistics import fmean
+from typing import Any
 
 from bench.results import ResultRow, RunResult
 from operators import OPERATORS, StageShape
@@ -20,6 +21,9 @@ class Table:
     headers: list[str]
     rows: list[list[object]]
     notes: list[str] = field(default_factory=list)
+    # How each column prints a number (None prints as "—"); cells that are already text are
+    # printed as they are. Exports such as CSV and JSON keep the numbers themselves.
+    formats: list[Callable[[Any], str]] | None = None
 
 
 def operator_title(name: str) -> str:
@@ -44,28 +48,31 @@ def paper_row(row: ResultRow) -> paper.PaperTable1Row | None:
     return paper.table1().get((spec.paper_operator, row.channels, row.height, row.width))
 
 
-def _fmt_flops_m(flops: int) -> str:
-    millions = flops / 1e6
+def _fmt_millions(millions: float) -> str:
     return f"{millions:.0f}" if millions >= 1000 else f"{millions:.2f}"
 
 
-def _fmt_ms(ms: float | None) -> str:
+def _fmt_flops_m(flops: int) -> str:
+    return _fmt_millions(flops / 1e6)
+
+
+def format_ms(ms: float | None) -> str:
     if ms is None:
         return "—"
     return f"{ms:.2f}" if ms >= 1 else f"{ms:.3f}"
 
 
-def _fmt_g(value: float | None) -> str:
+def format_g(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}" if value < 1000 else f"{value:.0f}"
 
 
-def _status(row: ResultRow) -> str:
+def status_text(row: ResultRow) -> str:
     if row.status == "failed":
         return f"failed: {row.error}"
     return row.status
 
 
-def _ci(row: ResultRow) -> str:
+def ci_text(row: ResultRow) -> str:
     if row.latency_ms is None or row.latency_ms.ci95_halfwidth_rel is None:
         return "—"
     return f"±{row.latency_ms.ci95_halfwidth_rel:.1%}"
@@ -119,21 +126,21 @@ def table1(rows: Sequence[ResultRow], with_paper: bool = True) -> Table:
                 operator_title(name) if index == 0 else "",
                 StageShape(row.stage, row.channels, row.height, row.width).label,
                 _fmt_flops_m(row.flops),
-                _fmt_g(row.throughput_per_s) if throughput else _fmt_ms(row.latency),
-                _ci(row),
-                _fmt_g(row.gflops_per_s),
+                format_g(row.throughput_per_s) if throughput else format_ms(row.latency),
+                ci_text(row),
+                format_g(row.gflops_per_s),
             ]
             if with_paper and column:
                 if reference is None:
                     line += ["—", "—"]
                 elif throughput:
-                    line += [_fmt_g(reference.gpu_fps), _fmt_g(reference.gflops(column))]
+                    line += [format_g(reference.gpu_fps), format_g(reference.gflops(column))]
                 else:
                     line += [
-                        _fmt_ms(reference.latency_ms(column)),
-                        _fmt_g(reference.gflops(column)),
+                        format_ms(reference.latency_ms(column)),
+                        format_g(reference.gflops(column)),
                     ]
-            line.append(_status(row))
+            line.append(status_text(row))
             body.append(line)
 
         measured = ok_gflops(group)
@@ -143,7 +150,7 @@ def table1(rows: Sequence[ResultRow], with_paper: bool = True) -> Table:
             "",
             "",
             "",
-            _fmt_g(fmean(measured)) if measured else "—",
+            format_g(fmean(measured)) if measured else "—",
         ]
         if with_paper and column:
             matched = all(paper_row(row) is not None for row in group)
@@ -152,7 +159,7 @@ def table1(rows: Sequence[ResultRow], with_paper: bool = True) -> Table:
                 .get(OPERATORS[name].paper_operator if name in OPERATORS else None, {})
                 .get(column)
             )
-            average += ["", _fmt_g(paper_average) if matched and paper_average else "—"]
+            average += ["", format_g(paper_average) if matched and paper_average else "—"]
         left_out = len(group) - len(measured)
         average.append(f"{len(measured)} of {len(group)} rows ok" if left_out else "")
         body.append(average)
@@ -174,10 +181,10 @@ def table1(rows: Sequence[ResultRow], with_paper: bool = True) -> Table:
 
 
 def render_text(table: Table) -> str:
-    from tabulate import tabulate
+    """The terminal layout (tabulate) with the notes underneath; see reports.render for more."""
+    from reports.render import render_terminal
 
-    text = tabulate(table.rows, headers=table.headers, tablefmt="simple", disable_numparse=True)
-    return "\n".join([text, *table.notes])
+    return render_terminal(table)
 
 
 def describe_method(timing: dict) -> str:
@@ -217,3 +224,334 @@ def run_header(run: RunResult) -> list[str]:
     if config.get("quick"):
         lines.append("quick run: smoke-sized shapes and timing, not comparable with the paper")
     return lines
+
+
+# --- Table 1 across devices ------------------------------------------------------------------
+#
+# The paper's layout: one line per operator × feature map, FLOPs once, then for every device its
+# throughput (GPU, batch 32) or latency (CPU, ARM) and FLOPS. Cells hold numbers (None where a
+# device has no value); `Table.formats` says how each column prints, so CSV and JSON exports
+# keep full precision while the terminal, Markdown, LaTeX and HTML show the paper's digits.
+
+
+@dataclass(frozen=True)
+class DeviceGroup:
+    """The rows one run measured on one device and backend: a block of columns in Table 1."""
+
+    label: str  # e.g. "cpu", "cuda", "cpu/onnxruntime", "cpu (run-id)" when two runs collide
+    device: str
+    backend: str
+    run: RunResult
+    rows: tuple[ResultRow, ...]
+
+    @property
+    def paper_column(self) -> str | None:
+        return paper.PAPER_DEVICE_COLUMN.get(self.device)
+
+    @property
+    def throughput(self) -> bool:
+        """GPUs are compared by throughput at batch 32 (as the paper does), others by latency."""
+        return self.paper_column == "gpu"
+
+
+@dataclass(frozen=True)
+class DeviceColumn:
+    """An extra per-device column of Table 1 (e.g. the roofline's attainable FLOPS).
+
+    `value` sees one measured row and its device group (the run's environment is there);
+    `average` says whether the operator's "Average" line averages it over the rows that are ok.
+    """
+
+    header: str  # "{device}" is replaced by the group's label
+    value: Callable[[ResultRow, DeviceGroup], float | None]
+    fmt: Callable[[float], str]
+    average: bool = False
+
+
+@dataclass(frozen=True)
+class ColumnSet:
+    name: str  # also the `fbench report table1 --NAME` flag
+    help: str
+    columns: tuple[DeviceColumn, ...]
+
+
+# Optional column sets, one flag each on `fbench report table1`. Add one with
+# `register_columns(ColumnSet("roofline", "help...", (DeviceColumn(...), ...)))`.
+COLUMN_SETS: dict[str, ColumnSet] = {}
+
+
+def register_columns(column_set: ColumnSet) -> ColumnSet:
+    if column_set.name in COLUMN_SETS or column_set.name in ("paper", "format", "output"):
+        raise ValueError(f"column set {column_set.name!r} is already taken")
+    COLUMN_SETS[column_set.name] = column_set
+    return column_set
+
+
+def device_groups(runs: Sequence[RunResult], suite: str = "operators") -> list[DeviceGroup]:
+    """One group per (run, device, backend), in the order given; labels made unique."""
+    found: list[tuple[RunResult, str, str, tuple[ResultRow, ...]]] = []
+    for run in runs:
+        rows = [row for row in run.rows if row.suite == suite]
+        for device, backend in dict.fromkeys((row.device, row.backend) for row in rows):
+            group = tuple(r for r in rows if (r.device, r.backend) == (device, backend))
+            found.append((run, device, backend, group))
+    labels = [
+        device if backend == "torch" else f"{device}/{backend}" for _, device, backend, _ in found
+    ]
+    groups = []
+    for (run, device, backend, rows), label in zip(found, labels, strict=True):
+        if labels.count(label) > 1:
+            label = f"{label} ({run.run_id})"
+        groups.append(DeviceGroup(label, device, backend, run, rows))
+    return groups
+
+
+def _line_key(row: ResultRow) -> tuple:
+    """Rows of different devices that belong on the same line of the table."""
+    return (
+        row.operator,
+        tuple(sorted(row.operator_params.items())),
+        row.channels,
+        row.height,
+        row.width,
+        row.layers,
+    )
+
+
+def _fmt_ratio(value: float) -> str:
+    return f"{value:.2f}"
+
+
+def _status_cell(row: ResultRow | None) -> str:
+    return "" if row is None or row.status == "ok" else status_text(row)
+
+
+def _paper_metric(reference: paper.PaperTable1Row, group: DeviceGroup) -> float | None:
+    column = group.paper_column
+    return reference.gpu_fps if group.throughput else reference.latency_ms(column)
+
+
+def table1_devices(
+    runs: Sequence[RunResult], with_paper: bool = False, extras: Sequence[str] = ()
+) -> Table:
+    """Table 1 as the paper lays it out, one block of columns per device found in `runs`.
+
+    Per device: throughput (fps, GPU) or latency (ms), FLOPS (G/s); with `with_paper` the
+    paper's values and measured/paper FLOPS. Rows that are not ok keep their values but get a
+    status cell and are left out of the averages and of the PConv/DWConv ratio. Devices with no
+    rows get no columns. `extras` names registered `COLUMN_SETS`.
+    """
+    groups = device_groups(runs)
+    if not groups:
+        raise ValueError("no operator rows to lay out")
+    unknown = [name for name in extras if name not in COLUMN_SETS]
+    if unknown:
+        raise ValueError(f"unknown column set(s) {unknown}; known: {sorted(COLUMN_SETS)}")
+    extra_columns = [column for name in extras for column in COLUMN_SETS[name].columns]
+
+    all_rows = [row for group in groups for row in group.rows]
+    layers = sorted({row.layers for row in all_rows})
+    layer_label = f"×{layers[0]} layers" if len(layers) == 1 else "per stack"
+    headers = ["Operator", "Feature map", f"FLOPs (M), {layer_label}"]
+    formats: list[Callable[[Any], str]] = [str, str, _fmt_millions]
+
+    blocks: list[list[_Column]] = []
+    for group in groups:
+        metric = "throughput (fps)" if group.throughput else "latency (ms)"
+        fmt_metric = format_g if group.throughput else format_ms
+        block: list[_Column] = [
+            _Column(
+                f"{group.label} {metric}", fmt_metric, lambda r, p, g=group: _metric(r, g), "metric"
+            ),
+            _Column(
+                f"{group.label} FLOPS (G/s)", format_g, lambda r, p: r and r.gflops_per_s, "gflops"
+            ),
+        ]
+        if with_paper and group.paper_column:
+            block += [
+                _Column(
+                    f"{group.label} paper {metric}",
+                    fmt_metric,
+                    lambda r, p, g=group: p and _paper_metric(p, g),
+                    "paper_metric",
+                ),
+                _Column(
+                    f"{group.label} paper FLOPS (G/s)",
+                    format_g,
+                    lambda r, p, g=group: p and p.gflops(g.paper_column),
+                    "paper_gflops",
+                ),
+                _Column(
+                    f"{group.label} FLOPS measured/paper",
+                    _fmt_ratio,
+                    lambda r, p, g=group: _over(
+                        r and r.gflops_per_s, p and p.gflops(g.paper_column)
+                    ),
+                    "ratio",
+                ),
+            ]
+        for column in extra_columns:
+            block.append(
+                _Column(
+                    column.header.format(device=group.label),
+                    column.fmt,
+                    lambda r, p, c=column, g=group: r and c.value(r, g),
+                    "extra_avg" if column.average else "extra",
+                )
+            )
+        if any(row.status != "ok" for row in group.rows):
+            block.append(
+                _Column(f"{group.label} status", str, lambda r, p: _status_cell(r), "status")
+            )
+        blocks.append(block)
+        headers += [column.header for column in block]
+        formats += [column.fmt for column in block]
+
+    by_group = [{_line_key(row): row for row in group.rows} for group in groups]
+    lines: dict[tuple, ResultRow] = {}
+    for row in all_rows:
+        lines.setdefault(_line_key(row), row)
+
+    body: list[list[object]] = []
+    for name in operator_order(all_rows):
+        keys = sorted(
+            (k for k, r in lines.items() if r.operator == name),
+            key=lambda k: (lines[k].stage, lines[k].channels, lines[k].layers),
+        )
+        for index, key in enumerate(keys):
+            first = lines[key]
+            line: list[object] = [
+                operator_title(name) if index == 0 else "",
+                StageShape(first.stage, first.channels, first.height, first.width).label,
+                first.flops / 1e6,
+            ]
+            for block, rows in zip(blocks, by_group, strict=True):
+                row = rows.get(key)
+                reference = paper_row(row) if row is not None and with_paper else None
+                line += [column.fill(row, reference) for column in block]
+            body.append(line)
+        body.append(_average_line(name, keys, groups, blocks, by_group, with_paper))
+
+    ratio_line: list[object] = ["PConv/DWConv", "FLOPS ratio (×)", ""]
+    ratios_text = []
+    for group, block in zip(groups, blocks, strict=True):
+        measured = pconv_dwconv_ratio(group.rows)
+        reference = _paper_ratio(group) if with_paper else None
+        values = {"gflops": measured, "paper_gflops": reference}
+        values["ratio"] = _over(measured, reference)
+        ratio_line += [values.get(column.role, "") for column in block]
+        if measured is not None:
+            text = f"{group.label} {measured:.1f}×"
+            paper_ratio = _paper_ratio(group)
+            if paper_ratio is not None:
+                text += f" (paper {paper_ratio:.1f}× on {group.paper_column.upper()})"
+            ratios_text.append(text)
+    if any(value not in (None, "") for value in ratio_line[3:]):
+        body.append(ratio_line)
+
+    notes = [f"{group.label}: {describe_group(group)}" for group in groups]
+    not_ok = [row for row in all_rows if row.status != "ok"]
+    if not_ok:
+        notes.append(
+            f"{len(not_ok)} row(s) not ok are shown with their status but left out of the "
+            "averages and the PConv/DWConv ratio."
+        )
+    if ratios_text:
+        notes.append("PConv/DWConv FLOPS: " + "; ".join(ratios_text))
+    notes.append("FLOPs are multiply-adds, as the paper counts them; FLOPS = FLOPs / latency.")
+    return Table(headers=headers, rows=body, notes=notes, formats=formats)
+
+
+@dataclass(frozen=True)
+class _Column:
+    """One column of a device's block: how it prints and how a line fills it.
+
+    `role` says what the "Average" and "PConv/DWConv" lines put there: the average FLOPS
+    ("gflops"), the paper's ("paper_gflops"), their ratio ("ratio"), an average over the ok rows
+    ("extra_avg"), how many rows are ok ("status"), or nothing.
+    """
+
+    header: str
+    fmt: Callable[[Any], str]
+    fill: Callable[[ResultRow | None, paper.PaperTable1Row | None], object]
+    role: str
+
+
+def _covers_paper(paper_operator: str, rows: Sequence[ResultRow]) -> bool:
+    """Whether `rows` are exactly the paper's four feature maps of an operator (for averages)."""
+    wanted = {key for key in paper.table1() if key[0] == paper_operator}
+    found = {(paper_operator, r.channels, r.height, r.width) for r in rows if paper_row(r)}
+    return found == wanted and len(rows) == len(wanted)
+
+
+def _metric(row: ResultRow | None, group: DeviceGroup) -> float | None:
+    if row is None:
+        return None
+    return row.throughput_per_s if group.throughput else row.latency
+
+
+def _over(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or not denominator:
+        return None
+    return numerator / denominator
+
+
+def _paper_ratio(group: DeviceGroup) -> float | None:
+    """The paper's PConv/DWConv ratio, if this group's PConv and DWConv rows are the paper's."""
+    column = group.paper_column
+    compared = [row for row in group.rows if row.operator in ("pconv", "dwconv")]
+    if column is None or not compared or not all(paper_row(row) for row in compared):
+        return None
+    return paper.pconv_dwconv_ratio(column)
+
+
+def _average_line(name, keys, groups, blocks, by_group, with_paper) -> list[object]:
+    line: list[object] = ["", "Average", ""]
+    for group, block, rows in zip(groups, blocks, by_group, strict=True):
+        group_rows = [rows[key] for key in keys if key in rows]
+        ok_rows = [row for row in group_rows if row.status == "ok"]
+        measured = ok_gflops(group_rows)
+        paper_average = None
+        if with_paper and group.paper_column and group_rows:
+            spec = OPERATORS.get(name)
+            if spec and spec.paper_operator and _covers_paper(spec.paper_operator, group_rows):
+                paper_average = paper.table1_average_gflops()[spec.paper_operator][
+                    group.paper_column
+                ]
+        average = fmean(measured) if measured else None
+        for column in block:
+            role = column.role
+            if role == "gflops":
+                line.append(average)
+            elif role == "paper_gflops":
+                line.append(paper_average)
+            elif role == "ratio":
+                line.append(_over(average, paper_average))
+            elif role == "extra_avg":
+                values = [column.fill(row, None) for row in ok_rows]
+                values = [v for v in values if v is not None]
+                line.append(fmean(values) if values else None)
+            elif role == "status":
+                left_out = len(group_rows) - len(ok_rows)
+                line.append(f"{len(ok_rows)} of {len(group_rows)} rows ok" if left_out else "")
+            else:  # per-row values (latency, throughput) have no average line
+                line.append("")
+    return line
+
+
+def describe_group(group: DeviceGroup) -> str:
+    """One line: what hardware a block of columns was measured on, and how."""
+    env, config = group.run.environment, group.run.config
+    batches = sorted({row.batch for row in group.rows})
+    threads = (env.get("threads") or {}).get("intra_op")
+    parts = [
+        env.get("gpu_name") if group.device == "cuda" and env.get("gpu_name") else None,
+        env.get("cpu_model"),
+        f"{group.backend}",
+        f"batch {', '.join(map(str, batches))}",
+        f"{threads} thread(s)" if threads and group.device != "cuda" else None,
+        f"run {group.run.run_id}",
+    ]
+    if config.get("quick"):
+        parts.append("quick run: not comparable with the paper")
+    return ", ".join(part for part in parts if part)

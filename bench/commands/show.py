@@ -11,11 +11,13 @@ from bench.commands import add_results_dir
 if TYPE_CHECKING:
     from bench.results import RunResult
 
-HELP = "print a stored run's Table 1 beside the paper's numbers"
+HELP = "print a stored run's Table 1 (or networks table) beside the paper's numbers"
 DESCRIPTION = """\
 Print Table 1 of a stored run (a run id in --results-dir, or a result file) with the
-paper's numbers beside it, and a header saying how and where it was measured.
-Nothing is measured: the table comes from the file alone."""
+paper's numbers beside it, and a header saying how and where it was measured. A
+network-suite run shows its networks instead: params, FLOPs, latency ± CI, FLOPS and
+the paper's Table 3 values. Nothing is measured: the tables come from the file alone.
+Several devices side by side: fbench report table1."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,13 +37,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def render_run(result: RunResult, with_paper: bool = True) -> str:
+    from reports.networks import networks_table
     from reports.table1 import render_text, run_header, table1
 
     if not result.rows:
         return "\n".join([*run_header(result), "", "no rows stored yet"])
-    devices = list(dict.fromkeys(row.device for row in result.rows))
+    layouts = {"operators": table1, "networks": networks_table}  # suite → its table
     blocks = [*run_header(result)]
-    for device in devices:
-        rows = [row for row in result.rows if row.device == device]
-        blocks += ["", render_text(table1(rows, with_paper=with_paper))]
+    for suite in dict.fromkeys(row.suite for row in result.rows):
+        layout = layouts.get(suite, table1)
+        suite_rows = [row for row in result.rows if row.suite == suite]
+        for device in dict.fromkeys(row.device for row in suite_rows):
+            rows = [row for row in suite_rows if row.device == device]
+            blocks += ["", render_text(layout(rows, with_paper=with_paper))]
     return "\n".join(blocks)

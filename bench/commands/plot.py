@@ -1,0 +1,88 @@
+"""`fbench plot`: charts from stored result files (PNG, SVG, and the plotted points as CSV)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bench.commands import add_results_dir, comma_list
+from bench.errors import FbenchError
+
+IMAGE_FORMATS = ("png", "svg", "pdf", "jpg", "webp")
+
+HELP = "plot stored results: operators (FLOPs vs FLOPS per device), figure2 (networks)"
+DESCRIPTION = """\
+Draw a chart from stored result files; nothing is measured. Each plot is written as
+PREFIX.png and PREFIX.svg, with PREFIX.csv beside them holding every plotted point.
+
+  fbench plot operators RESULT...   FLOPs vs FLOPS of the Table 1 operators, one panel per
+                                    device (give one result file per device)
+  fbench plot figure2 RESULT        the paper's Figure 2 for a network-suite run: (a) FLOPS
+                                    vs FLOPs, (b) latency vs FLOPs, a marker per family,
+                                    FasterNet in red
+
+--paper adds the paper's points as hollow markers (Table 1, or Table 3 with FLOPS derived
+as FLOPs / latency). PREFIX defaults to <results-dir>/plots/<kind>-<first run id>."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from reports import load_extensions
+    from reports.plots import PLOT_KINDS
+
+    load_extensions()  # plot kinds registered elsewhere become choices of KIND
+
+    parser.add_argument(
+        "kind",
+        metavar="KIND",
+        choices=list(PLOT_KINDS),
+        help="; ".join(f"{kind.name}: {kind.help}" for kind in PLOT_KINDS.values()),
+    )
+    parser.add_argument("results", metavar="RESULT", nargs="+", help="result file or run id")
+    parser.add_argument(
+        "--paper", action="store_true", help="overlay the paper's numbers as hollow markers"
+    )
+    parser.add_argument(
+        "--output",
+        "-o",
+        metavar="PREFIX",
+        help="write PREFIX.png, PREFIX.svg and PREFIX.csv "
+        "(default: <results-dir>/plots/<kind>-<first run id>)",
+    )
+    parser.add_argument(
+        "--formats",
+        type=comma_list,
+        default=["png", "svg"],
+        metavar="LIST",
+        help=f"image formats, comma-separated, of {', '.join(IMAGE_FORMATS)} (default: png,svg)",
+    )
+    add_results_dir(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from bench.results import load_results
+    from reports.plots import PLOT_KINDS, draw
+
+    kind = PLOT_KINDS[args.kind]
+    if kind.max_results is not None and len(args.results) > kind.max_results:
+        raise FbenchError(f"plot {kind.name} takes at most {kind.max_results} result file(s)")
+    unknown = [fmt for fmt in args.formats if fmt not in IMAGE_FORMATS]
+    if unknown:
+        raise FbenchError(
+            f"--formats: unknown image format(s) {', '.join(unknown)}; "
+            f"known: {', '.join(IMAGE_FORMATS)}"
+        )
+    results_dir = Path(args.results_dir)
+    runs = load_results(args.results, results_dir)
+    figure = kind.build(runs, args.paper)
+    if args.output:
+        prefix = Path(args.output)
+    else:
+        more = f"+{len(runs) - 1}" if len(runs) > 1 else ""
+        prefix = results_dir / "plots" / f"{kind.name}-{runs[0].run_id}{more}"
+    try:
+        written = draw(figure, prefix, args.formats)
+    except OSError as error:
+        raise FbenchError(f"--output {prefix}: cannot write ({error.strerror})") from None
+    for path in written:
+        print(f"wrote {path}")
+    return 0
