@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def render_run(result: RunResult, with_paper: bool = True) -> str:
+    from reports.networks import networks_table
     from reports.table1 import render_text, run_header, table1
 
     if not result.rows:
@@ -42,6 +43,10 @@ def render_run(result: RunResult, with_paper: bool = True) -> str:
     devices = list(dict.fromkeys(row.device for row in result.rows))
     blocks = [*run_header(result)]
     for device in devices:
-        rows = [row for row in result.rows if row.device == device]
-        blocks += ["", render_text(table1(rows, with_paper=with_paper))]
+        rows = [row for row in result.rows if row.device == device and row.suite != "networks"]
+        if rows:
+            blocks += ["", render_text(table1(rows, with_paper=with_paper))]
+        networks = [row for row in result.rows if row.device == device and row.suite == "networks"]
+        if networks:
+            blocks += ["", render_text(networks_table(networks, with_paper=with_paper))]
     return "\n".join(blocks)
