@@ -4,7 +4,7 @@ A module walker rather than torch.fx: many timm networks do not trace symbolical
 forward pass with hooks records which convolution's output each BatchNorm receives; a BN
 whose input is exactly one convolution's output is folded into that convolution's weight
 and bias and replaced (by Identity, or by its own activation for timm's BatchNormAct2d).
-The caller checks that outputs are unchanged (`fuse_batchnorm` returns the count only).
+Outputs are compared before and after folding; a difference is an error, not a number.
 """
 
 from __future__ import annotations
@@ -47,18 +47,19 @@ class Fused:
 def fuse_batchnorm(model: nn.Module, example_input: torch.Tensor) -> Fused:
     """Fold every Conv2d → BatchNorm2d pair of `model` (in eval mode) in place."""
     names = {module: name for name, module in model.named_modules()}
-    conv_of_output: dict[int, nn.Conv2d] = {}
+    # Outputs are kept alive during the pass so that no later tensor can reuse their id().
+    conv_of_output: dict[int, tuple[nn.Conv2d, torch.Tensor]] = {}
     calls: dict[nn.Module, int] = {}
     pairs: dict[nn.BatchNorm2d, Any] = {}
     elements: dict[nn.BatchNorm2d, int] = {}
 
     def after_conv(module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
         calls[module] = calls.get(module, 0) + 1
-        conv_of_output[id(output)] = module
+        conv_of_output[id(output)] = (module, output)
 
     def before_bn(module: nn.Module, inputs: Any) -> None:
         calls[module] = calls.get(module, 0) + 1
-        pairs[module] = conv_of_output.get(id(inputs[0]))
+        pairs[module] = conv_of_output.get(id(inputs[0]), (None,))[0]
         elements[module] = inputs[0].numel()
 
     handles = []
@@ -71,16 +72,18 @@ def fuse_batchnorm(model: nn.Module, example_input: torch.Tensor) -> Fused:
             handles.append(module.register_forward_pre_hook(before_bn))
     try:
         with torch.no_grad():
-            model(example_input)
+            before = model(example_input)
     finally:
         for handle in handles:
             handle.remove()
+        conv_of_output.clear()
 
     folded, flops_removed = 0, 0
     convs_used: set[nn.Module] = set()
     with torch.no_grad():
         for bn, conv in pairs.items():
-            # Only a BN and a conv each called once, the conv feeding only this BN's call.
+            # Only a BN and a conv each called once, the BN reading the conv's output. (Were
+            # that output read elsewhere too, folding would change it: the check below.)
             if conv is None or calls[bn] != 1 or calls[conv] != 1 or conv in convs_used:
                 continue
             if conv.out_channels != bn.num_features:
@@ -90,4 +93,13 @@ def fuse_batchnorm(model: nn.Module, example_input: torch.Tensor) -> Fused:
             _replace(model, names[bn], _after_fold(bn))
             folded += 1
             flops_removed += elements[bn] * (2 if bn.affine else 1)
+    with torch.no_grad():
+        after = model(example_input)
+    scale = before.abs().max().clamp_min(1e-12)
+    difference = float((after - before).abs().max() / scale)
+    if difference > 1e-4:
+        raise RuntimeError(
+            f"folding {folded} BatchNorms changed the network's output (max relative "
+            f"difference {difference:.1e})"
+        )
     return Fused(folded, flops_removed)

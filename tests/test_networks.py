@@ -128,6 +128,22 @@ def test_folding_batchnorm_leaves_outputs_unchanged(key):
     assert count_flops(model, image).flops == flops_before - fused.flops_removed
 
 
+def test_folding_that_would_change_outputs_is_an_error():
+    class ConvOutputReadTwice(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3)
+            self.bn = nn.BatchNorm2d(4).eval()
+            self.bn.running_var.fill_(4.0)
+
+        def forward(self, x):
+            y = self.conv(x)
+            return self.bn(y) + y  # folding the BN into conv would change the skip too
+
+    with pytest.raises(RuntimeError, match="changed the network's output"):
+        fuse_batchnorm(ConvOutputReadTwice().eval(), torch.randn(1, 3, 8, 8))
+
+
 def test_network_plan_counts_the_network_as_defined_and_checks_the_fused_one():
     plan = NetworkPlan("fasternet_t0", batch=1, dtype="float32", device="cpu", backend="torch")
     module, example = plan.build()
