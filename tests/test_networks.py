@@ -181,6 +181,37 @@ def test_unknown_model_is_one_line_listing_the_known_ones(tmp_path):
     assert not list(tmp_path.glob("*.json"))
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[experiment]\nsuite = "nets"\n', "[experiment] suite must be one of operators, networks"),
+        ("[networks]\nmodels = []\n", "[networks] models: must be a non-empty list"),
+        ('[networks]\nmodels = ["resnet50", "resnet50"]\n', "lists resnet50 more than once"),
+        ("[networks]\nbatch = 2\n", "[networks] unknown key 'batch'; known: models, timing"),
+        ("[networks.timing]\nci_target = 2\n", "[networks.timing] ci_target must be in (0, 1)"),
+    ],
+)
+def test_bad_network_settings_are_one_clear_error(tmp_path, text, message):
+    from bench.errors import FbenchError
+
+    path = tmp_path / "bench.toml"
+    path.write_text(text)
+    with pytest.raises(FbenchError) as error:
+        config_module.load(path)
+    assert message in str(error.value)
+
+
+def test_suite_from_bench_toml_and_models_flag(tmp_path):
+    path = tmp_path / "bench.toml"
+    path.write_text('[experiment]\nsuite = "networks"\n[networks.timing]\nci_target = 0.03\n')
+    resolved = config_module.load(path, config_module.Overrides(models=["resnet50", "pvt_tiny"]))
+    assert (resolved.suite, resolved.models) == ("networks", ("resnet50", "pvt_tiny"))
+    assert resolved.timing.ci_target == 0.03
+    assert resolved.timing.max_row_s == config_module.NETWORK_TIMING.max_row_s
+    restored = config_module.RunConfig.from_dict(json.loads(json.dumps(resolved.to_dict())))
+    assert restored == resolved  # what --resume reads back from the result file
+
+
 def test_models_and_operator_flags_do_not_mix(tmp_path):
     result = fbench("run", "--models", "resnet50", "--results-dir", str(tmp_path))
     assert_one_line_error(result, "--models", "--suite networks")
