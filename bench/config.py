@@ -274,30 +274,27 @@ def _stages(raw: Any, source: str) -> tuple[StageShape, ...]:
     return tuple(stages)
 
 
-def _operator_names(names: Any, where: str) -> tuple[str, ...]:
+def _registry_names(names: Any, where: str, known: Mapping[str, Any], kind: str) -> tuple[str, ...]:
+    """A non-empty list of distinct names from a registry (operators, networks)."""
     if not isinstance(names, list | tuple) or not names:
-        raise FbenchError(f"{where} must be a non-empty list of operator names")
+        raise FbenchError(f"{where} must be a non-empty list of {kind} names")
     for name in names:
-        if not isinstance(name, str) or name not in OPERATORS:
-            raise FbenchError(f"{where} unknown operator {name!r}; known: {', '.join(OPERATORS)}")
+        if not isinstance(name, str) or name not in known:
+            raise FbenchError(f"{where} unknown {kind} {name!r}; known: {', '.join(known)}")
     duplicates = sorted({name for name in names if list(names).count(name) > 1})
     if duplicates:
         raise FbenchError(f"{where} lists {', '.join(duplicates)} more than once")
     return tuple(names)
+
+
+def _operator_names(names: Any, where: str) -> tuple[str, ...]:
+    return _registry_names(names, where, OPERATORS, "operator")
 
 
 def _model_names(names: Any, where: str) -> tuple[str, ...]:
     from networks import NETWORKS
 
-    if not isinstance(names, list | tuple) or not names:
-        raise FbenchError(f"{where} must be a non-empty list of network names")
-    for name in names:
-        if not isinstance(name, str) or name not in NETWORKS:
-            raise FbenchError(f"{where} unknown network {name!r}; known: {', '.join(NETWORKS)}")
-    duplicates = sorted({name for name in names if list(names).count(name) > 1})
-    if duplicates:
-        raise FbenchError(f"{where} lists {', '.join(duplicates)} more than once")
-    return tuple(names)
+    return _registry_names(names, where, NETWORKS, "network")
 
 
 def _networks(raw: Mapping[str, Any], source: str) -> tuple[tuple[str, ...], TimingConfig]:

@@ -21,28 +21,23 @@ from networks.registry import (
 __all__ = ["NETWORKS", "NetworkSpec", "get_network", "register"]
 
 
-def _timm(key: str, network: str, family: str, name: str | None = None, **spec) -> None:
+def _library(source: str, builder, key: str, network: str, family: str, name=None, **spec):
     name = name or key
-    register(NetworkSpec(key, network, family, f"timm:{name}", timm_builder(name), **spec))
+    register(NetworkSpec(key, network, family, f"{source}:{name}", builder(name), **spec))
 
 
-def _torchvision(key: str, network: str, family: str, name: str | None = None, **spec) -> None:
-    name = name or key
-    source = f"torchvision:{name}"
-    register(NetworkSpec(key, network, family, source, torchvision_builder(name), **spec))
+def _timm(*args, **spec) -> None:
+    _library("timm", timm_builder, *args, **spec)
+
+
+def _torchvision(*args, **spec) -> None:
+    _library("torchvision", torchvision_builder, *args, **spec)
 
 
 def _project(key: str, network: str, family: str, module: str, function: str, size: str):
-    register(
-        NetworkSpec(
-            key,
-            network,
-            family,
-            f"fbench:{module}.{function}",
-            project_builder(module, function),
-            kwargs={"size": size},
-        )
-    )
+    builder = project_builder(module, function)
+    source = f"fbench:{module}.{function}"
+    register(NetworkSpec(key, network, family, source, builder, kwargs={"size": size}))
 
 
 _torchvision("shufflenet_v2_x1_5", "ShuffleNetV2 x1.5", "ShuffleNetV2")
