@@ -380,7 +380,8 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
         ]
         if given:
             raise FbenchError(
-                f"{', '.join(given)} apply to the operator suite; --suite networks uses --models"
+                f"{', '.join(given)}: for the operator suite only; "
+                "--suite networks picks networks with --models"
             )
     operators = _operator_names(experiment["operators"], f"{source}: [experiment] operators:")
     if flags.operators is not None:
