@@ -51,6 +51,19 @@ QUICK_TIMING = TimingConfig(
     warmup_max_s=0.1,
     official_calls=20,
 )
+# The network suite (Figure 2 / Table 3): whole networks take 5–350 ms a call on one thread,
+# so fewer samples and rounds, a ±2% target, and a per-row cap that keeps all 35 networks
+# within ~15 minutes on a 2-core machine (README: "Networks: Figure 2 on your CPU").
+NETWORK_TIMING = TimingConfig(
+    ci_target=0.02,
+    min_samples=10,
+    min_rounds=4,
+    round_s=0.25,
+    max_row_s=12.0,
+    warmup_min_s=0.5,
+    warmup_max_s=3.0,
+)
+SUITES = ("operators", "networks")
 QUICK_LAYERS = 2
 QUICK_SPATIAL_DIVISOR = 4
 
@@ -72,6 +85,8 @@ class RunConfig:
     backend_options: Mapping[str, Any] = field(default_factory=dict)
     quick: bool = False
     source: str | None = None
+    suite: str = "operators"  # "operators" (Table 1) | "networks" (Figure 2 / Table 3)
+    models: tuple[str, ...] = ()  # the networks measured when suite == "networks"
 
     @property
     def batch(self) -> int:
@@ -84,6 +99,7 @@ class RunConfig:
         data["operator_params"] = {k: dict(v) for k, v in self.operator_params.items()}
         data["device_settings"] = dict(self.device_settings)
         data["backend_options"] = dict(self.backend_options)
+        data["models"] = list(self.models)
         return data
 
     @classmethod
@@ -102,6 +118,8 @@ class RunConfig:
             backend_options=dict(data.get("backend_options", {})),
             quick=data.get("quick", False),
             source=data.get("source"),
+            suite=data.get("suite", "operators"),
+            models=tuple(data.get("models", ())),
         )
 
 
@@ -120,6 +138,8 @@ class Overrides:
     dtype: str | None = None
     quick: bool = False
     backend_options: Mapping[str, Any] = field(default_factory=dict)
+    suite: str | None = None
+    models: Sequence[str] | None = None
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -254,16 +274,43 @@ def _stages(raw: Any, source: str) -> tuple[StageShape, ...]:
     return tuple(stages)
 
 
-def _operator_names(names: Any, where: str) -> tuple[str, ...]:
+def _registry_names(names: Any, where: str, known: Mapping[str, Any], kind: str) -> tuple[str, ...]:
+    """A non-empty list of distinct names from a registry (operators, networks)."""
     if not isinstance(names, list | tuple) or not names:
-        raise FbenchError(f"{where} must be a non-empty list of operator names")
+        raise FbenchError(f"{where} must be a non-empty list of {kind} names")
     for name in names:
-        if not isinstance(name, str) or name not in OPERATORS:
-            raise FbenchError(f"{where} unknown operator {name!r}; known: {', '.join(OPERATORS)}")
+        if not isinstance(name, str) or name not in known:
+            raise FbenchError(f"{where} unknown {kind} {name!r}; known: {', '.join(known)}")
     duplicates = sorted({name for name in names if list(names).count(name) > 1})
     if duplicates:
         raise FbenchError(f"{where} lists {', '.join(duplicates)} more than once")
     return tuple(names)
+
+
+def _operator_names(names: Any, where: str) -> tuple[str, ...]:
+    return _registry_names(names, where, OPERATORS, "operator")
+
+
+def _model_names(names: Any, where: str) -> tuple[str, ...]:
+    from networks import NETWORKS
+
+    return _registry_names(names, where, NETWORKS, "network")
+
+
+def _networks(raw: Mapping[str, Any], source: str) -> tuple[tuple[str, ...], TimingConfig]:
+    """[networks] models and [networks.timing] (which starts from NETWORK_TIMING)."""
+    from networks import NETWORKS
+
+    table = _table(raw, "networks", source)
+    _known_keys(f"{source}: [networks]", table, ("models", "timing"))
+    models = _model_names(table.get("models", list(NETWORKS)), f"{source}: [networks] models:")
+    timing_table = table.get("timing", {})
+    if not isinstance(timing_table, dict):
+        raise FbenchError(f"{source}: [networks.timing] must be a table")
+    values = _typed_table(f"{source}: [networks.timing]", timing_table, asdict(NETWORK_TIMING))
+    timing = TimingConfig(**values)
+    _check_timing(f"{source}: [networks.timing]", timing)
+    return models, timing
 
 
 def _select_stages(
@@ -295,7 +342,9 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
     from devices import DEVICES, backends_for, get_backend, get_device
 
     flags = overrides or Overrides()
-    _known_keys(f"{source}:", raw, ("experiment", "stages", "operators", "timing", "devices"))
+    _known_keys(
+        f"{source}:", raw, ("experiment", "stages", "operators", "timing", "networks", "devices")
+    )
 
     experiment = _typed_table(
         f"{source}: [experiment]",
@@ -307,8 +356,33 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
             "layers": 10,
             "dtype": "float32",
             "seed": 0,
+            "suite": "operators",
         },
     )
+    suite = flags.suite or experiment["suite"]
+    if suite not in SUITES:
+        where = "--suite:" if flags.suite else f"{source}: [experiment] suite"
+        raise FbenchError(f"{where} must be one of {', '.join(SUITES)}, got {suite!r}")
+    models, network_timing = _networks(raw, source)
+    if flags.models is not None:
+        if suite != "networks":
+            raise FbenchError("--models picks networks: use it with --suite networks")
+        models = _model_names(list(flags.models), "--models:")
+    if suite == "networks":
+        given = [
+            flag
+            for flag, value in (
+                ("--operators", flags.operators),
+                ("--stages", flags.stages),
+                ("--layers", flags.layers),
+            )
+            if value is not None
+        ]
+        if given:
+            raise FbenchError(
+                f"{', '.join(given)}: for the operator suite only; "
+                "--suite networks picks networks with --models"
+            )
     operators = _operator_names(experiment["operators"], f"{source}: [experiment] operators:")
     if flags.operators is not None:
         operators = _operator_names(list(flags.operators), "--operators:")
@@ -353,6 +427,8 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
     timing_defaults = asdict(TimingConfig())
     timing = TimingConfig(**_typed_table(f"{source}: [timing]", timing_table, timing_defaults))
     _check_timing(f"{source}: [timing]", timing)
+    if suite == "networks":
+        timing = network_timing
     if flags.method is not None:
         timing = replace(timing, method=flags.method)
         _check_timing("--method:", timing)
@@ -392,7 +468,7 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
             f"available: {', '.join(backends_for(device.name))}"
         )
 
-    if flags.quick:
+    if flags.quick:  # networks keep their input size (Swin, for one, needs 224×224)
         stages = _quick_shapes(stages)
         if flags.layers is None:
             layers = QUICK_LAYERS
@@ -412,4 +488,6 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
         backend_options=dict(flags.backend_options),
         quick=flags.quick,
         source=source,
+        suite=suite,
+        models=models if suite == "networks" else (),
     )

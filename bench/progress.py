@@ -17,7 +17,10 @@ from bench.runner import Event, Phase, RoundFinished, RowFinished
 
 def describe_row(row: ResultRow) -> str:
     """`conv 96×56×56  32.38 ms ±0.4%  n=120  80.33 G/s  ok`"""
-    text = f"{row.operator} {row.shape_label}"
+    if row.network:  # the network suite: "FasterNet-T0 224×224"
+        text = f"{row.network} {row.height}×{row.width}"
+    else:
+        text = f"{row.operator} {row.shape_label}"
     if row.latency_ms is not None and row.latency is not None:
         halfwidth = row.latency_ms.ci95_halfwidth_rel
         interval = f" ±{halfwidth:.1%}" if halfwidth is not None else ""

@@ -25,6 +25,7 @@ from typing import Any
 
 from bench import timing
 from bench.config import RunConfig, TimingConfig
+from bench.flop_count import FvcoreCount
 from bench.results import ResultRow, now_iso, row_key
 from operators import StageShape, get_operator
 from operators.counting import DTYPE_BYTES
@@ -68,8 +69,9 @@ class RowPlan:
     def build(self) -> tuple[Any, Any]:
         """The stack (eval mode, weights from `seed`) and an input batch, on CPU in fp32.
 
-        The runner counts FLOPs on these with fvcore, then moves them to the device. Any
-        plan type with `build`, `flops`, `key`, `skeleton` and `label` can be measured.
+        The runner counts FLOPs on these with fvcore (`check_count`), then moves them to the
+        device. Any plan type with `build`, `flops`, `check_count`, `key`, `skeleton` and
+        `label` can be measured (the network suite's is `networks.plan.NetworkPlan`).
         """
         import torch
 
@@ -78,6 +80,14 @@ class RowPlan:
         generator = torch.Generator().manual_seed(self.seed)
         size = (self.batch, self.shape.channels, self.shape.height, self.shape.width)
         return module, torch.randn(size, generator=generator)
+
+    def check_count(self, counted: FvcoreCount) -> None:
+        """fvcore's count of the built stack must equal the analytic one (paper eqs.)."""
+        expected = self.flops()
+        if counted.flops != expected:
+            raise CountMismatch(
+                f"FLOPs disagree: analytic {expected:,} vs fvcore {counted.flops:,} multiply-adds"
+            )
 
     def key(self) -> tuple:
         return row_key(
@@ -117,8 +127,13 @@ class RowPlan:
         )
 
 
-def plan_rows(config: RunConfig) -> list[RowPlan]:
-    """Every operator at every stage, in config order (operator-major, like Table 1)."""
+def plan_rows(config: RunConfig) -> list[Any]:
+    """Every operator at every stage, in config order (operator-major, like Table 1), or
+    with `suite = "networks"` every selected network (Table 3)."""
+    if config.suite == "networks":
+        from networks.plan import plan_networks
+
+        return plan_networks(config)
     return [
         RowPlan(
             operator=name,
@@ -201,11 +216,7 @@ def _prepare(plan: RowPlan, session: Any) -> _Row:
 
     module, example = plan.build()
     counted = count_flops(module, example[:1])
-    expected = plan.flops()
-    if counted.flops != expected:
-        raise CountMismatch(
-            f"FLOPs disagree: analytic {expected:,} vs fvcore {counted.flops:,} multiply-adds"
-        )
+    plan.check_count(counted)
 
     dtype = getattr(torch, plan.dtype)
     module = module.to(device=session.torch_device, dtype=dtype)
@@ -310,7 +321,7 @@ def _failed(plan: RowPlan, method: str, error: BaseException, started: str) -> R
 
 
 def measure(
-    plans: list[RowPlan], config: RunConfig, session: Any, emit: Emit, done_before: int = 0
+    plans: list[Any], config: RunConfig, session: Any, emit: Emit, done_before: int = 0
 ) -> Iterator[ResultRow]:
     """Measure `plans` on an open device session; yield each row as soon as it is final."""
     settings = config.timing

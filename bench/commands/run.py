@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from bench.runner import RowPlan
     from devices import DeviceSession
 
-HELP = "measure the operators on a device and store the result"
+HELP = "measure the operators (or the networks) on a device and store the result"
 DESCRIPTION = """\
 Measure the operators of the paper's Table 1 (by default Conv, GConv, DWConv and PConv,
 10 layers deep, at the four FasterNet stage shapes) on one device, store every finished row
@@ -24,7 +24,11 @@ in results/<run-id>.json as it finishes, and print Table 1 beside the paper's nu
 
 The experiment comes from --config (default: ./bench.toml if present, else the built-in
 defaults, which are the same as the repository's bench.toml); flags override it.
-Ctrl-C keeps every finished row: finish the rest with --resume RUN_ID."""
+Ctrl-C keeps every finished row: finish the rest with --resume RUN_ID.
+
+--suite networks measures the paper's Figure 2 / Table 3 networks instead: whole models
+with random weights at batch 1, BatchNorm folded into convolutions, 224×224 input (256×256
+for MobileViT and EdgeNeXt), FLOPs and parameters counted; --models picks a subset."""
 
 # Flags that change what is measured: meaningless with --resume, which keeps the stored config.
 EXPERIMENT_FLAGS = (
@@ -39,6 +43,8 @@ EXPERIMENT_FLAGS = (
     "pin_core",
     "dtype",
     "quick",
+    "suite",
+    "models",
 )
 
 
@@ -58,6 +64,7 @@ def pin_core(text: str) -> int | str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from devices import BACKENDS, DEVICES
+    from networks import NETWORKS
     from operators import OPERATORS
 
     parser.add_argument(
@@ -73,6 +80,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         type=Path,
         help="experiment file (default: ./bench.toml if present)",
+    )
+    parser.add_argument(
+        "--suite",
+        choices=("operators", "networks"),
+        help="operators: Table 1's operator stacks (default); networks: the Figure 2 / "
+        "Table 3 networks",
+    )
+    parser.add_argument(
+        "--models",
+        metavar="LIST",
+        type=comma_list,
+        help=f"with --suite networks, a comma-separated subset of: {', '.join(NETWORKS)}",
     )
     parser.add_argument(
         "--operators",
@@ -159,6 +178,8 @@ def run(args: argparse.Namespace) -> int:
         pin_core=args.pin_core,
         dtype=args.dtype,
         quick=args.quick,
+        suite=args.suite,
+        models=args.models,
     )
     path = args.config if args.config is not None else config_module.default_config_path()
     config = config_module.load(path, overrides)
