@@ -1,0 +1,368 @@
+"""The roofline: where each stored row sits against its device's measured ceilings.
+
+Pure arithmetic on result rows and a calibration (reads results, never measures):
+- arithmetic intensity I = multiply-adds per call / bytes moved per call. A row's `flops`
+  is per sample (Table 1's column) while its memory access is for the whole batch, so the
+  numerator is flops × batch. Bytes come from the paper's eqs. 2/3/5 (`memory_access_bytes`,
+  the minimum an ideal kernel moves) and, separately, from what the implementation moves
+  (`implementation_memory_access_bytes`: PConv's slicing clone included);
+- attainable FLOPS at I = min(compute ceiling, I × bandwidth) (Williams et al., 2009), in
+  G multiply-adds/s like the paper's FLOPS, with the GEMM rate as the compute ceiling and
+  the streaming copy's GB/s as the bandwidth;
+- a row is memory-bound when I is left of the ridge point (compute / bandwidth).
+A row above the DRAM slope is served from cache: at 7×7 a whole layer's feature maps fit in
+L2, so the cached-copy ceiling (drawn dashed) is the slope that applies there.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from bench.calibration import Calibration
+from bench.results import ResultRow
+from operators import OPERATORS
+
+
+def arithmetic_intensity(flops_per_sample: int, batch: int, memory_access_bytes: int) -> float:
+    """Multiply-adds per byte moved: flops × batch / bytes (bytes are for the whole batch)."""
+    if memory_access_bytes <= 0:
+        raise ValueError(f"memory access must be positive, got {memory_access_bytes}")
+    return flops_per_sample * batch / memory_access_bytes
+
+
+def attainable_gflops_per_s(
+    intensity: float, compute_gflops_per_s: float, bandwidth_gb_per_s: float
+) -> float:
+    """The roofline at `intensity`: min(compute, intensity × bandwidth), G multiply-adds/s.
+
+    Multiply-adds per byte × GB/s = G multiply-adds/s, so no unit factor is needed.
+    """
+    return min(compute_gflops_per_s, intensity * bandwidth_gb_per_s)
+
+
+def ridge_point(compute_gflops_per_s: float, bandwidth_gb_per_s: float) -> float:
+    """The intensity (multiply-adds per byte) where the bandwidth slope meets the compute roof."""
+    return compute_gflops_per_s / bandwidth_gb_per_s
+
+
+def bound(intensity: float, compute_gflops_per_s: float, bandwidth_gb_per_s: float) -> str:
+    """ "memory" left of the ridge point (bandwidth caps it), else "compute"."""
+    return (
+        "memory" if intensity < ridge_point(compute_gflops_per_s, bandwidth_gb_per_s) else "compute"
+    )
+
+
+@dataclass(frozen=True)
+class RooflinePoint:
+    """One row placed on its device's roofline."""
+
+    device: str
+    operator: str
+    title: str
+    stage: int
+    channels: int
+    height: int
+    width: int
+    layers: int
+    batch: int
+    dtype: str
+    flops_per_call: int  # multiply-adds of the stack for the whole batch
+    memory_access_bytes: int  # paper eqs. 2/3/5
+    implementation_memory_access_bytes: int
+    intensity_paper: float  # multiply-adds per byte
+    intensity_implementation: float
+    attainable_paper_gflops_per_s: float
+    attainable_gflops_per_s: float  # at the implementation's intensity
+    attainable_cache_gflops_per_s: float | None  # with the cached-copy bandwidth instead
+    measured_gflops_per_s: float | None
+    fraction_of_attainable: float | None  # measured / attainable (implementation bytes)
+    fraction_of_compute: float | None  # measured / the GEMM ceiling
+    achieved_gb_per_s: float | None  # implementation bytes / latency
+    bound: str  # "memory" or "compute", at the implementation's intensity
+    compute_gflops_per_s: float
+    bandwidth_gb_per_s: float
+    cache_bandwidth_gb_per_s: float | None
+
+    @property
+    def shape_label(self) -> str:
+        return f"{self.channels}×{self.height}×{self.width}"
+
+
+def roofline_point(row: ResultRow, calibration: Calibration) -> RooflinePoint | None:
+    """The row on the roofline, or None where it has no memory-access count (networks)."""
+    if row.memory_access_bytes is None:
+        return None
+    implementation_bytes = row.implementation_memory_access_bytes or row.memory_access_bytes
+    compute = calibration.compute_gflops_per_s
+    bandwidth = calibration.bandwidth_gb_per_s
+    cache = calibration.cache_bandwidth_gb_per_s
+    paper_i = arithmetic_intensity(row.flops, row.batch, row.memory_access_bytes)
+    actual_i = arithmetic_intensity(row.flops, row.batch, implementation_bytes)
+    attainable = attainable_gflops_per_s(actual_i, compute, bandwidth)
+    measured = row.gflops_per_s if row.status != "failed" else None
+    latency = row.latency if row.status != "failed" else None
+    spec = OPERATORS.get(row.operator)
+    return RooflinePoint(
+        device=row.device,
+        operator=row.operator,
+        title=spec.title if spec else row.operator,
+        stage=row.stage,
+        channels=row.channels,
+        height=row.height,
+        width=row.width,
+        layers=row.layers,
+        batch=row.batch,
+        dtype=row.dtype,
+        flops_per_call=row.flops * row.batch,
+        memory_access_bytes=row.memory_access_bytes,
+        implementation_memory_access_bytes=implementation_bytes,
+        intensity_paper=paper_i,
+        intensity_implementation=actual_i,
+        attainable_paper_gflops_per_s=attainable_gflops_per_s(paper_i, compute, bandwidth),
+        attainable_gflops_per_s=attainable,
+        attainable_cache_gflops_per_s=(
+            attainable_gflops_per_s(actual_i, compute, cache) if cache else None
+        ),
+        measured_gflops_per_s=measured,
+        fraction_of_attainable=measured / attainable if measured is not None else None,
+        fraction_of_compute=measured / compute if measured is not None else None,
+        achieved_gb_per_s=(implementation_bytes / (latency / 1000.0) / 1e9 if latency else None),
+        bound=bound(actual_i, compute, bandwidth),
+        compute_gflops_per_s=compute,
+        bandwidth_gb_per_s=bandwidth,
+        cache_bandwidth_gb_per_s=cache,
+    )
+
+
+# The extra Table 1 columns (`fbench report table1 --roofline`), in order.
+ROOFLINE_HEADERS = (
+    "MAC/B (paper)",
+    "MAC/B (impl.)",
+    "Attainable GMAC/s",
+    "of attainable",
+    "of GEMM",
+    "GB/s moved",
+    "Bound",
+)
+
+
+def roofline_columns(row: ResultRow, calibration: Calibration) -> list[str]:
+    """The row's roofline cells, formatted, matching ROOFLINE_HEADERS ("—" where unknown)."""
+    point = roofline_point(row, calibration)
+    if point is None:
+        return ["—"] * len(ROOFLINE_HEADERS)
+    return [
+        f"{point.intensity_paper:.2f}",
+        f"{point.intensity_implementation:.2f}",
+        f"{point.attainable_gflops_per_s:.1f}",
+        _percent(point.fraction_of_attainable),
+        _percent(point.fraction_of_compute),
+        _number(point.achieved_gb_per_s),
+        point.bound,
+    ]
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0%}"
+
+
+def _number(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+def calibration_for(
+    row: ResultRow, calibrations: Calibration | Mapping[str, Calibration]
+) -> Calibration | None:
+    """The calibration that applies to a row: one for all, or one per device name."""
+    if isinstance(calibrations, Calibration):
+        return calibrations
+    return calibrations.get(row.device)
+
+
+def roofline_points(
+    rows: Sequence[ResultRow], calibrations: Calibration | Mapping[str, Calibration]
+) -> list[RooflinePoint]:
+    points = []
+    for row in rows:
+        calibration = calibration_for(row, calibrations)
+        point = roofline_point(row, calibration) if calibration else None
+        if point is not None:
+            points.append(point)
+    return points
+
+
+def table_rows(points: Sequence[RooflinePoint]) -> tuple[list[str], list[list[str]]]:
+    """(headers, cells) of the per-row roofline table, Table 1's row order kept."""
+    headers = ["Device", "Operator", "Feature map", "GMAC/s measured", *ROOFLINE_HEADERS]
+    cells = [
+        [
+            point.device,
+            point.title,
+            point.shape_label,
+            _number(point.measured_gflops_per_s),
+            f"{point.intensity_paper:.2f}",
+            f"{point.intensity_implementation:.2f}",
+            f"{point.attainable_gflops_per_s:.1f}",
+            _percent(point.fraction_of_attainable),
+            _percent(point.fraction_of_compute),
+            _number(point.achieved_gb_per_s),
+            point.bound,
+        ]
+        for point in points
+    ]
+    return headers, cells
+
+
+CSV_FIELDS = tuple(f for f in RooflinePoint.__dataclass_fields__ if f != "title")
+
+
+def write_csv(path: Path, points: Sequence[RooflinePoint]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as stream:
+        writer = csv.DictWriter(stream, fieldnames=CSV_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        for point in points:
+            writer.writerow(asdict(point))
+
+
+MARKERS = {"conv": "s", "gconv": "D", "dwconv": "v", "pconv": "o"}
+STAGE_COLOURS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02")
+
+
+def plot_roofline(
+    rows: Sequence[ResultRow],
+    calibration: Calibration | Mapping[str, Calibration],
+    path_prefix: Path | str,
+) -> list[Path]:
+    """Log-log roofline per device: ceilings, and every operator × stage as a point.
+
+    Writes PATH_PREFIX.png, .svg and .csv (the points and ceilings, for other tools) and
+    returns their paths. Filled markers sit at the implementation's intensity; where the
+    paper's equations give another intensity (PConv's copy), a hollow marker shows it.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    prefix = Path(path_prefix)
+    points = roofline_points(rows, calibration)
+    if not points:
+        raise ValueError("no row has both a memory-access count and a calibration")
+    devices = list(dict.fromkeys(point.device for point in points))
+    figure, axes = plt.subplots(1, len(devices), figsize=(7.5 * len(devices), 5.5), squeeze=False)
+    for axis, device in zip(axes[0], devices, strict=True):
+        mine = [point for point in points if point.device == device]
+        _draw_device(axis, device, mine, calibration_for_device(calibration, device))
+    figure.tight_layout()
+    written = []
+    for suffix in (".png", ".svg"):
+        path = prefix.with_name(prefix.name + suffix)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(path, dpi=150)
+        written.append(path)
+    plt.close(figure)
+    csv_path = prefix.with_name(prefix.name + ".csv")
+    write_csv(csv_path, points)
+    written.append(csv_path)
+    return written
+
+
+def calibration_for_device(
+    calibrations: Calibration | Mapping[str, Calibration], device: str
+) -> Calibration:
+    if isinstance(calibrations, Calibration):
+        return calibrations
+    return calibrations[device]
+
+
+def _draw_device(axis, device: str, points: Sequence[RooflinePoint], calibration) -> None:
+    import numpy
+
+    compute = calibration.compute_gflops_per_s
+    bandwidth = calibration.bandwidth_gb_per_s
+    cache = calibration.cache_bandwidth_gb_per_s
+    intensities = [p.intensity_implementation for p in points] + [p.intensity_paper for p in points]
+    low = min(min(intensities), ridge_point(compute, cache or bandwidth)) / 3
+    high = max(max(intensities), ridge_point(compute, bandwidth)) * 3
+    x = numpy.geomspace(low, high, 200)
+    axis.loglog(
+        x,
+        numpy.minimum(compute, x * bandwidth),
+        color="black",
+        linewidth=2,
+        label=f"roofline: GEMM {compute:.1f} GMAC/s, copy {bandwidth:.1f} GB/s",
+    )
+    if cache:
+        axis.loglog(
+            x,
+            numpy.minimum(compute, x * cache),
+            color="grey",
+            linestyle="--",
+            label=f"L2-resident copy {cache:.1f} GB/s",
+        )
+    axis.axvline(ridge_point(compute, bandwidth), color="black", linestyle=":", linewidth=0.8)
+    stages = sorted({p.stage for p in points})
+    for point in points:
+        colour = STAGE_COLOURS[stages.index(point.stage) % len(STAGE_COLOURS)]
+        marker = MARKERS.get(point.operator, "P")
+        if point.measured_gflops_per_s is None:
+            continue
+        axis.scatter(
+            point.intensity_implementation,
+            point.measured_gflops_per_s,
+            marker=marker,
+            color=colour,
+            edgecolor="black",
+            s=55,
+            zorder=3,
+        )
+        if abs(point.intensity_paper - point.intensity_implementation) > 1e-9:
+            axis.scatter(
+                point.intensity_paper,
+                point.measured_gflops_per_s,
+                marker=marker,
+                facecolor="none",
+                edgecolor=colour,
+                s=55,
+                zorder=3,
+            )
+            axis.plot(
+                [point.intensity_implementation, point.intensity_paper],
+                [point.measured_gflops_per_s] * 2,
+                color=colour,
+                linewidth=0.6,
+            )
+    # Legend entries: operators by marker, stages by colour.
+    for name in dict.fromkeys(p.operator for p in points):
+        title = next(p.title for p in points if p.operator == name)
+        axis.scatter(
+            [], [], marker=MARKERS.get(name, "P"), color="white", edgecolor="black", label=title
+        )
+    for stage in stages:
+        shape = next(p.shape_label for p in points if p.stage == stage)
+        axis.scatter(
+            [],
+            [],
+            marker="o",
+            color=STAGE_COLOURS[stages.index(stage) % len(STAGE_COLOURS)],
+            label=f"stage {stage}: {shape}",
+        )
+    if any(abs(p.intensity_paper - p.intensity_implementation) > 1e-9 for p in points):
+        axis.scatter(
+            [],
+            [],
+            marker="o",
+            facecolor="none",
+            edgecolor="black",
+            label="hollow: paper eq. 5 intensity (no copies)",
+        )
+    model = calibration.environment.get("cpu_model") or calibration.identity
+    axis.set_title(f"{device}: {model} ({points[0].dtype}, batch {points[0].batch})", fontsize=10)
+    axis.set_xlabel("arithmetic intensity (multiply-adds per byte moved)")
+    axis.set_ylabel("performance (G multiply-adds/s, the paper's FLOPS)")
+    axis.grid(True, which="both", linewidth=0.3, alpha=0.5)
+    axis.legend(fontsize=7, loc="lower right")
