@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import bench
 from bench.errors import EXIT_INTERRUPTED, EXIT_USAGE, FbenchError
 
-COMMANDS = ("run", "show", "calibrate", "roofline")
+COMMANDS = ("run", "show", "calibrate", "roofline", "depth")
 
 EPILOG = """\
 exit codes: 0 success; 1 regression found (compare); 2 bad input (flags, config, result
