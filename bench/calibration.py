@@ -296,3 +296,27 @@ def from_result_environment(environment: Mapping[str, Any], device: str) -> Cali
         ceilings=ceilings,
         quick=bool(recorded.get("quick", False)),
     )
+
+
+def calibration_record(
+    choice: str | None, device: str, environment: Mapping[str, Any], dtype: str
+) -> dict[str, Any] | None:
+    """What `fbench run` records as `environment.calibration` (None: no calibration).
+
+    `choice` is --calibration: None looks up calibrations/ by the run's device identity,
+    "none" records nothing, anything else is a calibration file, which must be for the
+    run's device and dtype.
+    """
+    if choice == "none":
+        return None
+    if choice is None:
+        found = find_calibration(Path(DEFAULT_CALIBRATIONS_DIR), device, environment, dtype)
+        return found[1].summary(found[0]) if found else None
+    path = Path(choice)
+    calibration = read_calibration(path)
+    if (calibration.device, calibration.dtype) != (device, dtype):
+        raise FbenchError(
+            f"--calibration {path}: measured for {calibration.device}/{calibration.dtype}, "
+            f"this run is {device}/{dtype}"
+        )
+    return calibration.summary(path)

@@ -26,7 +26,8 @@ The experiment comes from --config (default: ./bench.toml if present, else the b
 defaults, which are the same as the repository's bench.toml); flags override it.
 Ctrl-C keeps every finished row: finish the rest with --resume RUN_ID."""
 
-# Flags that change what is measured: meaningless with --resume, which keeps the stored config.
+# Flags that change what is measured (or what is recorded beside it): meaningless with
+# --resume, which keeps the stored config and environment.
 EXPERIMENT_FLAGS = (
     "config",
     "device",
@@ -39,6 +40,7 @@ EXPERIMENT_FLAGS = (
     "pin_core",
     "dtype",
     "quick",
+    "calibration",
 )
 
 
@@ -126,6 +128,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="RUN_ID",
         help="finish an interrupted run (an id in --results-dir, or a file)",
     )
+    parser.add_argument(
+        "--calibration",
+        metavar="FILE|none",
+        help="record this device calibration (fbench calibrate) in the result; default: the "
+        "one in calibrations/ for this device identity, if any",
+    )
     parser.add_argument("--no-table", action="store_true", help="do not print Table 1 at the end")
     add_results_dir(parser)
 
@@ -162,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
     )
     path = args.config if args.config is not None else config_module.default_config_path()
     config = config_module.load(path, overrides)
-    return _measure(config, results_dir, show_table=not args.no_table)
+    return _measure(config, results_dir, show_table=not args.no_table, calibration=args.calibration)
 
 
 def _open_session(config: RunConfig) -> DeviceSession:
@@ -179,14 +187,18 @@ def _open_session(config: RunConfig) -> DeviceSession:
     return device.open_session(config.device_settings)
 
 
-def _measure(config: RunConfig, results_dir: Path, show_table: bool) -> int:
+def _measure(
+    config: RunConfig, results_dir: Path, show_table: bool, calibration: str | None = None
+) -> int:
     from bench import environment
+    from bench.calibration import calibration_record
     from bench.results import RunResult, RunStore, new_run_id, now_iso
     from bench.runner import plan_rows
 
     plans = plan_rows(config)
     session = _open_session(config)
     env = {**environment.collect(), **session.environment()}
+    env["calibration"] = calibration_record(calibration, config.device, env, config.dtype)
     run_id = new_run_id(results_dir, config.device, config.backend)
     path = results_dir / f"{run_id}.json"
     result = RunResult(
