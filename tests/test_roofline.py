@@ -1,0 +1,159 @@
+"""Roofline math on hand-computed cases, the plot from fixtures, and `fbench roofline`."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+
+import pytest
+
+from bench.calibration import read_calibration
+from bench.results import read_result
+from reports.roofline import (
+    ROOFLINE_HEADERS,
+    arithmetic_intensity,
+    attainable_gflops_per_s,
+    bound,
+    plot_roofline,
+    ridge_point,
+    roofline_columns,
+    roofline_point,
+)
+from tests.conftest import FIXTURES, assert_one_line_error, fbench
+
+CALIBRATION = FIXTURES / "cpu_calibration.json"  # GEMM 100 GMAC/s, copy 20 GB/s, L2 80 GB/s
+
+
+@pytest.fixture
+def rows(fixture_path):
+    return read_result(fixture_path).rows
+
+
+@pytest.fixture
+def calibration():
+    return read_calibration(CALIBRATION)
+
+
+def row_of(rows, operator, stage):
+    return next(row for row in rows if row.operator == operator and row.stage == stage)
+
+
+def test_intensity_counts_the_whole_batch():
+    assert arithmetic_intensity(1000, 1, 400) == 2.5
+    # flops are per sample, bytes per call: batch 2 doubles the work on the same bytes.
+    assert arithmetic_intensity(1000, 2, 400) == 5.0
+    with pytest.raises(ValueError):
+        arithmetic_intensity(1000, 1, 0)
+
+
+def test_attainable_is_the_lower_roof():
+    assert ridge_point(100.0, 20.0) == 5.0
+    assert attainable_gflops_per_s(2.0, 100.0, 20.0) == 40.0  # on the bandwidth slope
+    assert attainable_gflops_per_s(5.0, 100.0, 20.0) == 100.0  # at the ridge
+    assert attainable_gflops_per_s(50.0, 100.0, 20.0) == 100.0  # under the compute roof
+    assert bound(4.99, 100.0, 20.0) == "memory"
+    assert bound(5.0, 100.0, 20.0) == "compute"
+
+
+def test_dwconv_stage1_by_hand(rows, calibration):
+    point = roofline_point(row_of(rows, "dwconv", 1), calibration)
+    # 10 layers of 56·56·9·96 multiply-adds; bytes 10 · (2·96·56·56 + 9·96) · 4 (eq. 3).
+    flops = 10 * 56 * 56 * 9 * 96
+    memory = 10 * (2 * 96 * 56 * 56 + 9 * 96) * 4
+    assert point.flops_per_call == flops == 27_095_040
+    assert point.memory_access_bytes == memory == 24_119_040
+    intensity = flops / memory  # ≈ 1.123 multiply-adds per byte
+    assert point.intensity_paper == pytest.approx(intensity)
+    assert point.intensity_implementation == pytest.approx(intensity)
+    assert point.attainable_gflops_per_s == pytest.approx(intensity * 20.0)  # ≈ 22.5
+    assert point.attainable_cache_gflops_per_s == pytest.approx(intensity * 80.0)
+    assert point.bound == "memory"
+    # measured 6.77376 GMAC/s (27.09504 M multiply-adds in 4 ms)
+    assert point.fraction_of_attainable == pytest.approx(6.77376 / (intensity * 20.0))
+    assert point.fraction_of_compute == pytest.approx(0.0677376)
+    assert point.achieved_gb_per_s == pytest.approx(memory / 0.004 / 1e9)  # 6.03 GB/s
+
+
+def test_conv_is_compute_bound_and_held_to_gemm(rows, calibration):
+    point = roofline_point(row_of(rows, "conv", 2), calibration)
+    assert point.intensity_paper == pytest.approx(2_601_123_840 / 25_313_280)  # ≈ 102.8
+    assert point.bound == "compute"
+    assert point.attainable_gflops_per_s == 100.0
+    assert point.fraction_of_attainable == pytest.approx(0.86704128)
+
+
+def test_pconv_implementation_moves_more_than_eq5(rows, calibration):
+    point = roofline_point(row_of(rows, "pconv", 1), calibration)
+    assert point.intensity_paper == pytest.approx(162_570_240 / 6_228_480)  # ≈ 26.1
+    assert point.intensity_implementation == pytest.approx(162_570_240 / 36_334_080)  # ≈ 4.47
+    # eq. 5 alone would call it compute-bound; with the slicing clone it is memory-bound.
+    assert point.attainable_paper_gflops_per_s == 100.0
+    assert point.attainable_gflops_per_s == pytest.approx(4.474 * 20.0, rel=1e-3)
+    assert point.bound == "memory"
+
+
+def test_batch_scales_intensity(rows, calibration):
+    row = dataclasses.replace(row_of(rows, "dwconv", 1), batch=4)
+    point = roofline_point(row, calibration)
+    assert point.intensity_paper == pytest.approx(4 * 27_095_040 / 24_119_040)
+
+
+def test_table_columns_for_report_table1(rows, calibration):
+    cells = roofline_columns(row_of(rows, "dwconv", 1), calibration)
+    assert len(cells) == len(ROOFLINE_HEADERS)
+    assert cells[0] == "1.12" and cells[-1] == "memory" and cells[3] == "30%"
+    network = dataclasses.replace(
+        row_of(rows, "conv", 1), memory_access_bytes=None, implementation_memory_access_bytes=None
+    )
+    assert roofline_point(network, calibration) is None
+    assert roofline_columns(network, calibration) == ["—"] * len(ROOFLINE_HEADERS)
+
+
+def test_plot_writes_png_svg_and_csv_with_every_point(rows, calibration, tmp_path):
+    written = plot_roofline(rows, calibration, tmp_path / "out" / "roofline")
+    assert [path.name for path in written] == ["roofline.png", "roofline.svg", "roofline.csv"]
+    assert written[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    svg = written[1].read_text()
+    assert "<svg" in svg and "arithmetic intensity" in svg
+    with written[2].open() as stream:
+        points = list(csv.DictReader(stream))
+    assert len(points) == 16
+    assert {(p["operator"], int(p["stage"])) for p in points} == {
+        (op, stage) for op in ("conv", "gconv", "dwconv", "pconv") for stage in (1, 2, 3, 4)
+    }
+    dwconv = next(p for p in points if p["operator"] == "dwconv" and p["stage"] == "1")
+    assert float(dwconv["intensity_paper"]) == pytest.approx(27_095_040 / 24_119_040)
+    assert dwconv["bound"] == "memory"
+
+
+def test_plot_one_panel_per_device(rows, calibration, tmp_path):
+    arm_rows = [dataclasses.replace(row, device="arm") for row in rows]
+    arm = dataclasses.replace(calibration, device="arm")
+    written = plot_roofline(rows + arm_rows, {"cpu": calibration, "arm": arm}, tmp_path / "two")
+    with written[2].open() as stream:
+        devices = [p["device"] for p in csv.DictReader(stream)]
+    assert devices.count("cpu") == devices.count("arm") == 16
+
+
+def test_cli_table_and_plot(fixture_path, tmp_path):
+    result = fbench(
+        "roofline", str(fixture_path), "--calibration", str(CALIBRATION),
+        "--output", str(tmp_path / "r"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "ridge point 5.00 MAC/B" in result.stdout
+    dwconv_lines = [line for line in result.stdout.splitlines() if "DWConv" in line]
+    assert len(dwconv_lines) == 4 and all(line.endswith("memory") for line in dwconv_lines)
+    assert (tmp_path / "r.png").is_file() and (tmp_path / "r.csv").is_file()
+
+
+def test_cli_without_a_calibration_says_how_to_get_one(fixture_path, tmp_path):
+    result = fbench("roofline", str(fixture_path), "--calibrations-dir", str(tmp_path))
+    assert_one_line_error(result, "no calibration", "fbench calibrate --device cpu")
+
+
+def test_cli_finds_the_calibration_by_device_identity(fixture_path, tmp_path):
+    (tmp_path / "cpu-hand-made-test-cpu-float32.json").write_text(CALIBRATION.read_text())
+    result = fbench("roofline", str(fixture_path), "--calibrations-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "GEMM 100.0 GMAC/s, copy 20.0 GB/s" in result.stdout
