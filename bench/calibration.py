@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import bench
 from bench.errors import FbenchError
 from bench.results import write_atomic
 from bench.timing import LatencySummary
+
+if TYPE_CHECKING:
+    from bench.results import RunResult
 
 SCHEMA = "fbench.calibration/1"
 DEFAULT_CALIBRATIONS_DIR = "calibrations"
@@ -320,3 +323,66 @@ def calibration_record(
             f"this run is {device}/{dtype}"
         )
     return calibration.summary(path)
+
+
+def calibrations_for_runs(
+    runs: Sequence[RunResult], paths: Sequence[Path], directory: Path
+) -> tuple[dict[str, Calibration], list[str]]:
+    """The calibration for each device of `runs`, and notes on doubtful matches.
+
+    Per device, first match wins: a file given (`--calibration`, one per device), else the
+    calibration the run recorded, else `directory`/<identity>.json. Reports use this for
+    `--calibration`; a device with none is an error that says how to make one.
+    """
+    given: dict[str, tuple[Calibration, str]] = {}
+    for path in paths:
+        calibration = read_calibration(Path(path))
+        if calibration.device in given:
+            raise FbenchError(
+                f"--calibration: two files for device {calibration.device!r} "
+                f"({given[calibration.device][1]} and {path}); give one per device"
+            )
+        given[calibration.device] = (calibration, str(path))
+    chosen: dict[str, Calibration] = {}
+    notes: list[str] = []
+    for result in runs:
+        dtype = result.config.get("dtype", "float32")
+        for device in dict.fromkeys(row.device for row in result.rows):
+            found = _calibration_for_run(result, device, dtype, given, directory)
+            if found is None:
+                raise FbenchError(
+                    f"{result.run_id}: no calibration for device {device!r}; make one with "
+                    f"`fbench calibrate --device {device}` or give --calibration FILE"
+                )
+            calibration, source = found
+            expected = device_identity(device, result.environment, dtype)
+            if calibration.identity != expected:
+                notes.append(
+                    f"{result.run_id}: calibration {calibration.identity} ({source}) is for "
+                    f"another device identity than the run's ({expected})"
+                )
+            if calibration.quick:
+                notes.append(f"{source}: a --quick calibration (tiny sizes), not real ceilings")
+            first = chosen.setdefault(device, calibration)
+            if (first.identity, first.created) != (calibration.identity, calibration.created):
+                notes.append(
+                    f"{result.run_id}: its {device} rows are drawn against the first run's "
+                    f"calibration ({first.identity}, {first.created})"
+                )
+    return chosen, list(dict.fromkeys(notes))
+
+
+def _calibration_for_run(
+    result: RunResult,
+    device: str,
+    dtype: str,
+    given: Mapping[str, tuple[Calibration, str]],
+    directory: Path,
+) -> tuple[Calibration, str] | None:
+    if device in given:
+        return given[device]
+    recorded = from_result_environment(result.environment, device)
+    if recorded is not None:
+        return recorded, f"recorded in {result.run_id}"
+    found = find_calibration(directory, device, result.environment, dtype)
+    return (found[1], str(found[0])) if found else None

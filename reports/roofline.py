@@ -20,6 +20,7 @@ import csv
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TextIO
 
 from bench.calibration import Calibration
 from bench.results import ResultRow
@@ -219,13 +220,16 @@ def table_rows(points: Sequence[RooflinePoint]) -> tuple[list[str], list[list[st
 CSV_FIELDS = tuple(f for f in RooflinePoint.__dataclass_fields__ if f != "title")
 
 
-def write_csv(path: Path, points: Sequence[RooflinePoint]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as stream:
-        writer = csv.DictWriter(stream, fieldnames=CSV_FIELDS, extrasaction="ignore")
+def write_csv(target: Path | TextIO, points: Sequence[RooflinePoint]) -> None:
+    """The points as CSV, one per row, to a file path or an open text stream."""
+    if not isinstance(target, Path):
+        writer = csv.DictWriter(target, fieldnames=CSV_FIELDS, extrasaction="ignore")
         writer.writeheader()
-        for point in points:
-            writer.writerow(asdict(point))
+        writer.writerows(asdict(point) for point in points)
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("w", newline="", encoding="utf-8") as stream:
+        write_csv(stream, points)
 
 
 MARKERS = {"conv": "s", "gconv": "D", "dwconv": "v", "pconv": "o"}

@@ -11,7 +11,7 @@ from bench.commands import add_results_dir
 
 if TYPE_CHECKING:
     from bench.calibration import Calibration
-    from bench.results import RunResult
+    from reports.roofline import RooflinePoint
 
 HELP = "place stored rows on the device's roofline: intensity, attainable FLOPS, bound"
 DESCRIPTION = """\
@@ -56,34 +56,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bench.calibration import calibrations_for_runs
     from bench.errors import FbenchError
     from bench.results import load_results
     from reports.roofline import plot_roofline, roofline_points, write_csv
 
     runs = load_results(args.results, Path(args.results_dir))
-    given = _given_calibrations(args.calibration or [])
-    notes: list[str] = []
-    rows, calibrations = [], {}
-    for result in runs:
-        for device in dict.fromkeys(row.device for row in result.rows):
-            calibration, source = _calibration_for(
-                result, device, given, Path(args.calibrations_dir)
-            )
-            if calibration is None:
-                raise FbenchError(
-                    f"{result.run_id}: no calibration for device {device!r}; make one with "
-                    f"`fbench calibrate --device {device}` or give --calibration FILE"
-                )
-            if device in calibrations and calibrations[device] is not calibration:
-                notes.append(f"{result.run_id}: {device} rows use the first run's calibration")
-            calibrations.setdefault(device, calibration)
-            notes.extend(_check(result, device, calibration, source))
-        rows.extend(row for row in result.rows if row.status != "failed")
+    calibrations, notes = calibrations_for_runs(
+        runs, args.calibration or [], Path(args.calibrations_dir)
+    )
+    rows = [row for result in runs for row in result.rows if row.status != "failed"]
     points = roofline_points(rows, calibrations)
     if not points:
         raise FbenchError("no row has a memory-access count to place on a roofline")
     if args.format == "csv":
-        write_csv(Path("/dev/stdout"), points)
+        write_csv(sys.stdout, points)
     else:
         print(_render(points, calibrations))
     for note in notes:
@@ -94,60 +81,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _given_calibrations(paths: list[Path]) -> dict[str, tuple[Calibration, str]]:
-    from bench.calibration import read_calibration
-    from bench.errors import FbenchError
-
-    given: dict[str, tuple[Calibration, str]] = {}
-    for path in paths:
-        calibration = read_calibration(path)
-        if calibration.device in given:
-            raise FbenchError(
-                f"--calibration: two files for device {calibration.device!r} "
-                f"({given[calibration.device][1]} and {path}); give one per device"
-            )
-        given[calibration.device] = (calibration, str(path))
-    return given
-
-
-def _calibration_for(
-    result: RunResult,
-    device: str,
-    given: dict[str, tuple[Calibration, str]],
-    directory: Path,
-) -> tuple[Calibration | None, str]:
-    from bench.calibration import find_calibration, from_result_environment
-
-    if device in given:
-        return given[device]
-    recorded = from_result_environment(result.environment, device)
-    if recorded is not None:
-        return recorded, f"recorded in {result.run_id}"
-    dtype = result.config.get("dtype", "float32")
-    found = find_calibration(directory, device, result.environment, dtype)
-    if found is not None:
-        return found[1], str(found[0])
-    return None, ""
-
-
-def _check(result: RunResult, device: str, calibration: Calibration, source: str) -> list[str]:
-    """Why a calibration may not describe the run it is applied to (said, not refused)."""
-    from bench.calibration import device_identity
-
-    notes = []
-    dtype = result.config.get("dtype", "float32")
-    expected = device_identity(device, result.environment, dtype)
-    if calibration.identity != expected:
-        notes.append(
-            f"{result.run_id}: calibration {calibration.identity} ({source}) is for another "
-            f"device identity than the run's ({expected})"
-        )
-    if calibration.quick:
-        notes.append(f"{source}: a --quick calibration (tiny sizes): not real ceilings")
-    return notes
-
-
-def _render(points, calibrations: dict[str, Calibration]) -> str:
+def _render(points: list[RooflinePoint], calibrations: dict[str, Calibration]) -> str:
     from tabulate import tabulate
 
     from reports.roofline import ridge_point, table_rows
