@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from bench.results import ResultRow
 from operators import OPERATORS
+from reports.roofline import table1_order
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,8 @@ def depth_fits(rows: Sequence[ResultRow]) -> tuple[list[DepthFit], list[str]]:
                 fit=fit_line(layers, latencies),
             )
         )
+    devices = list(dict.fromkeys(fit.device for fit in fits))
+    fits.sort(key=lambda f: (devices.index(f.device), *table1_order(f.operator, f.stage)))
     return fits, skipped
 
 

@@ -79,6 +79,7 @@ class RooflinePoint:
     attainable_gflops_per_s: float  # at the implementation's intensity
     attainable_cache_gflops_per_s: float | None  # with the cached-copy bandwidth instead
     measured_gflops_per_s: float | None
+    status: str  # the row's: "ok" or "unstable" (failed rows have no measured FLOPS)
     fraction_of_attainable: float | None  # measured / attainable (implementation bytes)
     fraction_of_compute: float | None  # measured / the GEMM ceiling
     achieved_gb_per_s: float | None  # implementation bytes / latency
@@ -128,6 +129,7 @@ def roofline_point(row: ResultRow, calibration: Calibration) -> RooflinePoint | 
             attainable_gflops_per_s(actual_i, compute, cache) if cache else None
         ),
         measured_gflops_per_s=measured,
+        status=row.status,
         fraction_of_attainable=measured / attainable if measured is not None else None,
         fraction_of_compute=measured / compute if measured is not None else None,
         achieved_gb_per_s=(implementation_bytes / (latency / 1000.0) / 1e9 if latency else None),
@@ -186,18 +188,28 @@ def calibration_for(
 def roofline_points(
     rows: Sequence[ResultRow], calibrations: Calibration | Mapping[str, Calibration]
 ) -> list[RooflinePoint]:
+    """Every row that can be placed, in Table 1's order: device, operator, stage."""
     points = []
     for row in rows:
         calibration = calibration_for(row, calibrations)
         point = roofline_point(row, calibration) if calibration else None
         if point is not None:
             points.append(point)
-    return points
+    devices = list(dict.fromkeys(point.device for point in points))
+    return sorted(
+        points, key=lambda p: (devices.index(p.device), *table1_order(p.operator, p.stage))
+    )
+
+
+def table1_order(operator: str, stage: int) -> tuple[int, str, int]:
+    """Sort key: registry order (Conv, GConv, DWConv, PConv, extras), then stage."""
+    names = list(OPERATORS)
+    return (names.index(operator) if operator in names else len(names), operator, stage)
 
 
 def table_rows(points: Sequence[RooflinePoint]) -> tuple[list[str], list[list[str]]]:
     """(headers, cells) of the per-row roofline table, Table 1's row order kept."""
-    headers = ["Device", "Operator", "Feature map", "GMAC/s measured", *ROOFLINE_HEADERS]
+    headers = ["Device", "Operator", "Feature map", "GMAC/s measured", *ROOFLINE_HEADERS, "Status"]
     cells = [
         [
             point.device,
@@ -211,6 +223,7 @@ def table_rows(points: Sequence[RooflinePoint]) -> tuple[list[str], list[list[st
             _percent(point.fraction_of_compute),
             _number(point.achieved_gb_per_s),
             point.bound,
+            point.status,
         ]
         for point in points
     ]

@@ -110,6 +110,7 @@ def test_table_columns_for_report_table1(rows, calibration):
 
 
 def test_plot_writes_png_svg_and_csv_with_every_point(rows, calibration, tmp_path):
+    rows = list(reversed(rows))
     written = plot_roofline(rows, calibration, tmp_path / "out" / "roofline")
     assert [path.name for path in written] == ["roofline.png", "roofline.svg", "roofline.csv"]
     assert written[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -118,6 +119,14 @@ def test_plot_writes_png_svg_and_csv_with_every_point(rows, calibration, tmp_pat
     with written[2].open() as stream:
         points = list(csv.DictReader(stream))
     assert len(points) == 16
+    # Table 1's order whatever order the rows finished in: operator by operator, by stage.
+    assert [(p["operator"], p["stage"]) for p in points[:5]] == [
+        ("conv", "1"),
+        ("conv", "2"),
+        ("conv", "3"),
+        ("conv", "4"),
+        ("gconv", "1"),
+    ]
     assert {(p["operator"], int(p["stage"])) for p in points} == {
         (op, stage) for op in ("conv", "gconv", "dwconv", "pconv") for stage in (1, 2, 3, 4)
     }
@@ -143,7 +152,8 @@ def test_cli_table_and_plot(fixture_path, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "ridge point 5.00 MAC/B" in result.stdout
     dwconv_lines = [line for line in result.stdout.splitlines() if "DWConv" in line]
-    assert len(dwconv_lines) == 4 and all(line.endswith("memory") for line in dwconv_lines)
+    assert len(dwconv_lines) == 4 and all(line.split()[-2] == "memory" for line in dwconv_lines)
+    assert dwconv_lines[-1].split()[-1] == "unstable"  # the fixture's 7×7 row: status kept
     assert (tmp_path / "r.png").is_file() and (tmp_path / "r.csv").is_file()
 
 
