@@ -72,6 +72,13 @@ class RunConfig:
     backend_options: Mapping[str, Any] = field(default_factory=dict)
     quick: bool = False
     source: str | None = None
+    # Depths measured together in one interleaved run (the depth check, `fbench depth`);
+    # empty: every operator at `layers` only.
+    layers_sweep: tuple[int, ...] = ()
+
+    @property
+    def depths(self) -> tuple[int, ...]:
+        return self.layers_sweep or (self.layers,)
 
     @property
     def batch(self) -> int:
@@ -84,6 +91,7 @@ class RunConfig:
         data["operator_params"] = {k: dict(v) for k, v in self.operator_params.items()}
         data["device_settings"] = dict(self.device_settings)
         data["backend_options"] = dict(self.backend_options)
+        data["layers_sweep"] = list(self.layers_sweep)
         return data
 
     @classmethod
@@ -102,6 +110,7 @@ class RunConfig:
             backend_options=dict(data.get("backend_options", {})),
             quick=data.get("quick", False),
             source=data.get("source"),
+            layers_sweep=tuple(data.get("layers_sweep", ())),
         )
 
 
@@ -120,6 +129,7 @@ class Overrides:
     dtype: str | None = None
     quick: bool = False
     backend_options: Mapping[str, Any] = field(default_factory=dict)
+    layers_sweep: Sequence[int] | None = None
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -317,6 +327,17 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
     if layers < 1:
         where = "--layers:" if flags.layers is not None else f"{source}: [experiment] layers"
         raise FbenchError(f"{where} must be a positive integer, got {layers}")
+    layers_sweep: tuple[int, ...] = ()
+    if flags.layers_sweep is not None:
+        layers_sweep = tuple(sorted(set(flags.layers_sweep)))
+        if len(layers_sweep) < 2 or layers_sweep[0] < 1:
+            raise FbenchError(
+                f"--layers-sweep: needs two or more positive depths, got "
+                f"{', '.join(map(str, flags.layers_sweep))}"
+            )
+        if flags.layers is not None:
+            raise FbenchError("--layers-sweep replaces --layers; give one of them")
+        layers = layers_sweep[-1]
     dtype = flags.dtype or experiment["dtype"]
     if dtype not in DTYPES:
         raise FbenchError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
@@ -394,7 +415,7 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
 
     if flags.quick:
         stages = _quick_shapes(stages)
-        if flags.layers is None:
+        if flags.layers is None and not layers_sweep:
             layers = QUICK_LAYERS
         timing = replace(QUICK_TIMING, method=timing.method, schedule=timing.schedule)
 
@@ -412,4 +433,5 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
         backend_options=dict(flags.backend_options),
         quick=flags.quick,
         source=source,
+        layers_sweep=layers_sweep,
     )

@@ -118,13 +118,13 @@ class RowPlan:
 
 
 def plan_rows(config: RunConfig) -> list[RowPlan]:
-    """Every operator at every stage, in config order (operator-major, like Table 1)."""
+    """Every operator at every stage (and depth), in config order (operator-major, like Table 1)."""
     return [
         RowPlan(
             operator=name,
             params=dict(config.operator_params[name]),
             shape=stage,
-            layers=config.layers,
+            layers=layers,
             batch=config.batch,
             dtype=config.dtype,
             device=config.device,
@@ -134,6 +134,7 @@ def plan_rows(config: RunConfig) -> list[RowPlan]:
         )
         for name in config.operators
         for stage in config.stages
+        for layers in config.depths
     ]
 
 

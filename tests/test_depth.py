@@ -82,3 +82,48 @@ def test_cli_depth_table(fixture_path, tmp_path):
 
 def test_cli_depth_needs_two_depths(fixture_path):
     assert_one_line_error(fbench("depth", str(fixture_path)), "two or more depths", "layers 10")
+
+
+def test_layers_sweep_plans_every_depth_and_survives_a_result_file():
+    from bench import config
+    from bench.runner import plan_rows
+
+    resolved = config.load(
+        None, config.Overrides(operators=["dwconv"], stages=[4], layers_sweep=[10, 1, 5, 5])
+    )
+    assert resolved.layers_sweep == (1, 5, 10) and resolved.layers == 10
+    assert [plan.layers for plan in plan_rows(resolved)] == [1, 5, 10]
+    assert config.RunConfig.from_dict(resolved.to_dict()) == resolved
+    # A stored config from before the sweep existed still loads: one depth.
+    old = resolved.to_dict()
+    del old["layers_sweep"]
+    assert config.RunConfig.from_dict(old).depths == (10,)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragment"),
+    [
+        ({"layers_sweep": [10]}, "two or more positive depths"),
+        ({"layers_sweep": [0, 5]}, "two or more positive depths"),
+        ({"layers_sweep": [1, 10], "layers": 5}, "give one of them"),
+    ],
+)
+def test_layers_sweep_rejects_bad_depths(overrides, fragment):
+    from bench import config
+    from bench.errors import FbenchError
+
+    with pytest.raises(FbenchError, match=fragment):
+        config.load(None, config.Overrides(**overrides))
+
+
+def test_cli_sweep_run_prints_the_depth_table(tmp_path):
+    result = fbench(
+        "run", "--quick", "--layers-sweep", "1,3", "--operators", "dwconv", "--stages", "4",
+        "--results-dir", str(tmp_path), "--calibration", "none",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (path,) = tmp_path.glob("*.json")
+    assert sorted(row["layers"] for row in json.loads(path.read_text())["rows"]) == [1, 3]
+    assert "1: " in result.stdout and "3: " in result.stdout and "Per layer (ms)" in result.stdout
+    again = fbench("depth", str(path))
+    assert again.returncode == 0 and "DWConv" in again.stdout

@@ -15,8 +15,10 @@ latency = overhead + layers × per-layer cost by least squares for every operato
 map, and show how much of a 10-layer stack's latency is the fixed per-call overhead
 (Python, dispatch, allocation) rather than the operator. Nothing is measured:
 
-  for n in 1 5 10; do fbench run --layers $n --no-table; done
-  fbench depth results/*-cpu-torch*.json"""
+  fbench run --layers-sweep 1,5,10          # one interleaved run: noise hits every depth alike
+  fbench depth RUN_ID
+Runs at single depths (fbench run --layers 1, then 5, then 10) can be combined too, but on
+a noisy host a slow spell during one of them bends the line."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,8 +39,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import csv
 
-    from tabulate import tabulate
-
     from bench.errors import FbenchError
     from bench.results import load_results
     from reports.depth import depth_fits, table_rows
@@ -52,18 +52,31 @@ def run(args: argparse.Namespace) -> int:
             f"no operator × shape is measured at two or more depths (these results have "
             f"layers {', '.join(map(str, depths)) or 'none'}); run e.g. --layers 1, 5 and 10"
         )
-    headers, cells = table_rows(fits, args.at_layers)
     if args.format == "csv":
+        headers, cells = table_rows(fits, args.at_layers)
         writer = csv.writer(sys.stdout)
         writer.writerow(headers)
         writer.writerows(cells)
     else:
-        print(tabulate(cells, headers=headers, disable_numparse=True, stralign="right"))
-        print(
-            "\nlatency = overhead + layers × per layer, least squares over the stored medians "
-            "(± the intercept's standard error). GMAC/s per layer: one layer's multiply-adds "
-            "/ per-layer time, the FLOPS with the overhead taken out."
-        )
+        print(render_depth(rows, args.at_layers))
     for note in skipped:
         print(f"note: skipped {note}", file=sys.stderr)
     return 0
+
+
+def render_depth(rows: list, at_layers: int = 10) -> str:
+    """The depth table as text, with how to read it."""
+    from tabulate import tabulate
+
+    from reports.depth import depth_fits, table_rows
+
+    headers, cells = table_rows(depth_fits(rows)[0], at_layers)
+    return "\n".join(
+        [
+            tabulate(cells, headers=headers, disable_numparse=True, stralign="right"),
+            "",
+            "latency = overhead + layers × per layer, least squares over the stored medians "
+            "(± the intercept's standard error). GMAC/s per layer: one layer's multiply-adds "
+            "/ per-layer time, the FLOPS with the overhead taken out.",
+        ]
+    )

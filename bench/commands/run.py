@@ -41,6 +41,7 @@ EXPERIMENT_FLAGS = (
     "dtype",
     "quick",
     "calibration",
+    "layers_sweep",
 )
 
 
@@ -56,6 +57,15 @@ def pin_core(text: str) -> int | str:
     if core < 0:
         raise argparse.ArgumentTypeError(f"expected a core number ≥ 0, got {text!r}")
     return core
+
+
+def depth_list(text: str) -> list[int]:
+    try:
+        return [int(item) for item in comma_list(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated depths like 1,5,10, got {text!r}"
+        ) from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -93,6 +103,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         type=positive_int,
         help="stack depth of every operator (default: 10, as the paper)",
+    )
+    parser.add_argument(
+        "--layers-sweep",
+        metavar="LIST",
+        type=depth_list,
+        help="measure every operator at each of these depths in one interleaved run, "
+        "e.g. 1,5,10, for `fbench depth` (replaces --layers)",
     )
     parser.add_argument(
         "--batch",
@@ -167,6 +184,7 @@ def run(args: argparse.Namespace) -> int:
         pin_core=args.pin_core,
         dtype=args.dtype,
         quick=args.quick,
+        layers_sweep=args.layers_sweep,
     )
     path = args.config if args.config is not None else config_module.default_config_path()
     config = config_module.load(path, overrides)
@@ -305,8 +323,16 @@ def _record(
 
 
 def _print_table(path: Path) -> None:
-    """Table 1 from the stored file, exactly as `fbench show` prints it."""
+    """Table 1 from the stored file, exactly as `fbench show` prints it.
+
+    A --layers-sweep run prints the depth table instead (`fbench depth` on the file)."""
     from bench.commands.show import render_run
     from bench.results import read_result
 
-    print(render_run(read_result(path)))
+    result = read_result(path)
+    if len({row.layers for row in result.rows}) > 1:
+        from bench.commands.depth import render_depth
+
+        print(render_depth(result.rows))
+        return
+    print(render_run(result))
