@@ -43,8 +43,9 @@ class CalibrationPlan:
 PLANS: dict[str, CalibrationPlan] = {
     # ~15 s in all on one core: 4 kernels × 5 rounds × 0.5 s, plus warm-up and allocation.
     "cpu": CalibrationPlan(),
-    # A GPU needs large problems to fill it: an 8192³ GEMM, 1 GiB buffers.
-    "cuda": CalibrationPlan(gemm_n=8192, memory_bytes=1024 * MiB, round_s=0.5),
+    # A GPU needs large problems to fill it: an 8192³ GEMM, 1 GiB buffers, and 32 L2-sized
+    # copies per timed call so that each call is long beside the events' resolution.
+    "cuda": CalibrationPlan(gemm_n=8192, memory_bytes=1024 * MiB, cache_repeats=32),
     # A Raspberry Pi 4 has 1-8 GB of memory: keep the buffers modest.
     "arm": CalibrationPlan(gemm_n=512, memory_bytes=64 * MiB),
 }
@@ -71,7 +72,8 @@ def l2_cache_bytes(torch_device: str, core: int | None) -> int | None:
     if torch_device.startswith("cuda"):
         import torch
 
-        return getattr(torch.cuda.get_device_properties(0), "L2_cache_size", None) or None
+        properties = torch.cuda.get_device_properties(torch.cuda.current_device())
+        return getattr(properties, "L2_cache_size", None) or None
     base = Path(f"/sys/devices/system/cpu/cpu{core or 0}/cache")
     for index in sorted(base.glob("index*")):
         try:
