@@ -39,6 +39,7 @@ class TimingConfig:
     warmup_tolerance: float = 0.02  # two consecutive warm-up windows' medians within 2%
     schedule: str = "interleaved"  # or "sequential": one row after another
     official_calls: int = 200  # --method official: the FasterNet script's 200 timed calls
+    perf_counters: bool = False  # --perf-counters: cycles, instructions, LLC misses per row
 
 
 QUICK_TIMING = TimingConfig(
@@ -130,6 +131,7 @@ class Overrides:
     quick: bool = False
     backend_options: Mapping[str, Any] = field(default_factory=dict)
     layers_sweep: Sequence[int] | None = None
+    perf_counters: bool = False
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -377,6 +379,8 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
     if flags.method is not None:
         timing = replace(timing, method=flags.method)
         _check_timing("--method:", timing)
+    if flags.perf_counters:
+        timing = replace(timing, perf_counters=True)
 
     device_name = flags.device or experiment["device"]
     device = get_device(device_name)
@@ -417,7 +421,12 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
         stages = _quick_shapes(stages)
         if flags.layers is None and not layers_sweep:
             layers = QUICK_LAYERS
-        timing = replace(QUICK_TIMING, method=timing.method, schedule=timing.schedule)
+        timing = replace(
+            QUICK_TIMING,
+            method=timing.method,
+            schedule=timing.schedule,
+            perf_counters=timing.perf_counters,
+        )
 
     return RunConfig(
         device=device.name,

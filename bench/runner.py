@@ -282,6 +282,7 @@ def _finish(row: _Row, session: Any, settings: TimingConfig, converged: bool) ->
     return row.plan.skeleton(
         status=status,
         method=method,
+        hardware_counters=_hardware_counters(row, settings) if settings.perf_counters else None,
         latency_ms=summary,
         latency_estimator=estimator,
         samples_ms=[round(s * 1000.0, 6) for s in row.samples_s],
@@ -297,6 +298,16 @@ def _finish(row: _Row, session: Any, settings: TimingConfig, converged: bool) ->
         started=row.started,
         finished=now_iso(),
     )
+
+
+def _hardware_counters(row: _Row, settings: TimingConfig) -> dict[str, Any]:
+    """Per-call perf counters over a short extra window of the row's calls (not timed)."""
+    import torch
+
+    from devices import perf_counters
+
+    with torch.inference_mode():
+        return perf_counters.count(row.call, budget_s=max(4 * settings.round_s, 0.05))
 
 
 def _failed(plan: RowPlan, method: str, error: BaseException, started: str) -> ResultRow:

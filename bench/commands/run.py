@@ -42,6 +42,7 @@ EXPERIMENT_FLAGS = (
     "quick",
     "calibration",
     "layers_sweep",
+    "perf_counters",
 )
 
 
@@ -151,6 +152,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="record this device calibration (fbench calibrate) in the result; default: the "
         "one in calibrations/ for this device identity, if any",
     )
+    parser.add_argument(
+        "--perf-counters",
+        action="store_true",
+        help="also record cycles, instructions and LLC misses per call from `perf stat` "
+        "(Linux; null where unsupported)",
+    )
     parser.add_argument("--no-table", action="store_true", help="do not print Table 1 at the end")
     add_results_dir(parser)
 
@@ -185,6 +192,7 @@ def run(args: argparse.Namespace) -> int:
         dtype=args.dtype,
         quick=args.quick,
         layers_sweep=args.layers_sweep,
+        perf_counters=args.perf_counters,
     )
     path = args.config if args.config is not None else config_module.default_config_path()
     config = config_module.load(path, overrides)
