@@ -155,8 +155,10 @@ ROOFLINE_HEADERS = (
 def roofline_columns(row: ResultRow, calibration: Calibration) -> list[str]:
     """The row's roofline cells, formatted, matching ROOFLINE_HEADERS ("—" where unknown)."""
     point = roofline_point(row, calibration)
-    if point is None:
-        return ["—"] * len(ROOFLINE_HEADERS)
+    return ["—"] * len(ROOFLINE_HEADERS) if point is None else _cells(point)
+
+
+def _cells(point: RooflinePoint) -> list[str]:
     return [
         f"{point.intensity_paper:.2f}",
         f"{point.intensity_implementation:.2f}",
@@ -216,13 +218,7 @@ def table_rows(points: Sequence[RooflinePoint]) -> tuple[list[str], list[list[st
             point.title,
             point.shape_label,
             _number(point.measured_gflops_per_s),
-            f"{point.intensity_paper:.2f}",
-            f"{point.intensity_implementation:.2f}",
-            f"{point.attainable_gflops_per_s:.1f}",
-            _percent(point.fraction_of_attainable),
-            _percent(point.fraction_of_compute),
-            _number(point.achieved_gb_per_s),
-            point.bound,
+            *_cells(point),
             point.status,
         ]
         for point in points
