@@ -199,7 +199,8 @@ def roofline_points(
             points.append(point)
     devices = list(dict.fromkeys(point.device for point in points))
     return sorted(
-        points, key=lambda p: (devices.index(p.device), *table1_order(p.operator, p.stage))
+        points,
+        key=lambda p: (devices.index(p.device), *table1_order(p.operator, p.stage), p.layers),
     )
 
 
@@ -210,13 +211,23 @@ def table1_order(operator: str, stage: int) -> tuple[int, str, int]:
 
 
 def table_rows(points: Sequence[RooflinePoint]) -> tuple[list[str], list[list[str]]]:
-    """(headers, cells) of the per-row roofline table, Table 1's row order kept."""
-    headers = ["Device", "Operator", "Feature map", "GMAC/s measured", *ROOFLINE_HEADERS, "Status"]
+    """(headers, cells) of the per-row roofline table; a Layers column if depths differ."""
+    with_layers = len({point.layers for point in points}) > 1
+    headers = [
+        "Device",
+        "Operator",
+        "Feature map",
+        *(["Layers"] if with_layers else []),
+        "GMAC/s measured",
+        *ROOFLINE_HEADERS,
+        "Status",
+    ]
     cells = [
         [
             point.device,
             point.title,
             point.shape_label,
+            *([str(point.layers)] if with_layers else []),
             _number(point.measured_gflops_per_s),
             *_cells(point),
             point.status,
