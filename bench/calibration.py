@@ -130,6 +130,7 @@ class Calibration:
         return {
             "schema": self.schema,
             "identity": self.identity,
+            "model": device_model(self.environment),
             "device": self.device,
             "dtype": self.dtype,
             "created": self.created,
@@ -149,6 +150,7 @@ class Calibration:
         return {
             "file": str(path) if path is not None else None,
             "identity": self.identity,
+            "model": device_model(self.environment),
             "device": self.device,
             "dtype": self.dtype,
             "created": self.created,
@@ -294,7 +296,7 @@ def from_result_environment(environment: Mapping[str, Any], device: str) -> Cali
         device=device,
         dtype=recorded.get("dtype", "unknown"),
         created=recorded.get("created", "unknown"),
-        environment={},
+        environment={"device_name": recorded["model"]} if recorded.get("model") else {},
         settings={},
         ceilings=ceilings,
         quick=bool(recorded.get("quick", False)),
@@ -370,6 +372,18 @@ def calibrations_for_runs(
                     f"calibration ({first.identity}, {first.created})"
                 )
     return chosen, list(dict.fromkeys(notes))
+
+
+def calibration_for_run(
+    result: RunResult, device: str, directory: Path = Path(DEFAULT_CALIBRATIONS_DIR)
+) -> Calibration | None:
+    """The calibration a run recorded for `device`, else the stored one for its identity.
+
+    For reports that take no --calibration flag (e.g. a Table 1 column): None if neither.
+    """
+    dtype = result.config.get("dtype", "float32")
+    found = _calibration_for_run(result, device, dtype, {}, directory)
+    return found[0] if found else None
 
 
 def _calibration_for_run(

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TextIO
 
-from bench.calibration import Calibration
+from bench.calibration import Calibration, device_model
 from bench.results import ResultRow
 from operators import OPERATORS
 
@@ -295,6 +295,50 @@ def plot_roofline(
     return written
 
 
+def ceiling_lines(
+    calibration: Calibration, low: float, high: float, points: int = 200
+) -> list[tuple[str, list[float], list[float]]]:
+    """The roofline(s) between intensities `low` and `high`: (label, x, y) for a log-log plot.
+
+    The DRAM roofline (GEMM roof, copy slope) first, then the L2-resident one if measured.
+    """
+    if not 0 < low < high:
+        raise ValueError(f"need 0 < low < high, got {low}, {high}")
+    ratio = (high / low) ** (1 / (points - 1))
+    xs = [low * ratio**i for i in range(points)]
+    compute, bandwidth = calibration.compute_gflops_per_s, calibration.bandwidth_gb_per_s
+    lines = [
+        (
+            f"roofline: GEMM {compute:.1f} GMAC/s, copy {bandwidth:.1f} GB/s",
+            xs,
+            [attainable_gflops_per_s(x, compute, bandwidth) for x in xs],
+        )
+    ]
+    cache = calibration.cache_bandwidth_gb_per_s
+    if cache:
+        lines.append(
+            (
+                f"L2-resident copy {cache:.1f} GB/s",
+                xs,
+                [attainable_gflops_per_s(x, compute, cache) for x in xs],
+            )
+        )
+    return lines
+
+
+def intensity_range(
+    points: Sequence[RooflinePoint], calibration: Calibration
+) -> tuple[float, float]:
+    """An x range that shows every point and both ridge points, with a margin of 3×."""
+    compute = calibration.compute_gflops_per_s
+    bandwidth = calibration.bandwidth_gb_per_s
+    cache = calibration.cache_bandwidth_gb_per_s
+    intensities = [p.intensity_implementation for p in points] + [p.intensity_paper for p in points]
+    low = min([*intensities, ridge_point(compute, cache or bandwidth)]) / 3
+    high = max([*intensities, ridge_point(compute, bandwidth)]) * 3
+    return low, high
+
+
 def calibration_for_device(
     calibrations: Calibration | Mapping[str, Calibration], device: str
 ) -> Calibration:
@@ -304,29 +348,17 @@ def calibration_for_device(
 
 
 def _draw_device(axis, device: str, points: Sequence[RooflinePoint], calibration) -> None:
-    import numpy
-
     compute = calibration.compute_gflops_per_s
     bandwidth = calibration.bandwidth_gb_per_s
-    cache = calibration.cache_bandwidth_gb_per_s
-    intensities = [p.intensity_implementation for p in points] + [p.intensity_paper for p in points]
-    low = min(min(intensities), ridge_point(compute, cache or bandwidth)) / 3
-    high = max(max(intensities), ridge_point(compute, bandwidth)) * 3
-    x = numpy.geomspace(low, high, 200)
-    axis.loglog(
-        x,
-        numpy.minimum(compute, x * bandwidth),
-        color="black",
-        linewidth=2,
-        label=f"roofline: GEMM {compute:.1f} GMAC/s, copy {bandwidth:.1f} GB/s",
-    )
-    if cache:
+    for label, xs, ys in ceiling_lines(calibration, *intensity_range(points, calibration)):
+        dashed = label.startswith("L2")
         axis.loglog(
-            x,
-            numpy.minimum(compute, x * cache),
-            color="grey",
-            linestyle="--",
-            label=f"L2-resident copy {cache:.1f} GB/s",
+            xs,
+            ys,
+            color="grey" if dashed else "black",
+            linestyle="--" if dashed else "-",
+            linewidth=1.5 if dashed else 2,
+            label=label,
         )
     axis.axvline(ridge_point(compute, bandwidth), color="black", linestyle=":", linewidth=0.8)
     stages = sorted({p.stage for p in points})
@@ -384,7 +416,8 @@ def _draw_device(axis, device: str, points: Sequence[RooflinePoint], calibration
             edgecolor="black",
             label="hollow: paper eq. 5 intensity (no copies)",
         )
-    model = calibration.environment.get("cpu_model") or calibration.identity
+    model = device_model(calibration.environment)
+    model = calibration.identity if model == "unknown" else model
     axis.set_title(f"{device}: {model} ({points[0].dtype}, batch {points[0].batch})", fontsize=10)
     axis.set_xlabel("arithmetic intensity (multiply-adds per byte moved)")
     axis.set_ylabel("performance (G multiply-adds/s, the paper's FLOPS)")

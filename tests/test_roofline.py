@@ -7,17 +7,20 @@ import dataclasses
 
 import pytest
 
-from bench.calibration import read_calibration
+from bench.calibration import calibration_for_run, read_calibration
 from bench.results import read_result
 from reports.roofline import (
     ROOFLINE_HEADERS,
     arithmetic_intensity,
     attainable_gflops_per_s,
     bound,
+    ceiling_lines,
+    intensity_range,
     plot_roofline,
     ridge_point,
     roofline_columns,
     roofline_point,
+    roofline_points,
 )
 from tests.conftest import FIXTURES, assert_one_line_error, fbench
 
@@ -167,3 +170,35 @@ def test_cli_finds_the_calibration_by_device_identity(fixture_path, tmp_path):
     result = fbench("roofline", str(fixture_path), "--calibrations-dir", str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert "GEMM 100.0 GMAC/s, copy 20.0 GB/s" in result.stdout
+
+
+def test_ceiling_lines_follow_the_roofs(calibration):
+    (dram, cache) = ceiling_lines(calibration, 1.0, 100.0, points=3)
+    assert dram[1] == pytest.approx([1.0, 10.0, 100.0])
+    assert dram[2] == pytest.approx([20.0, 100.0, 100.0])  # 1 MAC/B × 20 GB/s, then the roof
+    assert cache[2] == pytest.approx([80.0, 100.0, 100.0])
+    assert dram[0].startswith("roofline") and cache[0].startswith("L2")
+
+
+def test_intensity_range_shows_points_and_ridges(rows, calibration):
+    points = roofline_points(rows, calibration)
+    low, high = intensity_range(points, calibration)
+    assert low == pytest.approx(3_386_880 / 3_287_040 / 3)  # DWConv 768×7×7, left of L2 ridge
+    assert high == pytest.approx(2_601_123_840 / 25_313_280 * 3)  # Conv 192×28×28
+
+
+def test_calibration_for_run_recorded_then_by_identity(fixture_path, tmp_path, calibration):
+    run = read_result(fixture_path)
+    assert calibration_for_run(run, "cpu", tmp_path) is None
+    (tmp_path / "cpu-hand-made-test-cpu-float32.json").write_text(CALIBRATION.read_text())
+    assert calibration_for_run(run, "cpu", tmp_path).bandwidth_gb_per_s == 20.0
+    recorded = dataclasses.replace(
+        run, environment={**run.environment, "calibration": _recorded(calibration, 33.0)}
+    )
+    assert calibration_for_run(recorded, "cpu", tmp_path).bandwidth_gb_per_s == 33.0
+
+
+def _recorded(calibration, bandwidth):
+    record = calibration.summary("x.json")
+    record["ceilings"]["memory_copy"]["median"] = bandwidth
+    return record
