@@ -237,6 +237,67 @@ def table_rows(points: Sequence[RooflinePoint]) -> tuple[list[str], list[list[st
     return headers, cells
 
 
+@dataclass(frozen=True)
+class OperatorSummary:
+    """One operator on one device across its stages: the sentence the README's goal asks for."""
+
+    device: str
+    operator: str
+    title: str
+    rows: int
+    memory_bound: int  # rows left of the ridge point (implementation bytes)
+    fraction_of_compute: tuple[float, float]  # (min, max) over the rows
+    fraction_of_attainable: tuple[float, float]
+    achieved_gb_per_s: tuple[float, float]
+
+    def sentence(self) -> str:
+        bound = (
+            "memory-bound"
+            if self.memory_bound == self.rows
+            else "compute-bound"
+            if self.memory_bound == 0
+            else f"memory-bound at {self.memory_bound} of {self.rows} shapes"
+        )
+        return (
+            f"{self.device} {self.title}: {bound}; {_span(self.fraction_of_compute)} of the "
+            f"GEMM ceiling, {_span(self.fraction_of_attainable)} of attainable, "
+            f"{self.achieved_gb_per_s[0]:.1f}–{self.achieved_gb_per_s[1]:.1f} GB/s moved"
+        )
+
+
+def _span(values: tuple[float, float]) -> str:
+    low, high = values
+    return f"{low:.0%}" if f"{low:.0%}" == f"{high:.0%}" else f"{low:.0%}–{high:.0%}"
+
+
+def operator_summaries(points: Sequence[RooflinePoint]) -> list[OperatorSummary]:
+    """Per device and operator, over the rows with a measured FLOPS (ok or unstable)."""
+    groups: dict[tuple[str, str], list[RooflinePoint]] = {}
+    for point in points:
+        if point.measured_gflops_per_s is not None:
+            groups.setdefault((point.device, point.operator), []).append(point)
+    summaries = []
+    for (device, operator), group in groups.items():
+
+        def span(name: str, group: list[RooflinePoint] = group) -> tuple[float, float]:
+            values = [getattr(point, name) for point in group]
+            return min(values), max(values)
+
+        summaries.append(
+            OperatorSummary(
+                device=device,
+                operator=operator,
+                title=group[0].title,
+                rows=len(group),
+                memory_bound=sum(point.bound == "memory" for point in group),
+                fraction_of_compute=span("fraction_of_compute"),
+                fraction_of_attainable=span("fraction_of_attainable"),
+                achieved_gb_per_s=span("achieved_gb_per_s"),
+            )
+        )
+    return summaries
+
+
 CSV_FIELDS = tuple(f for f in RooflinePoint.__dataclass_fields__ if f != "title")
 
 

@@ -16,6 +16,7 @@ from reports.roofline import (
     bound,
     ceiling_lines,
     intensity_range,
+    operator_summaries,
     plot_roofline,
     ridge_point,
     roofline_columns,
@@ -154,9 +155,10 @@ def test_cli_table_and_plot(fixture_path, tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "ridge point 5.00 MAC/B" in result.stdout
-    dwconv_lines = [line for line in result.stdout.splitlines() if "DWConv" in line]
+    dwconv_lines = [line for line in result.stdout.splitlines() if "DWConv 3×3  " in line]
     assert len(dwconv_lines) == 4 and all(line.split()[-2] == "memory" for line in dwconv_lines)
     assert dwconv_lines[-1].split()[-1] == "unstable"  # the fixture's 7×7 row: status kept
+    assert "cpu DWConv 3×3: memory-bound; 7% of the GEMM ceiling" in result.stdout
     assert (tmp_path / "r.png").is_file() and (tmp_path / "r.csv").is_file()
 
 
@@ -202,3 +204,15 @@ def _recorded(calibration, bandwidth):
     record = calibration.summary("x.json")
     record["ceilings"]["memory_copy"]["median"] = bandwidth
     return record
+
+
+def test_operator_summaries_state_the_goal(rows, calibration):
+    summaries = {s.operator: s for s in operator_summaries(roofline_points(rows, calibration))}
+    conv, dwconv, pconv = summaries["conv"], summaries["dwconv"], summaries["pconv"]
+    # Conv's fixture FLOPS: 40.6-86.7 GMAC/s against a 100 GMAC/s GEMM, all compute-bound
+    assert conv.fraction_of_compute == pytest.approx((0.4064256, 0.86704128))
+    assert conv.memory_bound == 0
+    assert dwconv.memory_bound == dwconv.rows == 4
+    assert pconv.memory_bound == 1  # 96×56×56 only, because of the slicing clone
+    assert dwconv.sentence().startswith("cpu DWConv 3×3: memory-bound; 7% of the GEMM ceiling")
+    assert "memory-bound at 1 of 4 shapes" in pconv.sentence()

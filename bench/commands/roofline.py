@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
 def _render(points: list[RooflinePoint], calibrations: dict[str, Calibration]) -> str:
     from tabulate import tabulate
 
-    from reports.roofline import ridge_point, table_rows
+    from reports.roofline import operator_summaries, ridge_point, table_rows
 
     lines = []
     for device, calibration in calibrations.items():
@@ -98,6 +98,7 @@ def _render(points: list[RooflinePoint], calibrations: dict[str, Calibration]) -
         )
     headers, cells = table_rows(points)
     lines += ["", tabulate(cells, headers=headers, disable_numparse=True, stralign="right")]
+    lines += ["", *(summary.sentence() for summary in operator_summaries(points))]
     lines.append(
         "\nFLOPs are multiply-adds (as the paper counts). MAC/B: multiply-adds per byte, "
         "bytes from the paper's eqs. 2/3/5 and from what the implementation moves (PConv's "
