@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import bench
 from bench.errors import EXIT_INTERRUPTED, EXIT_USAGE, FbenchError
 
-COMMANDS = ("run", "show", "report", "plot")
+COMMANDS = ("run", "show", "report", "plot", "calibrate", "roofline", "depth")
 
 EPILOG = """\
 exit codes: 0 success; 1 regression found (compare); 2 bad input (flags, config, result

@@ -39,6 +39,7 @@ class TimingConfig:
     warmup_tolerance: float = 0.02  # two consecutive warm-up windows' medians within 2%
     schedule: str = "interleaved"  # or "sequential": one row after another
     official_calls: int = 200  # --method official: the FasterNet script's 200 timed calls
+    perf_counters: bool = False  # --perf-counters: cycles, instructions, LLC misses per row
 
 
 QUICK_TIMING = TimingConfig(
@@ -87,6 +88,13 @@ class RunConfig:
     source: str | None = None
     suite: str = "operators"  # "operators" (Table 1) | "networks" (Figure 2 / Table 3)
     models: tuple[str, ...] = ()  # the networks measured when suite == "networks"
+    # Depths measured together in one interleaved run (the depth check, `fbench depth`);
+    # empty: every operator at `layers` only.
+    layers_sweep: tuple[int, ...] = ()
+
+    @property
+    def depths(self) -> tuple[int, ...]:
+        return self.layers_sweep or (self.layers,)
 
     @property
     def batch(self) -> int:
@@ -100,6 +108,7 @@ class RunConfig:
         data["device_settings"] = dict(self.device_settings)
         data["backend_options"] = dict(self.backend_options)
         data["models"] = list(self.models)
+        data["layers_sweep"] = list(self.layers_sweep)
         return data
 
     @classmethod
@@ -120,6 +129,7 @@ class RunConfig:
             source=data.get("source"),
             suite=data.get("suite", "operators"),
             models=tuple(data.get("models", ())),
+            layers_sweep=tuple(data.get("layers_sweep", ())),
         )
 
 
@@ -140,6 +150,8 @@ class Overrides:
     backend_options: Mapping[str, Any] = field(default_factory=dict)
     suite: str | None = None
     models: Sequence[str] | None = None
+    layers_sweep: Sequence[int] | None = None
+    perf_counters: bool = False
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -391,6 +403,17 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
     if layers < 1:
         where = "--layers:" if flags.layers is not None else f"{source}: [experiment] layers"
         raise FbenchError(f"{where} must be a positive integer, got {layers}")
+    layers_sweep: tuple[int, ...] = ()
+    if flags.layers_sweep is not None:
+        layers_sweep = tuple(sorted(set(flags.layers_sweep)))
+        if len(layers_sweep) < 2 or layers_sweep[0] < 1:
+            raise FbenchError(
+                f"--layers-sweep: needs two or more positive depths, got "
+                f"{', '.join(map(str, flags.layers_sweep))}"
+            )
+        if flags.layers is not None:
+            raise FbenchError("--layers-sweep replaces --layers; give one of them")
+        layers = layers_sweep[-1]
     dtype = flags.dtype or experiment["dtype"]
     if dtype not in DTYPES:
         raise FbenchError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
@@ -432,6 +455,8 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
     if flags.method is not None:
         timing = replace(timing, method=flags.method)
         _check_timing("--method:", timing)
+    if flags.perf_counters:
+        timing = replace(timing, perf_counters=True)
 
     device_name = flags.device or experiment["device"]
     device = get_device(device_name)
@@ -470,9 +495,14 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
 
     if flags.quick:  # networks keep their input size (Swin, for one, needs 224×224)
         stages = _quick_shapes(stages)
-        if flags.layers is None:
+        if flags.layers is None and not layers_sweep:
             layers = QUICK_LAYERS
-        timing = replace(QUICK_TIMING, method=timing.method, schedule=timing.schedule)
+        timing = replace(
+            QUICK_TIMING,
+            method=timing.method,
+            schedule=timing.schedule,
+            perf_counters=timing.perf_counters,
+        )
 
     return RunConfig(
         device=device.name,
@@ -490,4 +520,5 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
         source=source,
         suite=suite,
         models=models if suite == "networks" else (),
+        layers_sweep=layers_sweep,
     )

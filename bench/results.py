@@ -69,6 +69,8 @@ class ResultRow:
     warmup: dict[str, Any] = field(default_factory=dict)
     rounds: int = 0
     telemetry: dict[str, Any] = field(default_factory=dict)
+    # --perf-counters: per-call cycles, instructions, LLC-load-misses (null if unsupported)
+    hardware_counters: dict[str, Any] | None = None
     # The network suite (Figure 2 / Table 3): which suite a row belongs to, the paper's name
     # for the network, its family (for plot markers) and its parameter count.
     suite: str = "operators"  # "operators" | "networks"

@@ -128,8 +128,8 @@ class RowPlan:
 
 
 def plan_rows(config: RunConfig) -> list[Any]:
-    """Every operator at every stage, in config order (operator-major, like Table 1), or
-    with `suite = "networks"` every selected network (Table 3)."""
+    """Every operator at every stage (and depth), in config order (operator-major, like
+    Table 1), or with `suite = "networks"` every selected network (Table 3)."""
     if config.suite == "networks":
         from networks.plan import plan_networks
 
@@ -139,7 +139,7 @@ def plan_rows(config: RunConfig) -> list[Any]:
             operator=name,
             params=dict(config.operator_params[name]),
             shape=stage,
-            layers=config.layers,
+            layers=layers,
             batch=config.batch,
             dtype=config.dtype,
             device=config.device,
@@ -149,6 +149,7 @@ def plan_rows(config: RunConfig) -> list[Any]:
         )
         for name in config.operators
         for stage in config.stages
+        for layers in config.depths
     ]
 
 
@@ -292,6 +293,7 @@ def _finish(row: _Row, session: Any, settings: TimingConfig, converged: bool) ->
     return row.plan.skeleton(
         status=status,
         method=method,
+        hardware_counters=_hardware_counters(row, settings) if settings.perf_counters else None,
         latency_ms=summary,
         latency_estimator=estimator,
         samples_ms=[round(s * 1000.0, 6) for s in row.samples_s],
@@ -307,6 +309,16 @@ def _finish(row: _Row, session: Any, settings: TimingConfig, converged: bool) ->
         started=row.started,
         finished=now_iso(),
     )
+
+
+def _hardware_counters(row: _Row, settings: TimingConfig) -> dict[str, Any]:
+    """Per-call perf counters over a short extra window of the row's calls (not timed)."""
+    import torch
+
+    from devices import perf_counters
+
+    with torch.inference_mode():
+        return perf_counters.count(row.call, budget_s=max(4 * settings.round_s, 0.05))
 
 
 def _failed(plan: RowPlan, method: str, error: BaseException, started: str) -> ResultRow:

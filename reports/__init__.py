@@ -8,7 +8,7 @@ import importlib
 # (`reports.table1.register_columns`) when imported, e.g. "reports.roofline". `fbench plot`
 # and `fbench report` import them before building their flags. They must stay light: no
 # torch or matplotlib at module top, or `fbench --help` slows down.
-EXTENSIONS: tuple[str, ...] = ()
+EXTENSIONS: tuple[str, ...] = ("reports.roofline_extension",)
 
 
 def load_extensions() -> None:

@@ -30,7 +30,8 @@ Ctrl-C keeps every finished row: finish the rest with --resume RUN_ID.
 with random weights at batch 1, BatchNorm folded into convolutions, 224×224 input (256×256
 for MobileViT and EdgeNeXt), FLOPs and parameters counted; --models picks a subset."""
 
-# Flags that change what is measured: meaningless with --resume, which keeps the stored config.
+# Flags that change what is measured (or what is recorded beside it): meaningless with
+# --resume, which keeps the stored config and environment.
 EXPERIMENT_FLAGS = (
     "config",
     "device",
@@ -45,6 +46,9 @@ EXPERIMENT_FLAGS = (
     "quick",
     "suite",
     "models",
+    "calibration",
+    "layers_sweep",
+    "perf_counters",
 )
 
 
@@ -60,6 +64,15 @@ def pin_core(text: str) -> int | str:
     if core < 0:
         raise argparse.ArgumentTypeError(f"expected a core number ≥ 0, got {text!r}")
     return core
+
+
+def depth_list(text: str) -> list[int]:
+    try:
+        return [int(item) for item in comma_list(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated depths like 1,5,10, got {text!r}"
+        ) from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -112,6 +125,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="stack depth of every operator (default: 10, as the paper)",
     )
     parser.add_argument(
+        "--layers-sweep",
+        metavar="LIST",
+        type=depth_list,
+        help="measure every operator at each of these depths in one interleaved run, "
+        "e.g. 1,5,10, for `fbench depth` (replaces --layers)",
+    )
+    parser.add_argument(
         "--batch",
         metavar="N",
         type=positive_int,
@@ -144,6 +164,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--resume",
         metavar="RUN_ID",
         help="finish an interrupted run (an id in --results-dir, or a file)",
+    )
+    parser.add_argument(
+        "--calibration",
+        metavar="FILE|none",
+        help="record this device calibration (fbench calibrate) in the result; default: the "
+        "one in calibrations/ for this device identity, if any",
+    )
+    parser.add_argument(
+        "--perf-counters",
+        action="store_true",
+        help="also record cycles, instructions and LLC misses per call from `perf stat` "
+        "(Linux; null where unsupported)",
     )
     parser.add_argument("--no-table", action="store_true", help="do not print Table 1 at the end")
     add_results_dir(parser)
@@ -180,10 +212,12 @@ def run(args: argparse.Namespace) -> int:
         quick=args.quick,
         suite=args.suite,
         models=args.models,
+        layers_sweep=args.layers_sweep,
+        perf_counters=args.perf_counters,
     )
     path = args.config if args.config is not None else config_module.default_config_path()
     config = config_module.load(path, overrides)
-    return _measure(config, results_dir, show_table=not args.no_table)
+    return _measure(config, results_dir, show_table=not args.no_table, calibration=args.calibration)
 
 
 def _open_session(config: RunConfig) -> DeviceSession:
@@ -200,14 +234,18 @@ def _open_session(config: RunConfig) -> DeviceSession:
     return device.open_session(config.device_settings)
 
 
-def _measure(config: RunConfig, results_dir: Path, show_table: bool) -> int:
+def _measure(
+    config: RunConfig, results_dir: Path, show_table: bool, calibration: str | None = None
+) -> int:
     from bench import environment
+    from bench.calibration import calibration_record
     from bench.results import RunResult, RunStore, new_run_id, now_iso
     from bench.runner import plan_rows
 
     plans = plan_rows(config)
     session = _open_session(config)
     env = {**environment.collect(), **session.environment()}
+    env["calibration"] = calibration_record(calibration, config.device, env, config.dtype)
     run_id = new_run_id(results_dir, config.device, config.backend)
     path = results_dir / f"{run_id}.json"
     result = RunResult(
@@ -314,8 +352,16 @@ def _record(
 
 
 def _print_table(path: Path) -> None:
-    """Table 1 from the stored file, exactly as `fbench show` prints it."""
+    """Table 1 from the stored file, exactly as `fbench show` prints it.
+
+    A --layers-sweep run prints the depth table instead (`fbench depth` on the file)."""
     from bench.commands.show import render_run
     from bench.results import read_result
 
-    print(render_run(read_result(path)))
+    result = read_result(path)
+    if len({row.layers for row in result.rows}) > 1:
+        from bench.commands.depth import render_depth
+
+        print(render_depth(result.rows))
+        return
+    print(render_run(result))

@@ -1,0 +1,82 @@
+"""`fbench depth`: per-layer cost vs fixed overhead, fitted from runs at several depths."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bench.commands import add_results_dir, positive_int
+
+HELP = "fit latency vs stack depth: per-layer cost and fixed framework overhead"
+DESCRIPTION = """\
+Given runs of the same operators at several depths (e.g. --layers 1, 5 and 10), fit
+latency = overhead + layers × per-layer cost by least squares for every operator × feature
+map, and show how much of a 10-layer stack's latency is the fixed per-call overhead
+(Python, dispatch, allocation) rather than the operator. Nothing is measured:
+
+  fbench run --layers-sweep 1,5,10          # one interleaved run: noise hits every depth alike
+  fbench depth RUN_ID
+Runs at single depths (fbench run --layers 1, then 5, then 10) can be combined too, but on
+a noisy host a slow spell during one of them bends the line."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("results", metavar="RESULT", nargs="+", help="run ids or result files")
+    parser.add_argument(
+        "--at-layers",
+        metavar="N",
+        type=positive_int,
+        default=10,
+        help="depth at which the overhead share is stated (default: %(default)s, the paper's)",
+    )
+    parser.add_argument(
+        "--format", choices=("text", "csv"), default="text", help="table format on stdout"
+    )
+    add_results_dir(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    import csv
+
+    from bench.errors import FbenchError
+    from bench.results import load_results
+    from reports.depth import depth_fits, table_rows
+
+    runs = load_results(args.results, Path(args.results_dir))
+    rows = [row for result in runs for row in result.rows]
+    fits, skipped = depth_fits(rows)
+    if not fits:
+        depths = sorted({row.layers for row in rows})
+        raise FbenchError(
+            f"no operator × shape is measured at two or more depths (these results have "
+            f"layers {', '.join(map(str, depths)) or 'none'}); run e.g. --layers 1, 5 and 10"
+        )
+    if args.format == "csv":
+        headers, cells = table_rows(fits, args.at_layers)
+        writer = csv.writer(sys.stdout)
+        writer.writerow(headers)
+        writer.writerows(cells)
+    else:
+        print(render_depth(rows, args.at_layers))
+    for note in skipped:
+        print(f"note: skipped {note}", file=sys.stderr)
+    return 0
+
+
+def render_depth(rows: list, at_layers: int = 10) -> str:
+    """The depth table as text, with how to read it."""
+    from tabulate import tabulate
+
+    from reports.depth import depth_fits, table_rows
+
+    headers, cells = table_rows(depth_fits(rows)[0], at_layers)
+    return "\n".join(
+        [
+            tabulate(cells, headers=headers, disable_numparse=True, stralign="right"),
+            "",
+            "latency = overhead + layers × per layer, least squares over the stored medians "
+            "(± the intercept's standard error). GMAC/s per layer: one layer's multiply-adds "
+            "/ per-layer time, the FLOPS with the overhead taken out.",
+        ]
+    )

@@ -1,0 +1,108 @@
+"""`fbench roofline`: place stored rows on the device's measured roofline (table and plot)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bench.commands import add_results_dir
+
+if TYPE_CHECKING:
+    from bench.calibration import Calibration
+    from reports.roofline import RooflinePoint
+
+HELP = "place stored rows on the device's roofline: intensity, attainable FLOPS, bound"
+DESCRIPTION = """\
+For every row of the given results: arithmetic intensity (multiply-adds per byte, from
+the paper's memory-access equations and from the bytes the implementation moves), the
+roofline's attainable G multiply-adds/s at that intensity, the measured FLOPS as a
+fraction of it and of the GEMM ceiling, the bandwidth the row achieved, and whether it is
+memory- or compute-bound. With --output, also the log-log roofline plot (PNG, SVG, CSV).
+
+The ceilings come from --calibration FILE (one per device), else from the calibration the
+run recorded, else from calibrations/ by the run's device identity (fbench calibrate).
+Nothing is measured."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from bench.calibration import DEFAULT_CALIBRATIONS_DIR
+
+    parser.add_argument("results", metavar="RESULT", nargs="+", help="run ids or result files")
+    parser.add_argument(
+        "--calibration",
+        metavar="FILE",
+        type=Path,
+        action="append",
+        help="calibration file from fbench calibrate (repeat: one per device)",
+    )
+    parser.add_argument(
+        "--output",
+        metavar="PREFIX",
+        type=Path,
+        help="write the roofline plot to PREFIX.png, PREFIX.svg and PREFIX.csv",
+    )
+    parser.add_argument(
+        "--format", choices=("text", "csv"), default="text", help="table format on stdout"
+    )
+    parser.add_argument(
+        "--calibrations-dir",
+        metavar="DIR",
+        default=DEFAULT_CALIBRATIONS_DIR,
+        help="where calibrations are looked up by device identity (default: %(default)s/)",
+    )
+    add_results_dir(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from bench.calibration import calibrations_for_runs
+    from bench.errors import FbenchError
+    from bench.results import load_results
+    from reports.roofline import plot_roofline, roofline_points, write_csv
+
+    runs = load_results(args.results, Path(args.results_dir))
+    calibrations, notes = calibrations_for_runs(
+        runs, args.calibration or [], Path(args.calibrations_dir)
+    )
+    rows = [row for result in runs for row in result.rows if row.status != "failed"]
+    points = roofline_points(rows, calibrations)
+    if not points:
+        raise FbenchError("no row has a memory-access count to place on a roofline")
+    if args.format == "csv":
+        write_csv(sys.stdout, points)
+    else:
+        print(_render(points, calibrations))
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    if args.output:
+        for path in plot_roofline(rows, calibrations, args.output):
+            print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def _render(points: list[RooflinePoint], calibrations: dict[str, Calibration]) -> str:
+    from tabulate import tabulate
+
+    from reports.roofline import operator_summaries, ridge_point, table_rows
+
+    lines = []
+    for device, calibration in calibrations.items():
+        compute, bandwidth = calibration.compute_gflops_per_s, calibration.bandwidth_gb_per_s
+        cache = calibration.cache_bandwidth_gb_per_s
+        lines.append(
+            f"{device} ceilings ({calibration.identity}, {calibration.created}): GEMM "
+            f"{compute:.1f} GMAC/s, copy {bandwidth:.1f} GB/s"
+            + (f", L2-resident copy {cache:.1f} GB/s" if cache else "")
+            + f"; ridge point {ridge_point(compute, bandwidth):.2f} MAC/B"
+        )
+    headers, cells = table_rows(points)
+    lines += ["", tabulate(cells, headers=headers, disable_numparse=True, stralign="right")]
+    lines += ["", *(summary.sentence() for summary in operator_summaries(points))]
+    lines.append(
+        "\nFLOPs are multiply-adds (as the paper counts). MAC/B: multiply-adds per byte, "
+        "bytes from the paper's eqs. 2/3/5 and from what the implementation moves (PConv's "
+        "copy). Attainable = min(GEMM, MAC/B (impl.) × copy GB/s). Above 100% of attainable: "
+        "the data came from cache, not memory."
+    )
+    return "\n".join(lines)

@@ -1,0 +1,190 @@
+"""The depth check: latency vs stack depth, fitted per operator × shape (reads results only).
+
+Table 1 times stacks of 10 layers so that the per-call framework cost (Python, dispatch,
+allocation) is shared by ten operators. How much of it is left? Measure the same operator
+at depths 1, 5 and 10 and fit latency = overhead + depth × per-layer cost by least squares:
+the slope is what one layer costs, the intercept what the call costs whatever the depth.
+It matters most where a layer is cheap: DWConv at 7×7, where the paper's FLOPS is lowest.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bench.results import ResultRow
+from operators import OPERATORS
+from reports.roofline import table1_order
+
+
+@dataclass(frozen=True)
+class LineFit:
+    """y = intercept + slope × x by ordinary least squares."""
+
+    slope: float
+    intercept: float
+    r_squared: float | None  # None when every y is the same
+    intercept_stderr: float | None  # None with fewer than 3 points (no residual freedom)
+    n: int
+
+
+def fit_line(xs: Sequence[float], ys: Sequence[float]) -> LineFit:
+    """Least-squares line through (x, y); needs at least two distinct x."""
+    if len(xs) != len(ys):
+        raise ValueError(f"{len(xs)} x values but {len(ys)} y values")
+    n = len(xs)
+    if n < 2 or len(set(xs)) < 2:
+        raise ValueError("a line needs at least two distinct x values")
+    mean_x, mean_y = math.fsum(xs) / n, math.fsum(ys) / n
+    sxx = math.fsum((x - mean_x) ** 2 for x in xs)
+    sxy = math.fsum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True))
+    slope = sxy / sxx
+    intercept = mean_y - slope * mean_x
+    residual = math.fsum((y - intercept - slope * x) ** 2 for x, y in zip(xs, ys, strict=True))
+    total = math.fsum((y - mean_y) ** 2 for y in ys)
+    stderr = None
+    if n > 2:
+        variance = residual / (n - 2)
+        stderr = math.sqrt(variance * math.fsum(x * x for x in xs) / (n * sxx))
+    return LineFit(
+        slope=slope,
+        intercept=intercept,
+        r_squared=1.0 - residual / total if total > 0 else None,
+        intercept_stderr=stderr,
+        n=n,
+    )
+
+
+@dataclass(frozen=True)
+class DepthFit:
+    """One operator × shape on one device: its latency at each depth and the fitted line."""
+
+    device: str
+    operator: str
+    title: str
+    stage: int
+    channels: int
+    height: int
+    width: int
+    batch: int
+    dtype: str
+    layers: tuple[int, ...]
+    latencies_ms: tuple[float, ...]
+    flops_per_layer: int  # multiply-adds of one layer, one sample
+    fit: LineFit
+
+    @property
+    def per_layer_ms(self) -> float:
+        return self.fit.slope
+
+    @property
+    def overhead_ms(self) -> float:
+        return self.fit.intercept
+
+    def overhead_share(self, layers: int = 10) -> float | None:
+        """Fraction of a `layers`-deep stack's fitted latency that is the fixed overhead."""
+        total = self.fit.intercept + layers * self.fit.slope
+        return self.fit.intercept / total if total > 0 else None
+
+    @property
+    def per_layer_gflops_per_s(self) -> float | None:
+        """FLOPS with the overhead taken out: one layer's multiply-adds / the slope."""
+        if self.fit.slope <= 0:
+            return None
+        return self.flops_per_layer * self.batch / (self.fit.slope / 1000.0) / 1e9
+
+    @property
+    def shape_label(self) -> str:
+        return f"{self.channels}×{self.height}×{self.width}"
+
+
+def _depth_key(row: ResultRow) -> tuple:
+    """Everything that identifies a row except its depth."""
+    key = row.key()
+    return key[:5] + key[6:]  # row_key's index 5 is `layers`
+
+
+def depth_fits(rows: Sequence[ResultRow]) -> tuple[list[DepthFit], list[str]]:
+    """Fit every operator × shape measured at two or more depths; (fits, what was skipped).
+
+    Rows of the same depth from several runs all enter the fit, each as its own point.
+    """
+    groups: dict[tuple, list[ResultRow]] = {}
+    for row in rows:
+        if row.status == "failed" or row.latency is None or row.suite != "operators":
+            continue
+        groups.setdefault(_depth_key(row), []).append(row)
+    fits, skipped = [], []
+    for group in groups.values():
+        group = sorted(group, key=lambda r: r.layers)
+        first = group[0]
+        label = f"{first.device} {first.operator} {first.shape_label}"
+        if len({row.layers for row in group}) < 2:
+            skipped.append(f"{label}: measured only at {first.layers} layers")
+            continue
+        layers = tuple(row.layers for row in group)
+        latencies = tuple(float(row.latency) for row in group)
+        spec = OPERATORS.get(first.operator)
+        fits.append(
+            DepthFit(
+                device=first.device,
+                operator=first.operator,
+                title=spec.title if spec else first.operator,
+                stage=first.stage,
+                channels=first.channels,
+                height=first.height,
+                width=first.width,
+                batch=first.batch,
+                dtype=first.dtype,
+                layers=layers,
+                latencies_ms=latencies,
+                flops_per_layer=first.flops // first.layers,
+                fit=fit_line(layers, latencies),
+            )
+        )
+    devices = list(dict.fromkeys(fit.device for fit in fits))
+    fits.sort(key=lambda f: (devices.index(f.device), *table1_order(f.operator, f.stage)))
+    return fits, skipped
+
+
+def table_rows(fits: Sequence[DepthFit], at_layers: int = 10) -> tuple[list[str], list[list[str]]]:
+    headers = [
+        "Device",
+        "Operator",
+        "Feature map",
+        "Latency (ms) by layers",
+        "Per layer (ms)",
+        "Overhead (ms)",
+        f"Overhead share at {at_layers}",
+        "GMAC/s per layer",
+        "R²",
+    ]
+    cells = []
+    for fit in fits:
+        by_depth = ", ".join(
+            f"{n}: {_ms(ms)}" for n, ms in zip(fit.layers, fit.latencies_ms, strict=True)
+        )
+        overhead = _ms(fit.overhead_ms)
+        if fit.fit.intercept_stderr is not None:
+            overhead += f" ±{_ms(fit.fit.intercept_stderr)}"
+        share = fit.overhead_share(at_layers)
+        per_layer_rate = fit.per_layer_gflops_per_s
+        cells.append(
+            [
+                fit.device,
+                fit.title,
+                fit.shape_label,
+                by_depth,
+                _ms(fit.per_layer_ms),
+                overhead,
+                "—" if share is None else f"{share:.0%}",
+                "—" if per_layer_rate is None else f"{per_layer_rate:.1f}",
+                "—" if fit.fit.r_squared is None else f"{fit.fit.r_squared:.4f}",
+            ]
+        )
+    return headers, cells
+
+
+def _ms(value: float) -> str:
+    return f"{value:.3f}" if abs(value) < 10 else f"{value:.2f}"

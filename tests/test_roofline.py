@@ -1,0 +1,218 @@
+"""Roofline math on hand-computed cases, the plot from fixtures, and `fbench roofline`."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+
+import pytest
+
+from bench.calibration import calibration_for_run, read_calibration
+from bench.results import read_result
+from reports.roofline import (
+    ROOFLINE_HEADERS,
+    arithmetic_intensity,
+    attainable_gflops_per_s,
+    bound,
+    ceiling_lines,
+    intensity_range,
+    operator_summaries,
+    plot_roofline,
+    ridge_point,
+    roofline_columns,
+    roofline_point,
+    roofline_points,
+)
+from tests.conftest import FIXTURES, assert_one_line_error, fbench
+
+CALIBRATION = FIXTURES / "cpu_calibration.json"  # GEMM 100 GMAC/s, copy 20 GB/s, L2 80 GB/s
+
+
+@pytest.fixture
+def rows(fixture_path):
+    return read_result(fixture_path).rows
+
+
+@pytest.fixture
+def calibration():
+    return read_calibration(CALIBRATION)
+
+
+def row_of(rows, operator, stage):
+    return next(row for row in rows if row.operator == operator and row.stage == stage)
+
+
+def test_intensity_counts_the_whole_batch():
+    assert arithmetic_intensity(1000, 1, 400) == 2.5
+    # flops are per sample, bytes per call: batch 2 doubles the work on the same bytes.
+    assert arithmetic_intensity(1000, 2, 400) == 5.0
+    with pytest.raises(ValueError):
+        arithmetic_intensity(1000, 1, 0)
+
+
+def test_attainable_is_the_lower_roof():
+    assert ridge_point(100.0, 20.0) == 5.0
+    assert attainable_gflops_per_s(2.0, 100.0, 20.0) == 40.0  # on the bandwidth slope
+    assert attainable_gflops_per_s(5.0, 100.0, 20.0) == 100.0  # at the ridge
+    assert attainable_gflops_per_s(50.0, 100.0, 20.0) == 100.0  # under the compute roof
+    assert bound(4.99, 100.0, 20.0) == "memory"
+    assert bound(5.0, 100.0, 20.0) == "compute"
+
+
+def test_dwconv_stage1_by_hand(rows, calibration):
+    point = roofline_point(row_of(rows, "dwconv", 1), calibration)
+    # 10 layers of 56·56·9·96 multiply-adds; bytes 10 · (2·96·56·56 + 9·96) · 4 (eq. 3).
+    flops = 10 * 56 * 56 * 9 * 96
+    memory = 10 * (2 * 96 * 56 * 56 + 9 * 96) * 4
+    assert point.flops_per_call == flops == 27_095_040
+    assert point.memory_access_bytes == memory == 24_119_040
+    intensity = flops / memory  # ≈ 1.123 multiply-adds per byte
+    assert point.intensity_paper == pytest.approx(intensity)
+    assert point.intensity_implementation == pytest.approx(intensity)
+    assert point.attainable_gflops_per_s == pytest.approx(intensity * 20.0)  # ≈ 22.5
+    assert point.attainable_cache_gflops_per_s == pytest.approx(intensity * 80.0)
+    assert point.bound == "memory"
+    # measured 6.77376 GMAC/s (27.09504 M multiply-adds in 4 ms)
+    assert point.fraction_of_attainable == pytest.approx(6.77376 / (intensity * 20.0))
+    assert point.fraction_of_compute == pytest.approx(0.0677376)
+    assert point.achieved_gb_per_s == pytest.approx(memory / 0.004 / 1e9)  # 6.03 GB/s
+
+
+def test_conv_is_compute_bound_and_held_to_gemm(rows, calibration):
+    point = roofline_point(row_of(rows, "conv", 2), calibration)
+    assert point.intensity_paper == pytest.approx(2_601_123_840 / 25_313_280)  # ≈ 102.8
+    assert point.bound == "compute"
+    assert point.attainable_gflops_per_s == 100.0
+    assert point.fraction_of_attainable == pytest.approx(0.86704128)
+
+
+def test_pconv_implementation_moves_more_than_eq5(rows, calibration):
+    point = roofline_point(row_of(rows, "pconv", 1), calibration)
+    assert point.intensity_paper == pytest.approx(162_570_240 / 6_228_480)  # ≈ 26.1
+    assert point.intensity_implementation == pytest.approx(162_570_240 / 36_334_080)  # ≈ 4.47
+    # eq. 5 alone would call it compute-bound; with the slicing clone it is memory-bound.
+    assert point.attainable_paper_gflops_per_s == 100.0
+    assert point.attainable_gflops_per_s == pytest.approx(4.474 * 20.0, rel=1e-3)
+    assert point.bound == "memory"
+
+
+def test_batch_scales_intensity(rows, calibration):
+    row = dataclasses.replace(row_of(rows, "dwconv", 1), batch=4)
+    point = roofline_point(row, calibration)
+    assert point.intensity_paper == pytest.approx(4 * 27_095_040 / 24_119_040)
+
+
+def test_table_columns_for_report_table1(rows, calibration):
+    cells = roofline_columns(row_of(rows, "dwconv", 1), calibration)
+    assert len(cells) == len(ROOFLINE_HEADERS)
+    assert cells[0] == "1.12" and cells[-1] == "memory" and cells[3] == "30%"
+    network = dataclasses.replace(
+        row_of(rows, "conv", 1), memory_access_bytes=None, implementation_memory_access_bytes=None
+    )
+    assert roofline_point(network, calibration) is None
+    assert roofline_columns(network, calibration) == ["—"] * len(ROOFLINE_HEADERS)
+
+
+def test_plot_writes_png_svg_and_csv_with_every_point(rows, calibration, tmp_path):
+    rows = list(reversed(rows))
+    written = plot_roofline(rows, calibration, tmp_path / "out" / "roofline")
+    assert [path.name for path in written] == ["roofline.png", "roofline.svg", "roofline.csv"]
+    assert written[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    svg = written[1].read_text()
+    assert "<svg" in svg and "arithmetic intensity" in svg
+    with written[2].open() as stream:
+        points = list(csv.DictReader(stream))
+    assert len(points) == 16
+    # Table 1's order whatever order the rows finished in: operator by operator, by stage.
+    assert [(p["operator"], p["stage"]) for p in points[:5]] == [
+        ("conv", "1"),
+        ("conv", "2"),
+        ("conv", "3"),
+        ("conv", "4"),
+        ("gconv", "1"),
+    ]
+    assert {(p["operator"], int(p["stage"])) for p in points} == {
+        (op, stage) for op in ("conv", "gconv", "dwconv", "pconv") for stage in (1, 2, 3, 4)
+    }
+    dwconv = next(p for p in points if p["operator"] == "dwconv" and p["stage"] == "1")
+    assert float(dwconv["intensity_paper"]) == pytest.approx(27_095_040 / 24_119_040)
+    assert dwconv["bound"] == "memory"
+
+
+def test_plot_one_panel_per_device(rows, calibration, tmp_path):
+    arm_rows = [dataclasses.replace(row, device="arm") for row in rows]
+    arm = dataclasses.replace(calibration, device="arm")
+    written = plot_roofline(rows + arm_rows, {"cpu": calibration, "arm": arm}, tmp_path / "two")
+    with written[2].open() as stream:
+        devices = [p["device"] for p in csv.DictReader(stream)]
+    assert devices.count("cpu") == devices.count("arm") == 16
+
+
+def test_cli_table_and_plot(fixture_path, tmp_path):
+    result = fbench(
+        "roofline", str(fixture_path), "--calibration", str(CALIBRATION),
+        "--output", str(tmp_path / "r"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "ridge point 5.00 MAC/B" in result.stdout
+    dwconv_lines = [line for line in result.stdout.splitlines() if "DWConv 3×3  " in line]
+    assert len(dwconv_lines) == 4 and all(line.split()[-2] == "memory" for line in dwconv_lines)
+    assert dwconv_lines[-1].split()[-1] == "unstable"  # the fixture's 7×7 row: status kept
+    assert "cpu DWConv 3×3: memory-bound; 7% of the GEMM ceiling" in result.stdout
+    assert (tmp_path / "r.png").is_file() and (tmp_path / "r.csv").is_file()
+
+
+def test_cli_without_a_calibration_says_how_to_get_one(fixture_path, tmp_path):
+    result = fbench("roofline", str(fixture_path), "--calibrations-dir", str(tmp_path))
+    assert_one_line_error(result, "no calibration", "fbench calibrate --device cpu")
+
+
+def test_cli_finds_the_calibration_by_device_identity(fixture_path, tmp_path):
+    (tmp_path / "cpu-hand-made-test-cpu-float32.json").write_text(CALIBRATION.read_text())
+    result = fbench("roofline", str(fixture_path), "--calibrations-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "GEMM 100.0 GMAC/s, copy 20.0 GB/s" in result.stdout
+
+
+def test_ceiling_lines_follow_the_roofs(calibration):
+    (dram, cache) = ceiling_lines(calibration, 1.0, 100.0, points=3)
+    assert dram[1] == pytest.approx([1.0, 10.0, 100.0])
+    assert dram[2] == pytest.approx([20.0, 100.0, 100.0])  # 1 MAC/B × 20 GB/s, then the roof
+    assert cache[2] == pytest.approx([80.0, 100.0, 100.0])
+    assert dram[0].startswith("roofline") and cache[0].startswith("L2")
+
+
+def test_intensity_range_shows_points_and_ridges(rows, calibration):
+    points = roofline_points(rows, calibration)
+    low, high = intensity_range(points, calibration)
+    assert low == pytest.approx(3_386_880 / 3_287_040 / 3)  # DWConv 768×7×7, left of L2 ridge
+    assert high == pytest.approx(2_601_123_840 / 25_313_280 * 3)  # Conv 192×28×28
+
+
+def test_calibration_for_run_recorded_then_by_identity(fixture_path, tmp_path, calibration):
+    run = read_result(fixture_path)
+    assert calibration_for_run(run, "cpu", tmp_path) is None
+    (tmp_path / "cpu-hand-made-test-cpu-float32.json").write_text(CALIBRATION.read_text())
+    assert calibration_for_run(run, "cpu", tmp_path).bandwidth_gb_per_s == 20.0
+    recorded = dataclasses.replace(
+        run, environment={**run.environment, "calibration": _recorded(calibration, 33.0)}
+    )
+    assert calibration_for_run(recorded, "cpu", tmp_path).bandwidth_gb_per_s == 33.0
+
+
+def _recorded(calibration, bandwidth):
+    record = calibration.summary("x.json")
+    record["ceilings"]["memory_copy"]["median"] = bandwidth
+    return record
+
+
+def test_operator_summaries_state_the_goal(rows, calibration):
+    summaries = {s.operator: s for s in operator_summaries(roofline_points(rows, calibration))}
+    conv, dwconv, pconv = summaries["conv"], summaries["dwconv"], summaries["pconv"]
+    # Conv's fixture FLOPS: 40.6-86.7 GMAC/s against a 100 GMAC/s GEMM, all compute-bound
+    assert conv.fraction_of_compute == pytest.approx((0.4064256, 0.86704128))
+    assert conv.memory_bound == 0
+    assert dwconv.memory_bound == dwconv.rows == 4
+    assert pconv.memory_bound == 1  # 96×56×56 only, because of the slicing clone
+    assert dwconv.sentence().startswith("cpu DWConv 3×3: memory-bound; 7% of the GEMM ceiling")
+    assert "memory-bound at 1 of 4 shapes" in pconv.sentence()
