@@ -21,6 +21,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bench import timing
@@ -192,7 +193,7 @@ class _Row:
         return timing.summarize([s * 1000.0 for s in self.samples_s])
 
 
-def _prepare(plan: RowPlan, session: Any) -> _Row:
+def _prepare(plan: RowPlan, session: Any, cache_dir: Path | None = None) -> _Row:
     """Build the stack, check its FLOPs with fvcore, hand it to the backend."""
     import torch
 
@@ -211,7 +212,8 @@ def _prepare(plan: RowPlan, session: Any) -> _Row:
     module = module.to(device=session.torch_device, dtype=dtype)
     example = example.to(device=session.torch_device, dtype=dtype)
     telemetry_before = session.telemetry()
-    prepared = get_backend(plan.backend).prepare(module, example, session, plan.backend_options)
+    options = {**plan.backend_options, "cache_dir": cache_dir}
+    prepared = get_backend(plan.backend).prepare(module, example, session, options)
     return _Row(
         plan=plan,
         call=prepared.call,
@@ -310,9 +312,17 @@ def _failed(plan: RowPlan, method: str, error: BaseException, started: str) -> R
 
 
 def measure(
-    plans: list[RowPlan], config: RunConfig, session: Any, emit: Emit, done_before: int = 0
+    plans: list[RowPlan],
+    config: RunConfig,
+    session: Any,
+    emit: Emit,
+    done_before: int = 0,
+    cache_dir: Path | None = None,
 ) -> Iterator[ResultRow]:
-    """Measure `plans` on an open device session; yield each row as soon as it is final."""
+    """Measure `plans` on an open device session; yield each row as soon as it is final.
+
+    `cache_dir` is where backends may keep what they build (exported ONNX models).
+    """
     settings = config.timing
     total = done_before + len(plans)
     done = done_before
@@ -328,7 +338,7 @@ def measure(
         emit(Phase(f"building {plan.label} ({index}/{len(plans)})"))
         started = now_iso()
         try:
-            row = _prepare(plan, session)
+            row = _prepare(plan, session, cache_dir)
             if settings.method == "adaptive":
                 emit(Phase(f"warming up {plan.label}"))
                 _warm_up(row, session, settings)
