@@ -9,6 +9,7 @@ longer one contiguous block, which is exactly the kind of effect the option exis
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sys
 import time
@@ -49,6 +50,9 @@ def prepare_torch_compile(
 
     channels_last = bool(options.get("channels_last", False))
     module, example_input = apply_memory_format(module, example_input, channels_last)
+    # inductor's C++ toolchain probe warns "No CUDA runtime is found" on CPU-only hosts;
+    # the CLI owns the terminal and the warning says nothing about the CPU kernels.
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
     compiled = torch.compile(module, mode=options.get("mode", "default"), dynamic=False)
     start = time.perf_counter()
     with torch.inference_mode():
