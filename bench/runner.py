@@ -19,6 +19,7 @@ atomically as it arrives, so an interrupted run keeps every finished row.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,9 +186,9 @@ class _Row:
     rounds: int = 0
     notes: list[str] = field(default_factory=list)
 
-    @property
-    def sampled_s(self) -> float:
-        return sum(self.samples_s)
+    # Wall time spent sampling. Not sum(samples_s): a device that times blocks of calls
+    # (CUDA events) returns one per-call average per block, which sums to far less.
+    sampled_s: float = 0.0
 
     def summary(self) -> timing.LatencySummary:
         return timing.summarize([s * 1000.0 for s in self.samples_s])
@@ -232,9 +233,10 @@ def _warm_up(row: _Row, session: Any, settings: TimingConfig) -> None:
     previous: list[float] = []
     spent, calls, settled = 0.0, 0, False
     while True:
+        begin = time.perf_counter()
         window = session.measure(row.call, budget_s=window_s)
         calls += len(window)
-        spent += sum(window)
+        spent += time.perf_counter() - begin
         if spent >= settings.warmup_min_s and timing.has_settled(
             previous, window, settings.warmup_tolerance
         ):
@@ -392,7 +394,9 @@ def _interleaved(
         scheduled = active if settings.schedule == "interleaved" else active[:1]
         for row in order.sample(scheduled, len(scheduled)):
             try:
+                begin = time.perf_counter()
                 row.samples_s.extend(session.measure(row.call, budget_s=settings.round_s))
+                row.sampled_s += time.perf_counter() - begin
                 row.rounds += 1
             except Exception as error:
                 active.remove(row)
