@@ -207,6 +207,7 @@ class CudaSession:
 
         properties = torch.cuda.get_device_properties(self.gpu)
         return {
+            "gpu_name": torch.cuda.get_device_name(self.gpu),  # shown in Table 1's header
             "gpu": {
                 "index": self.gpu,
                 "name": torch.cuda.get_device_name(self.gpu),
