@@ -55,6 +55,11 @@ def main() -> int:
     parser.add_argument("--stages", help="e.g. 1,2 (default: all four)")
     parser.add_argument("--quick", action="store_true", help="smoke-sized (not comparable)")
     parser.add_argument("--method", choices=("adaptive", "official"))
+    parser.add_argument(
+        "--exporter",
+        choices=("dynamo", "torchscript"),
+        help="onnxruntime's torch.onnx exporter (default: fbench's, dynamo)",
+    )
     parser.add_argument("--results-dir", type=Path, default=REPO / "results" / "backends")
     parser.add_argument("--render", nargs="+", type=Path, metavar="FILE",
                         help="lay out stored result files instead of measuring")  # fmt: skip
@@ -77,8 +82,15 @@ def main() -> int:
     extra += ["--stages", args.stages] if args.stages else []
     extra += ["--quick"] if args.quick else []
     extra += ["--method", args.method] if args.method else []
+    configurations = dict(CONFIGURATIONS)
+    if args.exporter:
+        configurations["onnxruntime"] = [
+            *CONFIGURATIONS["onnxruntime"],
+            "--exporter",
+            args.exporter,
+        ]
     runs, seconds, files = {}, {}, {}
-    for name, flags in CONFIGURATIONS.items():
+    for name, flags in configurations.items():
         print(f"measuring {name} ...", file=sys.stderr, flush=True)
         path, seconds[name] = run_sweep([*flags, *extra], args.results_dir)
         files[name] = path
