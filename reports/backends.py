@@ -11,7 +11,11 @@ from statistics import fmean
 
 from bench.results import ResultRow
 from operators import StageShape
-from reports.table1 import Table, _fmt_g, operator_order, operator_title, pconv_dwconv_ratio
+from reports.table1 import Table, operator_order, operator_title, pconv_dwconv_ratio
+
+
+def _format_gflops(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}" if value < 1000 else f"{value:.0f}"
 
 
 def backend_label(row: ResultRow) -> str:
@@ -48,13 +52,13 @@ def backends_table(runs: Mapping[str, Sequence[ResultRow]]) -> Table:
                     line.append("failed")
                 else:
                     flag = "" if row.status == "ok" else " (unstable)"
-                    line.append(_fmt_g(row.gflops_per_s) + flag)
+                    line.append(_format_gflops(row.gflops_per_s) + flag)
             body.append(line)
         average: list[object] = ["", "Average"]
         for label in labels:
             values = [r.gflops_per_s for r in runs[label] if r.operator == name
                       and r.status == "ok" and r.gflops_per_s is not None]  # fmt: skip
-            average.append(_fmt_g(fmean(values)) if values else "—")
+            average.append(_format_gflops(fmean(values)) if values else "—")
         body.append(average)
     ratios: list[object] = ["PConv/DWConv", ""]
     for label in labels:
