@@ -180,3 +180,12 @@ def test_devices_lists_every_device_backend_pair_with_a_reason():
         cuda_lines = [line for line in result.stdout.splitlines() if line.startswith("cuda")]
         assert len(cuda_lines) == 3
         assert all(" no " in line and "CUDA" in line for line in cuda_lines)
+
+
+def test_torch_compile_says_why_it_cannot_run_without_a_compiler(monkeypatch):
+    from devices import get_backend
+
+    backend = get_backend("torch-compile")
+    assert backend.unavailable_reason("cpu") is None  # gcc is on this machine's PATH
+    monkeypatch.setenv("PATH", "")
+    assert "no C compiler" in backend.unavailable_reason("cpu")
