@@ -15,11 +15,22 @@ from collections.abc import Sequence
 import bench
 from bench.errors import EXIT_INTERRUPTED, EXIT_USAGE, FbenchError
 
-COMMANDS = ("run", "show", "report", "plot", "calibrate", "roofline", "depth")
+COMMANDS = (
+    "run",
+    "show",
+    "report",
+    "plot",
+    "devices",
+    "check",
+    "calibrate",
+    "roofline",
+    "depth",
+)
 
 EPILOG = """\
-exit codes: 0 success; 1 regression found (compare); 2 bad input (flags, config, result
-files); 3 results not comparable (compare); 130 interrupted (finished rows are kept).
+exit codes: 0 success; 1 regression found (compare) or outputs differ (check); 2 bad
+input (flags, config, result files); 3 results not comparable (compare); 130 interrupted
+(finished rows are kept).
 
 Start with:  fbench run --device cpu      then:  fbench show <run-id>"""
 

@@ -486,12 +486,22 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
         )
 
     backend_name = flags.backend or experiment["backend"]
-    get_backend(backend_name)
+    backend = get_backend(backend_name)
     if backend_name not in backends_for(device.name):
         raise FbenchError(
             f"backend {backend_name!r} does not run on {device.name}; "
             f"available: {', '.join(backends_for(device.name))}"
         )
+    backend_options = dict(backend.options)
+    for key, value in flags.backend_options.items():
+        flag = f"--{key.replace('_', '-')}"
+        if key not in backend_options:
+            raise FbenchError(f"{flag}: not an option of backend {backend_name}")
+        expected = (type(backend_options[key]),)
+        backend_options[key] = _typed(f"{flag}:", "value", value, expected)
+    problem = backend.check_options(backend_options)
+    if problem:
+        raise FbenchError(f"backend {backend_name}: {problem}")
 
     if flags.quick:  # networks keep their input size (Swin, for one, needs 224×224)
         stages = _quick_shapes(stages)
@@ -515,7 +525,7 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
         operator_params=operator_params,
         timing=timing,
         device_settings=device_settings,
-        backend_options=dict(flags.backend_options),
+        backend_options=backend_options,
         quick=flags.quick,
         source=source,
         suite=suite,

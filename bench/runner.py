@@ -19,8 +19,10 @@ atomically as it arrives, so an interrupted run keeps every finished row.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bench import timing
@@ -200,15 +202,15 @@ class _Row:
     rounds: int = 0
     notes: list[str] = field(default_factory=list)
 
-    @property
-    def sampled_s(self) -> float:
-        return sum(self.samples_s)
+    # Wall time spent sampling. Not sum(samples_s): a device that times blocks of calls
+    # (CUDA events) returns one per-call average per block, which sums to far less.
+    sampled_s: float = 0.0
 
     def summary(self) -> timing.LatencySummary:
         return timing.summarize([s * 1000.0 for s in self.samples_s])
 
 
-def _prepare(plan: RowPlan, session: Any) -> _Row:
+def _prepare(plan: RowPlan, session: Any, cache_dir: Path | None = None) -> _Row:
     """Build the stack, check its FLOPs with fvcore, hand it to the backend."""
     import torch
 
@@ -223,7 +225,8 @@ def _prepare(plan: RowPlan, session: Any) -> _Row:
     module = module.to(device=session.torch_device, dtype=dtype)
     example = example.to(device=session.torch_device, dtype=dtype)
     telemetry_before = session.telemetry()
-    prepared = get_backend(plan.backend).prepare(module, example, session, plan.backend_options)
+    options = {**plan.backend_options, "cache_dir": cache_dir}
+    prepared = get_backend(plan.backend).prepare(module, example, session, options)
     return _Row(
         plan=plan,
         call=prepared.call,
@@ -242,9 +245,10 @@ def _warm_up(row: _Row, session: Any, settings: TimingConfig) -> None:
     previous: list[float] = []
     spent, calls, settled = 0.0, 0, False
     while True:
+        begin = time.perf_counter()
         window = session.measure(row.call, budget_s=window_s)
         calls += len(window)
-        spent += sum(window)
+        spent += time.perf_counter() - begin
         if spent >= settings.warmup_min_s and timing.has_settled(
             previous, window, settings.warmup_tolerance
         ):
@@ -333,9 +337,17 @@ def _failed(plan: RowPlan, method: str, error: BaseException, started: str) -> R
 
 
 def measure(
-    plans: list[Any], config: RunConfig, session: Any, emit: Emit, done_before: int = 0
+    plans: list[Any],
+    config: RunConfig,
+    session: Any,
+    emit: Emit,
+    done_before: int = 0,
+    cache_dir: Path | None = None,
 ) -> Iterator[ResultRow]:
-    """Measure `plans` on an open device session; yield each row as soon as it is final."""
+    """Measure `plans` on an open device session; yield each row as soon as it is final.
+
+    `cache_dir` is where backends may keep what they build (exported ONNX models).
+    """
     settings = config.timing
     total = done_before + len(plans)
     done = done_before
@@ -351,7 +363,7 @@ def measure(
         emit(Phase(f"building {plan.label} ({index}/{len(plans)})"))
         started = now_iso()
         try:
-            row = _prepare(plan, session)
+            row = _prepare(plan, session, cache_dir)
             if settings.method == "adaptive":
                 emit(Phase(f"warming up {plan.label}"))
                 _warm_up(row, session, settings)
@@ -405,7 +417,9 @@ def _interleaved(
         scheduled = active if settings.schedule == "interleaved" else active[:1]
         for row in order.sample(scheduled, len(scheduled)):
             try:
+                begin = time.perf_counter()
                 row.samples_s.extend(session.measure(row.call, budget_s=settings.round_s))
+                row.sampled_s += time.perf_counter() - begin
                 row.rounds += 1
             except Exception as error:
                 active.remove(row)

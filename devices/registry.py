@@ -83,9 +83,16 @@ class BackendSpec:
     summary: str
     devices: tuple[str, ...]
     # module and example input (already on the device, in the run's dtype) → a timed call.
+    # `options` are the row's backend_options plus "cache_dir" (where a backend may keep
+    # what it builds, e.g. exported models; not part of what is measured).
     prepare: Callable[[Any, torch.Tensor, DeviceSession, Mapping[str, Any]], PreparedCall]
     # None when this machine can run the backend on `device`, else the reason it cannot.
     unavailable_reason: Callable[[str], str | None] = lambda device: None
+    # Every option the backend takes and its default; the resolved values are recorded in
+    # each row's backend_options (and so are part of the row's identity).
+    options: Mapping[str, Any] = field(default_factory=dict)
+    # Checks beyond "known option, right type"; returns what is wrong, or None.
+    check_options: Callable[[Mapping[str, Any]], str | None] = lambda options: None
 
 
 DEVICES: dict[str, DeviceSpec] = {}

@@ -40,3 +40,33 @@ def int_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(
             f"expected comma-separated stage numbers like 1,2, got {text!r}"
         ) from None
+
+
+def add_backend_options(parser: argparse.ArgumentParser) -> None:
+    """Flags that set a backend's options (recorded in every row's backend_options)."""
+    group = parser.add_argument_group("backend options")
+    group.add_argument(
+        "--channels-last",
+        action="store_true",
+        default=None,
+        help="torch, torch-compile: weights and input in NHWC memory format",
+    )
+    group.add_argument(
+        "--exporter",
+        choices=("dynamo", "torchscript"),
+        help="onnxruntime: torch.onnx exporter (default: dynamo; torchscript is the legacy "
+        "one, whose slicing-PConv graph is ~7x larger)",
+    )
+    group.add_argument(
+        "--opset", metavar="N", type=positive_int, help="onnxruntime: ONNX opset (default: 18)"
+    )
+
+
+def backend_options(args: argparse.Namespace) -> dict[str, object]:
+    """The backend-option flags that were given (the config checks the backend takes them)."""
+    given = {
+        "channels_last": args.channels_last,
+        "exporter": args.exporter,
+        "opset": args.opset,
+    }
+    return {key: value for key, value in given.items() if value is not None}

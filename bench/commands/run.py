@@ -8,7 +8,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench.commands import add_results_dir, comma_list, int_list, positive_int
+from bench.commands import (
+    add_backend_options,
+    add_results_dir,
+    backend_options,
+    comma_list,
+    int_list,
+    positive_int,
+)
 
 if TYPE_CHECKING:
     from bench.config import RunConfig
@@ -49,6 +56,9 @@ EXPERIMENT_FLAGS = (
     "calibration",
     "layers_sweep",
     "perf_counters",
+    "channels_last",
+    "exporter",
+    "opset",
 )
 
 
@@ -154,6 +164,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=pin_core,
         help="core to pin the process to (default: auto, the last allowed core)",
     )
+    add_backend_options(parser)
     parser.add_argument(
         "--quick",
         action="store_true",
@@ -214,6 +225,7 @@ def run(args: argparse.Namespace) -> int:
         models=args.models,
         layers_sweep=args.layers_sweep,
         perf_counters=args.perf_counters,
+        backend_options=backend_options(args),
     )
     path = args.config if args.config is not None else config_module.default_config_path()
     config = config_module.load(path, overrides)
@@ -320,7 +332,15 @@ def _record(
         f"({config.timing.method} method) → {store.path}"
     )
     try:
-        for row in measure(plans, config, session, progress, done_before=done_before):
+        rows = measure(
+            plans,
+            config,
+            session,
+            progress,
+            done_before=done_before,
+            cache_dir=store.path.parent / "cache",
+        )
+        for row in rows:
             store.append(row)
     except KeyboardInterrupt:
         progress.close()

@@ -1,0 +1,158 @@
+"""`fbench check`: do the backends compute the same function? Build once, compare outputs."""
+
+from __future__ import annotations
+
+import argparse
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.commands import comma_list, int_list, positive_int
+
+HELP = "compare torch eager, channels-last and ONNX Runtime outputs operator by operator"
+DESCRIPTION = """\
+Build each operator stack once (on the CPU, float32, random weights and input from the
+seed) and compare the outputs of torch eager (the reference), torch channels-last and ONNX
+Runtime (each exporter) by their largest absolute and relative errors. Nothing is timed.
+
+Exit status: 0 when every output is within tolerance, 1 when any differs."""
+
+EXIT_MISMATCH = 1
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    operator: str
+    shape: str
+    backend: str  # "torch channels-last", "onnxruntime (dynamo)", ...
+    max_abs: float | None
+    max_rel: float | None
+    ok: bool
+    detail: str = ""  # node count, or the error that stopped this backend
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from operators import OPERATORS
+
+    parser.add_argument(
+        "--operators",
+        metavar="LIST",
+        type=comma_list,
+        help=f"comma-separated subset of: {', '.join(OPERATORS)} (default: bench.toml's)",
+    )
+    parser.add_argument("--stages", metavar="LIST", type=int_list, help="e.g. 1,2")
+    parser.add_argument("--layers", metavar="N", type=positive_int, help="stack depth")
+    parser.add_argument(
+        "--exporters",
+        metavar="LIST",
+        type=comma_list,
+        default=["dynamo", "torchscript"],
+        help="torch.onnx exporters to check (default: dynamo,torchscript)",
+    )
+    parser.add_argument("--opset", metavar="N", type=positive_int, default=18)
+    parser.add_argument("--config", metavar="FILE", type=Path, help="experiment file")
+    parser.add_argument(
+        "--quick", action="store_true", help="2 layers, 1/4 spatial size: a few seconds"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from bench import config as config_module
+    from bench.errors import FbenchError
+    from bench.runner import plan_rows
+    from devices.onnxruntime_backend import EXPORTERS
+
+    for exporter in args.exporters:
+        if exporter not in EXPORTERS:
+            raise FbenchError(
+                f"--exporters: unknown exporter {exporter!r}; known: dynamo, torchscript"
+            )
+    overrides = config_module.Overrides(
+        device="cpu",
+        backend="torch",
+        operators=args.operators,
+        stages=args.stages,
+        layers=args.layers,
+        quick=args.quick,
+    )
+    path = args.config if args.config is not None else config_module.default_config_path()
+    config = config_module.load(path, overrides)
+    rows: list[CheckRow] = []
+    for plan in plan_rows(config):
+        rows.extend(check_plan(plan, args.exporters, args.opset))
+    table = [
+        [
+            row.operator,
+            row.shape,
+            row.backend,
+            "—" if row.max_abs is None else f"{row.max_abs:.2e}",
+            "—" if row.max_rel is None else f"{row.max_rel:.2e}",
+            "ok" if row.ok else "MISMATCH",
+            row.detail,
+        ]
+        for row in rows
+    ]
+    headers = ["Operator", "Feature map", "Against torch eager", "Max abs", "Max rel", "", ""]
+    print(tabulate(table, headers=headers))
+    failed = [row for row in rows if not row.ok]
+    if failed:
+        print(f"{len(failed)} of {len(rows)} outputs differ from torch eager")
+        return EXIT_MISMATCH
+    print(f"all {len(rows)} outputs match torch eager")
+    return 0
+
+
+def check_plan(plan: Any, exporters: list[str], opset: int) -> list[CheckRow]:
+    """One operator stack: eager as the reference, every other backend against it."""
+    import torch
+
+    from bench.parity import output_error, tolerance_for
+    from devices.onnxruntime_backend import create_session, export_model
+    from devices.torch_backend import apply_memory_format
+
+    module, example = plan.build()
+    tolerance = tolerance_for("float32")
+    with torch.inference_mode():
+        reference = module(example).numpy()
+
+    def compared(backend: str, output: Any, detail: str = "") -> CheckRow:
+        error = output_error(reference, output)
+        return CheckRow(
+            plan.operator,
+            plan.shape.label,
+            backend,
+            error.max_abs,
+            error.max_rel,
+            error.within(tolerance),
+            detail or ("" if error.shape_matches else "output shapes differ"),
+        )
+
+    rows = []
+    nhwc_module, nhwc_input = apply_memory_format(copy.deepcopy(module), example, True)
+    with torch.inference_mode():
+        rows.append(compared("torch channels-last", nhwc_module(nhwc_input).contiguous().numpy()))
+    for exporter in exporters:
+        backend = f"onnxruntime ({exporter})"
+        try:
+            exported = export_model(module, example, exporter, opset, cache_dir=None)
+            session = create_session(exported.path, "cpu")
+            output = session.run(None, {session.get_inputs()[0].name: example.numpy()})[0]
+        except Exception as error:  # an export that fails is a finding, not a crash
+            message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            rows.append(
+                CheckRow(
+                    plan.operator,
+                    plan.shape.label,
+                    backend,
+                    None,
+                    None,
+                    False,
+                    f"{type(error).__name__}: {message}"[:120],
+                )
+            )
+            continue
+        rows.append(compared(backend, output, f"{exported.nodes} ONNX nodes"))
+    return rows

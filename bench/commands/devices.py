@@ -1,0 +1,62 @@
+"""`fbench devices`: what this machine can measure (device × backend), and why not when not."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+HELP = "list devices and backends, and why one cannot run here"
+DESCRIPTION = """\
+List every registered device and, for each, every backend that runs on it: whether this
+machine can measure it, and if not, why (no CUDA GPU, onnxruntime without the CUDA
+provider, no C compiler for torch.compile, not an ARM CPU...). Nothing is measured."""
+
+
+@dataclass(frozen=True)
+class Availability:
+    device: str
+    backend: str
+    reason: str | None  # None: available
+
+    @property
+    def available(self) -> bool:
+        return self.reason is None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--available", action="store_true", help="list only what this machine can run"
+    )
+
+
+def availability() -> list[Availability]:
+    """Every device × backend pair with the reason it cannot run here (None when it can)."""
+    from devices import DEVICES, backends_for, get_backend
+
+    pairs = []
+    for name, device in DEVICES.items():
+        device_reason = device.unavailable_reason()
+        for backend in backends_for(name):
+            reasons = [device_reason, get_backend(backend).unavailable_reason(name)]
+            unique = list(dict.fromkeys(reason for reason in reasons if reason))
+            pairs.append(Availability(name, backend, "; ".join(unique) or None))
+    return pairs
+
+
+def run(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from devices import DEVICES
+
+    pairs = [pair for pair in availability() if pair.available or not args.available]
+    rows = [
+        [
+            pair.device,
+            pair.backend,
+            "yes" if pair.available else "no",
+            DEVICES[pair.device].headline if pair.available else pair.reason,
+        ]
+        for pair in pairs
+    ]
+    print(tabulate(rows, headers=["Device", "Backend", "Available", "Measures / why not"]))
+    return 0
