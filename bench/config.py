@@ -353,9 +353,6 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
     timing_defaults = asdict(TimingConfig())
     timing = TimingConfig(**_typed_table(f"{source}: [timing]", timing_table, timing_defaults))
     _check_timing(f"{source}: [timing]", timing)
-    if flags.method is not None:
-        timing = replace(timing, method=flags.method)
-        _check_timing("--method:", timing)
 
     device_name = flags.device or experiment["device"]
     device = get_device(device_name)
@@ -365,12 +362,22 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
             raise FbenchError(
                 f"{source}: [devices.{name}] unknown device; known: {', '.join(DEVICES)}"
             )
+    device_table = dict(device_tables.get(device.name, {}))
+    device_timing_table = _table(device_table, "timing", f"{source}: [devices.{device.name}]")
+    device_table.pop("timing", None)
     device_settings = _typed_table(
-        f"{source}: [devices.{device.name}]",
-        device_tables.get(device.name, {}),
-        device.settings,
-        device.setting_types,
+        f"{source}: [devices.{device.name}]", device_table, device.settings, device.setting_types
     )
+    # A device's own timing defaults (e.g. longer rounds on a Pi) apply over [timing], and
+    # its [devices.<name>.timing] table over those.
+    if device.timing or device_timing_table:
+        where = f"{source}: [devices.{device.name}.timing]"
+        merged = {**asdict(timing), **device.timing}
+        timing = TimingConfig(**_typed_table(where, device_timing_table, merged))
+        _check_timing(where, timing)
+    if flags.method is not None:
+        timing = replace(timing, method=flags.method)
+        _check_timing("--method:", timing)
     for key, value in (("batch", flags.batch), ("pin_core", flags.pin_core)):
         if value is not None:
             if key not in device_settings:
