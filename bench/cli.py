@@ -15,11 +15,12 @@ from collections.abc import Sequence
 import bench
 from bench.errors import EXIT_INTERRUPTED, EXIT_USAGE, FbenchError
 
-COMMANDS = ("run", "show")
+COMMANDS = ("run", "show", "compare", "baseline")
 
 EPILOG = """\
 exit codes: 0 success; 1 regression found (compare); 2 bad input (flags, config, result
-files); 3 results not comparable (compare); 130 interrupted (finished rows are kept).
+files); 3 results not comparable or not trustworthy (compare: other device or config,
+unstable rows); 130 interrupted (finished rows are kept).
 
 Start with:  fbench run --device cpu      then:  fbench show <run-id>"""
 

@@ -295,7 +295,10 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
     from devices import DEVICES, backends_for, get_backend, get_device
 
     flags = overrides or Overrides()
-    _known_keys(f"{source}:", raw, ("experiment", "stages", "operators", "timing", "devices"))
+    _known_keys(
+        f"{source}:", raw, ("experiment", "stages", "operators", "timing", "devices", "compare")
+    )
+    compare_settings(raw, source)
 
     experiment = _typed_table(
         f"{source}: [experiment]",
@@ -420,3 +423,23 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
         quick=flags.quick,
         source=source,
     )
+
+
+# --- [compare]: the regression gate's defaults (fbench compare) ------------------------------
+
+COMPARE_DEFAULTS: dict[str, float] = {"threshold": 0.05, "alpha": 0.05}
+
+
+def compare_settings(raw: Mapping[str, Any], source: str) -> dict[str, float]:
+    """[compare] threshold (smallest change reported) and alpha (Mann–Whitney level)."""
+    where = f"{source}: [compare]"
+    settings = _typed_table(where, _table(raw, "compare", source), COMPARE_DEFAULTS)
+    for key, value in settings.items():
+        if not 0 < value < 1:
+            raise FbenchError(f"{where} {key} must be in (0, 1) (0.05 = 5%), got {value}")
+    return settings
+
+
+def load_compare_settings(path: Path | None) -> dict[str, float]:
+    raw = read_toml(path) if path is not None else {}
+    return compare_settings(raw, str(path) if path is not None else "built-in defaults")
