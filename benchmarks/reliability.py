@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         planted += rows
         pairs_all_detected += flagged == rows
 
-    sweep = "fbench run --device cpu" + (" --quick" if args.quick else "")
+    quick = any(run.config.get("quick") for run in runs)
+    sweep = f"fbench run --device {runs[0].config.get('device')}" + (" --quick" if quick else "")
     print(f"### Reliability of `fbench compare` ({len(runs)} × `{sweep}`, {len(pairs)} pairs)")
     print()
     print("| check | result |\n|---|---|")
