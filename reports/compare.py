@@ -215,7 +215,10 @@ def compare_runs(
     """Match rows by their identity (operator, params, shape, layers, batch, device, backend,
     dtype) and judge each; rows that were not trustworthy in either run are not judged."""
     problems = comparability_problems(baseline, current)
-    base_rows = {row.key(): row for row in baseline.rows}
+    # Table 1's order (operators as configured, then stages), not the order rows finished in.
+    order = {name: i for i, name in enumerate(baseline.config.get("operators") or [])}
+    ordered = sorted(baseline.rows, key=lambda r: (order.get(r.operator, len(order)), r.stage))
+    base_rows = {row.key(): row for row in ordered}
     cur_rows = {row.key(): row for row in current.rows}
     if not problems and not set(base_rows) & set(cur_rows):
         problems.append("no row of the current run matches a row of the baseline")
