@@ -63,6 +63,10 @@ fi
 [[ -e "$BINFMT/qemu-aarch64" ]] || skip "qemu-aarch64 is not registered with binfmt_misc"
 
 # 3. The arm64 root (cached: ~3 min the first time).
+# Never delete through a bind mount left by a killed run (it would reach the host's /dev).
+if grep -qF " $ROOT" /proc/mounts; then
+    skip "mounts remain under $ROOT from an earlier run; unmount them (umount -R) first"
+fi
 if [[ ! -f "$ROOT/.fbench-root-ready" ]]; then
     log "building the arm64 $SUITE root in $ROOT (first time only, a few minutes)"
     rm -rf "$ROOT.partial"
@@ -99,7 +103,11 @@ cleanup() {
     for (( i=${#mounted[@]}-1; i>=0; i-- )); do umount -l "${mounted[i]}" 2>/dev/null || true; done
 }
 trap cleanup EXIT
-bind() { mkdir -p "$2"; mount "$@" && mounted+=("${*: -1}"); }
+bind() {  # mount ... TARGET, remembered for the unmount on exit
+    local target="${*: -1}"
+    [[ -e "$target" ]] || mkdir -p "$target"
+    mount "$@" && mounted+=("$target")
+}
 bind -t proc proc "$ROOT/proc"
 bind --rbind /sys "$ROOT/sys"
 bind --rbind /dev "$ROOT/dev"
@@ -114,7 +122,8 @@ in_root() {
 if [[ ! -f "$ROOT/opt/fbench-venv/.installed" ]]; then
     log "installing the wheels into /opt/fbench-venv in the root (offline)"
     in_root python3 -m venv /opt/fbench-venv || skip "python3 -m venv failed in the root"
-    in_root pip install --quiet --no-index --find-links /wheels \
+    # --no-compile: byte-compiling torch under emulation takes minutes; Python does it lazily.
+    in_root pip install --quiet --no-compile --no-index --find-links /wheels \
         torch scipy psutil tabulate fvcore iopath \
         || skip "offline pip install of the aarch64 wheels failed"
     touch "$ROOT/opt/fbench-venv/.installed"
@@ -122,7 +131,6 @@ fi
 
 # From here on a failure is fbench's own: exit 1.
 fail() { log "FAILED: $*"; exit 1; }
-trap 'cleanup' EXIT
 
 # This checkout's files (tracked and untracked-but-not-ignored) as the source to test.
 rm -rf "$ROOT/opt/fbench" && mkdir -p "$ROOT/opt/fbench"
@@ -170,7 +178,7 @@ fbench baseline save "$first" --baselines-dir /tmp/fbench-baselines || fail "fbe
 # Emulated timings are noise, so only the exit code's meaning is checked: 0, 1 or 3 are all
 # verdicts; 2 (bad input) or a crash is a failure.
 set +e
-fbench compare --baseline auto "$second" --baselines-dir /tmp/fbench-baselines
+fbench compare auto "$second" --baselines-dir /tmp/fbench-baselines
 code=$?
 set -e
 case $code in
