@@ -187,6 +187,7 @@ def test_cli_baseline_save_then_compare_auto(tmp_path):
 
     saved = fbench("baseline", "save", str(base), "--baselines-dir", str(baselines))
     assert saved.returncode == 0, saved.stderr
+    assert "warning" not in saved.stderr
     stored = list(baselines.iterdir())
     assert [p.name for p in stored] == [
         "raspberry-pi-4-model-b-rev-1.4_hand-made-test-cpu_cpu_torch_torch-2.15.0.json"
@@ -197,3 +198,15 @@ def test_cli_baseline_save_then_compare_auto(tmp_path):
     # Another board finds no baseline: never compared with this one.
     other = fbench("compare", "auto", str(elsewhere), "--baselines-dir", str(baselines))
     assert other.returncode == 3 and "no baseline for this device" in other.stderr
+
+
+def test_cli_baseline_save_warns_about_rows_that_are_not_ok(tmp_path):
+    data = synthetic_run("base", 1)
+    data["rows"][0]["status"] = "unstable"
+    saved = fbench("baseline", "save", str(write(tmp_path, data)), "--baselines-dir", str(tmp_path))
+    assert saved.returncode == 0
+    assert "warning: 1 row(s) not ok (conv 96×56×56)" in saved.stderr
+    running = synthetic_run("running", 1)
+    running["state"] = "interrupted"
+    refused = fbench("baseline", "save", str(write(tmp_path, running)), "--baselines-dir", "x")
+    assert_one_line_error(refused, "'interrupted', not complete")

@@ -47,4 +47,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     path = baselines.save(result, directory)
     print(f"baseline for this device: {path} (from run {result.run_id})", file=sys.stderr)
+    untrusted = [f"{row.operator} {row.shape_label}" for row in result.rows if row.status != "ok"]
+    if untrusted:
+        print(
+            f"warning: {len(untrusted)} row(s) not ok ({', '.join(untrusted)}): fbench compare "
+            "exits 3 on them until a clean run is saved",
+            file=sys.stderr,
+        )
     return 0
