@@ -20,6 +20,8 @@ COMMANDS = (
     "show",
     "report",
     "plot",
+    "compare",
+    "baseline",
     "devices",
     "check",
     "calibrate",
@@ -29,8 +31,8 @@ COMMANDS = (
 
 EPILOG = """\
 exit codes: 0 success; 1 regression found (compare) or outputs differ (check); 2 bad
-input (flags, config, result files); 3 results not comparable (compare); 130 interrupted
-(finished rows are kept).
+input (flags, config, result files); 3 results not comparable or not trustworthy (compare:
+other device or config, unstable rows); 130 interrupted (finished rows are kept).
 
 Start with:  fbench run --device cpu      then:  fbench show <run-id>"""
 

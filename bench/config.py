@@ -355,8 +355,11 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
 
     flags = overrides or Overrides()
     _known_keys(
-        f"{source}:", raw, ("experiment", "stages", "operators", "timing", "networks", "devices")
+        f"{source}:",
+        raw,
+        ("experiment", "stages", "operators", "timing", "networks", "devices", "compare"),
     )
+    compare_settings(raw, source)
 
     experiment = _typed_table(
         f"{source}: [experiment]",
@@ -452,11 +455,6 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
     _check_timing(f"{source}: [timing]", timing)
     if suite == "networks":
         timing = network_timing
-    if flags.method is not None:
-        timing = replace(timing, method=flags.method)
-        _check_timing("--method:", timing)
-    if flags.perf_counters:
-        timing = replace(timing, perf_counters=True)
 
     device_name = flags.device or experiment["device"]
     device = get_device(device_name)
@@ -466,12 +464,24 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
             raise FbenchError(
                 f"{source}: [devices.{name}] unknown device; known: {', '.join(DEVICES)}"
             )
+    device_table = dict(device_tables.get(device.name, {}))
+    device_timing_table = _table(device_table, "timing", f"{source}: [devices.{device.name}]")
+    device_table.pop("timing", None)
     device_settings = _typed_table(
-        f"{source}: [devices.{device.name}]",
-        device_tables.get(device.name, {}),
-        device.settings,
-        device.setting_types,
+        f"{source}: [devices.{device.name}]", device_table, device.settings, device.setting_types
     )
+    # A device's own timing defaults (e.g. longer rounds on a Pi) apply over [timing], and
+    # its [devices.<name>.timing] table over those.
+    if device.timing or device_timing_table:
+        where = f"{source}: [devices.{device.name}.timing]"
+        merged = {**asdict(timing), **device.timing}
+        timing = TimingConfig(**_typed_table(where, device_timing_table, merged))
+        _check_timing(where, timing)
+    if flags.method is not None:
+        timing = replace(timing, method=flags.method)
+        _check_timing("--method:", timing)
+    if flags.perf_counters:
+        timing = replace(timing, perf_counters=True)
     for key, value in (("batch", flags.batch), ("pin_core", flags.pin_core)):
         if value is not None:
             if key not in device_settings:
@@ -532,3 +542,23 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
         models=models if suite == "networks" else (),
         layers_sweep=layers_sweep,
     )
+
+
+# --- [compare]: the regression gate's defaults (fbench compare) ------------------------------
+
+COMPARE_DEFAULTS: dict[str, float] = {"threshold": 0.05, "alpha": 0.05}
+
+
+def compare_settings(raw: Mapping[str, Any], source: str) -> dict[str, float]:
+    """[compare] threshold (smallest change reported) and alpha (Mann–Whitney level)."""
+    where = f"{source}: [compare]"
+    settings = _typed_table(where, _table(raw, "compare", source), COMPARE_DEFAULTS)
+    for key, value in settings.items():
+        if not 0 < value < 1:
+            raise FbenchError(f"{where} {key} must be in (0, 1) (0.05 = 5%), got {value}")
+    return settings
+
+
+def load_compare_settings(path: Path | None) -> dict[str, float]:
+    raw = read_toml(path) if path is not None else {}
+    return compare_settings(raw, str(path) if path is not None else "built-in defaults")

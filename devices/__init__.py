@@ -3,7 +3,7 @@
 Importing registers every device and backend; none of them imports torch until used.
 """
 
-from devices import cpu, cuda, onnxruntime_backend, torch_backend  # noqa: F401  (registration)
+from devices import arm, cpu, cuda, onnxruntime_backend, torch_backend  # noqa: F401  (registration)
 from devices.registry import (
     BACKENDS,
     DEVICES,

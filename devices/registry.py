@@ -75,6 +75,9 @@ class DeviceSpec:
     dtypes: tuple[str, ...] = ("float32",)
     # --method official: the FasterNet script's untimed warm-up calls (10 on CPU, 50 on GPU).
     official_warmup_calls: int = 10
+    # Timing defaults for this device ([timing] keys, e.g. longer rounds on a slow board),
+    # applied over bench.toml's [timing]; a [devices.<name>.timing] table overrides them.
+    timing: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

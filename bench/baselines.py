@@ -1,0 +1,51 @@
+"""Baselines: one stored run per device identity, so a CI runner compares with its own history.
+
+A baseline is a copy of a result file at `<baselines-dir>/<identity-slug>.json`, where the
+slug names the board, CPU, device, backend and torch version (reports.compare.device_identity):
+another board, or the same board after a torch upgrade, finds no baseline rather than a wrong
+one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.errors import FbenchError, NotComparableError
+from bench.results import RunResult, read_result, write_atomic
+
+DEFAULT_BASELINES_DIR = "baselines"
+
+
+def baseline_path(run: RunResult, baselines_dir: Path) -> Path:
+    from reports.compare import device_identity, identity_slug
+
+    return baselines_dir / f"{identity_slug(device_identity(run))}.json"
+
+
+def save(run: RunResult, baselines_dir: Path) -> Path:
+    """Store `run` as the baseline of its device identity (replacing an older one)."""
+    if run.state != "complete":
+        raise FbenchError(
+            f"run {run.run_id} is {run.state!r}, not complete; finish it before using it as a "
+            "baseline (fbench run --resume)"
+        )
+    if not run.rows:
+        raise FbenchError(f"run {run.run_id} has no rows")
+    path = baseline_path(run, baselines_dir)
+    write_atomic(path, run.to_dict())
+    return path
+
+
+def find(current: RunResult, baselines_dir: Path) -> RunResult:
+    """The stored baseline for the device identity `current` was measured on."""
+    path = baseline_path(current, baselines_dir)
+    if not path.is_file():
+        known = (
+            sorted(p.name for p in baselines_dir.glob("*.json")) if baselines_dir.is_dir() else []
+        )
+        raise NotComparableError(
+            f"no baseline for this device in {baselines_dir}/ (looked for {path.name}; "
+            f"{'have: ' + ', '.join(known) if known else 'none stored'}); store one with "
+            f"fbench baseline save RUN"
+        )
+    return read_result(path)

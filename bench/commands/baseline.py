@@ -1,0 +1,57 @@
+"""`fbench baseline`: store a run as the baseline of its device, or show where it would go."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bench.commands import add_results_dir
+
+HELP = "store a run as this device's baseline for fbench compare"
+DESCRIPTION = """\
+Baselines are runs kept per device identity (board model, CPU, device, backend and torch
+version) in --baselines-dir, so that `fbench compare auto CURRENT` compares a run with the
+baseline of the same device only, never with another board's.
+
+  fbench baseline save RUN    copy RUN (a run id or file) to the baseline of its device
+  fbench baseline path RUN    print the baseline file RUN's device uses (exists or not)"""
+
+
+def add_baselines_dir(parser: argparse.ArgumentParser) -> None:
+    from bench.baselines import DEFAULT_BASELINES_DIR
+
+    parser.add_argument(
+        "--baselines-dir",
+        metavar="DIR",
+        default=DEFAULT_BASELINES_DIR,
+        help="where baselines are kept, one file per device identity (default: %(default)s/)",
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=("save", "path"), help="save or path (see above)")
+    parser.add_argument("run", metavar="RUN", help="run id (in --results-dir) or result file")
+    add_baselines_dir(parser)
+    add_results_dir(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from bench import baselines
+    from bench.results import read_result, resolve_path
+
+    result = read_result(resolve_path(args.run, Path(args.results_dir)))
+    directory = Path(args.baselines_dir)
+    if args.action == "path":
+        print(baselines.baseline_path(result, directory))
+        return 0
+    path = baselines.save(result, directory)
+    print(f"baseline for this device: {path} (from run {result.run_id})", file=sys.stderr)
+    untrusted = [f"{row.operator} {row.shape_label}" for row in result.rows if row.status != "ok"]
+    if untrusted:
+        print(
+            f"warning: {len(untrusted)} row(s) not ok ({', '.join(untrusted)}): fbench compare "
+            "exits 3 on them until a clean run is saved",
+            file=sys.stderr,
+        )
+    return 0

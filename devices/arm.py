@@ -1,0 +1,356 @@
+"""Raspberry Pi 4 (Cortex-A72) latency: the CPU method plus the board's thermal facts.
+
+A Pi 4 throttles at 80–85 °C, its governor steps between 600 and 1500 MHz, and under-voltage
+silently caps the clock, so a number measured on a hot or badly powered board is a different
+measurement. The session therefore waits for the SoC to cool before every round, records
+temperature, clocks and the firmware's throttle bits before and after every row, and marks a
+row `unstable` with the reason when the board was throttled or capped while it ran. Parsing is
+pure functions of the files' text (tested on a real Pi's formats in tests/fixtures/arm/).
+"""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from bench import environment
+from devices.cpu import CPU_SETTINGS, CpuSession, check_cpu_settings
+from devices.registry import DeviceSpec, register_device
+
+ARM_IMPLEMENTER = 0x41
+CORTEX_A72_PART = 0xD08
+ARM_MACHINES = ("aarch64", "arm64", "armv7l", "armv8l")
+CPUINFO = Path("/proc/cpuinfo")
+BOARD_MODEL = Path("/sys/firmware/devicetree/base/model")
+SOC_TEMPERATURE = Path("/sys/class/thermal/thermal_zone0/temp")
+CPUFREQ = Path("/sys/devices/system/cpu/cpu{core}/cpufreq")
+
+# Bits of `vcgencmd get_throttled`: 0–3 now, 16–19 "has occurred since boot".
+THROTTLE_FLAGS = {
+    0: "under_voltage",
+    1: "frequency_capped",
+    2: "throttled",
+    3: "soft_temperature_limit",
+}
+OCCURRED_SHIFT = 16
+
+ARM_SETTINGS: dict[str, Any] = {
+    **CPU_SETTINGS,
+    # Cool-down gate: before every round, wait until the SoC is below this temperature...
+    "cooldown_below_c": 60.0,
+    # ... but never longer than this per wait (then measure anyway and record it).
+    "cooldown_max_wait_s": 120.0,
+    "cooldown_poll_s": 2.0,
+    # A row whose SoC reached this temperature is stored `unstable` (firmware throttling
+    # starts at 80–85 °C; the soft limit's bit covers boards that throttle earlier).
+    "unstable_above_c": 80.0,
+}
+
+# Timing defaults on a Pi 4, applied over [timing] (bench.toml: [devices.arm.timing]).
+# Paper latencies are 50–780 ms a call, so the CPU's 0.05 s rounds would give one call per
+# round and the 6 s cap ~8 calls of Conv; a round here gives every row at least 0.5 s and a
+# row at most 20 s, which keeps a full Table 1 at a few minutes (README: expected duration).
+ARM_TIMING: dict[str, Any] = {
+    "min_samples": 12,
+    "min_rounds": 6,
+    "round_s": 0.5,
+    "max_row_s": 20.0,
+    "warmup_min_s": 1.0,
+    "warmup_max_s": 5.0,
+}
+
+
+# --- pure parsing -----------------------------------------------------------------------------
+
+
+def _hex_or_int(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        return int(text, 0)
+    except ValueError:
+        return None
+
+
+def parse_cpu_identity(cpuinfo_text: str) -> dict[str, Any]:
+    """Implementer/part from /proc/cpuinfo → whether this is a Cortex-A72 (null if not ARM)."""
+    fields = environment.parse_cpuinfo(cpuinfo_text)
+    implementer = _hex_or_int(fields.get("CPU implementer"))
+    part = _hex_or_int(fields.get("CPU part"))
+    if implementer == ARM_IMPLEMENTER and part == CORTEX_A72_PART:
+        name = "Cortex-A72"
+    elif implementer is not None:
+        name = f"Arm CPU implementer {implementer:#x} part {part:#x}" if part is not None else None
+    else:
+        name = None
+    return {
+        "cpu_implementer": f"{implementer:#x}" if implementer is not None else None,
+        "cpu_part": f"{part:#x}" if part is not None else None,
+        "cpu_name": name,
+        "is_cortex_a72": name == "Cortex-A72",
+    }
+
+
+def parse_board_model(raw: bytes | str | None) -> str | None:
+    """The device tree's model string (NUL-terminated), e.g. "Raspberry Pi 4 Model B Rev 1.4"."""
+    if raw is None:
+        return None
+    text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+    text = text.strip("\x00").strip()
+    return text or None
+
+
+def parse_millidegrees(text: str | None) -> float | None:
+    """sysfs thermal zone text (milli-°C) → °C."""
+    try:
+        return int(text.strip()) / 1000.0 if text is not None else None
+    except ValueError:
+        return None
+
+
+def parse_measure_clock(text: str | None) -> float | None:
+    """`vcgencmd measure_clock arm` output, e.g. "frequency(48)=1500398464" → MHz."""
+    if not text or "=" not in text:
+        return None
+    try:
+        return round(int(text.strip().rsplit("=", 1)[1]) / 1e6, 1)
+    except ValueError:
+        return None
+
+
+def decode_throttled(value: int) -> dict[str, Any]:
+    """The get_throttled bit field → flags now and "has occurred since boot"."""
+    return {
+        "raw": f"{value:#x}",
+        "now": {name: bool(value >> bit & 1) for bit, name in THROTTLE_FLAGS.items()},
+        "occurred": {
+            name: bool(value >> (bit + OCCURRED_SHIFT) & 1) for bit, name in THROTTLE_FLAGS.items()
+        },
+    }
+
+
+def parse_throttled(text: str | None) -> dict[str, Any] | None:
+    """`vcgencmd get_throttled` output, e.g. "throttled=0x50005" → decoded flags, or None."""
+    if not text or "=" not in text:
+        return None
+    value = _hex_or_int(text.strip().rsplit("=", 1)[1])
+    return decode_throttled(value) if value is not None else None
+
+
+def _mhz(khz_text: str | None) -> float | None:
+    try:
+        return int(khz_text) / 1000.0 if khz_text is not None else None
+    except ValueError:
+        return None
+
+
+def telemetry_from_sources(sources: Mapping[str, str | None]) -> dict[str, Any]:
+    """One telemetry reading from the raw texts (any of them None when the source is missing).
+
+    Keys of `sources`: temp (thermal_zone0/temp), cur_freq, max_freq (cpufreq kHz),
+    governor, measure_clock and get_throttled (vcgencmd output).
+    """
+    return {
+        "soc_temp_c": parse_millidegrees(sources.get("temp")),
+        "cpu_mhz": _mhz(sources.get("cur_freq")),
+        "cpu_max_mhz": _mhz(sources.get("max_freq")),
+        "governor": sources.get("governor"),
+        "arm_clock_mhz": parse_measure_clock(sources.get("measure_clock")),
+        "throttled": parse_throttled(sources.get("get_throttled")),
+    }
+
+
+def _flag_names(flags: Mapping[str, bool]) -> list[str]:
+    return [name.replace("_", " ") for name, on in flags.items() if on]
+
+
+def row_problems(
+    before: Mapping[str, Any], after: Mapping[str, Any], unstable_above_c: float
+) -> list[str]:
+    """Why a row measured between two telemetry readings cannot be trusted ([] if it can)."""
+    problems = []
+    for when, reading in (("before", before), ("after", after)):
+        throttled = reading.get("throttled")
+        if throttled:
+            now = _flag_names(throttled["now"])
+            if now:
+                problems.append(
+                    f"{', '.join(now)} {when} the row (get_throttled {throttled['raw']})"
+                )
+    if before.get("throttled") and after.get("throttled"):
+        new = [
+            name
+            for name, on in after["throttled"]["occurred"].items()
+            if on and not before["throttled"]["occurred"].get(name)
+        ]
+        if new:
+            problems.append(
+                f"{', '.join(n.replace('_', ' ') for n in new)} occurred during the row "
+                f"(get_throttled {before['throttled']['raw']} → {after['throttled']['raw']})"
+            )
+    max_before, max_after = before.get("cpu_max_mhz"), after.get("cpu_max_mhz")
+    if max_before is not None and max_after is not None and max_after < max_before:
+        problems.append(
+            f"CPU max frequency capped during the row: {max_before:g} → {max_after:g} MHz"
+        )
+    if before.get("governor") and after.get("governor") and before["governor"] != after["governor"]:
+        problems.append(
+            f"governor changed during the row: {before['governor']} → {after['governor']}"
+        )
+    hottest = max(
+        (t for t in (before.get("soc_temp_c"), after.get("soc_temp_c")) if t is not None),
+        default=None,
+    )
+    if hottest is not None and hottest >= unstable_above_c:
+        problems.append(f"SoC at {hottest:.1f} °C (≥ {unstable_above_c:g} °C: throttling range)")
+    return problems
+
+
+def wait_until_cool(
+    read_temperature_c: Callable[[], float | None],
+    below_c: float,
+    max_wait_s: float,
+    poll_s: float,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any] | None:
+    """Poll until the SoC is below `below_c`, at most `max_wait_s`; what was waited for.
+
+    None when no wait was needed or the temperature cannot be read; otherwise the start and
+    end temperature, the seconds waited and whether it cooled in time.
+    """
+    start_temperature = read_temperature_c()
+    if start_temperature is None or start_temperature < below_c:
+        return None
+    started = clock()
+    temperature = start_temperature
+    while True:
+        waited = clock() - started
+        if temperature is None or temperature < below_c or waited >= max_wait_s:
+            break
+        sleep(min(poll_s, max_wait_s - waited))
+        temperature = read_temperature_c()
+    return {
+        "waited_s": round(clock() - started, 1),
+        "from_c": start_temperature,
+        "to_c": temperature,
+        "below_c": below_c,
+        "cooled": temperature is None or temperature < below_c,
+    }
+
+
+# --- reading the machine (I/O) ----------------------------------------------------------------
+
+
+def detect(cpuinfo: Path = CPUINFO, board_model: Path = BOARD_MODEL) -> dict[str, Any]:
+    """The CPU and board this process runs on; unknown parts are null, never an error."""
+    identity = parse_cpu_identity(environment.read_text(cpuinfo) or "")
+    try:
+        model = parse_board_model(board_model.read_bytes())
+    except OSError:
+        model = None
+    return {"machine": platform.machine(), **identity, "board_model": model}
+
+
+def _vcgencmd(*args: str) -> str | None:
+    executable = shutil.which("vcgencmd")
+    if executable is None:
+        return None
+    try:
+        done = subprocess.run(
+            [executable, *args], capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def read_telemetry(core: int) -> dict[str, Any]:
+    cpufreq = Path(str(CPUFREQ).format(core=core))
+    return telemetry_from_sources(
+        {
+            "temp": environment.read_text(SOC_TEMPERATURE),
+            "cur_freq": environment.read_text(cpufreq / "scaling_cur_freq"),
+            "max_freq": environment.read_text(cpufreq / "scaling_max_freq"),
+            "governor": environment.read_text(cpufreq / "scaling_governor"),
+            "measure_clock": _vcgencmd("measure_clock", "arm"),
+            "get_throttled": _vcgencmd("get_throttled"),
+        }
+    )
+
+
+def check_arm_settings(settings: Mapping[str, Any]) -> str | None:
+    problem = check_cpu_settings(settings)
+    if problem:
+        return problem
+    for key in ("cooldown_max_wait_s", "cooldown_poll_s"):
+        if settings[key] < 0 or (key == "cooldown_poll_s" and settings[key] == 0):
+            return f"{key} must be a positive number of seconds, got {settings[key]}"
+    return None
+
+
+class ArmSession(CpuSession):
+    """The CPU session (one thread, pinned) plus Pi telemetry, cool-down and row checks."""
+
+    name = "arm"
+
+    def __init__(self, settings: Mapping[str, Any]) -> None:
+        super().__init__(settings)
+        self.watched_core = self.core if self.core is not None else 0
+
+    def environment(self) -> dict[str, Any]:
+        detected = detect()
+        notes = []
+        if not detected["is_cortex_a72"]:
+            notes.append(
+                f"not a Cortex-A72 ({detected['cpu_name'] or 'CPU part unknown'}): "
+                "not the paper's ARM processor"
+            )
+        return {
+            **super().environment(),
+            "arm": {**detected, "notes": notes, "vcgencmd": shutil.which("vcgencmd") is not None},
+            "board_model": detected["board_model"],
+        }
+
+    def telemetry(self) -> dict[str, Any]:
+        return read_telemetry(self.watched_core)
+
+    def problems(self, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+        return row_problems(before, after, self.settings["unstable_above_c"])
+
+    def wait_until_ready(self) -> dict[str, Any] | None:
+        return wait_until_cool(
+            lambda: read_telemetry(self.watched_core)["soc_temp_c"],
+            self.settings["cooldown_below_c"],
+            self.settings["cooldown_max_wait_s"],
+            self.settings["cooldown_poll_s"],
+        )
+
+
+def arm_unavailable(machine: str | None = None) -> str | None:
+    machine = machine or platform.machine()
+    if machine.lower() not in ARM_MACHINES:
+        return f"this is a {machine} machine, not an ARM CPU (use --device cpu here)"
+    return None
+
+
+register_device(
+    DeviceSpec(
+        name="arm",
+        summary="ARM CPU latency (Raspberry Pi 4, Cortex-A72): batch 1, one thread, pinned, "
+        "cool-down gate and throttle checks (Table 1's ARM column)",
+        settings=ARM_SETTINGS,
+        headline="latency",
+        unavailable_reason=arm_unavailable,
+        open_session=ArmSession,
+        check_settings=check_arm_settings,
+        setting_types={"pin_core": (int, str)},
+        dtypes=("float32",),
+        timing=ARM_TIMING,
+    )
+)

@@ -1,0 +1,320 @@
+"""The regression gate: two stored runs → per-row verdicts and one exit code. Never measures.
+
+A change is reported only when it is both statistically significant (Mann–Whitney U on the
+stored per-call samples: no normality assumed, latency samples are skewed) and larger than a
+practical threshold (default 5%): on a noisy board, significance alone flags tiny real drifts
+and a threshold alone flags noise. The bootstrap interval of the median ratio is shown so a
+reader sees how sure each verdict is. Runs from different devices, software or configs, or
+rows that were `unstable`/`failed`, are not judged at all (exit 3): a gate that compares a hot
+board with a cool one produces false alarms.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from bench.errors import EXIT_NOT_COMPARABLE, EXIT_OK, EXIT_REGRESSION
+from bench.results import ResultRow, RunResult
+
+DEFAULT_THRESHOLD = 0.05
+DEFAULT_ALPHA = 0.05
+BOOTSTRAP_RESAMPLES = 2000
+# Too few samples give Mann–Whitney no power (n=3 vs 3 cannot reach p < 0.05).
+MIN_SAMPLES = 5
+
+# What must be equal for two runs to be the same experiment on the same device.
+IDENTITY_FIELDS = ("machine", "cpu_model", "board_model", "torch")
+CONFIG_FIELDS = ("device", "backend", "dtype", "layers", "quick")
+
+VERDICTS = ("slower", "faster", "same", "unstable", "failed", "missing", "new")
+
+
+@dataclass(frozen=True)
+class RowComparison:
+    label: str  # e.g. "conv 96×56×56"
+    baseline_ms: float | None
+    current_ms: float | None
+    change: float | None  # current / baseline − 1 of the medians
+    ratio_ci95: tuple[float, float] | None  # bootstrap interval of current / baseline
+    p_value: float | None  # two-sided Mann–Whitney U
+    verdict: str  # one of VERDICTS
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    baseline: str  # run ids
+    current: str
+    threshold: float
+    alpha: float
+    rows: list[RowComparison]
+    not_comparable: list[str] = field(default_factory=list)  # why the runs cannot be judged
+
+    @property
+    def regressions(self) -> list[RowComparison]:
+        return [row for row in self.rows if row.verdict == "slower"]
+
+    @property
+    def improvements(self) -> list[RowComparison]:
+        return [row for row in self.rows if row.verdict == "faster"]
+
+    @property
+    def untrustworthy(self) -> list[RowComparison]:
+        return [row for row in self.rows if row.verdict in ("unstable", "failed", "missing")]
+
+    def exit_code(self, fail_on_improvement: bool = False, allow_unstable: bool = False) -> int:
+        """0 no significant regression; 1 regression (or improvement, if asked); 3 cannot judge.
+
+        A regression among trustworthy rows is reported as such even when other rows could
+        not be judged: it is real evidence. Different devices or configs are never judged.
+        """
+        if self.not_comparable:
+            return EXIT_NOT_COMPARABLE
+        if self.regressions or (fail_on_improvement and self.improvements):
+            return EXIT_REGRESSION
+        untrusted = [
+            row for row in self.untrustworthy if not (allow_unstable and row.verdict == "unstable")
+        ]
+        return EXIT_NOT_COMPARABLE if untrusted else EXIT_OK
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# --- identity -------------------------------------------------------------------------------
+
+
+def device_identity(run: RunResult) -> dict[str, Any]:
+    """What a baseline is keyed by: the board, the CPU, the device/backend and torch."""
+    env, config = run.environment, run.config
+    return {
+        "machine": env.get("machine"),
+        "cpu_model": env.get("cpu_model"),
+        "board_model": env.get("board_model"),
+        "device": config.get("device"),
+        "backend": config.get("backend"),
+        "torch": env.get("torch"),
+    }
+
+
+def identity_slug(identity: Mapping[str, Any]) -> str:
+    """A file name for a device identity, e.g. raspberry-pi-4-model-b-rev-1.4_cortex-a72_..."""
+    parts = [
+        identity.get("board_model") or identity.get("machine"),
+        identity.get("cpu_model"),
+        identity.get("device"),
+        identity.get("backend"),
+        f"torch-{identity.get('torch')}",
+    ]
+    text = "_".join(str(part) for part in parts if part)
+    return re.sub(r"[^a-z0-9._+-]+", "-", text.lower()).strip("-") or "unknown"
+
+
+def comparability_problems(baseline: RunResult, current: RunResult) -> list[str]:
+    """Why two runs are not the same experiment on the same device ([] when they are)."""
+    problems = []
+    for name in IDENTITY_FIELDS:
+        a, b = baseline.environment.get(name), current.environment.get(name)
+        if a != b:
+            problems.append(f"{name} differs: baseline {a!r}, current {b!r}")
+    for name in CONFIG_FIELDS:
+        a, b = baseline.config.get(name), current.config.get(name)
+        if a != b:
+            problems.append(f"config {name} differs: baseline {a!r}, current {b!r}")
+    a = (baseline.config.get("timing") or {}).get("method")
+    b = (current.config.get("timing") or {}).get("method")
+    if a != b:
+        problems.append(f"timing method differs: baseline {a!r}, current {b!r}")
+    for name in ("batch", "threads"):
+        a = (baseline.config.get("device_settings") or {}).get(name)
+        b = (current.config.get("device_settings") or {}).get(name)
+        if a != b:
+            problems.append(f"device setting {name} differs: baseline {a!r}, current {b!r}")
+    return problems
+
+
+# --- statistics (pure) ----------------------------------------------------------------------
+
+
+def _median(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def mann_whitney_p(baseline: Sequence[float], current: Sequence[float]) -> float:
+    """Two-sided Mann–Whitney U p-value (exact for small samples without ties)."""
+    from scipy.stats import mannwhitneyu
+
+    result = mannwhitneyu(current, baseline, alternative="two-sided", method="auto")
+    return float(result.pvalue)
+
+
+def bootstrap_ratio_ci(
+    baseline: Sequence[float],
+    current: Sequence[float],
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """95% percentile-bootstrap interval of median(current) / median(baseline)."""
+    import numpy
+
+    rng = numpy.random.default_rng(seed)
+    a, b = numpy.asarray(baseline, dtype=float), numpy.asarray(current, dtype=float)
+    medians_a = numpy.median(rng.choice(a, size=(resamples, a.size)), axis=1)
+    medians_b = numpy.median(rng.choice(b, size=(resamples, b.size)), axis=1)
+    low, high = numpy.percentile(medians_b / medians_a, [2.5, 97.5])
+    return round(float(low), 4), round(float(high), 4)
+
+
+def compare_samples(
+    label: str,
+    baseline: Sequence[float],
+    current: Sequence[float],
+    threshold: float = DEFAULT_THRESHOLD,
+    alpha: float = DEFAULT_ALPHA,
+) -> RowComparison:
+    """One row's verdict from its two sample sets (milliseconds)."""
+    base_ms, cur_ms = _median(baseline), _median(current)
+    change = cur_ms / base_ms - 1.0
+    if min(len(baseline), len(current)) < MIN_SAMPLES:
+        return RowComparison(
+            label, base_ms, cur_ms, change, None, None, "unstable",
+            f"too few samples to test ({len(baseline)} vs {len(current)}; need {MIN_SAMPLES})",
+        )  # fmt: skip
+    p_value = mann_whitney_p(baseline, current)
+    interval = bootstrap_ratio_ci(baseline, current)
+    significant = p_value < alpha
+    if significant and abs(change) > threshold:
+        verdict = "slower" if change > 0 else "faster"
+        reason = f"p={p_value:.2g} < {alpha:g} and |{change:+.1%}| > {threshold:.0%}"
+    else:
+        verdict = "same"
+        reason = (
+            f"within the {threshold:.0%} threshold"
+            if abs(change) <= threshold
+            else f"not significant (p={p_value:.2g})"
+        )
+    return RowComparison(label, base_ms, cur_ms, change, interval, p_value, verdict, reason)
+
+
+def _row_label(row: ResultRow) -> str:
+    return f"{row.operator} {row.shape_label}"
+
+
+def compare_runs(
+    baseline: RunResult,
+    current: RunResult,
+    threshold: float = DEFAULT_THRESHOLD,
+    alpha: float = DEFAULT_ALPHA,
+) -> Comparison:
+    """Match rows by their identity (operator, params, shape, layers, batch, device, backend,
+    dtype) and judge each; rows that were not trustworthy in either run are not judged."""
+    problems = comparability_problems(baseline, current)
+    # Table 1's order (operators as configured, then stages), not the order rows finished in.
+    order = {name: i for i, name in enumerate(baseline.config.get("operators") or [])}
+    ordered = sorted(baseline.rows, key=lambda r: (order.get(r.operator, len(order)), r.stage))
+    base_rows = {row.key(): row for row in ordered}
+    cur_rows = {row.key(): row for row in current.rows}
+    if not problems and not set(base_rows) & set(cur_rows):
+        problems.append("no row of the current run matches a row of the baseline")
+    rows = []
+    for key, base in base_rows.items():
+        label = _row_label(base)
+        cur = cur_rows.get(key)
+        if cur is None:
+            rows.append(RowComparison(label, base.latency, None, None, None, None, "missing",
+                                      "not in the current run"))  # fmt: skip
+            continue
+        bad = [(name, r) for name, r in (("baseline", base), ("current", cur)) if r.status != "ok"]
+        failed = [(name, r) for name, r in bad if r.status == "failed" or not r.samples_ms]
+        if failed:
+            name, r = failed[0]
+            rows.append(RowComparison(label, base.latency, cur.latency, None, None, None,
+                                      "failed", f"{name}: {r.error or 'no samples'}"))  # fmt: skip
+            continue
+        judged = compare_samples(label, base.samples_ms, cur.samples_ms, threshold, alpha)
+        if bad and judged.verdict != "slower":
+            # An unstable row cannot clear the gate, but a clear slowdown is still reported.
+            name, r = bad[0]
+            why = r.notes[0] if r.notes else "unstable"
+            judged = RowComparison(**{**asdict(judged), "verdict": "unstable",
+                                      "reason": f"{name} row unstable: {why}"})  # fmt: skip
+        rows.append(judged)
+    for key, cur in cur_rows.items():
+        if key not in base_rows:
+            rows.append(RowComparison(_row_label(cur), None, cur.latency, None, None, None,
+                                      "new", "not in the baseline"))  # fmt: skip
+    return Comparison(baseline.run_id, current.run_id, threshold, alpha, rows, problems)
+
+
+# --- rendering (pure: strings from a Comparison) ----------------------------------------------
+
+
+def _ms(value: float | None) -> str:
+    if value is None or not math.isfinite(value):
+        return "—"
+    return f"{value:.2f}" if value >= 1 else f"{value:.3f}"
+
+
+def table_rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
+    headers = ["row", "baseline ms", "current ms", "change", "ratio 95% CI", "p", "verdict"]
+    body = []
+    for row in comparison.rows:
+        body.append(
+            [
+                row.label,
+                _ms(row.baseline_ms),
+                _ms(row.current_ms),
+                f"{row.change:+.1%}" if row.change is not None else "—",
+                f"{row.ratio_ci95[0]:.3f}–{row.ratio_ci95[1]:.3f}" if row.ratio_ci95 else "—",
+                f"{row.p_value:.2g}" if row.p_value is not None else "—",
+                row.verdict.upper() if row.verdict in ("slower", "faster") else row.verdict,
+            ]
+        )
+    return headers, body
+
+
+def summary_line(comparison: Comparison, code: int) -> str:
+    if comparison.not_comparable:
+        return "NOT COMPARABLE: " + "; ".join(comparison.not_comparable)
+    counts = {v: sum(r.verdict == v for r in comparison.rows) for v in VERDICTS}
+    parts = [f"{n} {v}" for v, n in counts.items() if n]
+    verdict = {
+        EXIT_OK: "no significant regression",
+        EXIT_REGRESSION: "REGRESSION"
+        if comparison.regressions
+        else "IMPROVEMENT (refresh the baseline)",
+        EXIT_NOT_COMPARABLE: "NOT TRUSTWORTHY: rows unstable, failed or missing",
+    }[code]
+    return (
+        f"{verdict} — {', '.join(parts)} (threshold {comparison.threshold:.0%}, "
+        f"Mann–Whitney α={comparison.alpha:g})"
+    )
+
+
+def render_text(comparison: Comparison, code: int) -> str:
+    from tabulate import tabulate
+
+    headers, body = table_rows(comparison)
+    lines = [f"baseline {comparison.baseline}  →  current {comparison.current}"]
+    if body and not comparison.not_comparable:
+        lines += ["", tabulate(body, headers=headers, disable_numparse=True)]
+    lines += ["", summary_line(comparison, code)]
+    return "\n".join(lines)
+
+
+def render_markdown(comparison: Comparison, code: int) -> str:
+    headers, body = table_rows(comparison)
+    lines = [f"### fbench compare: `{comparison.baseline}` → `{comparison.current}`", ""]
+    if body and not comparison.not_comparable:
+        lines.append("| " + " | ".join(headers) + " |")
+        lines.append("|" + "---|" * len(headers))
+        lines += ["| " + " | ".join(cells) + " |" for cells in body]
+        lines.append("")
+    lines.append(f"**{summary_line(comparison, code)}**")
+    return "\n".join(lines) + "\n"

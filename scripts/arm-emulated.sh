@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# Smoke test of `fbench --device arm` on an emulated Raspberry Pi 4 CPU (Cortex-A72).
+#
+# Builds (once, cached outside the repository) an arm64 Debian bookworm root with debootstrap
+# and qemu-user-static, installs the project's aarch64 wheels offline into a venv there, and
+# runs `fbench run --device arm --quick` twice plus `fbench baseline save` and `fbench compare`
+# inside it with QEMU_CPU=cortex-a72 (without it the emulator offers ARMv8.1+ instructions and
+# an A72-incompatible torch wheel would pass unnoticed). Timings under emulation mean nothing:
+# the point is that the ARM code path, its detection and telemetry fallbacks and the aarch64
+# install work. See ARM notes in the README ("Raspberry Pi 4 and the CI regression gate").
+#
+# Exit codes: 0 passed; 1 fbench failed inside the emulated root (a real failure);
+# 77 skipped: this host cannot emulate (not root, no binfmt_misc, apt/debootstrap/PyPI
+# unreachable...), with the reason on stderr. .ci/run treats 77 as "skip", not "fail".
+#
+# Environment: FBENCH_ARM_ROOT (default /var/cache/fbench-arm-root), FBENCH_ARM_WHEELS
+# (default /var/cache/fbench-arm-wheels); delete them to rebuild from scratch.
+set -euo pipefail
+
+SKIP=77
+REPO="$(cd "$(dirname "$0")/.." && pwd)"
+ROOT="${FBENCH_ARM_ROOT:-/var/cache/fbench-arm-root}"
+WHEELS="${FBENCH_ARM_WHEELS:-/var/cache/fbench-arm-wheels}"
+SUITE=bookworm            # Debian 12: Python 3.11, which torch 2.9.1's aarch64 wheel supports
+PYTAG=3.11
+PLATFORM=manylinux_2_28_aarch64
+# torch 2.10 aarch64 dies on an A72 (ARMv8.1 LSE atomics); pyproject pins 2.9.1 on aarch64.
+TORCH_WHEELS=(torch==2.9.1 filelock typing-extensions sympy mpmath==1.3.0 networkx jinja2
+              markupsafe fsspec numpy)
+# What `fbench run --device arm --quick` and `fbench compare` import, plus fvcore's deps.
+FBENCH_WHEELS=(psutil tabulate scipy pyyaml tqdm termcolor pillow yacs portalocker)
+# Pure-Python packages published as sdists only: built into wheels on the host.
+SDIST_ONLY=(fvcore==0.1.5.post20221221 iopath==0.1.10)
+
+log() { echo "arm-emulated: $*" >&2; }
+skip() { log "SKIPPED: $*"; exit "$SKIP"; }
+
+[[ "$(uname -s)" == Linux ]] || skip "needs a Linux host"
+[[ "$(uname -m)" != aarch64 ]] || skip "host is already aarch64: run 'fbench run --device arm' natively"
+[[ "$(id -u)" == 0 ]] || skip "needs root (debootstrap, chroot, binfmt_misc, mounts)"
+
+# 1. qemu-user-static and debootstrap from the distribution.
+if ! command -v qemu-aarch64-static >/dev/null || ! command -v debootstrap >/dev/null; then
+    command -v apt-get >/dev/null || skip "no apt-get to install qemu-user-static and debootstrap"
+    log "installing qemu-user-static and debootstrap"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        qemu-user-static debootstrap >/dev/null; } \
+        || skip "apt-get could not install qemu-user-static and debootstrap"
+fi
+
+# 2. binfmt_misc: the kernel hands aarch64 binaries to qemu-aarch64-static.
+BINFMT=/proc/sys/fs/binfmt_misc
+if [[ ! -e "$BINFMT/register" ]]; then
+    mount -t binfmt_misc binfmt_misc "$BINFMT" 2>/dev/null \
+        || skip "cannot mount binfmt_misc (a container without that privilege?)"
+fi
+if [[ ! -e "$BINFMT/qemu-aarch64" ]]; then
+    conf=/usr/lib/binfmt.d/qemu-aarch64.conf
+    [[ -f "$conf" ]] || skip "no $conf from qemu-user-static"
+    grep -v '^#' "$conf" | head -n1 > "$BINFMT/register" 2>/dev/null \
+        || skip "cannot register qemu-aarch64 with binfmt_misc"
+fi
+[[ -e "$BINFMT/qemu-aarch64" ]] || skip "qemu-aarch64 is not registered with binfmt_misc"
+
+# 3. The arm64 root (cached: ~3 min the first time).
+# Never delete through a bind mount left by a killed run (it would reach the host's /dev).
+if grep -qF " $ROOT" /proc/mounts; then
+    skip "mounts remain under $ROOT from an earlier run; unmount them (umount -R) first"
+fi
+if [[ ! -f "$ROOT/.fbench-root-ready" ]]; then
+    log "building the arm64 $SUITE root in $ROOT (first time only, a few minutes)"
+    rm -rf "$ROOT.partial"
+    mkdir -p "$(dirname "$ROOT")"
+    debootstrap --arch=arm64 --foreign --variant=minbase \
+        --include=python3,python3-venv,ca-certificates "$SUITE" "$ROOT.partial" >/dev/null \
+        || skip "debootstrap (first stage) failed: Debian mirror unreachable?"
+    cp "$(command -v qemu-aarch64-static)" "$ROOT.partial/usr/bin/" 2>/dev/null || true
+    chroot "$ROOT.partial" /debootstrap/debootstrap --second-stage >/dev/null \
+        || skip "debootstrap second stage failed under emulation"
+    rm -rf "$ROOT"
+    mv "$ROOT.partial" "$ROOT"
+    touch "$ROOT/.fbench-root-ready"
+fi
+
+# 4. aarch64 wheels, fetched on the host (foreign-platform resolution would pull x86-only CUDA
+#    packages, hence --no-deps and the explicit lists above).
+if [[ ! -f "$WHEELS/.fbench-wheels-ready" ]]; then
+    log "downloading aarch64 wheels into $WHEELS"
+    mkdir -p "$WHEELS"
+    pip=(python3 -m pip)
+    "${pip[@]}" --version >/dev/null 2>&1 || pip=(uvx pip)
+    "${pip[@]}" download --quiet --only-binary=:all: --platform "$PLATFORM" \
+        --python-version "$PYTAG" --no-deps -d "$WHEELS" "${TORCH_WHEELS[@]}" "${FBENCH_WHEELS[@]}" \
+        || skip "pip download of the aarch64 wheels failed: PyPI unreachable?"
+    "${pip[@]}" wheel --quiet --no-deps -w "$WHEELS" "${SDIST_ONLY[@]}" \
+        || skip "could not build the pure-Python wheels of ${SDIST_ONLY[*]}"
+    touch "$WHEELS/.fbench-wheels-ready"
+fi
+
+# 5. Mounts for the chroot, undone on exit; the fake Pi cpuinfo is bound in later.
+mounted=()
+cleanup() {
+    for (( i=${#mounted[@]}-1; i>=0; i-- )); do umount -l "${mounted[i]}" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+bind() {  # mount ... TARGET, remembered for the unmount on exit
+    local target="${*: -1}"
+    [[ -e "$target" ]] || mkdir -p "$target"
+    mount "$@" && mounted+=("$target")
+}
+bind -t proc proc "$ROOT/proc"
+bind --rbind /sys "$ROOT/sys"
+bind --rbind /dev "$ROOT/dev"
+mkdir -p "$ROOT/wheels"
+bind --bind "$WHEELS" "$ROOT/wheels"
+
+in_root() {
+    chroot "$ROOT" /usr/bin/env -i QEMU_CPU=cortex-a72 HOME=/root LANG=C.UTF-8 \
+        PATH=/opt/fbench-venv/bin:/usr/bin:/bin PYTHONPATH=/opt/fbench "$@"
+}
+
+if [[ ! -f "$ROOT/opt/fbench-venv/.installed" ]]; then
+    log "installing the wheels into /opt/fbench-venv in the root (offline)"
+    in_root python3 -m venv /opt/fbench-venv || skip "python3 -m venv failed in the root"
+    # --no-compile: byte-compiling torch under emulation takes minutes; Python does it lazily.
+    in_root pip install --quiet --no-compile --no-index --find-links /wheels \
+        torch scipy psutil tabulate fvcore iopath \
+        || skip "offline pip install of the aarch64 wheels failed"
+    touch "$ROOT/opt/fbench-venv/.installed"
+fi
+
+# From here on a failure is fbench's own: exit 1.
+fail() { log "FAILED: $*"; exit 1; }
+
+# This checkout's files (tracked and untracked-but-not-ignored) as the source to test.
+rm -rf "$ROOT/opt/fbench" && mkdir -p "$ROOT/opt/fbench"
+(cd "$REPO" && git ls-files -co --exclude-standard -z | tar --null -T - -cf -) \
+    | tar -C "$ROOT/opt/fbench" -xf -
+rm -rf "$ROOT/tmp/fbench-results" "$ROOT/tmp/fbench-baselines"
+
+log "the A72 torch wheel runs under QEMU_CPU=cortex-a72"
+in_root python -c 'import platform, torch; print(platform.machine(), "torch", torch.__version__, float(torch.ones(2, 2).sum()))' \
+    || fail "torch does not run on an emulated Cortex-A72"
+
+log "without a Pi cpuinfo (the host's x86 one shows through), detection reports an unknown ARM CPU"
+in_root python -c 'from devices import arm; d = arm.detect(); print(d); assert d["cpu_part"] is None and not d["is_cortex_a72"]' \
+    || fail "ARM detection without a Pi cpuinfo"
+
+cat > "$ROOT/tmp/pi4-cpuinfo" <<'CPUINFO'
+processor	: 0
+BogoMIPS	: 108.00
+Features	: fp asimd evtstrm crc32 cpuid
+CPU implementer	: 0x41
+CPU architecture: 8
+CPU variant	: 0x0
+CPU part	: 0xd08
+CPU revision	: 3
+
+Hardware	: BCM2835
+Revision	: c03114
+Model		: Raspberry Pi 4 Model B Rev 1.4
+CPUINFO
+bind --bind "$ROOT/tmp/pi4-cpuinfo" "$ROOT/proc/cpuinfo"
+
+fbench() { in_root sh -c 'cd /opt/fbench && exec python -m bench.cli "$@"' fbench "$@"; }
+R=(--results-dir /tmp/fbench-results)
+log "fbench run --device arm --quick (twice)"
+fbench run --device arm --quick --stages 3,4 "${R[@]}" --no-table || fail "first fbench run --device arm"
+fbench run --device arm --quick --stages 3,4 "${R[@]}" || fail "second fbench run --device arm"
+mapfile -t runs < <(ls "$ROOT/tmp/fbench-results"/*.json | sort)
+(( ${#runs[@]} == 2 )) || fail "expected 2 result files, found ${#runs[@]}"
+first="/tmp/fbench-results/$(basename "${runs[0]}")"
+second="/tmp/fbench-results/$(basename "${runs[1]}")"
+in_root python -c 'import json, sys; d = json.load(open(sys.argv[1])); e = d["environment"]; print(e.get("arm")); assert e["arm"]["is_cortex_a72"], e["arm"]' "$first" \
+    || fail "the result does not record a Cortex-A72"
+
+fbench baseline save "$first" --baselines-dir /tmp/fbench-baselines || fail "fbench baseline save"
+# Emulated timings are noise, so only the exit code's meaning is checked: 0, 1 or 3 are all
+# verdicts; 2 (bad input) or a crash is a failure.
+set +e
+fbench compare auto "$second" --baselines-dir /tmp/fbench-baselines
+code=$?
+set -e
+case $code in
+    0|1|3) log "fbench compare answered with exit code $code (a verdict; emulated timings are noise)" ;;
+    *) fail "fbench compare exited with $code" ;;
+esac
+log "PASSED"

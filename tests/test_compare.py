@@ -1,0 +1,212 @@
+"""fbench compare (the CI gate) and fbench baseline, on synthetic runs built from a fixture."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bench.cli import main
+from bench.results import parse_result
+from reports import compare
+from tests.conftest import FIXTURES, assert_one_line_error
+
+_capsys: pytest.CaptureFixture | None = None
+
+
+@pytest.fixture(autouse=True)
+def _capture(capsys):
+    global _capsys
+    _capsys = capsys
+
+
+def fbench(*args: str) -> subprocess.CompletedProcess:
+    """`fbench ARGS` in this process (compare and baseline need no torch): code and output."""
+    _capsys.readouterr()
+    try:
+        code = main(list(args))
+    except SystemExit as stop:  # argparse's usage errors
+        code = stop.code
+    out, err = _capsys.readouterr()
+    return subprocess.CompletedProcess(["fbench", *args], code, out, err)
+
+
+def synthetic_run(
+    run_id: str, seed: int, scale: dict[str, float] | float = 1.0, n: int = 40, **env
+) -> dict:
+    """The hand-made Table 1 fixture, every row ok, with `n` noisy samples (±2%) per row.
+
+    `scale` multiplies every row's samples (a float) or only the rows named "conv 96×56×56".
+    """
+    data = json.loads((FIXTURES / "cpu_table1.json").read_text())
+    data["run_id"] = run_id
+    data["environment"].update(env)
+    rng = random.Random(seed)
+    for row in data["rows"]:
+        label = f"{row['operator']} {row['channels']}×{row['height']}×{row['width']}"
+        factor = scale if isinstance(scale, float) else scale.get(label, 1.0)
+        median = row["latency_ms"]["median"] * factor
+        row["samples_ms"] = [median * rng.lognormvariate(0.0, 0.02) for _ in range(n)]
+        row["status"], row["notes"] = "ok", []
+    return data
+
+
+def write(tmp_path: Path, data: dict) -> Path:
+    path = tmp_path / f"{data['run_id']}.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_identical_setups_pass():
+    result = compare.compare_runs(
+        parse_result(synthetic_run("a", 1), "a"), parse_result(synthetic_run("b", 2), "b")
+    )
+    assert result.not_comparable == []
+    assert [r.verdict for r in result.rows] == ["same"] * 16
+    assert result.exit_code() == 0
+
+
+def test_planted_ten_percent_slowdown_is_flagged_on_that_row_only():
+    result = compare.compare_runs(
+        parse_result(synthetic_run("a", 1), "a"),
+        parse_result(synthetic_run("b", 2, {"pconv 192×28×28": 1.10}), "b"),
+    )
+    slower = result.regressions
+    assert [r.label for r in slower] == ["pconv 192×28×28"]
+    assert slower[0].change == pytest.approx(0.10, abs=0.03)
+    assert slower[0].p_value < 0.05
+    low, high = slower[0].ratio_ci95
+    assert 1.0 < low < 1.10 < high
+    assert result.exit_code() == 1
+
+
+def test_two_percent_change_is_below_the_threshold_even_if_significant():
+    result = compare.compare_runs(
+        parse_result(synthetic_run("a", 1, n=400), "a"),
+        parse_result(synthetic_run("b", 2, 1.02, n=400), "b"),
+    )
+    assert any(r.p_value < 0.05 for r in result.rows)  # significant, but small
+    assert result.regressions == [] and result.exit_code() == 0
+    # ... and a 2% threshold would flag it.
+    strict = compare.compare_runs(
+        parse_result(synthetic_run("a", 1, n=400), "a"),
+        parse_result(synthetic_run("b", 2, 1.03, n=400), "b"),
+        threshold=0.02,
+    )
+    assert strict.exit_code() == 1
+
+
+def test_improvement_fails_only_when_asked():
+    result = compare.compare_runs(
+        parse_result(synthetic_run("a", 1), "a"), parse_result(synthetic_run("b", 2, 0.85), "b")
+    )
+    assert len(result.improvements) == 16
+    assert result.exit_code() == 0
+    assert result.exit_code(fail_on_improvement=True) == 1
+
+
+def test_unstable_rows_make_the_gate_untrustworthy():
+    current = synthetic_run("b", 2)
+    current["rows"][3]["status"] = "unstable"
+    current["rows"][3]["notes"] = ["under voltage during the row (get_throttled 0x0 → 0x50000)"]
+    result = compare.compare_runs(
+        parse_result(synthetic_run("a", 1), "a"), parse_result(current, "b")
+    )
+    unstable = [r for r in result.rows if r.verdict == "unstable"]
+    assert len(unstable) == 1 and "under voltage" in unstable[0].reason
+    assert result.exit_code() == 3
+    assert result.exit_code(allow_unstable=True) == 0
+
+
+def test_identity_slug_keys_baselines_by_board_cpu_and_torch():
+    run = parse_result(synthetic_run("a", 1, board_model="Raspberry Pi 4 Model B Rev 1.4"), "a")
+    slug = compare.identity_slug(compare.device_identity(run))
+    assert slug == "raspberry-pi-4-model-b-rev-1.4_hand-made-test-cpu_cpu_torch_torch-2.15.0"
+
+
+# --- through the CLI --------------------------------------------------------------------------
+
+
+def test_cli_exit_codes_and_outputs(tmp_path, monkeypatch):
+    base = write(tmp_path, synthetic_run("base", 1))
+    same = write(tmp_path, synthetic_run("same", 2))
+    slow = write(tmp_path, synthetic_run("slow", 3, {"conv 96×56×56": 1.10}))
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+
+    ok = fbench("compare", str(base), str(same), "--results-dir", str(tmp_path))
+    assert ok.returncode == 0, ok.stderr
+    assert "no significant regression" in ok.stdout
+
+    bad = fbench("compare", "base", "slow", "--results-dir", str(tmp_path), "--format", "json")
+    assert bad.returncode == 1, bad.stderr
+    report = json.loads(bad.stdout)
+    assert report["exit_code"] == 1
+    assert [r["label"] for r in report["rows"] if r["verdict"] == "slower"] == ["conv 96×56×56"]
+    # A 15% threshold does not report the 10% slowdown.
+    assert fbench("compare", str(base), str(slow), "--threshold", "15%").returncode == 0
+
+    text = summary.read_text()
+    assert text.count("### fbench compare") == 3
+    assert "| conv 96×56×56 |" in text and "SLOWER" in text
+
+
+def test_cli_mismatched_config_is_exit_3(tmp_path):
+    base = write(tmp_path, synthetic_run("base", 1))
+    other = synthetic_run("other", 2)
+    other["config"]["layers"] = 5
+    other_board = write(tmp_path, synthetic_run("board", 2, cpu_model="Another CPU"))
+    result = fbench("compare", str(base), str(write(tmp_path, other)), "--format", "md")
+    assert result.returncode == 3
+    assert "config layers differs: baseline 10, current 5" in result.stdout
+    assert fbench("compare", str(base), str(other_board)).returncode == 3
+
+
+def test_cli_corrupt_or_missing_file_is_exit_2(tmp_path):
+    base = write(tmp_path, synthetic_run("base", 1))
+    corrupt = tmp_path / "corrupt.json"
+    corrupt.write_text(base.read_text()[:500])
+    assert_one_line_error(fbench("compare", str(base), str(corrupt)), "corrupt result file")
+    assert_one_line_error(
+        fbench("compare", str(base), str(tmp_path / "nope.json")), "no such result file"
+    )
+    assert_one_line_error(fbench("compare", str(base), str(base), "--threshold", "2"), "(0, 1)")
+
+
+def test_cli_baseline_save_then_compare_auto(tmp_path):
+    baselines = tmp_path / "baselines"
+    base = write(tmp_path, synthetic_run("base", 1, board_model="Raspberry Pi 4 Model B Rev 1.4"))
+    current = write(tmp_path, synthetic_run("cur", 2, board_model="Raspberry Pi 4 Model B Rev 1.4"))
+    elsewhere = write(tmp_path, synthetic_run("x", 2, board_model="Raspberry Pi 5 Model B Rev 1.0"))
+    assert (
+        fbench("compare", "auto", str(current), "--baselines-dir", str(baselines)).returncode == 3
+    )
+
+    saved = fbench("baseline", "save", str(base), "--baselines-dir", str(baselines))
+    assert saved.returncode == 0, saved.stderr
+    assert "warning" not in saved.stderr
+    stored = list(baselines.iterdir())
+    assert [p.name for p in stored] == [
+        "raspberry-pi-4-model-b-rev-1.4_hand-made-test-cpu_cpu_torch_torch-2.15.0.json"
+    ]
+    assert json.loads(stored[0].read_text())["run_id"] == "base"
+    auto = fbench("compare", "auto", str(current), "--baselines-dir", str(baselines))
+    assert auto.returncode == 0, auto.stdout + auto.stderr
+    # Another board finds no baseline: never compared with this one.
+    other = fbench("compare", "auto", str(elsewhere), "--baselines-dir", str(baselines))
+    assert other.returncode == 3 and "no baseline for this device" in other.stderr
+
+
+def test_cli_baseline_save_warns_about_rows_that_are_not_ok(tmp_path):
+    data = synthetic_run("base", 1)
+    data["rows"][0]["status"] = "unstable"
+    saved = fbench("baseline", "save", str(write(tmp_path, data)), "--baselines-dir", str(tmp_path))
+    assert saved.returncode == 0
+    assert "warning: 1 row(s) not ok (conv 96×56×56)" in saved.stderr
+    running = synthetic_run("running", 1)
+    running["state"] = "interrupted"
+    refused = fbench("baseline", "save", str(write(tmp_path, running)), "--baselines-dir", "x")
+    assert_one_line_error(refused, "'interrupted', not complete")
