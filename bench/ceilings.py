@@ -116,8 +116,11 @@ def _kernels(
     details: dict[str, Any] = {"n": n, "counted": "n³ multiply-adds"}
     if torch_device.startswith("cuda"):
         # fp32 GEMM on tensor cores (TF32) is another, higher ceiling; record which was used.
-        details["matmul_allow_tf32"] = torch.backends.cuda.matmul.allow_tf32
-        details["cudnn_allow_tf32"] = torch.backends.cudnn.allow_tf32
+        # Read through the CUDA device's helper: torch ≥ 2.9 refuses the legacy flag once
+        # the new fp32_precision API has been used (as the CUDA session does).
+        from devices.cuda import read_tf32
+
+        details["fp32_precision"] = read_tf32(torch)
     kernels.append(
         _Kernel("gemm", "compute", lambda: torch.mm(a, b, out=c), float(n**3), details, [])
     )

@@ -222,7 +222,8 @@ def run_header(run: RunResult) -> list[str]:
         f"method {describe_method(config['timing'])}",
     ]
     if config.get("quick"):
-        lines.append("quick run: smoke-sized shapes and timing, not comparable with the paper")
+        smaller = "" if config.get("suite") == "networks" else "shapes and "
+        lines.append(f"quick run: smoke-sized {smaller}timing, not comparable with the paper")
     return lines
 
 
