@@ -10,7 +10,6 @@ result file so a reader can tell whether a calibration belongs to a run. Writes 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import bench
 from bench.errors import FbenchError
-from bench.results import write_atomic
+from bench.results import read_json, write_atomic
 from bench.timing import LatencySummary
 
 if TYPE_CHECKING:
@@ -241,21 +240,7 @@ def parse_calibration(data: Any, source: str) -> Calibration:
 
 
 def read_calibration(path: Path) -> Calibration:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise FbenchError(
-            f"{path}: no such calibration file (make one with: fbench calibrate --device ...)"
-        ) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise FbenchError(f"{path}: cannot read calibration file ({error})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise FbenchError(
-            f"{path}: corrupt calibration file (invalid JSON at line {error.lineno}, column "
-            f"{error.colno}: {error.msg})"
-        ) from None
+    data = read_json(path, "calibration", " (make one with: fbench calibrate --device ...)")
     return parse_calibration(data, str(path))
 
 

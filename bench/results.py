@@ -344,21 +344,25 @@ def parse_result(data: Any, source: str) -> RunResult:
     )
 
 
-def read_result(path: Path) -> RunResult:
+def read_json(path: Path, kind: str, missing_hint: str = "") -> Any:
+    """Decoded JSON of a `kind` file ("result", "calibration"), or one line saying what is wrong."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise FbenchError(f"{path}: no such result file") from None
+        raise FbenchError(f"{path}: no such {kind} file{missing_hint}") from None
     except (OSError, UnicodeDecodeError) as error:
-        raise FbenchError(f"{path}: cannot read result file ({error})") from None
+        raise FbenchError(f"{path}: cannot read {kind} file ({error})") from None
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as error:
         raise FbenchError(
-            f"{path}: corrupt result file (invalid JSON at line {error.lineno}, column "
+            f"{path}: corrupt {kind} file (invalid JSON at line {error.lineno}, column "
             f"{error.colno}: {error.msg})"
         ) from None
-    return parse_result(data, str(path))
+
+
+def read_result(path: Path) -> RunResult:
+    return parse_result(read_json(path, "result"), str(path))
 
 
 def load_results(references: Sequence[str | Path], results_dir: Path) -> list[RunResult]:
