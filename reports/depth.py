@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bench.results import ResultRow
-from operators import OPERATORS
 from reports.roofline import table1_order
+from reports.table1 import operator_title
 
 
 @dataclass(frozen=True)
@@ -125,12 +125,11 @@ def depth_fits(rows: Sequence[ResultRow]) -> tuple[list[DepthFit], list[str]]:
             continue
         layers = tuple(row.layers for row in group)
         latencies = tuple(float(row.latency) for row in group)
-        spec = OPERATORS.get(first.operator)
         fits.append(
             DepthFit(
                 device=first.device,
                 operator=first.operator,
-                title=spec.title if spec else first.operator,
+                title=operator_title(first.operator),
                 stage=first.stage,
                 channels=first.channels,
                 height=first.height,

@@ -25,6 +25,7 @@ from typing import TextIO
 from bench.calibration import Calibration, device_model
 from bench.results import ResultRow
 from operators import OPERATORS
+from reports.table1 import operator_title
 
 
 def arithmetic_intensity(flops_per_sample: int, batch: int, memory_access_bytes: int) -> float:
@@ -106,11 +107,10 @@ def roofline_point(row: ResultRow, calibration: Calibration) -> RooflinePoint | 
     attainable = attainable_gflops_per_s(actual_i, compute, bandwidth)
     measured = row.gflops_per_s if row.status != "failed" else None
     latency = row.latency if row.status != "failed" else None
-    spec = OPERATORS.get(row.operator)
     return RooflinePoint(
         device=row.device,
         operator=row.operator,
-        title=spec.title if spec else row.operator,
+        title=operator_title(row.operator),
         stage=row.stage,
         channels=row.channels,
         height=row.height,
