@@ -211,6 +211,9 @@ def test_ctrl_c_keeps_finished_rows_and_resume_completes_them(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A shell starts background jobs with SIGINT ignored, and Python keeps it ignored:
+        # give the child the default disposition a user's terminal would, so Ctrl-C lands.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     while len(_rows_in(results_dir)) < 2 and time.monotonic() < deadline:
