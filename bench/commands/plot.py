@@ -10,7 +10,7 @@ from bench.errors import FbenchError
 
 IMAGE_FORMATS = ("png", "svg", "pdf", "jpg", "webp")
 
-HELP = "plot stored results: operators (FLOPs vs FLOPS per device), figure2 (networks)"
+HELP = "plot stored results: operators (FLOPs vs FLOPS), figure2 (networks), roofline"
 DESCRIPTION = """\
 Draw a chart from stored result files; nothing is measured. Each plot is written as
 PREFIX.png and PREFIX.svg, with PREFIX.csv beside them holding every plotted point.
@@ -20,6 +20,8 @@ PREFIX.png and PREFIX.svg, with PREFIX.csv beside them holding every plotted poi
   fbench plot figure2 RESULT        the paper's Figure 2 for a network-suite run: (a) FLOPS
                                     vs FLOPs, (b) latency vs FLOPs, a marker per family,
                                     FasterNet in red
+  fbench plot roofline RESULT...    the operators on the device's measured roofline (needs a
+                                    calibration: fbench calibrate --device ...)
 
 --paper adds the paper's points as hollow markers (Table 1, or Table 3 with FLOPS derived
 as FLOPs / latency). PREFIX defaults to <results-dir>/plots/<kind>-<first run id>."""
