@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bench.commands import positive_int
 from bench.commands.run import pin_core
+from bench.config import DTYPES
 
 HELP = "measure the device's ceilings (GEMM rate, memory bandwidth) for the roofline"
 DESCRIPTION = """\
@@ -39,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--dtype",
-        choices=("float32", "float16", "bfloat16"),
+        choices=DTYPES,
         help="data type of the GEMM and buffers (default: the experiment's, float32)",
     )
     parser.add_argument(

@@ -16,6 +16,7 @@ from bench.commands import (
     int_list,
     positive_int,
 )
+from bench.config import DTYPES
 
 if TYPE_CHECKING:
     from bench.config import RunConfig
@@ -149,7 +150,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--dtype",
-        choices=("float32", "float16", "bfloat16"),
+        choices=DTYPES,
         help="data type of weights and inputs (default: float32)",
     )
     parser.add_argument(
