@@ -40,6 +40,7 @@ class TimingConfig:
     schedule: str = "interleaved"  # or "sequential": one row after another
     official_calls: int = 200  # --method official: the FasterNet script's 200 timed calls
     perf_counters: bool = False  # --perf-counters: cycles, instructions, LLC misses per row
+    host_probe: bool = True  # time a fixed GEMM in every round (bench/host_probe.py)
 
 
 QUICK_TIMING = TimingConfig(
@@ -522,6 +523,7 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
             method=timing.method,
             schedule=timing.schedule,
             perf_counters=timing.perf_counters,
+            host_probe=timing.host_probe,
         )
 
     return RunConfig(
@@ -546,19 +548,26 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
 
 # --- [compare]: the regression gate's defaults (fbench compare) ------------------------------
 
-COMPARE_DEFAULTS: dict[str, float] = {"threshold": 0.05, "alpha": 0.05}
+COMPARE_DEFAULTS: dict[str, Any] = {
+    "threshold": 0.05,
+    "alpha": 0.05,
+    "host_correction": True,
+    "host_tolerance": 0.025,
+}
 
 
-def compare_settings(raw: Mapping[str, Any], source: str) -> dict[str, float]:
-    """[compare] threshold (smallest change reported) and alpha (Mann–Whitney level)."""
+def compare_settings(raw: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """[compare] threshold (smallest change reported), alpha (Mann–Whitney level) and the
+    host-speed correction (reports/compare.py): on/off and how far it may stray from the probe."""
     where = f"{source}: [compare]"
     settings = _typed_table(where, _table(raw, "compare", source), COMPARE_DEFAULTS)
-    for key, value in settings.items():
+    for key in ("threshold", "alpha", "host_tolerance"):
+        value = settings[key]
         if not 0 < value < 1:
             raise FbenchError(f"{where} {key} must be in (0, 1) (0.05 = 5%), got {value}")
     return settings
 
 
-def load_compare_settings(path: Path | None) -> dict[str, float]:
+def load_compare_settings(path: Path | None) -> dict[str, Any]:
     raw = read_toml(path) if path is not None else {}
     return compare_settings(raw, str(path) if path is not None else "built-in defaults")

@@ -71,6 +71,9 @@ class ResultRow:
     telemetry: dict[str, Any] = field(default_factory=dict)
     # --perf-counters: per-call cycles, instructions, LLC-load-misses (null if unsupported)
     hardware_counters: dict[str, Any] | None = None
+    # The host probe (bench/host_probe.py): {"workload", "round_medians_ms"}, the probe's
+    # median in each round this row was sampled in; None for --method official.
+    host_probe: dict[str, Any] | None = None
     # The network suite (Figure 2 / Table 3): which suite a row belongs to, the paper's name
     # for the network, its family (for plot markers) and its parameter count.
     suite: str = "operators"  # "operators" | "networks"

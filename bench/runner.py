@@ -9,6 +9,10 @@ Why the procedure looks like this (measured on 2-core shared hosts, see the READ
 - A row is finished when the 95% interval of its median is within ±`ci_target` (after
   `min_samples` and `min_rounds`), or when its sampling time reaches `max_row_s`; it is
   then `unstable`, reported with its real interval rather than a tidy wrong number.
+- The host itself speeds up and slows down (every row by the same few percent, for tens of
+  seconds). A fixed GEMM, the host probe (bench/host_probe.py), takes a slice of every
+  round like a row; each row stores the probe's median in the rounds it was sampled in, so
+  readers and `fbench compare` can tell a slower host from slower code.
 - `--method official` reproduces the FasterNet script instead: untimed warm-up calls, then
   the mean of 200 calls, one row after another.
 
@@ -25,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import timing
+from bench import host_probe, timing
 from bench.config import RunConfig, TimingConfig
 from bench.flop_count import FvcoreCount
 from bench.results import ResultRow, now_iso, row_key
@@ -200,6 +204,7 @@ class _Row:
     warmup: dict[str, Any] = field(default_factory=dict)
     samples_s: list[float] = field(default_factory=list)
     rounds: int = 0
+    probe_ms: list[float] = field(default_factory=list)  # host probe median, per round sampled
     notes: list[str] = field(default_factory=list)
 
     # Wall time spent sampling. Not sum(samples_s): a device that times blocks of calls
@@ -310,9 +315,26 @@ def _finish(row: _Row, session: Any, settings: TimingConfig, converged: bool) ->
         warmup=row.warmup,
         rounds=row.rounds,
         telemetry={"before": row.telemetry_before, "after": telemetry_after},
+        host_probe=(
+            {
+                "workload": host_probe.WORKLOAD,
+                "round_medians_ms": [round(v, 6) for v in row.probe_ms],
+            }
+            if row.probe_ms
+            else None
+        ),
         started=row.started,
         finished=now_iso(),
     )
+
+
+def _probe_record(round_medians_ms: list[float]) -> dict[str, Any] | None:
+    if not round_medians_ms:
+        return None
+    return {
+        "workload": host_probe.WORKLOAD,
+        "round_medians_ms": [round(value, 6) for value in round_medians_ms],
+    }
 
 
 def _hardware_counters(row: _Row, settings: TimingConfig) -> dict[str, Any]:
@@ -407,6 +429,7 @@ def _interleaved(
     settings = config.timing
     # Shuffled each round (fixed seed: reproducible) so no row always follows the same one.
     order = random.Random(config.seed)
+    probe = _start_probe(session, settings, config.seed, emit) if rows else None
     active = list(rows)
     round_number = 0
     while active:
@@ -415,15 +438,26 @@ def _interleaved(
         if waited:
             emit(Phase(f"waited for the device: {waited}"))
         scheduled = active if settings.schedule == "interleaved" else active[:1]
-        for row in order.sample(scheduled, len(scheduled)):
+        sampled = []
+        probe_ms = None
+        # The probe (None in the list) takes its slice at a random place in the round.
+        slots = [*scheduled, None] if probe else list(scheduled)
+        for row in order.sample(slots, len(slots)):
+            if row is None:
+                probe_ms = _sample_probe(probe, session, settings)
+                continue
             try:
                 begin = time.perf_counter()
                 row.samples_s.extend(session.measure(row.call, budget_s=settings.round_s))
                 row.sampled_s += time.perf_counter() - begin
                 row.rounds += 1
+                sampled.append(row)
             except Exception as error:
                 active.remove(row)
                 yield finished(_failed(row.plan, "adaptive", error, row.started))
+        if probe_ms is not None:
+            for row in sampled:
+                row.probe_ms.append(probe_ms)
         still_active = []
         for row in active:
             converged = _is_converged(row, settings)
@@ -433,5 +467,25 @@ def _interleaved(
                 still_active.append(row)
         active = still_active
         done, total = progress()
-        sampled = [(row.plan.label, row.summary()) for row in active if row.samples_s]
-        emit(RoundFinished(round_number, sampled, done, total))
+        estimates = [(row.plan.label, row.summary()) for row in active if row.samples_s]
+        emit(RoundFinished(round_number, estimates, done, total))
+
+
+def _start_probe(
+    session: Any, settings: TimingConfig, seed: int, emit: Emit
+) -> Callable[[], object] | None:
+    """Build and warm the host probe; None (and a note) if it is switched off or cannot run."""
+    if not settings.host_probe:
+        return None
+    try:
+        probe = host_probe.build(session.torch_device, seed)
+        session.measure(probe, budget_s=max(settings.warmup_min_s, settings.round_s))
+    except Exception as error:  # the probe is context, never a reason to lose the run
+        emit(Phase(f"host probe off: {type(error).__name__}: {error}"))
+        return None
+    return probe
+
+
+def _sample_probe(probe: Callable[[], object], session: Any, settings: TimingConfig) -> float:
+    samples_s = session.measure(probe, budget_s=settings.round_s)
+    return host_probe.round_median([s * 1000.0 for s in samples_s])

@@ -7,6 +7,15 @@ and a threshold alone flags noise. The bootstrap interval of the median ratio is
 reader sees how sure each verdict is. Runs from different devices, software or configs, or
 rows that were `unstable`/`failed`, are not judged at all (exit 3): a gate that compares a hot
 board with a cool one produces false alarms.
+
+Host-speed correction: a shared host (or a Pi whose governor moves) runs the whole sweep a few
+percent faster or slower from one run to the next; measured here, all 16 rows moved together
+by up to ±10% between back-to-back sweeps. Each row stores a host probe (a fixed GEMM timed
+in the same rounds, bench/host_probe.py). Before judging, the current run's samples are
+divided by the host's speed ratio: the rows' common shift (the median of their ratios, which
+tracks what these rows feel best) but never further than `host_tolerance` from what the probe
+measured, so a slowdown of every row that the probe did not see still counts as a slowdown.
+Runs without probes (--method official, older files) are compared raw, and the output says so.
 """
 
 from __future__ import annotations
@@ -17,11 +26,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from bench import host_probe
 from bench.errors import EXIT_NOT_COMPARABLE, EXIT_OK, EXIT_REGRESSION
 from bench.results import ResultRow, RunResult
 
 DEFAULT_THRESHOLD = 0.05
 DEFAULT_ALPHA = 0.05
+# How far the rows' common shift may stray from the probe's before the rest counts as the
+# code's doing. Measured on the 2-core VMs: the probe tracked the rows' common shift within
+# 2.6% through ±10% host swings.
+DEFAULT_HOST_TOLERANCE = 0.025
 BOOTSTRAP_RESAMPLES = 2000
 # Too few samples give Mann–Whitney no power (n=3 vs 3 cannot reach p < 0.05).
 MIN_SAMPLES = 5
@@ -43,6 +57,28 @@ class RowComparison:
     p_value: float | None  # two-sided Mann–Whitney U
     verdict: str  # one of VERDICTS
     reason: str = ""
+    raw_change: float | None = None  # before host-speed correction (= change when none)
+
+
+@dataclass(frozen=True)
+class HostCorrection:
+    """How much faster or slower the host itself ran in the current run (ratios, 1 = same)."""
+
+    applied: bool
+    factor: float = 1.0  # what the current samples were divided by
+    probe_ratio: float | None = None  # the host probe's median ratio (current / baseline)
+    rows_ratio: float | None = None  # the median of the rows' raw latency ratios
+    tolerance: float = DEFAULT_HOST_TOLERANCE
+    reason: str = ""  # why it was not applied, or how the factor was chosen
+
+    def line(self) -> str:
+        if not self.applied:
+            return f"host-speed correction off: {self.reason}"
+        return (
+            f"host-speed correction {self.factor - 1:+.1%}: the host probe ran "
+            f"{self.probe_ratio - 1:+.1%}, the rows together {self.rows_ratio - 1:+.1%}"
+            f" ({self.reason}); changes below are corrected"
+        )
 
 
 @dataclass(frozen=True)
@@ -53,6 +89,7 @@ class Comparison:
     alpha: float
     rows: list[RowComparison]
     not_comparable: list[str] = field(default_factory=list)  # why the runs cannot be judged
+    host: HostCorrection = field(default_factory=lambda: HostCorrection(False, reason="off"))
 
     @property
     def regressions(self) -> list[RowComparison]:
@@ -171,23 +208,86 @@ def bootstrap_ratio_ci(
     return round(float(low), 4), round(float(high), 4)
 
 
+def host_speed_factor(
+    probe_ratio: float, rows_ratio: float, tolerance: float = DEFAULT_HOST_TOLERANCE
+) -> float:
+    """The host's speed ratio to correct by: the rows' common shift, kept within `tolerance`
+    of the probe's. Within it, the rows' own shift is the better estimate (memory-bound rows
+    feel a clock swing less than the GEMM probe does); beyond it, the probe bounds it, so
+    code that slowed every row is not explained away as a slow host."""
+    low, high = probe_ratio * (1 - tolerance), probe_ratio * (1 + tolerance)
+    return min(max(rows_ratio, low), high)
+
+
+def host_correction(
+    pairs: Sequence[tuple[ResultRow, ResultRow]], tolerance: float = DEFAULT_HOST_TOLERANCE
+) -> HostCorrection:
+    """The host-speed correction for matched (baseline, current) rows with samples."""
+    probed = [
+        (base, cur)
+        for base, cur in pairs
+        if base.host_probe and cur.host_probe and base.samples_ms and cur.samples_ms
+    ]
+    if not pairs:
+        return HostCorrection(False, tolerance=tolerance, reason="no rows to compare")
+    if not probed:
+        runs = sorted(
+            {name for base, cur in pairs for name, row in (("baseline", base), ("current", cur))
+             if not row.host_probe}
+        )  # fmt: skip
+        return HostCorrection(
+            False,
+            tolerance=tolerance,
+            reason=f"no host probe in the {' and '.join(runs)} run "
+            "(--method official, host_probe = false, or an older fbench)",
+        )
+    workloads = {row.host_probe.get("workload") for pair in probed for row in pair}
+    if len(workloads) > 1:
+        return HostCorrection(
+            False, tolerance=tolerance, reason=f"different probe workloads: {sorted(workloads)}"
+        )
+    probe_ratio = _median(
+        [
+            host_probe.speed_ratio(
+                base.host_probe["round_medians_ms"], cur.host_probe["round_medians_ms"]
+            )
+            for base, cur in probed
+        ]
+    )
+    rows_ratio = _median(
+        [_median(cur.samples_ms) / _median(base.samples_ms) for base, cur in probed]
+    )
+    factor = host_speed_factor(probe_ratio, rows_ratio, tolerance)
+    how = (
+        "the rows' common shift"
+        if factor == rows_ratio
+        else f"the probe's ±{tolerance:.1%}, the rows moved further"
+    )
+    return HostCorrection(True, factor, probe_ratio, rows_ratio, tolerance, how)
+
+
 def compare_samples(
     label: str,
     baseline: Sequence[float],
     current: Sequence[float],
     threshold: float = DEFAULT_THRESHOLD,
     alpha: float = DEFAULT_ALPHA,
+    host_factor: float = 1.0,
 ) -> RowComparison:
-    """One row's verdict from its two sample sets (milliseconds)."""
+    """One row's verdict from its two sample sets (milliseconds); the current samples are
+    divided by `host_factor` (how much slower the host itself ran) before they are judged."""
     base_ms, cur_ms = _median(baseline), _median(current)
-    change = cur_ms / base_ms - 1.0
+    raw_change = cur_ms / base_ms - 1.0
+    corrected = [value / host_factor for value in current] if host_factor != 1.0 else current
+    change = _median(corrected) / base_ms - 1.0
     if min(len(baseline), len(current)) < MIN_SAMPLES:
         return RowComparison(
             label, base_ms, cur_ms, change, None, None, "unstable",
             f"too few samples to test ({len(baseline)} vs {len(current)}; need {MIN_SAMPLES})",
+            raw_change,
         )  # fmt: skip
-    p_value = mann_whitney_p(baseline, current)
-    interval = bootstrap_ratio_ci(baseline, current)
+    p_value = mann_whitney_p(baseline, corrected)
+    interval = bootstrap_ratio_ci(baseline, corrected)
     significant = p_value < alpha
     if significant and abs(change) > threshold:
         verdict = "slower" if change > 0 else "faster"
@@ -199,7 +299,9 @@ def compare_samples(
             if abs(change) <= threshold
             else f"not significant (p={p_value:.2g})"
         )
-    return RowComparison(label, base_ms, cur_ms, change, interval, p_value, verdict, reason)
+    return RowComparison(
+        label, base_ms, cur_ms, change, interval, p_value, verdict, reason, raw_change
+    )
 
 
 def _row_label(row: ResultRow) -> str:
@@ -211,9 +313,11 @@ def compare_runs(
     current: RunResult,
     threshold: float = DEFAULT_THRESHOLD,
     alpha: float = DEFAULT_ALPHA,
+    host_tolerance: float | None = DEFAULT_HOST_TOLERANCE,
 ) -> Comparison:
     """Match rows by their identity (operator, params, shape, layers, batch, device, backend,
-    dtype) and judge each; rows that were not trustworthy in either run are not judged."""
+    dtype) and judge each; rows that were not trustworthy in either run are not judged.
+    `host_tolerance=None` switches the host-speed correction off (raw medians are judged)."""
     problems = comparability_problems(baseline, current)
     # Table 1's order (operators as configured, then stages), not the order rows finished in.
     order = {name: i for i, name in enumerate(baseline.config.get("operators") or [])}
@@ -222,6 +326,16 @@ def compare_runs(
     cur_rows = {row.key(): row for row in current.rows}
     if not problems and not set(base_rows) & set(cur_rows):
         problems.append("no row of the current run matches a row of the baseline")
+    matched = [
+        (base, cur_rows[key])
+        for key, base in base_rows.items()
+        if key in cur_rows and base.status != "failed" and cur_rows[key].status != "failed"
+    ]
+    host = (
+        HostCorrection(False, reason="switched off (--no-host-correction)")
+        if host_tolerance is None
+        else host_correction(matched, host_tolerance)
+    )
     rows = []
     for key, base in base_rows.items():
         label = _row_label(base)
@@ -237,7 +351,9 @@ def compare_runs(
             rows.append(RowComparison(label, base.latency, cur.latency, None, None, None,
                                       "failed", f"{name}: {r.error or 'no samples'}"))  # fmt: skip
             continue
-        judged = compare_samples(label, base.samples_ms, cur.samples_ms, threshold, alpha)
+        judged = compare_samples(
+            label, base.samples_ms, cur.samples_ms, threshold, alpha, host.factor
+        )
         if bad and judged.verdict != "slower":
             # An unstable row cannot clear the gate, but a clear slowdown is still reported.
             name, r = bad[0]
@@ -249,7 +365,7 @@ def compare_runs(
         if key not in base_rows:
             rows.append(RowComparison(_row_label(cur), None, cur.latency, None, None, None,
                                       "new", "not in the baseline"))  # fmt: skip
-    return Comparison(baseline.run_id, current.run_id, threshold, alpha, rows, problems)
+    return Comparison(baseline.run_id, current.run_id, threshold, alpha, rows, problems, host)
 
 
 # --- rendering (pure: strings from a Comparison) ----------------------------------------------
@@ -261,8 +377,14 @@ def _ms(value: float | None) -> str:
     return f"{value:.2f}" if value >= 1 else f"{value:.3f}"
 
 
+def _percent(value: float | None) -> str:
+    return f"{value:+.1%}" if value is not None else "—"
+
+
 def table_rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
-    headers = ["row", "baseline ms", "current ms", "change", "ratio 95% CI", "p", "verdict"]
+    corrected = comparison.host.applied
+    headers = ["row", "baseline ms", "current ms", *(["raw change"] if corrected else [])]
+    headers += ["change", "ratio 95% CI", "p", "verdict"]
     body = []
     for row in comparison.rows:
         body.append(
@@ -270,7 +392,8 @@ def table_rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
                 row.label,
                 _ms(row.baseline_ms),
                 _ms(row.current_ms),
-                f"{row.change:+.1%}" if row.change is not None else "—",
+                *([_percent(row.raw_change)] if corrected else []),
+                _percent(row.change),
                 f"{row.ratio_ci95[0]:.3f}–{row.ratio_ci95[1]:.3f}" if row.ratio_ci95 else "—",
                 f"{row.p_value:.2g}" if row.p_value is not None else "—",
                 row.verdict.upper() if row.verdict in ("slower", "faster") else row.verdict,
@@ -304,6 +427,7 @@ def render_text(comparison: Comparison, code: int) -> str:
     lines = [f"baseline {comparison.baseline}  →  current {comparison.current}"]
     if body and not comparison.not_comparable:
         lines += ["", tabulate(body, headers=headers, disable_numparse=True)]
+        lines += ["", comparison.host.line()]
     lines += ["", summary_line(comparison, code)]
     return "\n".join(lines)
 
@@ -315,6 +439,6 @@ def render_markdown(comparison: Comparison, code: int) -> str:
         lines.append("| " + " | ".join(headers) + " |")
         lines.append("|" + "---|" * len(headers))
         lines += ["| " + " | ".join(cells) + " |" for cells in body]
-        lines.append("")
+        lines += ["", comparison.host.line(), ""]
     lines.append(f"**{summary_line(comparison, code)}**")
     return "\n".join(lines) + "\n"

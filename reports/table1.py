@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from statistics import fmean
+from statistics import fmean, median
 from typing import Any
 
 from bench.results import ResultRow, RunResult
@@ -199,6 +199,23 @@ def describe_method(timing: dict) -> str:
     )
 
 
+def host_probe_line(rows: Sequence[ResultRow]) -> str | None:
+    """How much the host's own speed moved during the run (bench/host_probe.py), or None."""
+    from bench import host_probe
+
+    # Every row stores the probe's median in the rounds it was sampled in; rows share rounds,
+    # so the run's rounds are the distinct values.
+    probed = [row.host_probe for row in rows if row.host_probe]
+    rounds = sorted({value for probe in probed for value in probe["round_medians_ms"]})
+    if not rounds:
+        return None
+    return (
+        f"host probe ({probed[0]['workload']}): median {median(rounds):.3f} ms over "
+        f"{len(rounds)} rounds, 5–95% range {host_probe.spread(rounds):.1%}: how much the "
+        "host's own speed moved during the run"
+    )
+
+
 def run_header(run: RunResult) -> list[str]:
     """Two or three lines that say what a reader needs to judge the numbers below them."""
     env, config = run.environment, run.config
@@ -221,6 +238,9 @@ def run_header(run: RunResult) -> list[str]:
         f"batch {config.get('device_settings', {}).get('batch')}, {config.get('dtype')}, "
         f"method {describe_method(config['timing'])}",
     ]
+    probe = host_probe_line(run.rows)
+    if probe:
+        lines.append(probe)
     if config.get("quick"):
         smaller = "" if config.get("suite") == "networks" else "shapes and "
         lines.append(f"quick run: smoke-sized {smaller}timing, not comparable with the paper")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bench import host_probe
 from bench.cli import main
 from bench.results import parse_result
 from reports import compare
@@ -35,11 +36,17 @@ def fbench(*args: str) -> subprocess.CompletedProcess:
 
 
 def synthetic_run(
-    run_id: str, seed: int, scale: dict[str, float] | float = 1.0, n: int = 40, **env
+    run_id: str,
+    seed: int,
+    scale: dict[str, float] | float = 1.0,
+    n: int = 40,
+    probe: float | None = None,
+    **env,
 ) -> dict:
     """The hand-made Table 1 fixture, every row ok, with `n` noisy samples (±2%) per row.
 
     `scale` multiplies every row's samples (a float) or only the rows named "conv 96×56×56".
+    `probe` adds a host probe to every row: 10 round medians near 0.2 ms × `probe`.
     """
     data = json.loads((FIXTURES / "cpu_table1.json").read_text())
     data["run_id"] = run_id
@@ -51,6 +58,9 @@ def synthetic_run(
         median = row["latency_ms"]["median"] * factor
         row["samples_ms"] = [median * rng.lognormvariate(0.0, 0.02) for _ in range(n)]
         row["status"], row["notes"] = "ok", []
+        if probe is not None:
+            rounds = [0.2 * probe * rng.lognormvariate(0.0, 0.01) for _ in range(10)]
+            row["host_probe"] = {"workload": host_probe.WORKLOAD, "round_medians_ms": rounds}
     return data
 
 
@@ -119,6 +129,73 @@ def test_unstable_rows_make_the_gate_untrustworthy():
     assert len(unstable) == 1 and "under voltage" in unstable[0].reason
     assert result.exit_code() == 3
     assert result.exit_code(allow_unstable=True) == 0
+
+
+def _runs(baseline: dict, current: dict, **options) -> compare.Comparison:
+    return compare.compare_runs(
+        parse_result(baseline, baseline["run_id"]), parse_result(current, current["run_id"]),
+        **options,
+    )  # fmt: skip
+
+
+def test_a_host_that_ran_8_percent_slower_is_not_a_regression():
+    # Everything, the probe included, is 8% slower: the host, not the code.
+    baseline, current = synthetic_run("a", 1, probe=1.0), synthetic_run("b", 2, 1.08, probe=1.08)
+    result = _runs(baseline, current)
+    assert result.host.applied and result.host.probe_ratio == pytest.approx(1.08, abs=0.01)
+    assert result.host.factor == pytest.approx(1.08, abs=0.01)
+    assert [r.verdict for r in result.rows] == ["same"] * 16 and result.exit_code() == 0
+    assert all(r.raw_change == pytest.approx(0.08, abs=0.03) for r in result.rows)
+    assert all(abs(r.change) < 0.03 for r in result.rows)
+    # Without the correction the same files are a regression of every row.
+    raw = _runs(baseline, current, host_tolerance=None)
+    assert not raw.host.applied and len(raw.regressions) == 16 and raw.exit_code() == 1
+
+
+def test_code_that_slowed_every_row_is_caught_although_the_rows_moved_together():
+    # Every row 10% slower while the probe did not move: the correction may explain at most
+    # host_tolerance (2.5%) of it, so ~7% remains and every row is flagged.
+    result = _runs(synthetic_run("a", 1, probe=1.0), synthetic_run("b", 2, 1.10, probe=1.0))
+    assert result.host.factor == pytest.approx(1.025, abs=0.006)
+    assert len(result.regressions) == 16 and result.exit_code() == 1
+    assert all(r.change == pytest.approx(1.10 / 1.025 - 1, abs=0.02) for r in result.rows)
+
+
+def test_one_slower_operator_is_caught_on_a_host_that_drifted():
+    slowed = {f"pconv {shape}": 1.06 * 1.10 for shape in ("96×56×56", "192×28×28")}
+    current = synthetic_run("b", 2, {**{label: 1.06 for label in _labels()}, **slowed}, probe=1.05)
+    result = _runs(synthetic_run("a", 1, probe=1.0), current)
+    assert result.host.factor == pytest.approx(1.06, abs=0.01)  # the rows' common shift
+    assert sorted(r.label for r in result.regressions) == sorted(slowed)
+    assert result.exit_code() == 1
+
+
+def test_correction_is_off_and_says_why_when_a_run_has_no_probe():
+    result = _runs(synthetic_run("a", 1), synthetic_run("b", 2, 1.08, probe=1.08))
+    assert not result.host.applied and "baseline" in result.host.reason
+    assert result.exit_code() == 1
+    text = compare.render_text(result, 1)
+    assert "host-speed correction off: no host probe in the baseline run" in text
+
+
+def test_host_speed_factor_is_the_rows_shift_bounded_by_the_probe():
+    assert compare.host_speed_factor(1.04, 1.05, 0.025) == 1.05
+    assert compare.host_speed_factor(1.00, 1.10, 0.025) == pytest.approx(1.025)
+    assert compare.host_speed_factor(1.00, 0.90, 0.025) == pytest.approx(0.975)
+
+
+def test_probe_arithmetic():
+    assert host_probe.speed_ratio([1.0, 1.0, 9.0], [1.1, 1.1, 1.0]) == pytest.approx(1.1)
+    values = [1.0] * 18 + [0.5, 3.0]  # one stalled round each way: outside the 5–95% range
+    assert host_probe.spread(values) < 0.15  # max − min would say 250%
+    assert host_probe.spread([1.0, 1.1] * 10) == pytest.approx(0.1 / 1.05)
+    with pytest.raises(ValueError):
+        host_probe.speed_ratio([], [1.0])
+
+
+def _labels() -> list[str]:
+    data = json.loads((FIXTURES / "cpu_table1.json").read_text())
+    return [f"{r['operator']} {r['channels']}×{r['height']}×{r['width']}" for r in data["rows"]]
 
 
 def test_identity_slug_keys_baselines_by_board_cpu_and_torch():

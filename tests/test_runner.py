@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
 from bench import config as config_module
+from bench import host_probe
 from bench.runner import RowFinished, measure, plan_rows
 from devices.cpu import CpuSession
 from operators import OPERATORS, OperatorSpec, register
@@ -90,6 +93,24 @@ def test_adaptive_rows_carry_their_samples_and_statistics(session):
         assert set(row.telemetry) == {"before", "after"}
         if row.status == "unstable":
             assert "95% CI" in row.notes[0]
+        # The host probe took a slice of every round this row was sampled in.
+        probe = row.host_probe["round_medians_ms"]
+        assert row.host_probe["workload"] == host_probe.WORKLOAD
+        assert len(probe) == row.rounds and all(0 < value < 1000 for value in probe)
+    # Both rows were sampled in the first rounds: those rounds' probe values are shared.
+    assert rows[0].host_probe["round_medians_ms"][0] == rows[1].host_probe["round_medians_ms"][0]
+
+
+def test_host_probe_can_be_switched_off_and_official_runs_have_none(session):
+    config = _config(operators=["dwconv"])
+    off = config_module.RunConfig(
+        **{**config.__dict__, "timing": replace(config.timing, host_probe=False)}
+    )
+    (row,) = measure(plan_rows(off), off, session, lambda event: None)
+    assert row.host_probe is None and row.samples_ms
+    official = _config(operators=["dwconv"], method="official")
+    (row,) = measure(plan_rows(official), official, session, lambda event: None)
+    assert row.host_probe is None
 
 
 def test_official_method_is_the_mean_of_a_fixed_number_of_calls(session):

@@ -1,0 +1,72 @@
+"""The host-speed probe: one fixed GEMM timed in every round, beside the rows.
+
+Why: on shared hosts the whole machine speeds up and slows down together. Measured on this
+project's 2-core VMs (README, "How far to trust a number"), every row of Table 1 moved by the
+same −9% to +10% between 20-second sweeps while each sweep's own 95% intervals were ±1%:
+a compute-speed swing of the host (clock, a neighbour on the sibling hyperthread), not of
+the code. No amount of sampling inside one run removes it, and a regression gate that ignores
+it raises false alarms. A fixed workload that does not change with the code under test, timed
+in the same interleaved rounds as the rows, measures that swing: it is stored with every row
+(its median in each round the row was sampled in), `fbench show` reports how much it moved,
+and `fbench compare` uses it to tell a host that got slower from code that got slower.
+
+A dense GEMM is the probe because the swing is a compute-speed swing: on these hosts the
+probe's round medians correlate with the convolution rows' at 0.9–0.97, while a memory copy's
+barely move. It is small (256³, ~17 M multiply-adds: 0.2 ms here, ~5 ms on a Pi 4) so a
+slice of it fits in every round.
+
+This module has the probe's definition and the pure arithmetic; the runner times it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from bench.timing import quantile
+
+SIZE = 256
+# Stored with every probe sample set: two runs' probes are comparable only if this matches.
+WORKLOAD = f"torch.mm {SIZE}×{SIZE} @ {SIZE}×{SIZE} float32"
+
+
+def build(torch_device: str, seed: int = 0) -> Callable[[], object]:
+    """The probe call, on the device the rows run on (inputs made once, fixed seed)."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    a = torch.randn(SIZE, SIZE, generator=generator).to(torch_device)
+    b = torch.randn(SIZE, SIZE, generator=generator).to(torch_device)
+    return lambda: torch.mm(a, b)
+
+
+def _median(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def round_median(samples_ms: Sequence[float]) -> float:
+    """The probe's value for one round: the median of its calls in that round (ms)."""
+    if not samples_ms:
+        raise ValueError("a probe round needs at least one call")
+    return _median(samples_ms)
+
+
+def speed_ratio(baseline_ms: Sequence[float], current_ms: Sequence[float]) -> float:
+    """How much slower the host ran in `current` than in `baseline`: probe latency ratio.
+
+    The inputs are per-round probe medians; the ratio of their medians (1.05 = the host ran
+    5% slower). Round medians, not calls, so a round hit by a burst counts once.
+    """
+    if not baseline_ms or not current_ms:
+        raise ValueError("speed_ratio needs probe rounds from both runs")
+    return _median(current_ms) / _median(baseline_ms)
+
+
+def spread(round_medians_ms: Sequence[float]) -> float:
+    """How much the host's speed moved during a run: the 5th–95th percentile range of the
+    probe's round medians, relative to their median (a single stalled round does not count)."""
+    if not round_medians_ms:
+        raise ValueError("spread of no probe rounds")
+    ordered = sorted(round_medians_ms)
+    return (quantile(ordered, 0.95) - quantile(ordered, 0.05)) / quantile(ordered, 0.5)
