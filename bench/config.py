@@ -146,6 +146,7 @@ class Overrides:
     batch: int | None = None
     method: str | None = None
     pin_core: int | str | None = None
+    malloc: str | None = None
     dtype: str | None = None
     quick: bool = False
     backend_options: Mapping[str, Any] = field(default_factory=dict)
@@ -483,7 +484,11 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
         _check_timing("--method:", timing)
     if flags.perf_counters:
         timing = replace(timing, perf_counters=True)
-    for key, value in (("batch", flags.batch), ("pin_core", flags.pin_core)):
+    for key, value in (
+        ("batch", flags.batch),
+        ("pin_core", flags.pin_core),
+        ("malloc", flags.malloc),
+    ):
         if value is not None:
             if key not in device_settings:
                 raise FbenchError(f"--{key.replace('_', '-')}: not a setting of {device.name}")

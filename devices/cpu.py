@@ -18,6 +18,7 @@ from typing import Any
 
 from bench import environment
 from bench.errors import FbenchError
+from devices import malloc
 from devices.registry import DeviceSpec, register_device
 
 CPU_SETTINGS: dict[str, Any] = {
@@ -26,6 +27,9 @@ CPU_SETTINGS: dict[str, Any] = {
     # "auto": the last core this process may use (core 0 takes most interrupts on Linux);
     # an integer: that core; "none": leave scheduling to the OS.
     "pin_core": "auto",
+    # "steady": fix glibc's malloc thresholds so no row pays page faults that depend on the
+    # rows before it (devices/malloc.py); "system": leave malloc as it is.
+    "malloc": "steady",
 }
 
 
@@ -34,6 +38,8 @@ def check_cpu_settings(settings: Mapping[str, Any]) -> str | None:
         return f"batch must be a positive integer, got {settings['batch']}"
     if settings["threads"] < 1:
         return f"threads must be a positive integer, got {settings['threads']}"
+    if settings["malloc"] not in malloc.MODES:
+        return f'malloc must be "steady" or "system", got {settings["malloc"]!r}'
     pin = settings["pin_core"]
     if isinstance(pin, bool) or (isinstance(pin, str) and pin not in ("auto", "none")):
         return f'pin_core must be a core number, "auto" or "none", got {pin!r}'
@@ -126,6 +132,7 @@ class CpuSession:
         allowed = os.sched_getaffinity(0)
         self.core = resolve_pin_core(settings["pin_core"], allowed)
         self.threads = set_torch_threads(settings["threads"])
+        self.malloc = malloc.configure(settings["malloc"])
         if self.core is not None:
             if settings["threads"] > 1:
                 raise FbenchError(
@@ -147,6 +154,7 @@ class CpuSession:
             "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "torch_mkldnn": torch.backends.mkldnn.is_available(),
             "torch_parallel_backend": _parallel_backend(torch),
+            "malloc": self.malloc,
         }
 
     def telemetry(self) -> dict[str, Any]:

@@ -50,6 +50,7 @@ EXPERIMENT_FLAGS = (
     "batch",
     "method",
     "pin_core",
+    "malloc",
     "dtype",
     "quick",
     "suite",
@@ -165,6 +166,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=pin_core,
         help="core to pin the process to (default: auto, the last allowed core)",
     )
+    parser.add_argument(
+        "--malloc",
+        choices=("steady", "system"),
+        help="steady: fix glibc's malloc thresholds so no row's speed depends on the rows "
+        "before it (default); system: leave malloc as it is (a fresh process's behaviour)",
+    )
     add_backend_options(parser)
     parser.add_argument(
         "--quick",
@@ -220,6 +227,7 @@ def run(args: argparse.Namespace) -> int:
         batch=args.batch,
         method=args.method,
         pin_core=args.pin_core,
+        malloc=args.malloc,
         dtype=args.dtype,
         quick=args.quick,
         suite=args.suite,
