@@ -556,7 +556,7 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
 COMPARE_DEFAULTS: dict[str, Any] = {
     "threshold": 0.05,
     "alpha": 0.05,
-    "host_correction": True,
+    "host_correction": False,
     "host_tolerance": 0.025,
 }
 

@@ -8,14 +8,16 @@ reader sees how sure each verdict is. Runs from different devices, software or c
 rows that were `unstable`/`failed`, are not judged at all (exit 3): a gate that compares a hot
 board with a cool one produces false alarms.
 
-Host-speed correction: a shared host (or a Pi whose governor moves) runs the whole sweep a few
-percent faster or slower from one run to the next; measured here, all 16 rows moved together
-by up to ±10% between back-to-back sweeps. Each row stores a host probe (a fixed GEMM timed
-in the same rounds, bench/host_probe.py). Before judging, the current run's samples are
-divided by the host's speed ratio: the rows' common shift (the median of their ratios, which
-tracks what these rows feel best) but never further than `host_tolerance` from what the probe
-measured, so a slowdown of every row that the probe did not see still counts as a slowdown.
-Runs without probes (--method official, older files) are compared raw, and the output says so.
+The host probe: each row stores the median of a fixed GEMM timed in the same rounds
+(bench/host_probe.py), so the output always says how much faster or slower the host itself
+ran in the current run. Host-speed correction (opt-in, `--host-correction`): before judging,
+the current samples are divided by the host's speed ratio, the rows' common shift (the median
+of their ratios) kept within `host_tolerance` of the probe's, so a slowdown of every row that
+the probe did not see still counts. It is off by default because it did not earn its place:
+over 30 pairs of back-to-back sweeps on this project's noisiest VMs it cut false SLOWER/FASTER
+rows in two batches of three, but not the pairs that fail, and it hid part of a slowdown of
+every row (README, "fbench compare on a noisy host"). Rows on such a host also move apart
+from each other, which no single host factor explains.
 """
 
 from __future__ import annotations
@@ -73,7 +75,12 @@ class HostCorrection:
 
     def line(self) -> str:
         if not self.applied:
-            return f"host-speed correction off: {self.reason}"
+            probe = (
+                f"the host probe ran {self.probe_ratio - 1:+.1%} in the current run; "
+                if self.probe_ratio is not None
+                else ""
+            )
+            return f"{probe}host-speed correction off: {self.reason}"
         return (
             f"host-speed correction {self.factor - 1:+.1%}: the host probe ran "
             f"{self.probe_ratio - 1:+.1%}, the rows together {self.rows_ratio - 1:+.1%}"
@@ -220,9 +227,12 @@ def host_speed_factor(
 
 
 def host_correction(
-    pairs: Sequence[tuple[ResultRow, ResultRow]], tolerance: float = DEFAULT_HOST_TOLERANCE
+    pairs: Sequence[tuple[ResultRow, ResultRow]],
+    tolerance: float = DEFAULT_HOST_TOLERANCE,
+    apply: bool = True,
 ) -> HostCorrection:
-    """The host-speed correction for matched (baseline, current) rows with samples."""
+    """The host-speed correction for matched (baseline, current) rows with samples; with
+    `apply=False` the probe's and the rows' ratios are still measured, for the report."""
     probed = [
         (base, cur)
         for base, cur in pairs
@@ -257,6 +267,10 @@ def host_correction(
     rows_ratio = _median(
         [_median(cur.samples_ms) / _median(base.samples_ms) for base, cur in probed]
     )
+    if not apply:
+        return HostCorrection(
+            False, 1.0, probe_ratio, rows_ratio, tolerance, "the default; --host-correction"
+        )
     factor = host_speed_factor(probe_ratio, rows_ratio, tolerance)
     how = (
         "the rows' common shift"
@@ -313,11 +327,12 @@ def compare_runs(
     current: RunResult,
     threshold: float = DEFAULT_THRESHOLD,
     alpha: float = DEFAULT_ALPHA,
-    host_tolerance: float | None = DEFAULT_HOST_TOLERANCE,
+    host_tolerance: float | None = None,
 ) -> Comparison:
     """Match rows by their identity (operator, params, shape, layers, batch, device, backend,
     dtype) and judge each; rows that were not trustworthy in either run are not judged.
-    `host_tolerance=None` switches the host-speed correction off (raw medians are judged)."""
+    A `host_tolerance` switches the host-speed correction on; None (the default) judges raw
+    medians and only reports how much the host probe moved."""
     problems = comparability_problems(baseline, current)
     # Table 1's order (operators as configured, then stages), not the order rows finished in.
     order = {name: i for i, name in enumerate(baseline.config.get("operators") or [])}
@@ -331,10 +346,8 @@ def compare_runs(
         for key, base in base_rows.items()
         if key in cur_rows and base.status != "failed" and cur_rows[key].status != "failed"
     ]
-    host = (
-        HostCorrection(False, reason="switched off (--no-host-correction)")
-        if host_tolerance is None
-        else host_correction(matched, host_tolerance)
+    host = host_correction(
+        matched, host_tolerance or DEFAULT_HOST_TOLERANCE, apply=host_tolerance is not None
     )
     rows = []
     for key, base in base_rows.items():

@@ -141,21 +141,27 @@ def _runs(baseline: dict, current: dict, **options) -> compare.Comparison:
 def test_a_host_that_ran_8_percent_slower_is_not_a_regression():
     # Everything, the probe included, is 8% slower: the host, not the code.
     baseline, current = synthetic_run("a", 1, probe=1.0), synthetic_run("b", 2, 1.08, probe=1.08)
-    result = _runs(baseline, current)
+    result = _runs(baseline, current, host_tolerance=0.025)
     assert result.host.applied and result.host.probe_ratio == pytest.approx(1.08, abs=0.01)
     assert result.host.factor == pytest.approx(1.08, abs=0.01)
     assert [r.verdict for r in result.rows] == ["same"] * 16 and result.exit_code() == 0
     assert all(r.raw_change == pytest.approx(0.08, abs=0.03) for r in result.rows)
     assert all(abs(r.change) < 0.03 for r in result.rows)
-    # Without the correction the same files are a regression of every row.
-    raw = _runs(baseline, current, host_tolerance=None)
+    # Without the correction (the default) the same files are a regression of every row,
+    # and the output says how much the probe moved.
+    raw = _runs(baseline, current)
     assert not raw.host.applied and len(raw.regressions) == 16 and raw.exit_code() == 1
+    assert "the host probe ran +8." in compare.render_text(raw, 1)
 
 
 def test_code_that_slowed_every_row_is_caught_although_the_rows_moved_together():
     # Every row 10% slower while the probe did not move: the correction may explain at most
     # host_tolerance (2.5%) of it, so ~7% remains and every row is flagged.
-    result = _runs(synthetic_run("a", 1, probe=1.0), synthetic_run("b", 2, 1.10, probe=1.0))
+    result = _runs(
+        synthetic_run("a", 1, probe=1.0),
+        synthetic_run("b", 2, 1.10, probe=1.0),
+        host_tolerance=0.025,
+    )
     assert result.host.factor == pytest.approx(1.025, abs=0.006)
     assert len(result.regressions) == 16 and result.exit_code() == 1
     assert all(r.change == pytest.approx(1.10 / 1.025 - 1, abs=0.02) for r in result.rows)
@@ -164,14 +170,16 @@ def test_code_that_slowed_every_row_is_caught_although_the_rows_moved_together()
 def test_one_slower_operator_is_caught_on_a_host_that_drifted():
     slowed = {f"pconv {shape}": 1.06 * 1.10 for shape in ("96×56×56", "192×28×28")}
     current = synthetic_run("b", 2, {**{label: 1.06 for label in _labels()}, **slowed}, probe=1.05)
-    result = _runs(synthetic_run("a", 1, probe=1.0), current)
+    result = _runs(synthetic_run("a", 1, probe=1.0), current, host_tolerance=0.025)
     assert result.host.factor == pytest.approx(1.06, abs=0.01)  # the rows' common shift
     assert sorted(r.label for r in result.regressions) == sorted(slowed)
     assert result.exit_code() == 1
 
 
 def test_correction_is_off_and_says_why_when_a_run_has_no_probe():
-    result = _runs(synthetic_run("a", 1), synthetic_run("b", 2, 1.08, probe=1.08))
+    result = _runs(
+        synthetic_run("a", 1), synthetic_run("b", 2, 1.08, probe=1.08), host_tolerance=0.025
+    )
     assert not result.host.applied and "baseline" in result.host.reason
     assert result.exit_code() == 1
     text = compare.render_text(result, 1)

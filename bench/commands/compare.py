@@ -20,13 +20,11 @@ SLOWER or FASTER only when the change of its median is both significant (two-sid
 Mann–Whitney U on the stored per-call samples, p < alpha) and larger than the threshold;
 the bootstrap 95% interval of the median ratio is shown beside it. Nothing is measured.
 
-Host-speed correction (on by default): a shared host or a Pi whose clock moves runs a whole
-sweep a few percent faster or slower. Every row stores a host probe (a fixed GEMM timed in
-the same rounds); the current samples are divided by the host's speed ratio, the rows'
-common shift kept within [compare] host_tolerance (2.5%) of the probe's, before they are
-judged. So one operator that got slower is caught however the host drifted, and a slowdown
-of every row is caught once it exceeds threshold + host_tolerance. Runs without probes
-(--method official) are compared raw; the output says which was done.
+Every row stores a host probe (a fixed GEMM timed in the same rounds), and the output says
+how much faster or slower the host itself ran in CURRENT. --host-correction divides that
+out before judging (the rows' common shift, kept within [compare] host_tolerance of the
+probe's); it is off by default because on the noisy hosts it was measured on it did not
+reduce the pairs that fail (README, "fbench compare on a noisy host").
 
 When $GITHUB_STEP_SUMMARY is set, the table is also appended there in Markdown.
 
@@ -81,10 +79,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="judge rows stored as unstable instead of exiting 3 (noisy hosts; not on a Pi)",
     )
     parser.add_argument(
-        "--no-host-correction",
-        action="store_true",
-        help="judge raw medians: do not divide out the host's speed change "
-        "(default: [compare] host_correction = true)",
+        "--host-correction",
+        action=argparse.BooleanOptionalAction,
+        help="divide out how much faster or slower the host ran (host probe) before judging "
+        "(default: [compare] host_correction = false)",
     )
     parser.add_argument(
         "--config",
@@ -113,7 +111,9 @@ def run(args: argparse.Namespace) -> int:
     threshold = args.threshold if args.threshold is not None else settings["threshold"]
     alpha = args.alpha if args.alpha is not None else settings["alpha"]
 
-    corrected = settings["host_correction"] and not args.no_host_correction
+    corrected = (
+        settings["host_correction"] if args.host_correction is None else args.host_correction
+    )
     comparison = compare.compare_runs(
         baseline,
         current,
