@@ -10,14 +10,14 @@ import torch
 from bench import config as config_module
 from bench import host_probe
 from bench.runner import RowFinished, measure, plan_rows
-from devices.cpu import CpuSession
+from devices.cpu import CPU_SETTINGS, CpuSession
 from operators import OPERATORS, OperatorSpec, register
 from operators.counting import ConvPiece, LayerCost
 
 
 @pytest.fixture
 def session():
-    return CpuSession({"batch": 1, "threads": 1, "pin_core": "none"})
+    return CpuSession({**CPU_SETTINGS, "pin_core": "none"})
 
 
 def _config(**overrides):
