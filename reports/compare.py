@@ -74,13 +74,13 @@ class HostCorrection:
     reason: str = ""  # why it was not applied, or how the factor was chosen
 
     def line(self) -> str:
-        if not self.applied:
-            probe = (
-                f"the host probe ran {self.probe_ratio - 1:+.1%} in the current run; "
-                if self.probe_ratio is not None
-                else ""
+        if not self.applied and self.probe_ratio is not None:
+            return (
+                f"the host itself ran {self.probe_ratio - 1:+.1%} in the current run "
+                f"(host probe); not divided out: {self.reason}"
             )
-            return f"{probe}host-speed correction off: {self.reason}"
+        if not self.applied:
+            return f"host-speed correction off: {self.reason}"
         return (
             f"host-speed correction {self.factor - 1:+.1%}: the host probe ran "
             f"{self.probe_ratio - 1:+.1%}, the rows together {self.rows_ratio - 1:+.1%}"
@@ -269,7 +269,7 @@ def host_correction(
     )
     if not apply:
         return HostCorrection(
-            False, 1.0, probe_ratio, rows_ratio, tolerance, "the default; --host-correction"
+            False, 1.0, probe_ratio, rows_ratio, tolerance, "--host-correction would"
         )
     factor = host_speed_factor(probe_ratio, rows_ratio, tolerance)
     how = (
