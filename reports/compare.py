@@ -14,8 +14,8 @@ ran in the current run. Host-speed correction (opt-in, `--host-correction`): bef
 the current samples are divided by the host's speed ratio, the rows' common shift (the median
 of their ratios) kept within `host_tolerance` of the probe's, so a slowdown of every row that
 the probe did not see still counts. It is off by default because it did not earn its place:
-over 30 pairs of back-to-back sweeps on this project's noisiest VMs it cut false SLOWER/FASTER
-rows in two batches of three, but not the pairs that fail, and it hid part of a slowdown of
+over 40 pairs of back-to-back sweeps on this project's noisiest VMs it halved the false
+SLOWER/FASTER rows but not the pairs that fail (25 vs 26), and it hid part of a slowdown of
 every row (README, "fbench compare on a noisy host"). Rows on such a host also move apart
 from each other, which no single host factor explains.
 """
