@@ -315,14 +315,7 @@ def _finish(row: _Row, session: Any, settings: TimingConfig, converged: bool) ->
         warmup=row.warmup,
         rounds=row.rounds,
         telemetry={"before": row.telemetry_before, "after": telemetry_after},
-        host_probe=(
-            {
-                "workload": host_probe.WORKLOAD,
-                "round_medians_ms": [round(v, 6) for v in row.probe_ms],
-            }
-            if row.probe_ms
-            else None
-        ),
+        host_probe=_probe_record(row.probe_ms),
         started=row.started,
         finished=now_iso(),
     )
@@ -444,7 +437,11 @@ def _interleaved(
         slots = [*scheduled, None] if probe else list(scheduled)
         for row in order.sample(slots, len(slots)):
             if row is None:
-                probe_ms = _sample_probe(probe, session, settings)
+                try:
+                    probe_ms = _sample_probe(probe, session, settings)
+                except Exception as error:  # context only: stop probing, keep measuring
+                    probe = None
+                    emit(Phase(f"host probe off: {type(error).__name__}: {error}"))
                 continue
             try:
                 begin = time.perf_counter()
