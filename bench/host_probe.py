@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from bench.timing import quantile
+from bench.timing import median, quantile
 
 SIZE = 256
 # Stored with every probe sample set: two runs' probes are comparable only if this matches.
@@ -39,17 +39,11 @@ def build(torch_device: str, seed: int = 0) -> Callable[[], object]:
     return lambda: torch.mm(a, b)
 
 
-def _median(values: Sequence[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-
-
 def round_median(samples_ms: Sequence[float]) -> float:
     """The probe's value for one round: the median of its calls in that round (ms)."""
     if not samples_ms:
         raise ValueError("a probe round needs at least one call")
-    return _median(samples_ms)
+    return median(samples_ms)
 
 
 def speed_ratio(baseline_ms: Sequence[float], current_ms: Sequence[float]) -> float:
@@ -60,7 +54,7 @@ def speed_ratio(baseline_ms: Sequence[float], current_ms: Sequence[float]) -> fl
     """
     if not baseline_ms or not current_ms:
         raise ValueError("speed_ratio needs probe rounds from both runs")
-    return _median(current_ms) / _median(baseline_ms)
+    return median(current_ms) / median(baseline_ms)
 
 
 def spread(round_medians_ms: Sequence[float]) -> float:

@@ -31,6 +31,7 @@ from typing import Any
 from bench import host_probe
 from bench.errors import EXIT_NOT_COMPARABLE, EXIT_OK, EXIT_REGRESSION
 from bench.results import ResultRow, RunResult
+from bench.timing import median
 
 DEFAULT_THRESHOLD = 0.05
 DEFAULT_ALPHA = 0.05
@@ -184,12 +185,6 @@ def comparability_problems(baseline: RunResult, current: RunResult) -> list[str]
 # --- statistics (pure) ----------------------------------------------------------------------
 
 
-def _median(values: Sequence[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-
-
 def mann_whitney_p(baseline: Sequence[float], current: Sequence[float]) -> float:
     """Two-sided Mann–Whitney U p-value (exact for small samples without ties)."""
     from scipy.stats import mannwhitneyu
@@ -256,7 +251,7 @@ def host_correction(
         return HostCorrection(
             False, tolerance=tolerance, reason=f"different probe workloads: {sorted(workloads)}"
         )
-    probe_ratio = _median(
+    probe_ratio = median(
         [
             host_probe.speed_ratio(
                 base.host_probe["round_medians_ms"], cur.host_probe["round_medians_ms"]
@@ -264,9 +259,7 @@ def host_correction(
             for base, cur in probed
         ]
     )
-    rows_ratio = _median(
-        [_median(cur.samples_ms) / _median(base.samples_ms) for base, cur in probed]
-    )
+    rows_ratio = median([median(cur.samples_ms) / median(base.samples_ms) for base, cur in probed])
     if not apply:
         return HostCorrection(
             False, 1.0, probe_ratio, rows_ratio, tolerance, "--host-correction would"
@@ -290,10 +283,10 @@ def compare_samples(
 ) -> RowComparison:
     """One row's verdict from its two sample sets (milliseconds); the current samples are
     divided by `host_factor` (how much slower the host itself ran) before they are judged."""
-    base_ms, cur_ms = _median(baseline), _median(current)
+    base_ms, cur_ms = median(baseline), median(current)
     raw_change = cur_ms / base_ms - 1.0
     corrected = [value / host_factor for value in current] if host_factor != 1.0 else current
-    change = _median(corrected) / base_ms - 1.0
+    change = cur_ms / host_factor / base_ms - 1.0  # median(x / f) is median(x) / f
     if min(len(baseline), len(current)) < MIN_SAMPLES:
         return RowComparison(
             label, base_ms, cur_ms, change, None, None, "unstable",
