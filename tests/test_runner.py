@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import pytest
@@ -114,15 +115,21 @@ def test_host_probe_can_be_switched_off_and_official_runs_have_none(session):
 
 
 def test_a_probe_that_breaks_mid_run_stops_probing_and_the_run_goes_on(session, monkeypatch):
-    calls = {"n": 0}
     real_build = host_probe.build
 
     def breaking_build(torch_device, seed=0):
         probe = real_build(torch_device, seed)
+        state = {"slices": 0, "last": 0.0}
 
         def call():
-            calls["n"] += 1
-            if calls["n"] > 100:  # fine through warm-up and round 1 (~50 calls each), then fails
+            # Calls of one slice come back to back; a gap means the runner timed other rows
+            # in between. Slice 1 is the warm-up, slice 2 round 1: fail from round 2 on,
+            # however fast this machine is (the rows need at least 2 rounds).
+            now = time.perf_counter()
+            if now - state["last"] > 0.005:
+                state["slices"] += 1
+            state["last"] = now
+            if state["slices"] >= 3:
                 raise RuntimeError("simulated: probe kernel failed")
             return probe()
 
