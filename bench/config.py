@@ -41,6 +41,10 @@ class TimingConfig:
     official_calls: int = 200  # --method official: the FasterNet script's 200 timed calls
     perf_counters: bool = False  # --perf-counters: cycles, instructions, LLC misses per row
     host_probe: bool = True  # time a fixed GEMM in every round (bench/host_probe.py)
+    # Worker processes the adaptive method times every row in, one after another, each
+    # with 1/processes of the budget (bench/processes.py): a row's speed varies from one
+    # fresh process to the next, and pooling processes averages that out.
+    processes: int = 4
 
 
 QUICK_TIMING = TimingConfig(
@@ -52,6 +56,7 @@ QUICK_TIMING = TimingConfig(
     warmup_min_s=0.0,
     warmup_max_s=0.1,
     official_calls=20,
+    processes=1,
 )
 # The network suite (Figure 2 / Table 3): whole networks take 5–350 ms a call on one thread,
 # so fewer samples and rounds, a ±2% target, and a per-row cap that keeps all 35 networks
@@ -64,6 +69,7 @@ NETWORK_TIMING = TimingConfig(
     max_row_s=12.0,
     warmup_min_s=0.5,
     warmup_max_s=3.0,
+    processes=1,  # each process would build and warm 35 networks (~4.5 GB) again
 )
 SUITES = ("operators", "networks")
 QUICK_LAYERS = 2
@@ -123,7 +129,8 @@ class RunConfig:
             dtype=data["dtype"],
             seed=data["seed"],
             operator_params={k: dict(v) for k, v in data["operator_params"].items()},
-            timing=TimingConfig(**data["timing"]),
+            # Runs stored before `processes` existed were timed in one process.
+            timing=TimingConfig(**{"processes": 1, **data["timing"]}),
             device_settings=dict(data["device_settings"]),
             backend_options=dict(data.get("backend_options", {})),
             quick=data.get("quick", False),
@@ -154,6 +161,7 @@ class Overrides:
     models: Sequence[str] | None = None
     layers_sweep: Sequence[int] | None = None
     perf_counters: bool = False
+    processes: int | None = None
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -246,7 +254,7 @@ def _check_timing(where: str, timing: TimingConfig) -> None:
         problems.append(
             f"min_samples must be at least 6 (fewer give no 95% interval), got {timing.min_samples}"
         )
-    for name in ("min_rounds", "official_calls"):
+    for name in ("min_rounds", "official_calls", "processes"):
         if getattr(timing, name) < 1:
             problems.append(f"{name} must be at least 1, got {getattr(timing, name)}")
     for name in ("round_s", "max_row_s", "warmup_tolerance"):
@@ -530,6 +538,9 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
             perf_counters=timing.perf_counters,
             host_probe=timing.host_probe,
         )
+    if flags.processes is not None:
+        timing = replace(timing, processes=flags.processes)
+        _check_timing("--processes:", timing)
 
     return RunConfig(
         device=device.name,

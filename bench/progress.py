@@ -12,7 +12,7 @@ import time
 from typing import TextIO
 
 from bench.results import ResultRow
-from bench.runner import Event, Phase, RoundFinished, RowFinished
+from bench.runner import Event, Phase, ProcessFinished, RoundFinished, RowFinished
 
 
 def describe_row(row: ResultRow) -> str:
@@ -70,6 +70,11 @@ class ProgressPrinter:
                     f"round {event.round}: {len(event.active)} row(s) sampling; widest: "
                     f"{label} {estimate.median:.3f} ms{interval} (n={estimate.n})"
                 )
+        elif isinstance(event, ProcessFinished):
+            self._line(
+                f"process {event.number}/{event.count} timed {event.rows} row(s) "
+                f"in {event.seconds:.1f} s"
+            )
         elif isinstance(event, Phase):
             if event.message.startswith("waited"):
                 self._line(event.message)

@@ -68,6 +68,11 @@ class ResultRow:
     backend_details: dict[str, Any] = field(default_factory=dict)
     warmup: dict[str, Any] = field(default_factory=dict)
     rounds: int = 0
+    sampled_s: float | None = None  # wall time spent sampling the row (not warm-up)
+    # Timed in several worker processes (bench/processes.py): one entry per process, in
+    # order, {"median_ms", "n", "rounds", "sampled_s"}; samples_ms pools them all. None: the
+    # row was timed in a single process.
+    processes: list[dict[str, Any]] | None = None
     telemetry: dict[str, Any] = field(default_factory=dict)
     # --perf-counters: per-call cycles, instructions, LLC-load-misses (null if unsupported)
     hardware_counters: dict[str, Any] | None = None

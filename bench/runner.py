@@ -182,7 +182,17 @@ class Phase:
     message: str  # "building 16 rows", "warming up conv 96×56×56", "waited 30 s to cool"
 
 
-Event = RowFinished | RoundFinished | Phase
+@dataclass(frozen=True)
+class ProcessFinished:
+    """A worker of a multi-process run (bench/processes.py) has timed its rows."""
+
+    number: int
+    count: int
+    rows: int
+    seconds: float
+
+
+Event = RowFinished | RoundFinished | Phase | ProcessFinished
 Emit = Callable[[Event], None]
 
 
@@ -270,11 +280,30 @@ def _warm_up(row: _Row, session: Any, settings: TimingConfig) -> None:
         )
 
 
-def _is_converged(row: _Row, settings: TimingConfig) -> bool:
-    if len(row.samples_s) < settings.min_samples or row.rounds < settings.min_rounds:
+def has_converged(summary: timing.LatencySummary, rounds: int, settings: TimingConfig) -> bool:
+    """Enough samples, in enough rounds, and the median's 95% interval within the target."""
+    if summary.n < settings.min_samples or rounds < settings.min_rounds:
         return False
-    halfwidth = row.summary().ci95_halfwidth_rel
+    halfwidth = summary.ci95_halfwidth_rel
     return halfwidth is not None and halfwidth <= settings.ci_target
+
+
+def interval_note(
+    summary: timing.LatencySummary, sampled_s: float, rounds: int, settings: TimingConfig
+) -> str:
+    """Why a row that never reached its target is `unstable`, with its real interval."""
+    halfwidth = summary.ci95_halfwidth_rel
+    interval = f"±{halfwidth:.1%}" if halfwidth is not None else "undefined"
+    return (
+        f"95% CI of the median is {interval} after {sampled_s:.1f} s of sampling "
+        f"(n={summary.n}, {rounds} rounds); target ±{settings.ci_target:.1%}"
+    )
+
+
+def _is_converged(row: _Row, settings: TimingConfig) -> bool:
+    if len(row.samples_s) < settings.min_samples:  # also spares summarising no samples
+        return False
+    return has_converged(row.summary(), row.rounds, settings)
 
 
 def _finish(row: _Row, session: Any, settings: TimingConfig, converged: bool) -> ResultRow:
@@ -292,13 +321,7 @@ def _finish(row: _Row, session: Any, settings: TimingConfig, converged: bool) ->
         notes = [*problems, *notes]
     if method == "adaptive" and not converged:
         status = "unstable"
-        halfwidth = summary.ci95_halfwidth_rel
-        interval = f"±{halfwidth:.1%}" if halfwidth is not None else "undefined"
-        notes.insert(
-            0,
-            f"95% CI of the median is {interval} after {row.sampled_s:.1f} s of sampling "
-            f"(n={summary.n}, {row.rounds} rounds); target ±{settings.ci_target:.1%}",
-        )
+        notes.insert(0, interval_note(summary, row.sampled_s, row.rounds, settings))
     return row.plan.skeleton(
         status=status,
         method=method,
@@ -314,6 +337,7 @@ def _finish(row: _Row, session: Any, settings: TimingConfig, converged: bool) ->
         backend_details=row.details,
         warmup=row.warmup,
         rounds=row.rounds,
+        sampled_s=round(row.sampled_s, 4),
         telemetry={"before": row.telemetry_before, "after": telemetry_after},
         host_probe=_probe_record(row.probe_ms),
         started=row.started,
@@ -358,10 +382,13 @@ def measure(
     emit: Emit,
     done_before: int = 0,
     cache_dir: Path | None = None,
+    order_seed: int | None = None,
 ) -> Iterator[ResultRow]:
     """Measure `plans` on an open device session; yield each row as soon as it is final.
 
     `cache_dir` is where backends may keep what they build (exported ONNX models).
+    `order_seed` shuffles the rounds (default: the config's seed). With `processes` > 1
+    (adaptive method) the rows are timed in worker processes instead (bench/processes.py).
     """
     settings = config.timing
     total = done_before + len(plans)
@@ -372,6 +399,12 @@ def measure(
         done += 1
         emit(RowFinished(result, done, total))
         return result
+
+    if settings.method == "adaptive" and settings.processes > 1:
+        from bench.processes import measure_in_processes
+
+        yield from measure_in_processes(plans, config, session, emit, finished, cache_dir)
+        return
 
     rows: list[_Row] = []
     for index, plan in enumerate(plans, 1):
@@ -391,7 +424,8 @@ def measure(
             rows.append(row)
 
     if settings.method == "adaptive":
-        yield from _interleaved(rows, session, config, emit, finished, lambda: (done, total))
+        seed = config.seed if order_seed is None else order_seed
+        yield from _interleaved(rows, session, config, emit, finished, lambda: (done, total), seed)
 
 
 def _official(row: _Row, session: Any, config: RunConfig, finished: Callable) -> Iterator:
@@ -418,10 +452,11 @@ def _interleaved(
     emit: Emit,
     finished: Callable[[ResultRow], ResultRow],
     progress: Callable[[], tuple[int, int]],
+    order_seed: int,
 ) -> Iterator[ResultRow]:
     settings = config.timing
     # Shuffled each round (fixed seed: reproducible) so no row always follows the same one.
-    order = random.Random(config.seed)
+    order = random.Random(order_seed)
     probe = _start_probe(session, settings, config.seed, emit) if rows else None
     active = list(rows)
     round_number = 0

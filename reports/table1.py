@@ -193,9 +193,26 @@ def describe_method(timing: dict) -> str:
             f"official (FasterNet script): mean of {timing.get('official_calls')} calls "
             "after untimed warm-up calls"
         )
+    processes = timing.get("processes", 1)
     return (
         f"adaptive: median of per-call latencies, 95% CI target ±{timing['ci_target']:.1%}, "
         f"{timing.get('schedule', 'interleaved')} rounds, ≤ {timing['max_row_s']:g} s a row"
+        + (f", pooled over {processes} processes" if processes > 1 else "")
+    )
+
+
+def process_spread_line(rows: Sequence[ResultRow]) -> str | None:
+    """How far apart the worker processes' medians of a row were (bench/processes.py)."""
+    from bench.processes import process_spread
+
+    spreads = [(spread, row) for row in rows if (spread := process_spread(row)) is not None]
+    if not spreads:
+        return None
+    worst, worst_row = max(spreads, key=lambda item: item[0])
+    return (
+        f"processes: a row's per-process medians differ by {median([s for s, _ in spreads]):.1%} "
+        f"(max/min, median row), at most {worst:.1%} ({worst_row.operator} "
+        f"{worst_row.shape_label}): what one process alone could have been off by"
     )
 
 
@@ -238,9 +255,9 @@ def run_header(run: RunResult) -> list[str]:
         f"batch {config.get('device_settings', {}).get('batch')}, {config.get('dtype')}, "
         f"method {describe_method(config['timing'])}",
     ]
-    probe = host_probe_line(run.rows)
-    if probe:
-        lines.append(probe)
+    for line in (host_probe_line(run.rows), process_spread_line(run.rows)):
+        if line:
+            lines.append(line)
     if config.get("quick"):
         smaller = "" if config.get("suite") == "networks" else "shapes and "
         lines.append(f"quick run: smoke-sized {smaller}timing, not comparable with the paper")

@@ -174,6 +174,7 @@ channels = 64
 height = 8
 width = 8
 [timing]
+processes = 1  # rows are stored one by one (tests/test_processes.py covers several)
 schedule = "sequential"
 ci_target = 0.0001
 min_samples = 6

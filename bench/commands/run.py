@@ -58,6 +58,7 @@ EXPERIMENT_FLAGS = (
     "calibration",
     "layers_sweep",
     "perf_counters",
+    "processes",
     "channels_last",
     "exporter",
     "opset",
@@ -161,6 +162,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default); official: the FasterNet script's mean of 200 calls",
     )
     parser.add_argument(
+        "--processes",
+        metavar="N",
+        type=positive_int,
+        help="time every row in N fresh worker processes, one after another, and pool the "
+        "samples (adaptive method; default: [timing] processes in bench.toml)",
+    )
+    parser.add_argument(
         "--pin-core",
         metavar="N|auto|none",
         type=pin_core,
@@ -234,6 +242,7 @@ def run(args: argparse.Namespace) -> int:
         models=args.models,
         layers_sweep=args.layers_sweep,
         perf_counters=args.perf_counters,
+        processes=args.processes,
         backend_options=backend_options(args),
     )
     path = args.config if args.config is not None else config_module.default_config_path()

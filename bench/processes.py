@@ -1,0 +1,248 @@
+"""Timing a run in several worker processes, one after another, and pooling their samples.
+
+Why (measured on a 2-core KVM Xeon, README "Reliability of the gate"): a row's median moves
+from one fresh process to the next by more than its interval says. Six fresh processes
+timing DWConv 192×28×28 gave medians 1.47–1.56 ms, each with a ±1% interval, while eight
+separately allocated stacks inside one process agreed within 1.2%. Whatever decides it
+(where the process's buffers land in physical memory and the caches, ASLR, the allocator's
+state), it is fixed for the life of a process, so sampling one process longer cannot average
+it out and two runs of one process each disagree on some row by 5–8%. pyperf meets the
+same effect the same way: spread the samples over several processes.
+
+How: the parent runs `processes` workers (`python -m bench.worker`) one after another,
+never at the same time (they would share cores and caches). Each worker builds, checks and
+warms every row itself and samples all rows in interleaved rounds, like a single-process
+run, with 1/processes of the budget (`worker_timing`). The parent pools every row's samples
+and judges the pooled row against the run's own targets (`pool_rows`). A row is final, and
+stored, when the last worker has timed it; a row that fails in a worker is stored as failed
+at once and not retried.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from bench import timing
+from bench.config import RunConfig, TimingConfig
+from bench.errors import FbenchError
+from bench.results import ResultRow
+from bench.runner import (
+    Emit,
+    Phase,
+    ProcessFinished,
+    RoundFinished,
+    has_converged,
+    interval_note,
+    plan_rows,
+)
+
+WORKER_MODULE = "bench.worker"
+
+
+def worker_timing(settings: TimingConfig, processes: int) -> TimingConfig:
+    """One worker's share of the budget: rounds, samples and the per-row cap split evenly.
+
+    The interval target is not split: every worker times each row to the run's own target,
+    so the pooled interval meets it too unless the processes disagree, which it then shows.
+    (Widening a worker's target by √processes, as if the processes agreed, left 43 of 80
+    pooled rows just over ±1% in five sweeps here.)
+    """
+    return replace(
+        settings,
+        processes=1,
+        min_samples=max(timing.MIN_SAMPLES_FOR_CI, math.ceil(settings.min_samples / processes)),
+        min_rounds=max(1, math.ceil(settings.min_rounds / processes)),
+        max_row_s=settings.max_row_s / processes,
+    )
+
+
+def pool_rows(
+    worker_rows: Sequence[ResultRow],
+    settings: TimingConfig,
+    problems: Sequence[str] = (),
+) -> ResultRow:
+    """One row from the same row timed in several processes (all `ok` or `unstable`).
+
+    The samples are pooled and summarised as in one process; the row is `ok` when the pooled
+    median's interval meets the run's target after the run's samples and rounds, and
+    `unstable` when it does not or when the device reported `problems` (throttling...).
+    Each process's median, n, rounds and sampling time are kept in `processes`.
+    """
+    if not worker_rows:
+        raise ValueError("pool_rows needs at least one worker row")
+    first, last = worker_rows[0], worker_rows[-1]
+    samples_ms = [sample for row in worker_rows for sample in row.samples_ms]
+    summary = timing.summarize(samples_ms)
+    rounds = sum(row.rounds for row in worker_rows)
+    sampled_s = sum(row.sampled_s or 0.0 for row in worker_rows)
+    notes = list(problems)
+    status = "unstable" if problems else "ok"
+    if not has_converged(summary, rounds, settings):
+        status = "unstable"
+        notes.insert(0, interval_note(summary, sampled_s, rounds, settings))
+    unsettled = [i for i, row in enumerate(worker_rows, 1) if row.warmup.get("settled") is False]
+    if unsettled:
+        notes.append(
+            f"warm-up did not settle within {settings.warmup_max_s:g} s in process(es) "
+            f"{', '.join(map(str, unsettled))} of {len(worker_rows)}"
+        )
+    probe_ms = [
+        value
+        for row in worker_rows
+        if row.host_probe
+        for value in row.host_probe.get("round_medians_ms", [])
+    ]
+    return replace(
+        first,
+        status=status,
+        notes=notes,
+        latency_ms=summary,
+        latency_estimator="median",
+        samples_ms=samples_ms,
+        throughput_per_s=timing.throughput_per_s(summary.median, first.batch),
+        gflops_per_s=timing.gflops_per_s(first.flops, first.batch, summary.median),
+        rounds=rounds,
+        sampled_s=round(sampled_s, 4),
+        processes=[
+            {
+                "median_ms": row.latency_ms.median if row.latency_ms else None,
+                "n": len(row.samples_ms),
+                "rounds": row.rounds,
+                "sampled_s": row.sampled_s,
+            }
+            for row in worker_rows
+        ],
+        warmup={
+            "calls": sum(row.warmup.get("calls", 0) for row in worker_rows),
+            "seconds": round(sum(row.warmup.get("seconds", 0.0) for row in worker_rows), 4),
+            "settled": not unsettled,
+        },
+        telemetry={
+            "before": first.telemetry.get("before"),
+            "after": last.telemetry.get("after"),
+        },
+        host_probe={**first.host_probe, "round_medians_ms": probe_ms} if probe_ms else None,
+        started=first.started,
+        finished=last.finished,
+    )
+
+
+def process_spread(row: ResultRow) -> float | None:
+    """How far apart the processes' medians were: max / min - 1 (None: fewer than two)."""
+    medians = [entry["median_ms"] for entry in row.processes or () if entry.get("median_ms")]
+    if len(medians) < 2:
+        return None
+    return max(medians) / min(medians) - 1.0
+
+
+def measure_in_processes(
+    plans: Sequence[Any],
+    config: RunConfig,
+    session: Any,
+    emit: Emit,
+    finished: Callable[[ResultRow], ResultRow],
+    cache_dir: Path | None,
+) -> Iterator[ResultRow]:
+    """Time `plans` in `config.timing.processes` workers in turn; yield each pooled row."""
+    settings = config.timing
+    count = settings.processes
+    index_of = {plan.key(): index for index, plan in enumerate(plan_rows(config))}
+    worker_config = replace(config, timing=worker_timing(settings, count))
+    gathered: dict[tuple, list[ResultRow]] = {plan.key(): [] for plan in plans}
+    for number in range(1, count + 1):
+        wanted = [plan for plan in plans if plan.key() in gathered]
+        if not wanted:
+            break
+        request = {
+            "config": worker_config.to_dict(),
+            "rows": [index_of[plan.key()] for plan in wanted],
+            # Each worker shuffles its rounds differently: no row always follows another.
+            "order_seed": config.seed + number,
+            "cache_dir": str(cache_dir) if cache_dir is not None else None,
+        }
+        begin = time.monotonic()
+        for row in _run_worker(request, number, count, emit):
+            if row.status == "failed":
+                del gathered[row.key()]
+                yield finished(row)
+            elif row.key() in gathered:
+                gathered[row.key()].append(row)
+        emit(ProcessFinished(number, count, len(wanted), time.monotonic() - begin))
+    for plan in plans:
+        worker_rows = gathered.get(plan.key())
+        if not worker_rows:
+            continue
+        problems = [
+            f"process {number}: {problem}"
+            for number, row in enumerate(worker_rows, 1)
+            for problem in session.problems(
+                row.telemetry.get("before") or {}, row.telemetry.get("after") or {}
+            )
+        ]
+        yield finished(pool_rows(worker_rows, settings, problems))
+
+
+def _run_worker(
+    request: dict[str, Any], number: int, count: int, emit: Emit
+) -> Iterator[ResultRow]:
+    """Start one worker, relay its progress, yield its rows; one-line error if it fails."""
+    prefix = f"process {number}/{count}"
+    with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as stderr:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", WORKER_MODULE],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            encoding="utf-8",
+        )
+        error = None
+        try:
+            worker.stdin.write(json.dumps(request))
+            worker.stdin.close()
+            for line in worker.stdout:
+                message = _decode(line)
+                kind = message.get("event")
+                if kind == "row":
+                    yield ResultRow.from_dict(message["row"])
+                elif kind == "phase":
+                    emit(Phase(f"{prefix}: {message['message']}"))
+                elif kind == "round":
+                    active = [
+                        (label, timing.LatencySummary.from_dict(summary))
+                        for label, summary in message["active"]
+                    ]
+                    emit(RoundFinished(message["round"], active, *message["progress"]))
+                elif kind == "error":
+                    error = message["message"]
+            returncode = worker.wait()
+        finally:
+            if worker.poll() is None:  # Ctrl-C or an error here: do not leave it running
+                worker.kill()
+                worker.wait()
+        if returncode in (130, -2):  # the worker got the Ctrl-C too
+            raise KeyboardInterrupt
+        if error is not None:
+            raise FbenchError(f"{prefix}: {error}")
+        if returncode != 0:
+            stderr.seek(0)
+            lines = [line.strip() for line in stderr.read().splitlines() if line.strip()]
+            last = lines[-1] if lines else "no message"
+            raise FbenchError(f"{prefix} exited with code {returncode}: {last}")
+
+
+def _decode(line: str) -> dict[str, Any]:
+    try:
+        message = json.loads(line)
+    except json.JSONDecodeError:
+        return {}
+    return message if isinstance(message, dict) else {}

@@ -1,0 +1,204 @@
+"""Timing a run in several worker processes (bench/processes.py), with real workers and torch."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+
+import psutil
+import pytest
+
+from bench import config as config_module
+from bench.errors import FbenchError
+from bench.processes import _run_worker, pool_rows, process_spread, worker_timing
+from bench.runner import measure, plan_rows
+from bench.timing import summarize
+from devices.cpu import CPU_SETTINGS, CpuSession
+from tests.conftest import REPO, assert_one_line_error, fbench
+
+
+def _config(**overrides):
+    values = {"stages": [4], "layers": 1, "quick": True, "pin_core": "none"} | overrides
+    return config_module.load(None, config_module.Overrides(**values))
+
+
+def _worker_row(samples_ms, rounds=2, settled=True, probe=(0.17, 0.18)):
+    """A row as a worker stores it: a real plan's skeleton with these samples."""
+    plan = plan_rows(_config(operators=["dwconv"]))[0]
+    return plan.skeleton(
+        status="ok",
+        method="adaptive",
+        samples_ms=list(samples_ms),
+        latency_ms=summarize(samples_ms),
+        rounds=rounds,
+        sampled_s=0.1,
+        warmup={"calls": 10, "seconds": 0.2, "settled": settled},
+        host_probe={"workload": "gemm", "round_medians_ms": list(probe)},
+        telemetry={"before": {"t": 1}, "after": {"t": 2}},
+    )
+
+
+def test_worker_timing_splits_the_budget_so_the_pool_meets_the_run_target():
+    run = config_module.TimingConfig(processes=4)
+    worker = worker_timing(run, 4)
+    assert worker.processes == 1  # a worker never starts workers of its own
+    assert worker.min_rounds == 2 and worker.min_samples == 6 and worker.max_row_s == 1.5
+    assert worker.ci_target == run.ci_target  # each process meets the run's target itself
+    assert worker_timing(replace(run, processes=1), 1) == replace(run, processes=1)
+
+
+def test_pooled_row_holds_every_sample_and_each_process_median():
+    first = _worker_row([1.00 + i * 1e-4 for i in range(60)], rounds=4, probe=(0.17, 0.18))
+    second = _worker_row([1.01 + i * 1e-4 for i in range(40)], rounds=4, probe=(0.19,))
+    pooled = pool_rows([first, second], config_module.TimingConfig(processes=2))
+    assert pooled.samples_ms == first.samples_ms + second.samples_ms
+    assert pooled.latency_ms == summarize(first.samples_ms + second.samples_ms)
+    assert pooled.status == "ok" and pooled.notes == []
+    assert [p["median_ms"] for p in pooled.processes] == [
+        first.latency_ms.median,
+        second.latency_ms.median,
+    ]
+    assert [p["n"] for p in pooled.processes] == [60, 40]
+    assert pooled.rounds == 8 and pooled.sampled_s == pytest.approx(0.2)
+    assert pooled.gflops_per_s == pytest.approx(pooled.flops / (pooled.latency_ms.median * 1e6))
+    assert pooled.host_probe["round_medians_ms"] == [0.17, 0.18, 0.19]
+    assert pooled.warmup == {"calls": 20, "seconds": 0.4, "settled": True}
+    assert process_spread(pooled) == pytest.approx(
+        second.latency_ms.median / first.latency_ms.median - 1
+    )
+
+
+def test_processes_that_disagree_leave_the_pooled_row_unstable_not_ok():
+    # Each process alone is tight; together they say the row's speed depends on the process.
+    fast = _worker_row([1.00 + i * 1e-5 for i in range(50)])
+    slow = _worker_row([1.20 + i * 1e-5 for i in range(50)])
+    assert fast.latency_ms.ci95_halfwidth_rel < 0.01
+    pooled = pool_rows([fast, slow], config_module.TimingConfig(processes=2))
+    assert pooled.status == "unstable"
+    assert pooled.notes[0].startswith("95% CI of the median is")
+    assert process_spread(pooled) == pytest.approx(0.2, rel=1e-3)
+
+
+def test_device_problems_and_unsettled_warm_ups_are_kept_in_the_pooled_row():
+    rows = [_worker_row([1.0 + i * 1e-5 for i in range(50)], 4, s) for s in (True, False)]
+    pooled = pool_rows(rows, config_module.TimingConfig(processes=2), ["process 2: throttled"])
+    assert pooled.status == "unstable"
+    assert pooled.notes[0] == "process 2: throttled"
+    assert "process(es) 2 of 2" in pooled.notes[1] and pooled.warmup["settled"] is False
+
+
+def test_the_official_method_stays_in_one_process():
+    session = CpuSession({**CPU_SETTINGS, "pin_core": "none"})
+    config = _config(method="official", processes=3, operators=["pconv"])
+    rows = list(measure(plan_rows(config), config, session, lambda event: None))
+    assert [row.status for row in rows] == ["ok"] and rows[0].processes is None
+
+
+def test_a_worker_that_fails_is_one_line_naming_the_process():
+    config = _config(processes=2)
+    request = {"config": config.to_dict(), "rows": [999], "order_seed": 1, "cache_dir": None}
+    with pytest.raises(FbenchError, match=r"^process 1/2: the parent asked for a row"):
+        list(_run_worker(request, 1, 2, lambda event: None))
+
+
+def test_a_run_in_two_processes_end_to_end(tmp_path):
+    result = fbench(
+        "run", "--quick", "--processes", "2", "--operators", "dwconv,pconv", "--stages", "1",
+        "--pin-core", "none", "--results-dir", str(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "process 1/2 timed 2 row(s)" in result.stderr
+    assert "process 2/2 timed 2 row(s)" in result.stderr
+    assert "pooled over 2 processes" in result.stdout
+    assert "per-process medians differ by" in result.stdout
+    (path,) = tmp_path.glob("*.json")
+    stored = json.loads(path.read_text())
+    assert stored["state"] == "complete" and stored["config"]["timing"]["processes"] == 2
+    assert [row["operator"] for row in stored["rows"]] == ["dwconv", "pconv"]
+    for row in stored["rows"]:
+        assert row["status"] in ("ok", "unstable")
+        processes = row["processes"]
+        assert len(processes) == 2
+        assert row["latency_ms"]["n"] == len(row["samples_ms"]) == sum(p["n"] for p in processes)
+        # Two processes time the row separately: their samples are not one list twice.
+        first_n = processes[0]["n"]
+        assert row["samples_ms"][:first_n] != row["samples_ms"][first_n:][:first_n]
+        assert row["flops_fvcore"] == row["flops"]
+
+
+def test_bad_processes_values_are_one_line_errors(tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text("[timing]\nprocesses = 0\n")
+    assert_one_line_error(fbench("run", "--config", str(config)), "processes must be at least 1")
+    bad_flag = fbench("run", "--processes", "0")
+    assert bad_flag.returncode == 2 and "--processes" in bad_flag.stderr
+    assert "Traceback" not in bad_flag.stderr
+
+
+def test_quick_runs_use_one_process_unless_asked_and_old_results_were_one_process():
+    assert _config().timing.processes == 1
+    assert _config(processes=3).timing.processes == 3
+    stored = _config(processes=3).to_dict()
+    del stored["timing"]["processes"]  # a result file written before the key existed
+    assert config_module.RunConfig.from_dict(stored).timing.processes == 1
+
+
+SLOW_CONFIG = """\
+[experiment]
+operators = ["conv", "dwconv"]
+layers = 2
+[[stages]]
+channels = 32
+height = 16
+width = 16
+[timing]
+processes = 2
+ci_target = 0.0001
+min_samples = 6
+min_rounds = 1
+round_s = 0.05
+max_row_s = 6.0
+warmup_min_s = 0.0
+warmup_max_s = 0.05
+[devices.cpu]
+pin_core = "none"
+"""
+
+
+def test_ctrl_c_stops_the_worker_and_resume_times_the_rows_in_processes(tmp_path):
+    config = tmp_path / "slow.toml"
+    config.write_text(SLOW_CONFIG)
+    results_dir = tmp_path / "results"
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "bench.cli", "run", "--config", str(config),
+         "--results-dir", str(results_dir), "--no-table"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    workers: list[psutil.Process] = []
+    while not workers and time.monotonic() < deadline:  # wait until process 1 is sampling
+        assert parent.poll() is None, parent.communicate()
+        workers = psutil.Process(parent.pid).children()
+        time.sleep(0.2)
+    time.sleep(3.0)
+    parent.send_signal(signal.SIGINT)  # the parent only, as `kill -INT` would
+    _, stderr = parent.communicate(timeout=60)
+    assert parent.returncode == 130, stderr
+    assert "Traceback" not in stderr and "0 of 2 rows kept" in stderr
+    time.sleep(0.5)
+    assert not [w for w in workers if w.is_running() and w.status() != psutil.STATUS_ZOMBIE]
+    (path,) = results_dir.glob("*.json")
+    assert json.loads(path.read_text())["state"] == "interrupted"
+
+    # The rows were slow on purpose (an unreachable target): resume with a reachable one is
+    # not possible (the stored config is kept), so this checks the processes, not the status.
+    resumed = fbench("run", "--resume", path.stem, "--results-dir", str(results_dir), timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    final = json.loads(path.read_text())
+    assert final["state"] == "complete" and len(final["rows"]) == 2
+    assert all(len(row["processes"]) == 2 for row in final["rows"])
