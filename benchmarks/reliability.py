@@ -48,7 +48,15 @@ def slowed(run: RunResult, factor: float, operator: str | None = None) -> RunRes
     The host probe is left as it was: this is the code getting slower, not the host.
     """
     rows = [
-        replace(row, samples_ms=[s * factor for s in row.samples_ms])
+        replace(
+            row,
+            samples_ms=[s * factor for s in row.samples_ms],
+            processes=[
+                {**entry, "median_ms": entry["median_ms"] * factor} for entry in row.processes
+            ]
+            if row.processes
+            else row.processes,
+        )
         if operator in (None, row.operator)
         else row
         for row in run.rows

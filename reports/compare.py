@@ -1,12 +1,17 @@
 """The regression gate: two stored runs → per-row verdicts and one exit code. Never measures.
 
-A change is reported only when it is both statistically significant (Mann–Whitney U on the
-stored per-call samples: no normality assumed, latency samples are skewed) and larger than a
+A change is reported only when it is both statistically significant and larger than a
 practical threshold (default 5%): on a noisy board, significance alone flags tiny real drifts
-and a threshold alone flags noise. The bootstrap interval of the median ratio is shown so a
-reader sees how sure each verdict is. Runs from different devices, software or configs, or
-rows that were `unstable`/`failed`, are not judged at all (exit 3): a gate that compares a hot
-board with a cool one produces false alarms.
+and a threshold alone flags noise. Significance is tested on the unit that varies
+independently: for rows timed in several processes (bench/processes.py), the per-process
+medians (Welch's t on their logs), because calls within a process share its luck: over 30
+pairs of 3- and 4-process sweeps here, Mann–Whitney on the pooled calls failed 5 pairs on
+nothing (8 rows), the test on process medians 1 (2 rows); for rows timed in one process,
+the per-call samples (Mann–Whitney U: no normality assumed, latency samples are skewed).
+The bootstrap interval of the median ratio is shown so a reader sees how sure each verdict
+is. Runs from different devices, software or configs, or rows that were `unstable`/`failed`,
+are not judged at all (exit 3): a gate that compares a hot board with a cool one produces
+false alarms.
 
 The host probe: each row stores the median of a fixed GEMM timed in the same rounds
 (bench/host_probe.py), so the output always says how much faster or slower the host itself
@@ -57,10 +62,13 @@ class RowComparison:
     current_ms: float | None
     change: float | None  # current / baseline − 1 of the medians
     ratio_ci95: tuple[float, float] | None  # bootstrap interval of current / baseline
-    p_value: float | None  # two-sided Mann–Whitney U
+    p_value: float | None  # two-sided, from `test`
     verdict: str  # one of VERDICTS
     reason: str = ""
     raw_change: float | None = None  # before host-speed correction (= change when none)
+    # "mann-whitney": on the per-call samples; "welch-processes": Welch's t on the logs of
+    # the per-process medians (both runs timed in several processes: bench/processes.py)
+    test: str = "mann-whitney"
 
 
 @dataclass(frozen=True)
@@ -193,6 +201,29 @@ def mann_whitney_p(baseline: Sequence[float], current: Sequence[float]) -> float
     return float(result.pvalue)
 
 
+def welch_p(baseline: Sequence[float], current: Sequence[float]) -> float:
+    """Two-sided Welch t-test p-value on the logs of per-process medians (2+ on each side).
+
+    The process, not the call, is the unit here: calls within one process share its luck
+    (bench/processes.py), so testing the pooled calls as independent would call a shift
+    between processes significant. Logs, because speed changes are ratios.
+    """
+    from scipy.stats import ttest_ind
+
+    if min(len(baseline), len(current)) < 2:
+        raise ValueError("Welch's test needs at least two process medians on each side")
+    a = [math.log(value) for value in baseline]
+    b = [math.log(value) for value in current]
+    if len(set(a)) == 1 and len(set(b)) == 1:  # no spread: a difference is certain, none is none
+        return 0.0 if a[0] != b[0] else 1.0
+    return float(ttest_ind(b, a, equal_var=False).pvalue)
+
+
+def process_medians(row: ResultRow) -> list[float]:
+    """The row's per-process medians (ms); empty for a row timed in one process."""
+    return [entry["median_ms"] for entry in row.processes or () if entry.get("median_ms")]
+
+
 def bootstrap_ratio_ci(
     baseline: Sequence[float],
     current: Sequence[float],
@@ -280,9 +311,14 @@ def compare_samples(
     threshold: float = DEFAULT_THRESHOLD,
     alpha: float = DEFAULT_ALPHA,
     host_factor: float = 1.0,
+    process_medians: tuple[Sequence[float], Sequence[float]] = ((), ()),
 ) -> RowComparison:
     """One row's verdict from its two sample sets (milliseconds); the current samples are
-    divided by `host_factor` (how much slower the host itself ran) before they are judged."""
+    divided by `host_factor` (how much slower the host itself ran) before they are judged.
+
+    With per-process medians on both sides (2+ each), significance comes from Welch's t on
+    them (`welch_p`), otherwise from Mann–Whitney U on the samples; the change is always
+    that of the pooled medians."""
     base_ms, cur_ms = median(baseline), median(current)
     raw_change = cur_ms / base_ms - 1.0
     corrected = [value / host_factor for value in current] if host_factor != 1.0 else current
@@ -293,21 +329,32 @@ def compare_samples(
             f"too few samples to test ({len(baseline)} vs {len(current)}; need {MIN_SAMPLES})",
             raw_change,
         )  # fmt: skip
-    p_value = mann_whitney_p(baseline, corrected)
+    base_processes, cur_processes = process_medians
+    if min(len(base_processes), len(cur_processes)) >= 2:
+        test = "welch-processes"
+        p_value = welch_p(base_processes, [value / host_factor for value in cur_processes])
+    else:
+        test = "mann-whitney"
+        p_value = mann_whitney_p(baseline, corrected)
     interval = bootstrap_ratio_ci(baseline, corrected)
     significant = p_value < alpha
+    how = (
+        f", Welch on {len(base_processes)} vs {len(cur_processes)} process medians"
+        if test == "welch-processes"
+        else ""
+    )
     if significant and abs(change) > threshold:
         verdict = "slower" if change > 0 else "faster"
-        reason = f"p={p_value:.2g} < {alpha:g} and |{change:+.1%}| > {threshold:.0%}"
+        reason = f"p={p_value:.2g}{how} < {alpha:g} and |{change:+.1%}| > {threshold:.0%}"
     else:
         verdict = "same"
         reason = (
             f"within the {threshold:.0%} threshold"
             if abs(change) <= threshold
-            else f"not significant (p={p_value:.2g})"
+            else f"not significant (p={p_value:.2g}{how})"
         )
     return RowComparison(
-        label, base_ms, cur_ms, change, interval, p_value, verdict, reason, raw_change
+        label, base_ms, cur_ms, change, interval, p_value, verdict, reason, raw_change, test
     )
 
 
@@ -358,8 +405,9 @@ def compare_runs(
                                       "failed", f"{name}: {r.error or 'no samples'}"))  # fmt: skip
             continue
         judged = compare_samples(
-            label, base.samples_ms, cur.samples_ms, threshold, alpha, host.factor
-        )
+            label, base.samples_ms, cur.samples_ms, threshold, alpha, host.factor,
+            (process_medians(base), process_medians(cur)),
+        )  # fmt: skip
         if bad and judged.verdict != "slower":
             # An unstable row cannot clear the gate, but a clear slowdown is still reported.
             name, r = bad[0]
@@ -422,7 +470,7 @@ def summary_line(comparison: Comparison, code: int) -> str:
     }[code]
     return (
         f"{verdict} — {', '.join(parts)} (threshold {comparison.threshold:.0%}, "
-        f"Mann–Whitney α={comparison.alpha:g})"
+        f"α={comparison.alpha:g})"
     )
 
 

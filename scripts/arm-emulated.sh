@@ -3,8 +3,8 @@
 #
 # Builds (once, cached outside the repository) an arm64 Debian bookworm root with debootstrap
 # and qemu-user-static, installs the project's aarch64 wheels offline into a venv there, and
-# runs `fbench run --device arm --quick` twice plus `fbench baseline save` and `fbench compare`
-# inside it with QEMU_CPU=cortex-a72 (without it the emulator offers ARMv8.1+ instructions and
+# runs `fbench run --device arm --quick --processes 2` twice plus `fbench baseline save` and
+# `fbench compare` inside it with QEMU_CPU=cortex-a72 (without it the emulator offers ARMv8.1+ instructions and
 # an A72-incompatible torch wheel would pass unnoticed). Timings under emulation mean nothing:
 # the point is that the ARM code path, its detection and telemetry fallbacks and the aarch64
 # install work. See ARM notes in the README ("Raspberry Pi 4 and the CI regression gate").
@@ -164,9 +164,10 @@ bind --bind "$ROOT/tmp/pi4-cpuinfo" "$ROOT/proc/cpuinfo"
 
 fbench() { in_root sh -c 'cd /opt/fbench && exec python -m bench.cli "$@"' fbench "$@"; }
 R=(--results-dir /tmp/fbench-results)
-log "fbench run --device arm --quick (twice)"
-fbench run --device arm --quick --stages 3,4 "${R[@]}" --no-table || fail "first fbench run --device arm"
-fbench run --device arm --quick --stages 3,4 "${R[@]}" || fail "second fbench run --device arm"
+# Two worker processes each, so the aarch64 worker path and compare's process-level test run.
+log "fbench run --device arm --quick --processes 2 (twice)"
+fbench run --device arm --quick --processes 2 --stages 3,4 "${R[@]}" --no-table || fail "first fbench run --device arm"
+fbench run --device arm --quick --processes 2 --stages 3,4 "${R[@]}" || fail "second fbench run --device arm"
 mapfile -t runs < <(ls "$ROOT/tmp/fbench-results"/*.json | sort)
 (( ${#runs[@]} == 2 )) || fail "expected 2 result files, found ${#runs[@]}"
 first="/tmp/fbench-results/$(basename "${runs[0]}")"

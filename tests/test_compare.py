@@ -295,3 +295,67 @@ def test_cli_baseline_save_warns_about_rows_that_are_not_ok(tmp_path):
     running["state"] = "interrupted"
     refused = fbench("baseline", "save", str(write(tmp_path, running)), "--baselines-dir", "x")
     assert_one_line_error(refused, "'interrupted', not complete")
+
+
+# --- runs timed in several processes: the process is the unit of the test -------------------
+
+
+def multi_process_run(run_id: str, seed: int, process_factors: list[float], n: int = 60) -> dict:
+    """The fixture with every row timed in len(process_factors) processes: process k's calls
+    scatter ±1% around the row's median × process_factors[k] (each process's own luck)."""
+    data = json.loads((FIXTURES / "cpu_table1.json").read_text())
+    data["run_id"] = run_id
+    rng = random.Random(seed)
+    for row in data["rows"]:
+        samples, processes = [], []
+        for factor in process_factors:
+            calls = [
+                row["latency_ms"]["median"] * factor * rng.lognormvariate(0.0, 0.01)
+                for _ in range(n)
+            ]
+            samples += calls
+            processes.append({"median_ms": sorted(calls)[n // 2], "n": n, "rounds": 2})
+        row["samples_ms"], row["processes"] = samples, processes
+        row["status"], row["notes"] = "ok", []
+    return data
+
+
+def test_a_shift_between_processes_is_not_a_regression():
+    # Each process is ±1% precise, but processes differ by up to 12%: the pooled medians of
+    # the two runs differ by about 7%, which Mann–Whitney on the pooled calls calls significant.
+    baseline = multi_process_run("a", 1, [0.95, 0.96, 1.05, 1.07])
+    current = multi_process_run("b", 2, [1.02, 1.03, 1.12, 1.13])
+    result = _runs(baseline, current)
+    row = result.rows[0]
+    assert row.test == "welch-processes"
+    assert row.change > 0.05 and row.p_value > 0.05 and row.verdict == "same"
+    assert (
+        compare.mann_whitney_p(
+            parse_result(baseline, "a").rows[0].samples_ms,
+            parse_result(current, "b").rows[0].samples_ms,
+        )
+        < 0.05
+    )  # what the per-call test would have said
+    assert result.exit_code() == 0
+
+
+def test_a_ten_percent_slowdown_of_every_process_is_caught():
+    baseline = multi_process_run("a", 1, [0.98, 1.00, 1.02, 1.01])
+    current = multi_process_run("b", 2, [1.08, 1.10, 1.12, 1.11])
+    result = _runs(baseline, current)
+    assert all(r.test == "welch-processes" for r in result.rows)
+    assert len(result.regressions) == 16 and result.exit_code() == 1
+
+
+def test_welch_on_process_medians():
+    assert compare.welch_p([1.0, 1.1, 0.9], [1.0, 1.1, 0.9]) == pytest.approx(1.0)
+    assert compare.welch_p([1.00, 1.01, 0.99], [1.20, 1.21, 1.19]) < 0.001
+    assert compare.welch_p([1.0, 1.0], [1.1, 1.1]) == 0.0  # no spread: certain
+    with pytest.raises(ValueError):
+        compare.welch_p([1.0], [1.1, 1.2])
+
+
+def test_a_single_process_baseline_is_judged_on_its_calls():
+    baseline = synthetic_run("a", 1)  # no per-process medians
+    current = multi_process_run("b", 2, [1.0, 1.0, 1.0, 1.0])
+    assert {r.test for r in _runs(baseline, current).rows} == {"mann-whitney"}

@@ -16,9 +16,11 @@ DESCRIPTION = """\
 Compare a CURRENT run with a BASELINE run (run ids in --results-dir, or files; BASELINE
 "auto" takes the baseline stored for CURRENT's device, see `fbench baseline`). Rows are
 matched by operator, parameters, shape, layers, batch, device, backend and dtype. A row is
-SLOWER or FASTER only when the change of its median is both significant (two-sided
-Mann–Whitney U on the stored per-call samples, p < alpha) and larger than the threshold;
-the bootstrap 95% interval of the median ratio is shown beside it. Nothing is measured.
+SLOWER or FASTER only when the change of its median is both significant (p < alpha) and
+larger than the threshold. Significance: Welch's t on the logs of the per-process medians
+when both runs timed the row in several processes ([timing] processes), else two-sided
+Mann–Whitney U on the stored per-call samples. The bootstrap 95% interval of the median
+ratio is shown beside it. Nothing is measured.
 
 Every row stores a host probe (a fixed GEMM timed in the same rounds), and the output says
 how much faster or slower the host itself ran in CURRENT. --host-correction divides that
@@ -63,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--alpha",
         type=fraction,
         metavar="P",
-        help="significance level of the Mann–Whitney test (default: [compare] alpha, 0.05)",
+        help="significance level of the test (default: [compare] alpha, 0.05)",
     )
     parser.add_argument(
         "--format", choices=("text", "md", "json"), default="text", help="output (default: text)"
