@@ -359,3 +359,20 @@ def test_a_single_process_baseline_is_judged_on_its_calls():
     baseline = synthetic_run("a", 1)  # no per-process medians
     current = multi_process_run("b", 2, [1.0, 1.0, 1.0, 1.0])
     assert {r.test for r in _runs(baseline, current).rows} == {"mann-whitney"}
+
+
+def test_an_unstable_row_fails_the_gate_only_when_its_whole_interval_is_past_the_threshold():
+    def unstable_current(factor: float) -> dict:
+        current = synthetic_run("b", 2, {"conv 768×7×7": factor}, n=40)
+        row = next(r for r in current["rows"] if r["operator"] == "conv" and r["channels"] == 768)
+        row["status"], row["notes"] = "unstable", ["95% CI of the median is ±2.1% ..."]
+        return current
+
+    baseline = synthetic_run("a", 1, n=40)
+    just_past = _runs(baseline, unstable_current(1.06))
+    (row,) = [r for r in just_past.rows if r.label == "conv 768×7×7"]
+    assert row.p_value < 0.05 and row.change > 0.05  # significant and past 5%...
+    assert row.ratio_ci95[0] < 1.05  # ... but not beyond doubt
+    assert row.verdict == "unstable" and just_past.exit_code() == 3
+    clear = _runs(baseline, unstable_current(1.20))
+    assert [r.label for r in clear.regressions] == ["conv 768×7×7"] and clear.exit_code() == 1
