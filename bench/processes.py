@@ -1,21 +1,23 @@
 """Timing a run in several worker processes, one after another, and pooling their samples.
 
 Why (measured on a 2-core KVM Xeon, README "Reliability of the gate"): a row's median moves
-from one fresh process to the next by more than its interval says. Six fresh processes
-timing DWConv 192×28×28 gave medians 1.47–1.56 ms, each with a ±1% interval, while eight
-separately allocated stacks inside one process agreed within 1.2%. Whatever decides it
-(where the process's buffers land in physical memory and the caches, ASLR, the allocator's
-state), it is fixed for the life of a process, so sampling one process longer cannot average
-it out and two runs of one process each disagree on some row by 5–8%. pyperf meets the
-same effect the same way: spread the samples over several processes.
+from one fresh process to the next by more than its interval says. Eight fresh processes
+timing DWConv 192×28×28 gave medians 1.42–1.60 ms, each with a ±1% interval, while eight
+separately allocated stacks inside one process agreed within 1.2%, and switching address
+space randomisation off (`setarch -R`) left the spread as it was. Whatever decides it
+(likely where the process's buffers land in physical memory and the caches), it is fixed
+for the life of a process, so sampling one process longer cannot average it out, and
+single-process sweeps disagreed on DWConv rows by up to 12.7%. pyperf meets the same effect
+the same way: spread the samples over several processes.
 
 How: the parent runs `processes` workers (`python -m bench.worker`) one after another,
 never at the same time (they would share cores and caches). Each worker builds, checks and
 warms every row itself and samples all rows in interleaved rounds, like a single-process
-run, with 1/processes of the budget (`worker_timing`). The parent pools every row's samples
-and judges the pooled row against the run's own targets (`pool_rows`). A row is final, and
-stored, when the last worker has timed it; a row that fails in a worker is stored as failed
-at once and not retried.
+run, with 1/processes of the budget (`worker_timing`). Rows whose pooled interval still
+misses the target, with sampling time left, get up to as many extra workers. The parent
+pools every row's samples and judges the pooled row against the run's own targets
+(`pool_rows`). A row is final, and stored, when the last worker has timed it; a row that
+fails in a worker is stored as failed at once and not retried.
 """
 
 from __future__ import annotations
@@ -144,6 +146,17 @@ def process_spread(row: ResultRow) -> float | None:
     return max(medians) / min(medians) - 1.0
 
 
+def needs_another_process(worker_rows: Sequence[ResultRow], settings: TimingConfig) -> bool:
+    """The pooled row misses the run's target and has sampling time left under its cap."""
+    samples_ms = [sample for row in worker_rows for sample in row.samples_ms]
+    if not samples_ms:
+        return False
+    rounds = sum(row.rounds for row in worker_rows)
+    sampled_s = sum(row.sampled_s or 0.0 for row in worker_rows)
+    converged = has_converged(timing.summarize(samples_ms), rounds, settings)
+    return not converged and sampled_s < settings.max_row_s
+
+
 def measure_in_processes(
     plans: Sequence[Any],
     config: RunConfig,
@@ -152,14 +165,29 @@ def measure_in_processes(
     finished: Callable[[ResultRow], ResultRow],
     cache_dir: Path | None,
 ) -> Iterator[ResultRow]:
-    """Time `plans` in `config.timing.processes` workers in turn; yield each pooled row."""
+    """Time `plans` in `config.timing.processes` workers in turn; yield each pooled row.
+
+    Then, like a single process that keeps sampling a row until its interval is narrow
+    enough, up to as many extra workers time only the rows whose pooled interval still
+    misses the target and whose sampling time is under `max_row_s` (processes that disagree
+    widen the pooled interval; more processes narrow it again).
+    """
     settings = config.timing
     count = settings.processes
     index_of = {plan.key(): index for index, plan in enumerate(plan_rows(config))}
     worker_config = replace(config, timing=worker_timing(settings, count))
     gathered: dict[tuple, list[ResultRow]] = {plan.key(): [] for plan in plans}
-    for number in range(1, count + 1):
-        wanted = [plan for plan in plans if plan.key() in gathered]
+    for number in range(1, 2 * count + 1):
+        if number <= count:
+            label = f"process {number}/{count}"
+            wanted = [plan for plan in plans if plan.key() in gathered]
+        else:
+            label = f"extra process {number - count}"
+            wanted = [
+                plan
+                for plan in plans
+                if plan.key() in gathered and needs_another_process(gathered[plan.key()], settings)
+            ]
         if not wanted:
             break
         request = {
@@ -170,13 +198,13 @@ def measure_in_processes(
             "cache_dir": str(cache_dir) if cache_dir is not None else None,
         }
         begin = time.monotonic()
-        for row in _run_worker(request, number, count, emit):
+        for row in _run_worker(request, label, emit):
             if row.status == "failed":
                 del gathered[row.key()]
                 yield finished(row)
             elif row.key() in gathered:
                 gathered[row.key()].append(row)
-        emit(ProcessFinished(number, count, len(wanted), time.monotonic() - begin))
+        emit(ProcessFinished(label, len(wanted), time.monotonic() - begin))
     for plan in plans:
         worker_rows = gathered.get(plan.key())
         if not worker_rows:
@@ -191,11 +219,8 @@ def measure_in_processes(
         yield finished(pool_rows(worker_rows, settings, problems))
 
 
-def _run_worker(
-    request: dict[str, Any], number: int, count: int, emit: Emit
-) -> Iterator[ResultRow]:
+def _run_worker(request: dict[str, Any], prefix: str, emit: Emit) -> Iterator[ResultRow]:
     """Start one worker, relay its progress, yield its rows; one-line error if it fails."""
-    prefix = f"process {number}/{count}"
     with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as stderr:
         worker = subprocess.Popen(
             [sys.executable, "-m", WORKER_MODULE],
@@ -221,7 +246,7 @@ def _run_worker(
                         (label, timing.LatencySummary.from_dict(summary))
                         for label, summary in message["active"]
                     ]
-                    emit(RoundFinished(message["round"], active, *message["progress"]))
+                    emit(RoundFinished(message["round"], active, *message["progress"], prefix))
                 elif kind == "error":
                     error = message["message"]
             returncode = worker.wait()

@@ -66,15 +66,13 @@ class ProgressPrinter:
                 )
                 halfwidth = estimate.ci95_halfwidth_rel
                 interval = f" ±{halfwidth:.1%}" if halfwidth is not None else ""
+                where = f"{event.process}: " if event.process else ""
                 self._status(
-                    f"round {event.round}: {len(event.active)} row(s) sampling; widest: "
+                    f"{where}round {event.round}: {len(event.active)} row(s) sampling; widest: "
                     f"{label} {estimate.median:.3f} ms{interval} (n={estimate.n})"
                 )
         elif isinstance(event, ProcessFinished):
-            self._line(
-                f"process {event.number}/{event.count} timed {event.rows} row(s) "
-                f"in {event.seconds:.1f} s"
-            )
+            self._line(f"{event.label} timed {event.rows} row(s) in {event.seconds:.1f} s")
         elif isinstance(event, Phase):
             if event.message.startswith("waited"):
                 self._line(event.message)

@@ -175,6 +175,7 @@ class RoundFinished:
     active: list[tuple[str, timing.LatencySummary]]  # (row label, estimate so far)
     done: int
     total: int
+    process: str = ""  # "process 2/4" when a worker of a multi-process run reports it
 
 
 @dataclass(frozen=True)
@@ -186,8 +187,7 @@ class Phase:
 class ProcessFinished:
     """A worker of a multi-process run (bench/processes.py) has timed its rows."""
 
-    number: int
-    count: int
+    label: str  # "process 2/4", "extra process 1"
     rows: int
     seconds: float
 
