@@ -4,9 +4,9 @@ A change is reported only when it is both statistically significant and larger t
 practical threshold (default 5%): on a noisy board, significance alone flags tiny real drifts
 and a threshold alone flags noise. Significance is tested on the unit that varies
 independently: for rows timed in several processes (bench/processes.py), the per-process
-medians (Welch's t on their logs), because calls within a process share its luck: over 30
-pairs of 3- and 4-process sweeps here, Mann–Whitney on the pooled calls failed 5 pairs on
-nothing (8 rows), the test on process medians 1 (2 rows); for rows timed in one process,
+medians (Welch's t on their logs), because calls within a process share its luck: over 50
+pairs of 3- and 4-process sweeps here, Mann–Whitney on the pooled calls failed 6 pairs on
+nothing (11 rows), the test on process medians 3 (6 rows); for rows timed in one process,
 the per-call samples (Mann–Whitney U: no normality assumed, latency samples are skewed).
 The bootstrap interval of the median ratio is shown so a reader sees how sure each verdict
 is. Runs from different devices, software or configs, or rows that were `unstable`/`failed`,
