@@ -539,6 +539,11 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
             host_probe=timing.host_probe,
         )
     if flags.processes is not None:
+        if flags.processes > 1 and timing.method == "official":
+            raise FbenchError(
+                "--processes: the official method times every row in one process, as the "
+                "FasterNet script does; drop --processes or use --method adaptive"
+            )
         timing = replace(timing, processes=flags.processes)
         _check_timing("--processes:", timing)
 

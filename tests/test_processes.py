@@ -109,9 +109,12 @@ def test_device_problems_and_unsettled_warm_ups_are_kept_in_the_pooled_row():
 
 def test_the_official_method_stays_in_one_process():
     session = CpuSession({**CPU_SETTINGS, "pin_core": "none"})
-    config = _config(method="official", processes=3, operators=["pconv"])
+    config = _config(method="official", operators=["pconv"])
+    config = replace(config, timing=replace(config.timing, processes=3))  # as bench.toml's
     rows = list(measure(plan_rows(config), config, session, lambda event: None))
     assert [row.status for row in rows] == ["ok"] and rows[0].processes is None
+    with pytest.raises(FbenchError, match="official method times every row in one process"):
+        _config(method="official", processes=3)  # asked for both on the command line
 
 
 def test_a_worker_that_fails_is_one_line_naming_the_process():

@@ -166,7 +166,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         type=positive_int,
         help="time every row in N fresh worker processes, one after another, and pool the "
-        "samples (adaptive method; default: [timing] processes in bench.toml)",
+        "samples (default: [timing] processes in bench.toml, 4; the official method and "
+        "--quick use 1)",
     )
     parser.add_argument(
         "--pin-core",
