@@ -17,7 +17,9 @@ run, with 1/processes of the budget (`worker_timing`). Rows whose pooled interva
 misses the target, with sampling time left, get up to as many extra workers. The parent
 pools every row's samples and judges the pooled row against the run's own targets
 (`pool_rows`). A row is final, and stored, when the last worker has timed it; a row that
-fails in a worker is stored as failed at once and not retried.
+fails in a worker is stored as failed at once and not retried. On Ctrl-C, the rows that at
+least one worker finished are pooled and stored; those timed in fewer processes than planned
+are `unstable`, with a note saying in how many.
 """
 
 from __future__ import annotations
@@ -174,9 +176,55 @@ def measure_in_processes(
     """
     settings = config.timing
     count = settings.processes
+    gathered: dict[tuple, list[ResultRow]] = {plan.key(): [] for plan in plans}
+    try:
+        yield from _time_in_workers(plans, config, emit, finished, cache_dir, gathered)
+    except KeyboardInterrupt:
+        # Keep what the finished processes measured (Ctrl-C keeps finished work), marked
+        # unstable: a row timed in fewer processes than planned is not the planned method.
+        for plan in plans:
+            worker_rows = gathered.get(plan.key())
+            if worker_rows:
+                yield finished(_pooled(worker_rows, settings, session, interrupted=count))
+        raise
+    for plan in plans:
+        worker_rows = gathered.get(plan.key())
+        if worker_rows:
+            yield finished(_pooled(worker_rows, settings, session))
+
+
+def _pooled(
+    worker_rows: Sequence[ResultRow], settings: TimingConfig, session: Any, interrupted: int = 0
+) -> ResultRow:
+    """`pool_rows` with the device's verdict on each process's telemetry, and, for a run
+    interrupted before all `interrupted` planned processes timed the row, a note saying so."""
+    problems = [
+        f"process {number}: {problem}"
+        for number, row in enumerate(worker_rows, 1)
+        for problem in session.problems(
+            row.telemetry.get("before") or {}, row.telemetry.get("after") or {}
+        )
+    ]
+    if interrupted and len(worker_rows) < interrupted:
+        problems.insert(
+            0, f"interrupted: timed in {len(worker_rows)} of {interrupted} planned processes"
+        )
+    return pool_rows(worker_rows, settings, problems)
+
+
+def _time_in_workers(
+    plans: Sequence[Any],
+    config: RunConfig,
+    emit: Emit,
+    finished: Callable[[ResultRow], ResultRow],
+    cache_dir: Path | None,
+    gathered: dict[tuple, list[ResultRow]],
+) -> Iterator[ResultRow]:
+    """The workers, in turn; each row they time goes into `gathered`, failed rows out."""
+    settings = config.timing
+    count = settings.processes
     index_of = {plan.key(): index for index, plan in enumerate(plan_rows(config))}
     worker_config = replace(config, timing=worker_timing(settings, count))
-    gathered: dict[tuple, list[ResultRow]] = {plan.key(): [] for plan in plans}
     for number in range(1, 2 * count + 1):
         if number <= count:
             label = f"process {number}/{count}"
@@ -205,18 +253,6 @@ def measure_in_processes(
             elif row.key() in gathered:
                 gathered[row.key()].append(row)
         emit(ProcessFinished(label, len(wanted), time.monotonic() - begin))
-    for plan in plans:
-        worker_rows = gathered.get(plan.key())
-        if not worker_rows:
-            continue
-        problems = [
-            f"process {number}: {problem}"
-            for number, row in enumerate(worker_rows, 1)
-            for problem in session.problems(
-                row.telemetry.get("before") or {}, row.telemetry.get("after") or {}
-            )
-        ]
-        yield finished(pool_rows(worker_rows, settings, problems))
 
 
 def _run_worker(request: dict[str, Any], prefix: str, emit: Emit) -> Iterator[ResultRow]:

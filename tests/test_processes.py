@@ -222,3 +222,29 @@ def test_ctrl_c_stops_the_worker_and_resume_times_the_rows_in_processes(tmp_path
     final = json.loads(path.read_text())
     assert final["state"] == "complete" and len(final["rows"]) == 2
     assert all(len(row["processes"]) == 2 for row in final["rows"])
+
+
+def test_ctrl_c_after_a_finished_process_keeps_its_rows_as_unstable(tmp_path):
+    config = tmp_path / "slow.toml"
+    config.write_text(SLOW_CONFIG.replace("max_row_s = 6.0", "max_row_s = 2.0"))
+    results_dir = tmp_path / "results"
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "bench.cli", "run", "--config", str(config),
+         "--results-dir", str(results_dir), "--no-table"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    for line in parent.stderr:  # progress lines, one per finished process
+        if "process 1/2 timed" in line:
+            break
+    parent.send_signal(signal.SIGINT)
+    rest = parent.stderr.read()
+    parent.wait(timeout=60)
+    assert parent.returncode == 130, rest
+    assert "Traceback" not in rest and "2 of 2 rows kept" in rest
+    (path,) = results_dir.glob("*.json")
+    stored = json.loads(path.read_text())
+    assert stored["state"] == "interrupted"
+    for row in stored["rows"]:
+        assert row["status"] == "unstable" and len(row["processes"]) == 1
+        assert "interrupted: timed in 1 of 2 planned processes" in row["notes"]
