@@ -142,7 +142,7 @@ def pool_rows(
 
 def process_spread(row: ResultRow) -> float | None:
     """How far apart the processes' medians were: max / min - 1 (None: fewer than two)."""
-    medians = [entry["median_ms"] for entry in row.processes or () if entry.get("median_ms")]
+    medians = row.process_medians_ms
     if len(medians) < 2:
         return None
     return max(medians) / min(medians) - 1.0

@@ -97,6 +97,11 @@ class ResultRow:
         return getattr(self.latency_ms, self.latency_estimator)
 
     @property
+    def process_medians_ms(self) -> list[float]:
+        """The median of each worker process that timed the row; empty for one process."""
+        return [entry["median_ms"] for entry in self.processes or () if entry.get("median_ms")]
+
+    @property
     def shape_label(self) -> str:
         return f"{self.channels}×{self.height}×{self.width}"
 

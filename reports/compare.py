@@ -219,11 +219,6 @@ def welch_p(baseline: Sequence[float], current: Sequence[float]) -> float:
     return float(ttest_ind(b, a, equal_var=False).pvalue)
 
 
-def process_medians(row: ResultRow) -> list[float]:
-    """The row's per-process medians (ms); empty for a row timed in one process."""
-    return [entry["median_ms"] for entry in row.processes or () if entry.get("median_ms")]
-
-
 def bootstrap_ratio_ci(
     baseline: Sequence[float],
     current: Sequence[float],
@@ -406,7 +401,7 @@ def compare_runs(
             continue
         judged = compare_samples(
             label, base.samples_ms, cur.samples_ms, threshold, alpha, host.factor,
-            (process_medians(base), process_medians(cur)),
+            (base.process_medians_ms, cur.process_medians_ms),
         )  # fmt: skip
         if bad and not _beyond_doubt(judged, threshold):
             # An unstable row cannot clear the gate, but a slowdown whose whole interval lies
