@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +69,29 @@ def worker_timing(settings: TimingConfig, processes: int) -> TimingConfig:
     )
 
 
+@dataclass(frozen=True)
+class _Pooled:
+    """What the processes measured of one row, together."""
+
+    samples_ms: list[float]
+    summary: timing.LatencySummary
+    rounds: int
+    sampled_s: float
+
+    @classmethod
+    def of(cls, worker_rows: Sequence[ResultRow]) -> _Pooled:
+        samples_ms = [sample for row in worker_rows for sample in row.samples_ms]
+        return cls(
+            samples_ms,
+            timing.summarize(samples_ms),
+            sum(row.rounds for row in worker_rows),
+            sum(row.sampled_s or 0.0 for row in worker_rows),
+        )
+
+    def converged(self, settings: TimingConfig) -> bool:
+        return has_converged(self.summary, self.rounds, settings)
+
+
 def pool_rows(
     worker_rows: Sequence[ResultRow],
     settings: TimingConfig,
@@ -84,15 +107,13 @@ def pool_rows(
     if not worker_rows:
         raise ValueError("pool_rows needs at least one worker row")
     first, last = worker_rows[0], worker_rows[-1]
-    samples_ms = [sample for row in worker_rows for sample in row.samples_ms]
-    summary = timing.summarize(samples_ms)
-    rounds = sum(row.rounds for row in worker_rows)
-    sampled_s = sum(row.sampled_s or 0.0 for row in worker_rows)
+    pooled = _Pooled.of(worker_rows)
+    summary = pooled.summary
     notes = list(problems)
     status = "unstable" if problems else "ok"
-    if not has_converged(summary, rounds, settings):
+    if not pooled.converged(settings):
         status = "unstable"
-        notes.insert(0, interval_note(summary, sampled_s, rounds, settings))
+        notes.insert(0, interval_note(summary, pooled.sampled_s, pooled.rounds, settings))
     unsettled = [i for i, row in enumerate(worker_rows, 1) if row.warmup.get("settled") is False]
     if unsettled:
         notes.append(
@@ -111,11 +132,11 @@ def pool_rows(
         notes=notes,
         latency_ms=summary,
         latency_estimator="median",
-        samples_ms=samples_ms,
+        samples_ms=pooled.samples_ms,
         throughput_per_s=timing.throughput_per_s(summary.median, first.batch),
         gflops_per_s=timing.gflops_per_s(first.flops, first.batch, summary.median),
-        rounds=rounds,
-        sampled_s=round(sampled_s, 4),
+        rounds=pooled.rounds,
+        sampled_s=round(pooled.sampled_s, 4),
         processes=[
             {
                 "median_ms": row.latency_ms.median if row.latency_ms else None,
@@ -150,13 +171,10 @@ def process_spread(row: ResultRow) -> float | None:
 
 def needs_another_process(worker_rows: Sequence[ResultRow], settings: TimingConfig) -> bool:
     """The pooled row misses the run's target and has sampling time left under its cap."""
-    samples_ms = [sample for row in worker_rows for sample in row.samples_ms]
-    if not samples_ms:
+    if not any(row.samples_ms for row in worker_rows):
         return False
-    rounds = sum(row.rounds for row in worker_rows)
-    sampled_s = sum(row.sampled_s or 0.0 for row in worker_rows)
-    converged = has_converged(timing.summarize(samples_ms), rounds, settings)
-    return not converged and sampled_s < settings.max_row_s
+    pooled = _Pooled.of(worker_rows)
+    return not pooled.converged(settings) and pooled.sampled_s < settings.max_row_s
 
 
 def measure_in_processes(
@@ -177,20 +195,21 @@ def measure_in_processes(
     settings = config.timing
     count = settings.processes
     gathered: dict[tuple, list[ResultRow]] = {plan.key(): [] for plan in plans}
+
+    def pooled_rows(interrupted: int = 0) -> Iterator[ResultRow]:
+        for plan in plans:
+            worker_rows = gathered.get(plan.key())
+            if worker_rows:
+                yield finished(_pooled(worker_rows, settings, session, interrupted))
+
     try:
         yield from _time_in_workers(plans, config, emit, finished, cache_dir, gathered)
     except KeyboardInterrupt:
         # Keep what the finished processes measured (Ctrl-C keeps finished work), marked
         # unstable: a row timed in fewer processes than planned is not the planned method.
-        for plan in plans:
-            worker_rows = gathered.get(plan.key())
-            if worker_rows:
-                yield finished(_pooled(worker_rows, settings, session, interrupted=count))
+        yield from pooled_rows(interrupted=count)
         raise
-    for plan in plans:
-        worker_rows = gathered.get(plan.key())
-        if worker_rows:
-            yield finished(_pooled(worker_rows, settings, session))
+    yield from pooled_rows()
 
 
 def _pooled(
