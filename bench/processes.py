@@ -120,12 +120,8 @@ def pool_rows(
             f"warm-up did not settle within {settings.warmup_max_s:g} s in process(es) "
             f"{', '.join(map(str, unsettled))} of {len(worker_rows)}"
         )
-    probe_ms = [
-        value
-        for row in worker_rows
-        if row.host_probe
-        for value in row.host_probe.get("round_medians_ms", [])
-    ]
+    probes = [row.host_probe for row in worker_rows if row.host_probe]
+    probe_ms = [value for probe in probes for value in probe.get("round_medians_ms", [])]
     return replace(
         first,
         status=status,
@@ -155,7 +151,8 @@ def pool_rows(
             "before": first.telemetry.get("before"),
             "after": last.telemetry.get("after"),
         },
-        host_probe={**first.host_probe, "round_medians_ms": probe_ms} if probe_ms else None,
+        # A process whose probe failed has none: the workload comes from one that probed.
+        host_probe={**probes[0], "round_medians_ms": probe_ms} if probe_ms else None,
         started=first.started,
         finished=last.finished,
     )

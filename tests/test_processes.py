@@ -79,6 +79,13 @@ def test_pooled_row_holds_every_sample_and_each_process_median():
     )
 
 
+def test_the_pooled_probe_comes_from_the_processes_that_probed():
+    unprobed = replace(_worker_row([1.0 + i * 1e-4 for i in range(50)], 4), host_probe=None)
+    probed = _worker_row([1.0 + i * 1e-4 for i in range(50)], 4, probe=(0.19, 0.2))
+    pooled = pool_rows([unprobed, probed], config_module.TimingConfig(processes=2))
+    assert pooled.host_probe == {"workload": "gemm", "round_medians_ms": [0.19, 0.2]}
+
+
 def test_processes_that_disagree_leave_the_pooled_row_unstable_not_ok():
     # Each process alone is tight; together they say the row's speed depends on the process.
     fast = _worker_row([1.00 + i * 1e-5 for i in range(50)])
