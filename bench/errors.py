@@ -21,3 +21,10 @@ class NotComparableError(FbenchError):
     """Two result sets that cannot be judged against each other (different device, config...)."""
 
     exit_code = EXIT_NOT_COMPARABLE
+
+
+def one_line(error: BaseException) -> str:
+    """`TypeName: first line of its message` (the type alone when there is no message): how
+    a row, a check or a worker that failed reports the exception, without a traceback."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__

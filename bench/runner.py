@@ -31,6 +31,7 @@ from typing import Any
 
 from bench import host_probe, timing
 from bench.config import RunConfig, TimingConfig
+from bench.errors import one_line
 from bench.flop_count import FvcoreCount
 from bench.results import ResultRow, now_iso, row_key
 from operators import StageShape, get_operator
@@ -365,11 +366,10 @@ def _hardware_counters(row: _Row, settings: TimingConfig) -> dict[str, Any]:
 
 
 def _failed(plan: RowPlan, method: str, error: BaseException, started: str) -> ResultRow:
-    message = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error) else ''}"
     return plan.skeleton(
         status="failed",
         method=method,
-        error=message.rstrip(": "),
+        error=one_line(error),
         started=started,
         finished=now_iso(),
     )

@@ -21,7 +21,7 @@ def _send(channel: TextIO, message: dict[str, Any]) -> None:
 
 
 def main() -> int:
-    from bench.errors import FbenchError
+    from bench.errors import FbenchError, one_line
 
     channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # stray prints from torch or a backend must not corrupt the messages
@@ -31,9 +31,10 @@ def main() -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as error:  # the parent prints it as one line naming this process
-        text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        message = text if isinstance(error, FbenchError) else f"{type(error).__name__}: {text}"
-        _send(channel, {"event": "error", "message": message.rstrip(": ")})
+        lines = str(error).strip().splitlines()
+        # An FbenchError is already worded for the user; anything else gets its type.
+        message = lines[0] if isinstance(error, FbenchError) and lines else one_line(error)
+        _send(channel, {"event": "error", "message": message})
         return 2
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.commands import comma_list, int_list, positive_int
+from bench.errors import one_line
 
 HELP = "compare torch eager, channels-last and ONNX Runtime outputs operator by operator"
 DESCRIPTION = """\
@@ -141,18 +142,12 @@ def check_plan(plan: Any, exporters: list[str], opset: int) -> list[CheckRow]:
             session = create_session(exported.path, "cpu")
             output = session.run(None, {session.get_inputs()[0].name: example.numpy()})[0]
         except Exception as error:  # an export that fails is a finding, not a crash
-            message = str(error).strip().splitlines()[0] if str(error).strip() else ""
             rows.append(
                 CheckRow(
-                    plan.operator,
-                    plan.shape.label,
-                    backend,
-                    None,
-                    None,
-                    False,
-                    f"{type(error).__name__}: {message}"[:120],
+                    plan.operator, plan.shape.label, backend, None, None, False,
+                    one_line(error)[:120],
                 )
-            )
+            )  # fmt: skip
             continue
         rows.append(compared(backend, output, f"{exported.nodes} ONNX nodes"))
     return rows
