@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from statistics import fmean, median
+from statistics import fmean
 from typing import Any
 
 from bench.results import ResultRow, RunResult
+from bench.timing import median
 from operators import OPERATORS, StageShape
 from reports import paper
 
