@@ -3,10 +3,10 @@
 Runs the CPU sweep N times (fresh processes, as CI would), compares every pair of runs with
 the gate's own logic (reports.compare) at the default threshold, and counts false regressions
 (nothing changed, so every SLOWER/FASTER row is a false alarm). Then it plants a 10% slowdown
-in a copy of the later run of each pair (its stored samples × 1.10; its host probe untouched,
-as when the code and not the host got slower), once in every row and once in PConv's rows
-only, and counts how many planted rows the gate flags. Both without the host-speed correction
-(the default) and with it. Prints a Markdown summary for the README.
+in a copy of the later run of each pair (its stored samples and per-process medians × 1.10;
+its host probe untouched, as when the code and not the host got slower), once in every row
+and once in PConv's rows only, and counts how many planted rows the gate flags. Both without
+the host-speed correction (the default) and with it. Prints a Markdown summary for the README.
 
     uv run python benchmarks/reliability.py                 # 5 full sweeps (lead, quiet host)
     uv run python benchmarks/reliability.py --quick --runs 3   # smoke test, a minute or so
@@ -43,7 +43,8 @@ def measure(runs: int, results_dir: Path, quick: bool, extra: list[str]) -> list
 
 
 def slowed(run: RunResult, factor: float, operator: str | None = None) -> RunResult:
-    """A copy of `run` whose rows' samples are `factor` × slower: every row, or one operator's.
+    """A copy of `run` whose rows' samples and per-process medians are `factor` × slower:
+    every row, or one operator's.
 
     The host probe is left as it was: this is the code getting slower, not the host.
     """
