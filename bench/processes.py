@@ -10,8 +10,11 @@ for the life of a process, so sampling one process longer cannot average it out,
 single-process sweeps disagreed on DWConv rows by up to 12.7%. pyperf meets the same effect
 the same way: spread the samples over several processes.
 
-How: the parent runs `processes` workers (`python -m bench.worker`) one after another,
-never at the same time (they would share cores and caches). Each worker builds, checks and
+How: the parent runs `processes` workers (`python -m bench.worker`) one after another, never
+timing at the same time (they would share cores and caches). The one thing that overlaps is
+start-up: the next worker imports torch (2.7 s here) on the other cores while the current
+one builds and warms up, and the current one starts sampling only once those imports are
+done (bench/worker.py); that took ~8 s off a 4-process sweep. Each worker builds, checks and
 warms every row itself and samples all rows in interleaved rounds, like a single-process
 run, with 1/processes of the budget (`worker_timing`). Rows whose pooled interval still
 misses the target, with sampling time left, get up to as many extra workers. The parent
@@ -236,61 +239,130 @@ def _time_in_workers(
     cache_dir: Path | None,
     gathered: dict[tuple, list[ResultRow]],
 ) -> Iterator[ResultRow]:
-    """The workers, in turn; each row they time goes into `gathered`, failed rows out."""
+    """The workers, in turn; each row they time goes into `gathered`, failed rows out.
+
+    Each worker is started while the one before it builds and warms up, so its imports are
+    done by the time it is needed (bench/worker.py); one started in case an extra process is
+    needed is stopped if none is.
+    """
     settings = config.timing
     count = settings.processes
+    last = 2 * count
     index_of = {plan.key(): index for index, plan in enumerate(plan_rows(config))}
     worker_config = replace(config, timing=worker_timing(settings, count))
-    for number in range(1, 2 * count + 1):
-        if number <= count:
-            label = f"process {number}/{count}"
-            wanted = [plan for plan in plans if plan.key() in gathered]
-        else:
-            label = f"extra process {number - count}"
-            wanted = [
-                plan
-                for plan in plans
-                if plan.key() in gathered and needs_another_process(gathered[plan.key()], settings)
-            ]
-        if not wanted:
-            break
-        request = {
-            "config": worker_config.to_dict(),
-            "rows": [index_of[plan.key()] for plan in wanted],
-            # Each worker shuffles its rounds differently: no row always follows another.
-            "order_seed": config.seed + number,
-            "cache_dir": str(cache_dir) if cache_dir is not None else None,
-        }
-        begin = time.monotonic()
-        for row in _run_worker(request, label, emit):
-            if row.status == "failed":
-                del gathered[row.key()]
-                yield finished(row)
-            elif row.key() in gathered:
-                gathered[row.key()].append(row)
-        emit(ProcessFinished(label, len(wanted), time.monotonic() - begin))
+    upcoming: _Worker | None = _Worker()
+
+    def start_next() -> _Worker:
+        nonlocal upcoming
+        upcoming = _Worker()
+        return upcoming
+
+    def none() -> None:
+        return None
+
+    try:
+        for number in range(1, last + 1):
+            if number <= count:
+                label = f"process {number}/{count}"
+                wanted = [plan for plan in plans if plan.key() in gathered]
+            else:
+                label = f"extra process {number - count}"
+                wanted = [
+                    plan
+                    for plan in plans
+                    if plan.key() in gathered
+                    and needs_another_process(gathered[plan.key()], settings)
+                ]
+            if not wanted:
+                break
+            request = {
+                "config": worker_config.to_dict(),
+                "rows": [index_of[plan.key()] for plan in wanted],
+                # Each worker shuffles its rounds differently: no row always follows another.
+                "order_seed": config.seed + number,
+                "cache_dir": str(cache_dir) if cache_dir is not None else None,
+            }
+            worker, upcoming = upcoming or _Worker(), None
+            begin = time.monotonic()
+            for row in worker.run(request, label, emit, start_next if number < last else none):
+                if row.status == "failed":
+                    del gathered[row.key()]
+                    yield finished(row)
+                elif row.key() in gathered:
+                    gathered[row.key()].append(row)
+            emit(ProcessFinished(label, len(wanted), time.monotonic() - begin))
+    finally:
+        if upcoming is not None:
+            upcoming.stop()
 
 
-def _run_worker(request: dict[str, Any], prefix: str, emit: Emit) -> Iterator[ResultRow]:
-    """Start one worker, relay its progress, yield its rows; one-line error if it fails."""
-    with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as stderr:
-        worker = subprocess.Popen(
+class _Worker:
+    """One `python -m bench.worker` process and the parent's side of its conversation."""
+
+    def __init__(self) -> None:
+        # Closed in stop(), which every path through run() and the run's cleanup reaches.
+        self._stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8")  # noqa: SIM115
+        self._process = subprocess.Popen(
             [sys.executable, "-m", WORKER_MODULE],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=stderr,
+            stderr=self._stderr,
             text=True,
             encoding="utf-8",
         )
+        self.ready = False  # its imports are done
+
+    def wait_until_ready(self) -> None:
+        """Block until the worker has imported what it needs (or has died trying: its
+        error comes out when it is given work)."""
+        while not self.ready:
+            line = self._process.stdout.readline()
+            if not line:
+                return
+            self.ready = _decode(line).get("event") == "ready"
+
+    def _say(self, text: str) -> None:
+        try:
+            self._process.stdin.write(text + "\n")
+            self._process.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass  # it has exited; how, its output and exit code tell
+
+    def stop(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait()
+        for stream in (self._process.stdin, self._process.stdout, self._stderr):
+            stream.close()
+
+    def run(
+        self,
+        request: dict[str, Any],
+        prefix: str,
+        emit: Emit,
+        start_next: Callable[[], _Worker | None],
+    ) -> Iterator[ResultRow]:
+        """Give it `request`, relay its progress, yield its rows; one-line error if it
+        fails. `start_next` starts the next worker once this one is ready; this one starts
+        sampling only when that one is ready too."""
+        following: _Worker | None = None
         error = None
         try:
-            worker.stdin.write(json.dumps(request))
-            worker.stdin.close()
-            for line in worker.stdout:
+            self._say(json.dumps(request))
+            if self.ready:
+                following = start_next()
+            for line in self._process.stdout:
                 message = _decode(line)
                 kind = message.get("event")
                 if kind == "row":
                     yield ResultRow.from_dict(message["row"])
+                elif kind == "ready":
+                    self.ready = True
+                    following = start_next()
+                elif kind == "warm":
+                    if following is not None:
+                        following.wait_until_ready()
+                    self._say("go")
                 elif kind == "phase":
                     emit(Phase(f"{prefix}: {message['message']}"))
                 elif kind == "round":
@@ -301,20 +373,18 @@ def _run_worker(request: dict[str, Any], prefix: str, emit: Emit) -> Iterator[Re
                     emit(RoundFinished(message["round"], active, *message["progress"], prefix))
                 elif kind == "error":
                     error = message["message"]
-            returncode = worker.wait()
+            returncode = self._process.wait()
+            if returncode in (130, -2):  # the worker got the Ctrl-C too
+                raise KeyboardInterrupt
+            if error is not None:
+                raise FbenchError(f"{prefix}: {error}")
+            if returncode != 0:
+                self._stderr.seek(0)
+                lines = [text.strip() for text in self._stderr.read().splitlines() if text.strip()]
+                last = lines[-1] if lines else "no message"
+                raise FbenchError(f"{prefix} exited with code {returncode}: {last}")
         finally:
-            if worker.poll() is None:  # Ctrl-C or an error here: do not leave it running
-                worker.kill()
-                worker.wait()
-        if returncode in (130, -2):  # the worker got the Ctrl-C too
-            raise KeyboardInterrupt
-        if error is not None:
-            raise FbenchError(f"{prefix}: {error}")
-        if returncode != 0:
-            stderr.seek(0)
-            lines = [line.strip() for line in stderr.read().splitlines() if line.strip()]
-            last = lines[-1] if lines else "no message"
-            raise FbenchError(f"{prefix} exited with code {returncode}: {last}")
+            self.stop()  # Ctrl-C or an error here: do not leave it running
 
 
 def _decode(line: str) -> dict[str, Any]:

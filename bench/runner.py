@@ -383,11 +383,14 @@ def measure(
     done_before: int = 0,
     cache_dir: Path | None = None,
     order_seed: int | None = None,
+    before_sampling: Callable[[], None] | None = None,
 ) -> Iterator[ResultRow]:
     """Measure `plans` on an open device session; yield each row as soon as it is final.
 
     `cache_dir` is where backends may keep what they build (exported ONNX models).
-    `order_seed` shuffles the rounds (default: the config's seed). With `processes` > 1
+    `order_seed` shuffles the rounds (default: the config's seed). `before_sampling` is
+    called once every row is built and warm, just before the first timed round (a worker
+    waits there for its parent: bench/worker.py). With `processes` > 1
     (adaptive method) the rows are timed in worker processes instead (bench/processes.py).
     """
     settings = config.timing
@@ -425,6 +428,8 @@ def measure(
 
     if settings.method == "adaptive":
         seed = config.seed if order_seed is None else order_seed
+        if before_sampling is not None:
+            before_sampling()
         yield from _interleaved(rows, session, config, emit, finished, lambda: (done, total), seed)
 
 

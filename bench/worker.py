@@ -1,9 +1,19 @@
 """One worker of a multi-process run (bench/processes.py): `python -m bench.worker`.
 
-Reads one JSON request on stdin ({"config", "rows", "order_seed", "cache_dir"}), times those
-rows of the config's plan in this fresh process with the ordinary runner, and writes one JSON
-message per line on stdout: {"event": "phase" | "round" | "row" | "error", ...}. Anything
-else the libraries print goes to stderr, so stdout carries nothing but messages.
+The conversation with the parent, one JSON object a line:
+1. The worker imports torch and fbench, then says {"event": "ready"}. The parent starts the
+   next worker while this one builds and warms up its rows, so that the next one's imports
+   (2.7 s of the ~7 s a worker spends before sampling here) are not on the critical path.
+   The imports run on the cores the worker was not started on (the parent is pinned to the
+   measuring core), so they slow neither this worker's warm-up nor another's sampling.
+2. The parent sends the request ({"config", "rows", "order_seed", "cache_dir"}) as one line;
+   end of input instead means the worker is not needed, and it exits.
+3. The worker builds and warms the rows, says {"event": "warm"} and waits for a line from
+   the parent ("go", or end of input) before it samples: the parent answers once the next
+   worker has finished its imports, so no import ever overlaps a timed call.
+4. It times the rows with the ordinary runner and sends {"event": "phase" | "round" | "row" |
+   "error", ...}. Anything else the libraries print goes to stderr, so stdout carries
+   nothing but messages.
 """
 
 from __future__ import annotations
@@ -27,7 +37,12 @@ def main() -> int:
     os.dup2(2, 1)  # stray prints from torch or a backend must not corrupt the messages
     sys.stdout = sys.stderr
     try:
-        return _work(channel)
+        _import_off_the_measuring_cores()
+        _send(channel, {"event": "ready"})
+        line = sys.stdin.readline()
+        if not line.strip():
+            return 0  # started ahead in case another process was needed; it was not
+        return _work(channel, json.loads(line))
     except KeyboardInterrupt:
         return 130
     except Exception as error:  # the parent prints it as one line naming this process
@@ -38,14 +53,43 @@ def main() -> int:
         return 2
 
 
-def _work(channel: TextIO) -> int:
+def _import_off_the_measuring_cores() -> None:
+    """Import what every worker needs on the cores this process was not started on, then
+    return to the ones it was (its device session pins itself among those, as before).
+    On a machine where it may use no other core, it imports where it is."""
+    inherited = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    others = set(range(os.cpu_count() or 1)) - (inherited or set())
+    moved = False
+    if inherited is not None and others:
+        try:
+            os.sched_setaffinity(0, others)
+            moved = True
+        except OSError:  # a cpuset that allows none of them: import where we are
+            pass
+    try:
+        import torch  # noqa: F401  (the 2.6 s of the import)
+
+        import bench.runner  # noqa: F401
+        import devices  # noqa: F401
+    finally:
+        if moved:
+            os.sched_setaffinity(0, inherited)
+
+
+def _wait_for_go(channel: TextIO) -> None:
+    _send(channel, {"event": "warm"})
+    sys.stdin.readline()  # "go", or end of input: either way, sample now
+
+
+def _work(channel: TextIO, request: dict[str, Any]) -> int:
     from bench.config import RunConfig
     from bench.errors import FbenchError
     from bench.runner import Phase, RoundFinished, measure, plan_rows
     from devices import get_device
 
-    request = json.loads(sys.stdin.read())
     config = RunConfig.from_dict(request["config"])
+    if config.timing.processes != 1:  # it would start workers of its own, and so on
+        raise FbenchError("a worker times in one process; the parent sent processes > 1")
     plans = plan_rows(config)
     try:
         chosen = [plans[index] for index in request["rows"]]
@@ -71,7 +115,13 @@ def _work(channel: TextIO) -> int:
     cache_dir = Path(request["cache_dir"]) if request.get("cache_dir") else None
     try:
         for row in measure(
-            chosen, config, session, emit, cache_dir=cache_dir, order_seed=request["order_seed"]
+            chosen,
+            config,
+            session,
+            emit,
+            cache_dir=cache_dir,
+            order_seed=request["order_seed"],
+            before_sampling=lambda: _wait_for_go(channel),
         ):
             _send(channel, {"event": "row", "row": row.to_dict()})
     finally:

@@ -16,13 +16,13 @@ import pytest
 from bench import config as config_module
 from bench.errors import FbenchError
 from bench.processes import (
-    _run_worker,
+    _Worker,
     needs_another_process,
     pool_rows,
     process_spread,
     worker_timing,
 )
-from bench.runner import measure, plan_rows
+from bench.runner import RoundFinished, measure, plan_rows
 from bench.timing import summarize
 from devices.cpu import CPU_SETTINGS, CpuSession
 from tests.conftest import REPO, assert_one_line_error, fbench
@@ -127,9 +127,45 @@ def test_the_official_method_stays_in_one_process():
 
 def test_a_worker_that_fails_is_one_line_naming_the_process():
     config = _config(processes=2)
+    config = replace(config, timing=worker_timing(config.timing, 2))
     request = {"config": config.to_dict(), "rows": [999], "order_seed": 1, "cache_dir": None}
     with pytest.raises(FbenchError, match=r"^process 1/2: the parent asked for a row"):
-        list(_run_worker(request, "process 1/2", lambda event: None))
+        list(_Worker().run(request, "process 1/2", lambda event: None, lambda: None))
+
+
+def test_the_next_worker_has_imported_before_this_one_samples():
+    # Its imports overlap this worker's build and warm-up only, never a timed round.
+    config = _config(processes=2, operators=["dwconv"])
+    config = replace(config, timing=worker_timing(config.timing, 2))  # as the parent sends it
+    request = {"config": config.to_dict(), "rows": [0], "order_seed": 1, "cache_dir": None}
+    started: list[_Worker] = []
+    next_ready_at_each_round = []
+
+    def start_next():
+        started.append(_Worker())
+        return started[-1]
+
+    def emit(event):
+        if isinstance(event, RoundFinished):
+            next_ready_at_each_round.append(started[0].ready)
+
+    try:
+        rows = list(_Worker().run(request, "process 1/2", emit, start_next))
+    finally:
+        for worker in started:
+            worker.stop()
+    assert [row.status for row in rows] == ["ok"]
+    assert len(started) == 1 and next_ready_at_each_round
+    assert all(next_ready_at_each_round)
+
+
+def test_a_worker_started_ahead_and_not_needed_exits_quietly():
+    worker = _Worker()
+    worker.wait_until_ready()
+    assert worker.ready
+    worker._process.stdin.close()  # what the parent's end of input means: not needed
+    assert worker._process.wait(timeout=60) == 0
+    worker.stop()
 
 
 def test_a_run_in_two_processes_end_to_end(tmp_path):
