@@ -44,7 +44,7 @@ class TimingConfig:
     # Worker processes the adaptive method times every row in, one after another, each
     # with 1/processes of the budget (bench/processes.py): a row's speed varies from one
     # fresh process to the next, and pooling processes averages that out.
-    processes: int = 4
+    processes: int = 6
 
 
 QUICK_TIMING = TimingConfig(

@@ -339,7 +339,9 @@ def _finish(row: _Row, session: Any, settings: TimingConfig, converged: bool) ->
         warmup=row.warmup,
         rounds=row.rounds,
         sampled_s=round(row.sampled_s, 4),
-        telemetry={"before": row.telemetry_before, "after": telemetry_after},
+        # "problems": what the device reported (throttling...), apart from the other notes, so
+        # a report can tell a doubtful value from one that is only less precise than asked.
+        telemetry={"before": row.telemetry_before, "after": telemetry_after, "problems": problems},
         host_probe=_probe_record(row.probe_ms),
         started=row.started,
         finished=now_iso(),

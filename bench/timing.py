@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 # A 95% interval for the median needs at least 6 samples: with 5, even (min, max) covers
 # the median with probability 1 - 2 * 0.5**5 = 93.75%.
@@ -134,6 +134,58 @@ def summarize(samples_ms: Sequence[float]) -> LatencySummary:
         mean=mean,
         stdev=stdev,
         n=n,
+    )
+
+
+def between_processes_halfwidth(
+    process_medians_ms: Sequence[float], confidence: float = 0.95
+) -> float | None:
+    """Relative half-width of a `confidence` interval for a row's latency from the medians
+    of the processes that timed it (0.01 = ±1%); None for fewer than two.
+
+    Student's t on the logs of the medians: the process is the unit, because a row's speed
+    is partly fixed when its process starts (bench/processes.py) and the calls of one
+    process share that luck. The calls' own interval (`summarize`) cannot see it: over six
+    processes here, DWConv 192×28×28 read ±0.4% from its pooled calls while its process
+    medians spread 11.6%, and back-to-back sweeps moved it by up to 6.2%.
+    """
+    if len(process_medians_ms) < 2:
+        return None
+    from scipy.stats import t
+
+    logs = [math.log(value) for value in process_medians_ms]
+    n = len(logs)
+    mean = math.fsum(logs) / n
+    spread = math.sqrt(math.fsum((value - mean) ** 2 for value in logs) / (n - 1))
+    quantile_t = float(t.ppf(0.5 + confidence / 2, n - 1))
+    return math.exp(quantile_t * spread / math.sqrt(n)) - 1.0
+
+
+def processes_needed(halfwidth_rel: float, processes: int, target: float, limit: int) -> int | None:
+    """How many processes in all would bring `between_processes_halfwidth` from
+    `halfwidth_rel` (measured over `processes`) down to `target`, if their medians keep the
+    spread they have; None if more than `limit`. Both t and √n improve with more processes."""
+    from scipy.stats import t
+
+    if halfwidth_rel <= target:
+        return processes
+    if processes < 2:
+        return None
+    spread = math.log1p(halfwidth_rel) * math.sqrt(processes) / float(t.ppf(0.975, processes - 1))
+    for count in range(processes + 1, limit + 1):
+        if math.expm1(float(t.ppf(0.975, count - 1)) * spread / math.sqrt(count)) <= target:
+            return count
+    return None
+
+
+def widened(summary: LatencySummary, halfwidth_rel: float) -> LatencySummary:
+    """`summary` with its median's interval widened to at least ±`halfwidth_rel` (in ratio
+    terms: median / (1 + h) to median × (1 + h)); an interval already wider is kept."""
+    low, high = summary.median / (1.0 + halfwidth_rel), summary.median * (1.0 + halfwidth_rel)
+    return replace(
+        summary,
+        ci95_low=low if summary.ci95_low is None else min(summary.ci95_low, low),
+        ci95_high=high if summary.ci95_high is None else max(summary.ci95_high, high),
     )
 
 

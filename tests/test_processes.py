@@ -23,7 +23,7 @@ from bench.processes import (
     worker_timing,
 )
 from bench.runner import RoundFinished, measure, plan_rows
-from bench.timing import summarize
+from bench.timing import between_processes_halfwidth, summarize
 from devices.cpu import CPU_SETTINGS, CpuSession
 from tests.conftest import REPO, assert_one_line_error, fbench
 
@@ -54,13 +54,16 @@ def test_worker_timing_splits_the_budget_so_the_pool_meets_the_run_target():
     worker = worker_timing(run, 4)
     assert worker.processes == 1  # a worker never starts workers of its own
     assert worker.min_rounds == 2 and worker.min_samples == 6 and worker.max_row_s == 1.5
+    assert worker.warmup_min_s == run.warmup_min_s / 4
+    assert worker.warmup_max_s == run.warmup_max_s  # a slow-settling row still gets its time
     assert worker.ci_target == run.ci_target  # each process meets the run's target itself
     assert worker_timing(replace(run, processes=1), 1) == replace(run, processes=1)
 
 
 def test_pooled_row_holds_every_sample_and_each_process_median():
-    first = _worker_row([1.00 + i * 1e-4 for i in range(60)], rounds=4, probe=(0.17, 0.18))
-    second = _worker_row([1.01 + i * 1e-4 for i in range(40)], rounds=4, probe=(0.19,))
+    # Processes that agree (equal medians): the pooled row is the pooled calls' summary.
+    first = _worker_row([1.000 + i * 1e-4 for i in range(60)], rounds=4, probe=(0.17, 0.18))
+    second = _worker_row([1.001 + i * 1e-4 for i in range(40)], rounds=4, probe=(0.19,))
     pooled = pool_rows([first, second], config_module.TimingConfig(processes=2))
     assert pooled.samples_ms == first.samples_ms + second.samples_ms
     assert pooled.latency_ms == summarize(first.samples_ms + second.samples_ms)
@@ -77,6 +80,26 @@ def test_pooled_row_holds_every_sample_and_each_process_median():
     assert process_spread(pooled) == pytest.approx(
         second.latency_ms.median / first.latency_ms.median - 1
     )
+
+
+def test_the_pooled_interval_counts_the_process_not_the_call_as_the_unit():
+    # Six processes, each tight (±0.1%), their medians 0–10% apart: 600 pooled calls alone
+    # would claim about ±1%, but another six processes could land anywhere in that range.
+    rows = [_worker_row([1.0 + k * 0.02 + i * 1e-5 for i in range(100)], 4) for k in range(6)]
+    pooled = pool_rows(rows, config_module.TimingConfig(processes=6))
+    calls_only = summarize(pooled.samples_ms).ci95_halfwidth_rel
+    process_medians = [row.latency_ms.median for row in rows]
+    expected = between_processes_halfwidth(process_medians)
+    assert expected > 2 * calls_only
+    assert pooled.latency_ms.ci95_halfwidth_rel == pytest.approx(expected)
+    assert pooled.latency_ms.median == summarize(pooled.samples_ms).median
+    assert pooled.status == "unstable"
+    assert pooled.notes[1].startswith("the interval is the processes': their 6 medians differ by")
+    # The same calls from processes that agree: the calls' own interval stands, and it is ok.
+    agreeing = [_worker_row([1.0 + i * 1e-5 + k * 1e-6 for i in range(100)], 4) for k in range(6)]
+    pooled = pool_rows(agreeing, config_module.TimingConfig(processes=6))
+    assert pooled.status == "ok"
+    assert pooled.latency_ms == summarize(pooled.samples_ms)
 
 
 def test_the_pooled_probe_comes_from_the_processes_that_probed():
@@ -99,12 +122,27 @@ def test_processes_that_disagree_leave_the_pooled_row_unstable_not_ok():
 
 def test_rows_short_of_their_target_get_another_process_while_under_their_cap():
     run = config_module.TimingConfig(processes=2)  # max_row_s 6 s
-    fast = _worker_row([1.00 + i * 1e-5 for i in range(50)], rounds=4)
-    slow = _worker_row([1.20 + i * 1e-5 for i in range(50)], rounds=4)
-    assert needs_another_process([fast, slow], run)  # disagree: wide, 0.2 s of 6 s used
-    assert not needs_another_process([fast, fast], run)  # agree: the target is met
-    spent = [replace(row, sampled_s=3.0) for row in (fast, slow)]
+    noisy = _worker_row([1.0 + (i % 10) * 0.01 for i in range(20)], rounds=4)  # calls: ±3%
+    assert needs_another_process([noisy, noisy], run)  # more calls will narrow it
+    tight = _worker_row([1.00 + i * 1e-5 for i in range(50)], rounds=4)
+    assert not needs_another_process([tight, tight], run)  # agree: the target is met
+    spent = [replace(row, sampled_s=3.0) for row in (noisy, noisy)]
     assert not needs_another_process(spent, run)  # the cap is used up: stays unstable
+
+
+def test_processes_that_disagree_get_more_only_if_more_could_meet_the_target():
+    def processes(spread, count):
+        step = spread / (count - 1)
+        return [
+            _worker_row([1.0 + k * step + i * 1e-5 for i in range(50)], 4) for k in range(count)
+        ]
+
+    six = config_module.TimingConfig(processes=6)  # so up to 12 processes in all
+    # Medians 0–3.5% apart: ±1.4% now, within ±1% at 9 processes if they keep that spread.
+    assert needs_another_process(processes(0.035, 6), six)
+    # Medians 0–20% apart: it would take far more than 12 processes; stop here.
+    assert not needs_another_process(processes(0.20, 6), six)
+    assert not needs_another_process(processes(0.20, 2), config_module.TimingConfig(processes=2))
 
 
 def test_device_problems_and_unsettled_warm_ups_are_kept_in_the_pooled_row():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import statistics
 
@@ -86,3 +87,37 @@ def test_flops_and_throughput():
     # Table 1's Conv at stage 1 on the paper's CPU: 2601 M in 35.67 ms is 72.9 G/s.
     assert timing.gflops_per_s(2_601_123_840, 1, 35.67) == pytest.approx(72.92, abs=0.01)
     assert timing.throughput_per_s(10.0, 32) == pytest.approx(3200.0)
+
+
+def test_between_processes_halfwidth_is_students_t_on_the_log_medians():
+    # Hand-checked: logs of (1, e^0.02, e^0.04) have mean 0.02 and sd 0.02; t(0.975, 2) = 4.303.
+    medians = [1.0, math.exp(0.02), math.exp(0.04)]
+    expected = math.exp(4.302653 * 0.02 / math.sqrt(3)) - 1
+    assert timing.between_processes_halfwidth(medians) == pytest.approx(expected, rel=1e-5)
+    assert timing.between_processes_halfwidth([2.0, 2.0, 2.0]) == 0.0
+    assert timing.between_processes_halfwidth([2.0]) is None  # one process: nothing to say
+    # Scale-free: the same ratios at another speed give the same relative interval.
+    scaled = timing.between_processes_halfwidth([10 * value for value in medians])
+    assert scaled == pytest.approx(timing.between_processes_halfwidth(medians), rel=1e-9)
+
+
+def test_widened_keeps_the_median_and_never_narrows():
+    summary = timing.summarize([1.0 + i * 1e-3 for i in range(101)])
+    wide = timing.widened(summary, 0.10)
+    assert wide.median == summary.median and wide.n == summary.n
+    assert wide.ci95_high == pytest.approx(summary.median * 1.10)
+    assert wide.ci95_low == pytest.approx(summary.median / 1.10)
+    assert wide.ci95_halfwidth_rel == pytest.approx(0.10)
+    assert timing.widened(summary, 1e-6) == summary  # already wider: kept
+
+
+def test_processes_needed_projects_the_spread_onto_more_processes():
+    medians = [1.0 + k * 0.007 for k in range(6)]  # ±1.4% over 6 processes
+    halfwidth = timing.between_processes_halfwidth(medians)
+    needed = timing.processes_needed(halfwidth, 6, 0.01, limit=12)
+    assert needed == 9
+    # The projection is what between_processes_halfwidth gives for that many at that spread.
+    spread_kept = [1.0 + k * 0.007 * 5 / (needed - 1) for k in range(needed)]
+    assert timing.between_processes_halfwidth(spread_kept) == pytest.approx(0.01, abs=0.002)
+    assert timing.processes_needed(halfwidth, 6, 0.01, limit=8) is None  # beyond the limit
+    assert timing.processes_needed(0.005, 6, 0.01, limit=12) == 6  # already within it
