@@ -86,14 +86,58 @@ def operator_order(rows: Sequence[ResultRow]) -> list[str]:
     return known + sorted(present - set(known))
 
 
-def ok_gflops(rows: Sequence[ResultRow]) -> list[float]:
-    return [r.gflops_per_s for r in rows if r.status == "ok" and r.gflops_per_s is not None]
+def counts_in_averages(row: ResultRow) -> bool:
+    """`ok` rows, and `unstable` rows whose only flaw is an interval wider than the target.
+
+    Such a row's median is still the best estimate there is (on a shared host the DWConv
+    rows' processes disagree by more than ±1% allows, run after run), and leaving it out
+    would average a different set of stages for each operator. A row the device reported a
+    problem for (throttled, clock capped, interrupted...) is left out: its value is doubtful.
+    Rows stored before fbench kept the device's problems apart are counted only if `ok`.
+    """
+    if row.gflops_per_s is None or row.status == "failed":
+        return False
+    if row.status == "ok":
+        return True
+    problems = (row.telemetry or {}).get("problems")
+    return row.status == "unstable" and problems is not None and not problems
+
+
+def averaged_gflops(rows: Sequence[ResultRow]) -> list[float]:
+    return [r.gflops_per_s for r in rows if counts_in_averages(r)]
+
+
+def average_status(rows: Sequence[ResultRow]) -> str:
+    """The average line's status cell: "" when every row is ok, else how many are ok and
+    how many the average used, e.g. "1 of 4 rows ok, 4 averaged"."""
+    ok = sum(row.status == "ok" for row in rows)
+    if ok == len(rows):
+        return ""
+    return f"{ok} of {len(rows)} rows ok, {sum(map(counts_in_averages, rows))} averaged"
+
+
+def averages_notes(rows: Sequence[ResultRow]) -> list[str]:
+    """What the averages and the PConv/DWConv ratio did with the rows that are not ok."""
+    not_ok = [row for row in rows if row.status != "ok"]
+    counted = [row for row in not_ok if counts_in_averages(row)]
+    notes = []
+    if counted:
+        notes.append(
+            f"{len(counted)} unstable row(s) are in the averages and the ratio: their "
+            "intervals are wider than the target, their medians still the best estimate."
+        )
+    if len(counted) < len(not_ok):
+        notes.append(
+            f"{len(not_ok) - len(counted)} row(s) failed or with a device problem are shown "
+            "with their status but left out of the averages and the PConv/DWConv ratio."
+        )
+    return notes
 
 
 def pconv_dwconv_ratio(rows: Sequence[ResultRow]) -> float | None:
     """Average PConv FLOPS over average DWConv FLOPS (the paper's 6.2× on CPU)."""
-    pconv = ok_gflops([r for r in rows if r.operator == "pconv"])
-    dwconv = ok_gflops([r for r in rows if r.operator == "dwconv"])
+    pconv = averaged_gflops([r for r in rows if r.operator == "pconv"])
+    dwconv = averaged_gflops([r for r in rows if r.operator == "dwconv"])
     if not pconv or not dwconv:
         return None
     return fmean(pconv) / fmean(dwconv)
@@ -144,7 +188,7 @@ def table1(rows: Sequence[ResultRow], with_paper: bool = True) -> Table:
             line.append(status_text(row))
             body.append(line)
 
-        measured = ok_gflops(group)
+        measured = averaged_gflops(group)
         average: list[object] = [
             "",
             "Average",
@@ -161,15 +205,10 @@ def table1(rows: Sequence[ResultRow], with_paper: bool = True) -> Table:
                 .get(column)
             )
             average += ["", format_g(paper_average) if matched and paper_average else "—"]
-        left_out = len(group) - len(measured)
-        average.append(f"{len(measured)} of {len(group)} rows ok" if left_out else "")
+        average.append(average_status(group))
         body.append(average)
 
-    not_ok = [row for row in rows if row.status != "ok"]
-    if not_ok:
-        notes.append(
-            f"{len(not_ok)} row(s) not ok are shown but left out of the averages and the ratio."
-        )
+    notes += averages_notes(rows)
     ratio = pconv_dwconv_ratio(rows)
     if ratio is not None:
         line = f"PConv/DWConv FLOPS: {ratio:.1f}×"
@@ -489,12 +528,7 @@ def table1_devices(
         body.append(ratio_line)
 
     notes = [f"{group.label}: {describe_group(group)}" for group in groups]
-    not_ok = [row for row in all_rows if row.status != "ok"]
-    if not_ok:
-        notes.append(
-            f"{len(not_ok)} row(s) not ok are shown with their status but left out of the "
-            "averages and the PConv/DWConv ratio."
-        )
+    notes += averages_notes(all_rows)
     if ratios_text:
         notes.append("PConv/DWConv FLOPS: " + "; ".join(ratios_text))
     notes.append("FLOPs are multiply-adds, as the paper counts them; FLOPS = FLOPs / latency.")
@@ -548,8 +582,7 @@ def _average_line(name, keys, groups, blocks, by_group, with_paper) -> list[obje
     line: list[object] = ["", "Average", ""]
     for group, block, rows in zip(groups, blocks, by_group, strict=True):
         group_rows = [rows[key] for key in keys if key in rows]
-        ok_rows = [row for row in group_rows if row.status == "ok"]
-        measured = ok_gflops(group_rows)
+        measured = averaged_gflops(group_rows)
         paper_average = None
         if with_paper and group.paper_column and group_rows:
             spec = OPERATORS.get(name)
@@ -567,12 +600,11 @@ def _average_line(name, keys, groups, blocks, by_group, with_paper) -> list[obje
             elif role == "ratio":
                 line.append(_over(average, paper_average))
             elif role == "extra_avg":
-                values = [column.fill(row, None) for row in ok_rows]
+                values = [column.fill(row, None) for row in group_rows if counts_in_averages(row)]
                 values = [v for v in values if v is not None]
                 line.append(fmean(values) if values else None)
             elif role == "status":
-                left_out = len(group_rows) - len(ok_rows)
-                line.append(f"{len(ok_rows)} of {len(group_rows)} rows ok" if left_out else "")
+                line.append(average_status(group_rows))
             else:  # per-row values (latency, throughput) have no average line
                 line.append("")
     return line
