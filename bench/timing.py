@@ -161,23 +161,6 @@ def between_processes_halfwidth(
     return math.exp(quantile_t * spread / math.sqrt(n)) - 1.0
 
 
-def processes_needed(halfwidth_rel: float, processes: int, target: float, limit: int) -> int | None:
-    """How many processes in all would bring `between_processes_halfwidth` from
-    `halfwidth_rel` (measured over `processes`) down to `target`, if their medians keep the
-    spread they have; None if more than `limit`. Both t and √n improve with more processes."""
-    from scipy.stats import t
-
-    if halfwidth_rel <= target:
-        return processes
-    if processes < 2:
-        return None
-    spread = math.log1p(halfwidth_rel) * math.sqrt(processes) / float(t.ppf(0.975, processes - 1))
-    for count in range(processes + 1, limit + 1):
-        if math.expm1(float(t.ppf(0.975, count - 1)) * spread / math.sqrt(count)) <= target:
-            return count
-    return None
-
-
 def widened(summary: LatencySummary, halfwidth_rel: float) -> LatencySummary:
     """`summary` with its median's interval widened to at least ±`halfwidth_rel` (in ratio
     terms: median / (1 + h) to median × (1 + h)); an interval already wider is kept."""

@@ -109,15 +109,3 @@ def test_widened_keeps_the_median_and_never_narrows():
     assert wide.ci95_low == pytest.approx(summary.median / 1.10)
     assert wide.ci95_halfwidth_rel == pytest.approx(0.10)
     assert timing.widened(summary, 1e-6) == summary  # already wider: kept
-
-
-def test_processes_needed_projects_the_spread_onto_more_processes():
-    medians = [1.0 + k * 0.007 for k in range(6)]  # ±1.4% over 6 processes
-    halfwidth = timing.between_processes_halfwidth(medians)
-    needed = timing.processes_needed(halfwidth, 6, 0.01, limit=12)
-    assert needed == 9
-    # The projection is what between_processes_halfwidth gives for that many at that spread.
-    spread_kept = [1.0 + k * 0.007 * 5 / (needed - 1) for k in range(needed)]
-    assert timing.between_processes_halfwidth(spread_kept) == pytest.approx(0.01, abs=0.002)
-    assert timing.processes_needed(halfwidth, 6, 0.01, limit=8) is None  # beyond the limit
-    assert timing.processes_needed(0.005, 6, 0.01, limit=12) == 6  # already within it
