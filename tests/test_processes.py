@@ -25,6 +25,7 @@ from bench.processes import (
 from bench.runner import RoundFinished, measure, plan_rows
 from bench.timing import between_processes_halfwidth, summarize
 from devices.cpu import CPU_SETTINGS, CpuSession
+from reports.table1 import counts_in_averages
 from tests.conftest import REPO, assert_one_line_error, fbench
 
 
@@ -144,6 +145,9 @@ def test_device_problems_and_unsettled_warm_ups_are_kept_in_the_pooled_row():
     assert pooled.status == "unstable"
     assert pooled.notes[0] == "process 2: throttled"
     assert "process(es) 2 of 2" in pooled.notes[1] and pooled.warmup["settled"] is False
+    # Kept apart too, so Table 1 leaves this doubtful value out of its averages.
+    assert pooled.telemetry["problems"] == ["process 2: throttled"]
+    assert not counts_in_averages(pooled)
 
 
 def test_the_official_method_stays_in_one_process():

@@ -91,7 +91,8 @@ def test_adaptive_rows_carry_their_samples_and_statistics(session):
         assert row.gflops_per_s == pytest.approx(row.flops / (row.latency / 1e3) / 1e9)
         assert row.flops_fvcore == row.flops
         assert row.warmup["calls"] >= 1
-        assert set(row.telemetry) == {"before", "after"}
+        assert set(row.telemetry) == {"before", "after", "problems"}
+        assert row.telemetry["problems"] == []  # the cpu device reported nothing
         if row.status == "unstable":
             assert "95% CI" in row.notes[0]
         # The host probe took a slice of every round this row was sampled in.
