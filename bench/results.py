@@ -102,6 +102,14 @@ class ResultRow:
         return [entry["median_ms"] for entry in self.processes or () if entry.get("median_ms")]
 
     @property
+    def only_imprecise(self) -> bool:
+        """`unstable` only because its interval is wider than the target: the device reported
+        no problem (throttling, a capped clock, an interrupted run). Known only for rows that
+        keep the device's problems apart (`telemetry.problems`); older rows say False."""
+        problems = (self.telemetry or {}).get("problems")
+        return self.status == "unstable" and problems is not None and not problems
+
+    @property
     def shape_label(self) -> str:
         return f"{self.channels}×{self.height}×{self.width}"
 

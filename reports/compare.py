@@ -11,7 +11,9 @@ the per-call samples (Mann–Whitney U: no normality assumed, latency samples ar
 The bootstrap interval of the median ratio is shown so a reader sees how sure each verdict
 is. Runs from different devices, software or configs, or rows that were `unstable`/`failed`,
 are not judged at all (exit 3): a gate that compares a hot board with a cool one produces
-false alarms.
+false alarms. The exception: a row `unstable` only because its processes disagree by more
+than its target allows (`ResultRow.only_imprecise`) is judged when the test is on process
+medians, since that test weighs exactly that disagreement.
 
 The host probe: each row stores the median of a fixed GEMM timed in the same rounds
 (bench/host_probe.py), so the output always says how much faster or slower the host itself
@@ -403,6 +405,11 @@ def compare_runs(
             label, base.samples_ms, cur.samples_ms, threshold, alpha, host.factor,
             (base.process_medians_ms, cur.process_medians_ms),
         )  # fmt: skip
+        # A row that is unstable only because its processes disagree by more than the
+        # target allows is judged like any other when the test is on process medians: that
+        # test already weighs the disagreement (README, "Reliability of the gate").
+        bad = [(name, r) for name, r in bad if not (judged.test == "welch-processes"
+                                                    and r.only_imprecise)]  # fmt: skip
         if bad and not _beyond_doubt(judged, threshold):
             # An unstable row cannot clear the gate, but a slowdown whose whole interval lies
             # beyond the threshold is still reported. Its own median is less certain than the

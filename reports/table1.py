@@ -95,12 +95,7 @@ def counts_in_averages(row: ResultRow) -> bool:
     problem for (throttled, clock capped, interrupted...) is left out: its value is doubtful.
     Rows stored before fbench kept the device's problems apart are counted only if `ok`.
     """
-    if row.gflops_per_s is None or row.status == "failed":
-        return False
-    if row.status == "ok":
-        return True
-    problems = (row.telemetry or {}).get("problems")
-    return row.status == "unstable" and problems is not None and not problems
+    return row.gflops_per_s is not None and (row.status == "ok" or row.only_imprecise)
 
 
 def averaged_gflops(rows: Sequence[ResultRow]) -> list[float]:

@@ -376,3 +376,25 @@ def test_an_unstable_row_fails_the_gate_only_when_its_whole_interval_is_past_the
     assert row.verdict == "unstable" and just_past.exit_code() == 3
     clear = _runs(baseline, unstable_current(1.20))
     assert [r.label for r in clear.regressions] == ["conv 768×7×7"] and clear.exit_code() == 1
+
+
+def test_rows_unstable_only_because_their_processes_disagree_are_judged():
+    # The process-level test already weighs the disagreement that made them unstable; a row
+    # the device reported a problem for is still not judged.
+    def unstable(run: dict, problems: list[str]) -> dict:
+        for row in run["rows"]:
+            row["status"], row["notes"] = "unstable", ["95% CI of the median is ±2.4% ..."]
+            row["telemetry"] = {**row.get("telemetry", {}), "problems": problems}
+        return run
+
+    baseline = unstable(multi_process_run("a", 1, [0.96, 1.00, 1.04, 1.01, 0.99, 1.03]), [])
+    same = unstable(multi_process_run("b", 2, [0.97, 1.03, 1.02, 0.98, 1.04, 1.00]), [])
+    result = _runs(baseline, same)
+    assert {r.verdict for r in result.rows} == {"same"} and result.exit_code() == 0
+    slower = unstable(multi_process_run("c", 3, [1.06, 1.12, 1.11, 1.08, 1.13, 1.09]), [])
+    result = _runs(baseline, slower)
+    assert len(result.regressions) == 16 and result.exit_code() == 1
+    throttled = unstable(multi_process_run("d", 4, [0.97, 1.03, 1.02, 0.98, 1.04, 1.00]),
+                         ["process 2: throttled"])  # fmt: skip
+    result = _runs(baseline, throttled)
+    assert {r.verdict for r in result.rows} == {"unstable"} and result.exit_code() == 3
