@@ -16,13 +16,15 @@ start-up: the next worker imports torch (2.7 s here) on the other cores while th
 one builds and warms up, and the current one starts sampling only once those imports are
 done (bench/worker.py); that took ~8 s off a 4-process sweep. Each worker builds, checks and
 warms every row itself and samples all rows in interleaved rounds, like a single-process
-run, with 1/processes of the budget (`worker_timing`). Rows whose pooled interval still
-misses the target, with sampling time left, get up to as many extra workers. The parent
-pools every row's samples and judges the pooled row against the run's own targets
-(`pool_rows`). A row is final, and stored, when the last worker has timed it; a row that
-fails in a worker is stored as failed at once and not retried. On Ctrl-C, the rows that at
-least one worker finished are pooled and stored; those timed in fewer processes than planned
-are `unstable`, with a note saying in how many.
+run, with 1/processes of the budget (`worker_timing`). The parent pools every row's samples
+and judges the pooled row against the run's own targets (`pool_rows`); its interval is the
+wider of the pooled calls' and the one from the process medians, since the calls of one
+process share its luck. Rows still short of the target whose processes agree (their calls
+fall short), with sampling time left, get up to as many extra workers. A row is final, and
+stored, when the last worker has timed it; a row that fails in a worker is stored as failed
+at once and not retried. On Ctrl-C, the rows that at least one worker finished are pooled
+and stored; those timed in fewer processes than planned are `unstable`, with a note saying
+in how many.
 """
 
 from __future__ import annotations
@@ -85,6 +87,7 @@ class _Pooled:
 
     samples_ms: list[float]
     summary: timing.LatencySummary  # its interval counts the process as the unit
+    process_medians_ms: list[float]
     calls_halfwidth: float | None  # the interval of the pooled calls alone (relative)
     processes_halfwidth: float | None  # the interval from the process medians (relative)
     rounds: int
@@ -104,6 +107,7 @@ class _Pooled:
         return cls(
             samples_ms,
             summary,
+            medians,
             calls_halfwidth,
             processes_halfwidth,
             sum(row.rounds for row in worker_rows),
@@ -136,8 +140,8 @@ def pool_rows(
     if not pooled.converged(settings):
         status = "unstable"
         notes.insert(0, interval_note(summary, pooled.sampled_s, pooled.rounds, settings))
-        medians = [row.latency_ms.median for row in worker_rows if row.latency_ms]
         if (pooled.processes_halfwidth or 0.0) > (pooled.calls_halfwidth or 0.0):
+            medians = pooled.process_medians_ms
             notes.insert(
                 1,
                 f"the interval is the processes': their {len(medians)} medians differ by "
