@@ -166,7 +166,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         type=positive_int,
         help="time every row in N fresh worker processes, one after another, and pool the "
-        "samples (default: [timing] processes in bench.toml, 4; the official method and "
+        "samples (default: [timing] processes in bench.toml, 6; the official method and "
         "--quick use 1)",
     )
     parser.add_argument(
