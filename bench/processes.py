@@ -230,9 +230,8 @@ def measure_in_processes(
     """Time `plans` in `config.timing.processes` workers in turn; yield each pooled row.
 
     Then, like a single process that keeps sampling a row until its interval is narrow
-    enough, up to as many extra workers time only the rows whose pooled interval still
-    misses the target and whose sampling time is under `max_row_s` (processes that disagree
-    widen the pooled interval; more processes narrow it again).
+    enough, up to as many extra workers time only the rows that `needs_another_process`
+    picks: short of the target, under `max_row_s`, and with processes that agree.
     """
     settings = config.timing
     count = settings.processes
@@ -299,9 +298,6 @@ def _time_in_workers(
         upcoming = _Worker()
         return upcoming
 
-    def none() -> None:
-        return None
-
     try:
         for number in range(1, last + 1):
             if number <= count:
@@ -326,7 +322,7 @@ def _time_in_workers(
             }
             worker, upcoming = upcoming or _Worker(), None
             begin = time.monotonic()
-            for row in worker.run(request, label, emit, start_next if number < last else none):
+            for row in worker.run(request, label, emit, start_next if number < last else None):
                 if row.status == "failed":
                     del gathered[row.key()]
                     yield finished(row)
@@ -382,16 +378,16 @@ class _Worker:
         request: dict[str, Any],
         prefix: str,
         emit: Emit,
-        start_next: Callable[[], _Worker | None],
+        start_next: Callable[[], _Worker] | None,
     ) -> Iterator[ResultRow]:
         """Give it `request`, relay its progress, yield its rows; one-line error if it
-        fails. `start_next` starts the next worker once this one is ready; this one starts
-        sampling only when that one is ready too."""
+        fails. `start_next` (None: no worker follows) starts the next worker once this one
+        is ready; this one starts sampling only when that one is ready too."""
         following: _Worker | None = None
         error = None
         try:
             self._say(json.dumps(request))
-            if self.ready:
+            if self.ready and start_next is not None:
                 following = start_next()
             for line in self._process.stdout:
                 message = _decode(line)
@@ -400,7 +396,7 @@ class _Worker:
                     yield ResultRow.from_dict(message["row"])
                 elif kind == "ready":
                     self.ready = True
-                    following = start_next()
+                    following = start_next() if start_next is not None else None
                 elif kind == "warm":
                     if following is not None:
                         following.wait_until_ready()

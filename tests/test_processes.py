@@ -165,7 +165,7 @@ def test_a_worker_that_fails_is_one_line_naming_the_process():
     config = replace(config, timing=worker_timing(config.timing, 2))
     request = {"config": config.to_dict(), "rows": [999], "order_seed": 1, "cache_dir": None}
     with pytest.raises(FbenchError, match=r"^process 1/2: the parent asked for a row"):
-        list(_Worker().run(request, "process 1/2", lambda event: None, lambda: None))
+        list(_Worker().run(request, "process 1/2", lambda event: None, None))
 
 
 def test_the_next_worker_has_imported_before_this_one_samples():
