@@ -29,6 +29,7 @@ in how many.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import subprocess
@@ -349,6 +350,7 @@ class _Worker:
             encoding="utf-8",
         )
         self.ready = False  # its imports are done
+        self._read_early: list[str] = []  # lines read while waiting for "ready", kept for run()
 
     def wait_until_ready(self) -> None:
         """Block until the worker has imported what it needs (or has died trying: its
@@ -358,6 +360,8 @@ class _Worker:
             if not line:
                 return
             self.ready = _decode(line).get("event") == "ready"
+            if not self.ready:
+                self._read_early.append(line)
 
     def _say(self, text: str) -> None:
         try:
@@ -389,7 +393,7 @@ class _Worker:
             self._say(json.dumps(request))
             if self.ready and start_next is not None:
                 following = start_next()
-            for line in self._process.stdout:
+            for line in itertools.chain(self._read_early, self._process.stdout):
                 message = _decode(line)
                 kind = message.get("event")
                 if kind == "row":

@@ -203,6 +203,21 @@ def test_a_worker_started_ahead_and_not_needed_exits_quietly():
     worker.stop()
 
 
+def test_a_worker_started_ahead_that_cannot_import_says_why(tmp_path, monkeypatch):
+    # Its error arrives while the parent waits for it to be ready; it must still be the
+    # one line the user sees when that worker is given work, not "no message".
+    (tmp_path / "torch.py").write_text("raise ImportError('this torch is broken')\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    worker = _Worker()
+    worker.wait_until_ready()
+    assert not worker.ready
+    config = _config(processes=2)
+    config = replace(config, timing=worker_timing(config.timing, 2))
+    request = {"config": config.to_dict(), "rows": [0], "order_seed": 1, "cache_dir": None}
+    with pytest.raises(FbenchError, match=r"^process 2/2: ImportError: this torch is broken$"):
+        list(worker.run(request, "process 2/2", lambda event: None, None))
+
+
 def test_a_run_in_two_processes_end_to_end(tmp_path):
     result = fbench(
         "run", "--quick", "--processes", "2", "--operators", "dwconv,pconv", "--stages", "1",
