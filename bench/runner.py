@@ -494,7 +494,7 @@ def _interleaved(
                     probe_ms = _sample_probe(probe, session, settings)
                 except Exception as error:  # context only: stop probing, keep measuring
                     probe = None
-                    emit(Phase(f"host probe off: {type(error).__name__}: {error}"))
+                    emit(Phase(f"host probe off: {one_line(error)}"))
                 continue
             try:
                 begin = time.perf_counter()
@@ -531,7 +531,7 @@ def _start_probe(
         probe = host_probe.build(session.torch_device, seed)
         session.measure(probe, budget_s=max(settings.warmup_min_s, settings.round_s))
     except Exception as error:  # the probe is context, never a reason to lose the run
-        emit(Phase(f"host probe off: {type(error).__name__}: {error}"))
+        emit(Phase(f"host probe off: {one_line(error)}"))
         return None
     return probe
 
