@@ -408,8 +408,8 @@ def compare_runs(
         # A row that is unstable only because its processes disagree by more than the
         # target allows is judged like any other when the test is on process medians: that
         # test already weighs the disagreement (README, "Reliability of the gate").
-        bad = [(name, r) for name, r in bad if not (judged.test == "welch-processes"
-                                                    and r.only_imprecise)]  # fmt: skip
+        if judged.test == "welch-processes":
+            bad = [(name, r) for name, r in bad if not r.only_imprecise]
         if bad and not _beyond_doubt(judged, threshold):
             # An unstable row cannot clear the gate, but a slowdown whose whole interval lies
             # beyond the threshold is still reported. Its own median is less certain than the
