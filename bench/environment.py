@@ -110,6 +110,19 @@ def temperatures_c() -> dict[str, float] | None:
     return readings or None
 
 
+ASLR_MODES = {"0": "off", "1": "conservative", "2": "full"}
+
+
+def address_randomisation() -> str | None:
+    """Linux's address-space randomisation ("off", "conservative", "full"), None elsewhere.
+
+    Recorded (as pyperf does) because the layout it draws for each process moves a row's
+    speed between processes (bench/processes.py): with it off, only the hash seed varies it.
+    """
+    value = read_text("/proc/sys/kernel/randomize_va_space")
+    return ASLR_MODES.get(value, value) if value else None
+
+
 def load_average() -> list[float] | None:
     try:
         return [round(value, 2) for value in os.getloadavg()]
@@ -164,6 +177,9 @@ def collect() -> dict[str, Any]:
         "governor": None,
         "load_average": load_average(),
         "temperatures_c": temperatures_c(),
+        "aslr": address_randomisation(),
+        # This process's PYTHONHASHSEED, or None (random); workers get their own (processes).
+        "python_hash_seed": os.environ.get("PYTHONHASHSEED"),
         "git_commit": commit,
         "git_dirty": dirty,
         "argv": sys.argv[1:],

@@ -2,13 +2,16 @@
 
 Why (measured on a 2-core KVM Xeon, README "Reliability of the gate"): a row's median moves
 from one fresh process to the next by more than its interval says. Eight fresh processes
-timing DWConv 192×28×28 gave medians 1.42–1.60 ms, each with a ±1% interval, while eight
-separately allocated stacks inside one process agreed within 1.2%, and switching address
-space randomisation off (`setarch -R`) left the spread as it was. Whatever decides it
-(likely where the process's buffers land in physical memory and the caches), it is fixed
-for the life of a process, so sampling one process longer cannot average it out, and
-single-process sweeps disagreed on DWConv rows by up to 12.7%. pyperf meets the same effect
-the same way: spread the samples over several processes.
+timing DWConv 192×28×28 gave medians 1.42–1.60 ms, each with a ±1% interval. What decides
+it is the process's memory layout, drawn at start-up from address-space randomisation and
+from the hash seed (which orders Python's own allocations): with both fixed, ten processes
+timing DWConv 384×14×14 agreed within 3.5%; with either one random, they spread 16–17%
+(benchmarks/layout.py). It is fixed for the life of a process, so sampling one process
+longer cannot average it out, and single-process sweeps disagreed on DWConv rows by up to
+12.7%. pyperf meets the same effect the same way: spread the samples over several processes.
+Each worker gets a fresh hash seed of its own (`draw_hash_seed`, stored per process), so an
+environment that fixes PYTHONHASHSEED does not make the draws less independent than the
+interval assumes.
 
 How: the parent runs `processes` workers (`python -m bench.worker`) one after another, never
 timing at the same time (they would share cores and caches). The one thing that overlaps is
@@ -32,6 +35,8 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -174,6 +179,7 @@ def pool_rows(
                 "n": len(row.samples_ms),
                 "rounds": row.rounds,
                 "sampled_s": row.sampled_s,
+                "hash_seed": (row.processes or [{}])[0].get("hash_seed"),
             }
             for row in worker_rows
         ],
@@ -292,11 +298,11 @@ def _time_in_workers(
     last = 2 * count
     index_of = {plan.key(): index for index, plan in enumerate(plan_rows(config))}
     worker_config = replace(config, timing=worker_timing(settings, count))
-    upcoming: _Worker | None = _Worker()
+    upcoming: _Worker | None = _Worker(draw_hash_seed())
 
     def start_next() -> _Worker:
         nonlocal upcoming
-        upcoming = _Worker()
+        upcoming = _Worker(draw_hash_seed())
         return upcoming
 
     try:
@@ -321,28 +327,46 @@ def _time_in_workers(
                 "order_seed": config.seed + number,
                 "cache_dir": str(cache_dir) if cache_dir is not None else None,
             }
-            worker, upcoming = upcoming or _Worker(), None
+            worker, upcoming = upcoming or _Worker(draw_hash_seed()), None
             begin = time.monotonic()
             for row in worker.run(request, label, emit, start_next if number < last else None):
                 if row.status == "failed":
                     del gathered[row.key()]
                     yield finished(row)
                 elif row.key() in gathered:
-                    gathered[row.key()].append(row)
+                    # A worker's row has one process: say which, so the pooled row can.
+                    gathered[row.key()].append(
+                        replace(row, processes=[{"hash_seed": worker.hash_seed}])
+                    )
             emit(ProcessFinished(label, len(wanted), time.monotonic() - begin))
     finally:
         if upcoming is not None:
             upcoming.stop()
 
 
+def draw_hash_seed() -> int:
+    """A fresh PYTHONHASHSEED for one worker (1 to 2**32 - 1).
+
+    Why: a row's speed depends on where its process's allocations land, and that layout is
+    drawn from address-space randomisation *and* the hash seed (which orders Python's own
+    allocations). Either alone spread DWConv 384×14×14 by 16–17% between processes here;
+    with both fixed, ten processes agreed within 3.5% (benchmarks/layout.py). The interval
+    counts each process as an independent draw of that layout, so workers must not inherit
+    one seed from an environment that fixes it (tox, CI scripts, `PYTHONHASHSEED=0`).
+    """
+    return random.SystemRandom().randrange(1, 2**32)
+
+
 class _Worker:
     """One `python -m bench.worker` process and the parent's side of its conversation."""
 
-    def __init__(self) -> None:
+    def __init__(self, hash_seed: int) -> None:
+        self.hash_seed = hash_seed
         # Closed in stop(), which every path through run() and the run's cleanup reaches.
         self._stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8")  # noqa: SIM115
         self._process = subprocess.Popen(
             [sys.executable, "-m", WORKER_MODULE],
+            env={**os.environ, "PYTHONHASHSEED": str(hash_seed)},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,

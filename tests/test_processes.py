@@ -17,6 +17,7 @@ from bench import config as config_module
 from bench.errors import FbenchError
 from bench.processes import (
     _Worker,
+    draw_hash_seed,
     needs_another_process,
     pool_rows,
     process_spread,
@@ -165,7 +166,7 @@ def test_a_worker_that_fails_is_one_line_naming_the_process():
     config = replace(config, timing=worker_timing(config.timing, 2))
     request = {"config": config.to_dict(), "rows": [999], "order_seed": 1, "cache_dir": None}
     with pytest.raises(FbenchError, match=r"^process 1/2: the parent asked for a row"):
-        list(_Worker().run(request, "process 1/2", lambda event: None, None))
+        list(_Worker(draw_hash_seed()).run(request, "process 1/2", lambda event: None, None))
 
 
 def test_the_next_worker_has_imported_before_this_one_samples():
@@ -177,7 +178,7 @@ def test_the_next_worker_has_imported_before_this_one_samples():
     next_ready_at_each_round = []
 
     def start_next():
-        started.append(_Worker())
+        started.append(_Worker(draw_hash_seed()))
         return started[-1]
 
     def emit(event):
@@ -185,7 +186,7 @@ def test_the_next_worker_has_imported_before_this_one_samples():
             next_ready_at_each_round.append(started[0].ready)
 
     try:
-        rows = list(_Worker().run(request, "process 1/2", emit, start_next))
+        rows = list(_Worker(draw_hash_seed()).run(request, "process 1/2", emit, start_next))
     finally:
         for worker in started:
             worker.stop()
@@ -195,7 +196,7 @@ def test_the_next_worker_has_imported_before_this_one_samples():
 
 
 def test_a_worker_started_ahead_and_not_needed_exits_quietly():
-    worker = _Worker()
+    worker = _Worker(draw_hash_seed())
     worker.wait_until_ready()
     assert worker.ready
     worker._process.stdin.close()  # what the parent's end of input means: not needed
@@ -208,7 +209,7 @@ def test_a_worker_started_ahead_that_cannot_import_says_why(tmp_path, monkeypatc
     # one line the user sees when that worker is given work, not "no message".
     (tmp_path / "torch.py").write_text("raise ImportError('this torch is broken')\n")
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
-    worker = _Worker()
+    worker = _Worker(draw_hash_seed())
     worker.wait_until_ready()
     assert not worker.ready
     config = _config(processes=2)
@@ -216,6 +217,29 @@ def test_a_worker_started_ahead_that_cannot_import_says_why(tmp_path, monkeypatc
     request = {"config": config.to_dict(), "rows": [0], "order_seed": 1, "cache_dir": None}
     with pytest.raises(FbenchError, match=r"^process 2/2: ImportError: this torch is broken$"):
         list(worker.run(request, "process 2/2", lambda event: None, None))
+
+
+def test_each_worker_runs_with_the_hash_seed_the_parent_drew(monkeypatch):
+    # Even when the environment fixes one seed for everything (as tox or CI scripts do).
+    monkeypatch.setenv("PYTHONHASHSEED", "0")
+    workers = [_Worker(draw_hash_seed()) for _ in range(2)]
+    try:
+        seen = []
+        for worker in workers:
+            worker.wait_until_ready()  # past interpreter start-up: its environment is final
+            environ = psutil.Process(worker._process.pid).environ()
+            seen.append(environ["PYTHONHASHSEED"])
+        assert seen == [str(worker.hash_seed) for worker in workers]
+        assert len(set(seen)) == 2 and "0" not in seen
+    finally:
+        for worker in workers:
+            worker.stop()
+
+
+def test_hash_seeds_are_fresh_32_bit_values():
+    seeds = {draw_hash_seed() for _ in range(1000)}
+    assert len(seeds) == 1000
+    assert all(1 <= seed < 2**32 for seed in seeds)
 
 
 def test_a_run_in_two_processes_end_to_end(tmp_path):
@@ -242,6 +266,10 @@ def test_a_run_in_two_processes_end_to_end(tmp_path):
         first_n = processes[0]["n"]
         assert row["samples_ms"][:first_n] != row["samples_ms"][first_n:][:first_n]
         assert row["flops_fvcore"] == row["flops"]
+        # Each process says which layout draw it was: its own hash seed.
+        seeds = [p["hash_seed"] for p in processes]
+        assert all(isinstance(seed, int) for seed in seeds) and len(set(seeds)) == len(seeds)
+    assert stored["environment"]["aslr"] in ("off", "conservative", "full", None)
 
 
 def test_bad_processes_values_are_one_line_errors(tmp_path):
