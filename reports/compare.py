@@ -8,12 +8,14 @@ medians (Welch's t on their logs), because calls within a process share its luck
 pairs of 3- and 4-process sweeps here, Mann–Whitney on the pooled calls failed 6 pairs on
 nothing (11 rows), the test on process medians 3 (6 rows); for rows timed in one process,
 the per-call samples (Mann–Whitney U: no normality assumed, latency samples are skewed).
-The bootstrap interval of the median ratio is shown so a reader sees how sure each verdict
-is. Runs from different devices, software or configs, or rows that were `unstable`/`failed`,
-are not judged at all (exit 3): a gate that compares a hot board with a cool one produces
-false alarms. The exception: a row `unstable` only because its processes disagree by more
-than its target allows (`ResultRow.only_imprecise`) is judged when the test is on process
-medians, since that test weighs exactly that disagreement.
+A 95% interval of the ratio is shown so a reader sees how sure each verdict is, from the
+same unit as the test: Welch's interval on the process medians' logs (it excludes 1 exactly
+when Welch's p < 0.05), else a bootstrap of the calls' medians. Runs from different devices,
+software or configs, or rows that were `unstable`/`failed`, are not judged at all (exit 3):
+a gate that compares a hot board with a cool one produces false alarms. The exception: a row
+`unstable` only because its processes disagree by more than its target allows
+(`ResultRow.only_imprecise`) is judged when the test is on process medians, since that test
+weighs exactly that disagreement.
 
 The host probe: each row stores the median of a fixed GEMM timed in the same rounds
 (bench/host_probe.py), so the output always says how much faster or slower the host itself
@@ -63,7 +65,7 @@ class RowComparison:
     baseline_ms: float | None
     current_ms: float | None
     change: float | None  # current / baseline − 1 of the medians
-    ratio_ci95: tuple[float, float] | None  # bootstrap interval of current / baseline
+    ratio_ci95: tuple[float, float] | None  # 95% interval of current / baseline (see test)
     p_value: float | None  # two-sided, from `test`
     verdict: str  # one of VERDICTS
     reason: str = ""
@@ -221,6 +223,23 @@ def welch_p(baseline: Sequence[float], current: Sequence[float]) -> float:
     return float(ttest_ind(b, a, equal_var=False).pvalue)
 
 
+def welch_ratio_ci(
+    baseline: Sequence[float], current: Sequence[float]
+) -> tuple[float, float] | None:
+    """95% interval of current / baseline from per-process medians (2+ on each side): Welch's
+    interval for the difference of their mean logs, exponentiated. It is the interval that
+    matches `welch_p`; a bootstrap of the pooled calls would be as narrow as if every call
+    were its own process. None where neither side has any spread (the test is then exact)."""
+    from scipy.stats import ttest_ind
+
+    a = [math.log(value) for value in baseline]
+    b = [math.log(value) for value in current]
+    if len(set(a)) == 1 and len(set(b)) == 1:
+        return None
+    low, high = ttest_ind(b, a, equal_var=False).confidence_interval(0.95)
+    return round(math.exp(low), 4), round(math.exp(high), 4)
+
+
 def bootstrap_ratio_ci(
     baseline: Sequence[float],
     current: Sequence[float],
@@ -313,9 +332,9 @@ def compare_samples(
     """One row's verdict from its two sample sets (milliseconds); the current samples are
     divided by `host_factor` (how much slower the host itself ran) before they are judged.
 
-    With per-process medians on both sides (2+ each), significance comes from Welch's t on
-    them (`welch_p`), otherwise from Mann–Whitney U on the samples; the change is always
-    that of the pooled medians."""
+    With per-process medians on both sides (2+ each), significance and the ratio's interval
+    come from Welch's t on them (`welch_p`, `welch_ratio_ci`), otherwise from Mann–Whitney U
+    and a bootstrap on the samples; the change is always that of the pooled medians."""
     base_ms, cur_ms = median(baseline), median(current)
     raw_change = cur_ms / base_ms - 1.0
     corrected = [value / host_factor for value in current] if host_factor != 1.0 else current
@@ -329,11 +348,13 @@ def compare_samples(
     base_processes, cur_processes = process_medians
     if min(len(base_processes), len(cur_processes)) >= 2:
         test = "welch-processes"
-        p_value = welch_p(base_processes, [value / host_factor for value in cur_processes])
+        cur_corrected = [value / host_factor for value in cur_processes]
+        p_value = welch_p(base_processes, cur_corrected)
+        interval = welch_ratio_ci(base_processes, cur_corrected)
     else:
         test = "mann-whitney"
         p_value = mann_whitney_p(baseline, corrected)
-    interval = bootstrap_ratio_ci(baseline, corrected)
+        interval = bootstrap_ratio_ci(baseline, corrected)
     significant = p_value < alpha
     how = (
         f", Welch on {len(base_processes)} vs {len(cur_processes)} process medians"

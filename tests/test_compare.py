@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import random
+import statistics
 import subprocess
 from pathlib import Path
 
@@ -336,6 +338,17 @@ def test_a_shift_between_processes_is_not_a_regression():
         )
         < 0.05
     )  # what the per-call test would have said
+    # The interval shown comes from the same unit: it holds "no change", where the calls'
+    # bootstrap (as shown before) would have excluded it.
+    low, high = row.ratio_ci95
+    assert low < 1.0 < high
+    assert (
+        compare.bootstrap_ratio_ci(
+            parse_result(baseline, "a").rows[0].samples_ms,
+            parse_result(current, "b").rows[0].samples_ms,
+        )[0]
+        > 1.0
+    )
     assert result.exit_code() == 0
 
 
@@ -353,6 +366,30 @@ def test_welch_on_process_medians():
     assert compare.welch_p([1.0, 1.0], [1.1, 1.1]) == 0.0  # no spread: certain
     with pytest.raises(ValueError):
         compare.welch_p([1.0], [1.1, 1.2])
+
+
+def test_welch_ratio_interval_by_hand():
+    base = [1.0, 1.1, 0.9]
+    cur = [value * 1.2 for value in base]  # every process 20% slower: same spread
+    logs = [math.log(value) for value in base]
+    se = math.sqrt(2 * statistics.variance(logs) / 3)  # Welch, equal n and variance: df = 4
+    t_975_df4 = 2.7764451
+    expected = (1.2 * math.exp(-t_975_df4 * se), 1.2 * math.exp(t_975_df4 * se))
+    assert compare.welch_ratio_ci(base, cur) == pytest.approx(expected, rel=1e-3)
+    assert compare.welch_ratio_ci([1.0, 1.0], [1.1, 1.1]) is None  # no spread: no interval
+
+
+def test_welch_interval_excludes_one_exactly_when_the_test_is_significant():
+    rng = random.Random(3)
+    verdicts = set()
+    for _ in range(200):
+        base = [rng.lognormvariate(0.0, 0.05) for _ in range(6)]
+        cur = [rng.lognormvariate(rng.choice([0.0, 0.05]), 0.05) for _ in range(6)]
+        low, high = compare.welch_ratio_ci(base, cur)
+        significant = compare.welch_p(base, cur) < 0.05
+        assert significant == (not low <= 1.0 <= high)
+        verdicts.add(significant)
+    assert verdicts == {True, False}  # both cases were exercised
 
 
 def test_a_single_process_baseline_is_judged_on_its_calls():
