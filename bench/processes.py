@@ -349,8 +349,8 @@ def draw_hash_seed() -> int:
 
     Why: a row's speed depends on where its process's allocations land, and that layout is
     drawn from address-space randomisation *and* the hash seed (which orders Python's own
-    allocations). Either alone spread DWConv 384×14×14 by 16–17% between processes here;
-    with both fixed, ten processes agreed within 3.5% (benchmarks/layout.py). The interval
+    allocations). With either one left random, ten processes timing DWConv 384×14×14 spread
+    16–17% here; with both fixed, 3.5% (benchmarks/layout.py). The interval
     counts each process as an independent draw of that layout, so workers must not inherit
     one seed from an environment that fixes it (tox, CI scripts, `PYTHONHASHSEED=0`).
     """
