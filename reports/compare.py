@@ -90,7 +90,7 @@ class HostCorrection:
         if not self.applied and self.probe_ratio is not None:
             return (
                 f"the host itself ran {self.probe_ratio - 1:+.1%} in the current run "
-                f"(host probe); not divided out: {self.reason}"
+                f"(host probe); not divided out ({self.reason})"
             )
         if not self.applied:
             return f"host-speed correction off: {self.reason}"
@@ -309,7 +309,7 @@ def host_correction(
     rows_ratio = median([median(cur.samples_ms) / median(base.samples_ms) for base, cur in probed])
     if not apply:
         return HostCorrection(
-            False, 1.0, probe_ratio, rows_ratio, tolerance, "--host-correction would"
+            False, 1.0, probe_ratio, rows_ratio, tolerance, "--host-correction divides it out"
         )
     factor = host_speed_factor(probe_ratio, rows_ratio, tolerance)
     how = (

@@ -153,7 +153,12 @@ def test_a_host_that_ran_8_percent_slower_is_not_a_regression():
     # and the output says how much the probe moved.
     raw = _runs(baseline, current)
     assert not raw.host.applied and len(raw.regressions) == 16 and raw.exit_code() == 1
-    assert "the host itself ran +8." in compare.render_text(raw, 1)
+    text = compare.render_text(raw, 1)
+    assert "the host itself ran +8." in text
+    assert (
+        "in the current run (host probe); not divided out (--host-correction divides it out)"
+        in text
+    )
 
 
 def test_code_that_slowed_every_row_is_caught_although_the_rows_moved_together():
