@@ -17,6 +17,7 @@ This is a benchmark, not a test: its numbers belong to the machine and the hour.
 
     uv run python benchmarks/layout.py
     uv run python benchmarks/layout.py --operator dwconv --stage 2 --processes 8 --out F.json
+    uv run python benchmarks/layout.py --channels-last   # NHWC: no activation reorders
 """
 
 from __future__ import annotations
@@ -53,13 +54,16 @@ def spread(values: list[float]) -> float:
     return max(values) / min(values) - 1.0
 
 
-def time_one_process(operator: str, stage: int, layers: int, seconds: float) -> float:
+def time_one_process(
+    operator: str, stage: int, layers: int, seconds: float, channels_last: bool = False
+) -> float:
     """In this (child) process: the row's median latency in ms, set up as a worker is."""
     import torch
 
     from bench import config as configuration
     from bench.timing import median
     from devices import get_device
+    from devices.torch_backend import apply_memory_format
     from operators.registry import get_operator
 
     config = configuration.load(configuration.default_config_path())
@@ -69,6 +73,7 @@ def time_one_process(operator: str, stage: int, layers: int, seconds: float) -> 
     torch.manual_seed(config.seed)
     stack = spec.build(shape, spec.resolve_params(), layers)
     example = torch.randn(1, shape.channels, shape.height, shape.width)
+    stack, example = apply_memory_format(stack, example, channels_last)  # --channels-last
     session.measure(lambda: stack(example), budget_s=0.3)  # warm-up
     return median(session.measure(lambda: stack(example), budget_s=seconds)) * 1e3
 
@@ -78,7 +83,9 @@ def run_child(condition: str, args: argparse.Namespace) -> float:
     seed = 0 if hash_fixed else random.SystemRandom().randrange(1, 2**32)
     command = [sys.executable, __file__, "--child", "--operator", args.operator]
     command += ["--stage", str(args.stage), "--layers", str(args.layers)]
-    command += ["--seconds", str(args.seconds)]
+    command += ["--seconds", str(args.seconds)] + (
+        ["--channels-last"] if args.channels_last else []
+    )
     done = subprocess.run(
         command,
         env={**os.environ, "PYTHONHASHSEED": str(seed)},
@@ -100,20 +107,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layers", type=int, default=10)
     parser.add_argument("--processes", type=int, default=8, help="per condition (default 8)")
     parser.add_argument("--seconds", type=float, default=1.0, help="sampling per process")
+    parser.add_argument("--channels-last", action="store_true", help="NHWC, as --channels-last")
     parser.add_argument("--out", type=Path, help="also write the medians here (JSON)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.processes < 2:
         parser.error("--processes must be at least 2 (a spread needs two medians)")
     if args.child:
-        print(f"{time_one_process(args.operator, args.stage, args.layers, args.seconds):.6f}")
+        latency = time_one_process(
+            args.operator, args.stage, args.layers, args.seconds, args.channels_last
+        )
+        print(f"{latency:.6f}")
         return 0
     medians: dict[str, list[float]] = {name: [] for name in CONDITIONS}
     for number in range(1, args.processes + 1):
         for name in CONDITIONS:
             medians[name].append(run_child(name, args))
         print(f"round {number}/{args.processes} done", file=sys.stderr)
-    label = f"{args.operator} stage {args.stage}, {args.layers} layers"
+    label = f"{args.operator} stage {args.stage}, {args.layers} layers" + (
+        ", channels-last" if args.channels_last else ""
+    )
     print(f"{label}: {args.processes} processes per condition, {args.seconds:g} s each")
     for name, values in medians.items():
         cv = statistics.stdev(values) / statistics.mean(values)
