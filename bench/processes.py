@@ -151,7 +151,7 @@ def pool_rows(
             notes.insert(
                 1,
                 f"the interval is the processes': their {len(medians)} medians differ by "
-                f"{_spread(medians):.1%} (the pooled calls alone: "
+                f"{medians_spread(medians):.1%} (the pooled calls alone: "
                 f"±{pooled.calls_halfwidth or 0.0:.1%})",
             )
     unsettled = [i for i, row in enumerate(worker_rows, 1) if row.warmup.get("settled") is False]
@@ -202,10 +202,11 @@ def pool_rows(
 
 def process_spread(row: ResultRow) -> float | None:
     """How far apart the processes' medians were: max / min - 1 (None: fewer than two)."""
-    return _spread(row.process_medians_ms)
+    return medians_spread(row.process_medians_ms)
 
 
-def _spread(medians: Sequence[float]) -> float | None:
+def medians_spread(medians: Sequence[float]) -> float | None:
+    """max / min - 1 of some processes' medians (None: fewer than two)."""
     return max(medians) / min(medians) - 1.0 if len(medians) >= 2 else None
 
 
@@ -298,11 +299,11 @@ def _time_in_workers(
     last = 2 * count
     index_of = {plan.key(): index for index, plan in enumerate(plan_rows(config))}
     worker_config = replace(config, timing=worker_timing(settings, count))
-    upcoming: _Worker | None = _Worker(draw_hash_seed())
+    upcoming: _Worker | None = _Worker()
 
     def start_next() -> _Worker:
         nonlocal upcoming
-        upcoming = _Worker(draw_hash_seed())
+        upcoming = _Worker()
         return upcoming
 
     try:
@@ -327,7 +328,7 @@ def _time_in_workers(
                 "order_seed": config.seed + number,
                 "cache_dir": str(cache_dir) if cache_dir is not None else None,
             }
-            worker, upcoming = upcoming or _Worker(draw_hash_seed()), None
+            worker, upcoming = upcoming or _Worker(), None
             begin = time.monotonic()
             for row in worker.run(request, label, emit, start_next if number < last else None):
                 if row.status == "failed":
@@ -360,13 +361,14 @@ def draw_hash_seed() -> int:
 class _Worker:
     """One `python -m bench.worker` process and the parent's side of its conversation."""
 
-    def __init__(self, hash_seed: int) -> None:
-        self.hash_seed = hash_seed
+    def __init__(self, hash_seed: int | None = None) -> None:
+        """Start it, with `hash_seed` as its PYTHONHASHSEED (None: a fresh one drawn here)."""
+        self.hash_seed = draw_hash_seed() if hash_seed is None else hash_seed
         # Closed in stop(), which every path through run() and the run's cleanup reaches.
         self._stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8")  # noqa: SIM115
         self._process = subprocess.Popen(
             [sys.executable, "-m", WORKER_MODULE],
-            env={**os.environ, "PYTHONHASHSEED": str(hash_seed)},
+            env={**os.environ, "PYTHONHASHSEED": str(self.hash_seed)},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,

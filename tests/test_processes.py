@@ -166,7 +166,7 @@ def test_a_worker_that_fails_is_one_line_naming_the_process():
     config = replace(config, timing=worker_timing(config.timing, 2))
     request = {"config": config.to_dict(), "rows": [999], "order_seed": 1, "cache_dir": None}
     with pytest.raises(FbenchError, match=r"^process 1/2: the parent asked for a row"):
-        list(_Worker(draw_hash_seed()).run(request, "process 1/2", lambda event: None, None))
+        list(_Worker().run(request, "process 1/2", lambda event: None, None))
 
 
 def test_the_next_worker_has_imported_before_this_one_samples():
@@ -178,7 +178,7 @@ def test_the_next_worker_has_imported_before_this_one_samples():
     next_ready_at_each_round = []
 
     def start_next():
-        started.append(_Worker(draw_hash_seed()))
+        started.append(_Worker())
         return started[-1]
 
     def emit(event):
@@ -186,7 +186,7 @@ def test_the_next_worker_has_imported_before_this_one_samples():
             next_ready_at_each_round.append(started[0].ready)
 
     try:
-        rows = list(_Worker(draw_hash_seed()).run(request, "process 1/2", emit, start_next))
+        rows = list(_Worker().run(request, "process 1/2", emit, start_next))
     finally:
         for worker in started:
             worker.stop()
@@ -196,7 +196,7 @@ def test_the_next_worker_has_imported_before_this_one_samples():
 
 
 def test_a_worker_started_ahead_and_not_needed_exits_quietly():
-    worker = _Worker(draw_hash_seed())
+    worker = _Worker()
     worker.wait_until_ready()
     assert worker.ready
     worker._process.stdin.close()  # what the parent's end of input means: not needed
@@ -209,7 +209,7 @@ def test_a_worker_started_ahead_that_cannot_import_says_why(tmp_path, monkeypatc
     # one line the user sees when that worker is given work, not "no message".
     (tmp_path / "torch.py").write_text("raise ImportError('this torch is broken')\n")
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
-    worker = _Worker(draw_hash_seed())
+    worker = _Worker()
     worker.wait_until_ready()
     assert not worker.ready
     config = _config(processes=2)
@@ -222,7 +222,7 @@ def test_a_worker_started_ahead_that_cannot_import_says_why(tmp_path, monkeypatc
 def test_each_worker_runs_with_the_hash_seed_the_parent_drew(monkeypatch):
     # Even when the environment fixes one seed for everything (as tox or CI scripts do).
     monkeypatch.setenv("PYTHONHASHSEED", "0")
-    workers = [_Worker(draw_hash_seed()) for _ in range(2)]
+    workers = [_Worker() for _ in range(2)]
     try:
         seen = []
         for worker in workers:
