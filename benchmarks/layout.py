@@ -32,6 +32,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.processes import medians_spread  # noqa: E402
+
 ADDR_NO_RANDOMIZE = 0x0040000  # linux/personality.h
 CONDITIONS = {
     # name: (ASLR off, fixed hash seed)
@@ -48,10 +53,6 @@ def _no_aslr() -> None:
     current = libc.personality(0xFFFFFFFF)
     if current == -1 or libc.personality(current | ADDR_NO_RANDOMIZE) == -1:
         raise OSError(ctypes.get_errno(), "personality(ADDR_NO_RANDOMIZE) refused")
-
-
-def spread(values: list[float]) -> float:
-    return max(values) / min(values) - 1.0
 
 
 def time_one_process(
@@ -131,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, values in medians.items():
         cv = statistics.stdev(values) / statistics.mean(values)
         print(
-            f"  {name:11s} spread {spread(values):6.1%}  cv {cv:5.1%}  "
+            f"  {name:11s} spread {medians_spread(values):6.1%}  cv {cv:5.1%}  "
             f"medians {' '.join(f'{value:.3f}' for value in values)} ms"
         )
     if args.out:
@@ -141,5 +142,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     sys.exit(main())
