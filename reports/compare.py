@@ -337,7 +337,6 @@ def compare_samples(
     and a bootstrap on the samples; the change is always that of the pooled medians."""
     base_ms, cur_ms = median(baseline), median(current)
     raw_change = cur_ms / base_ms - 1.0
-    corrected = [value / host_factor for value in current] if host_factor != 1.0 else current
     change = cur_ms / host_factor / base_ms - 1.0  # median(x / f) is median(x) / f
     if min(len(baseline), len(current)) < MIN_SAMPLES:
         return RowComparison(
@@ -353,6 +352,7 @@ def compare_samples(
         interval = welch_ratio_ci(base_processes, cur_corrected)
     else:
         test = "mann-whitney"
+        corrected = [value / host_factor for value in current] if host_factor != 1.0 else current
         p_value = mann_whitney_p(baseline, corrected)
         interval = bootstrap_ratio_ci(baseline, corrected)
     significant = p_value < alpha
