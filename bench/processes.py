@@ -32,6 +32,7 @@ in how many.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import math
@@ -401,7 +402,10 @@ class _Worker:
             self._process.kill()
         self._process.wait()
         for stream in (self._process.stdin, self._process.stdout, self._stderr):
-            stream.close()
+            # A line `_say` could not deliver to a worker that had exited is still buffered;
+            # closing retries it and fails the same way, after closing the stream anyway.
+            with contextlib.suppress(BrokenPipeError):
+                stream.close()
 
     def run(
         self,

@@ -219,6 +219,18 @@ def test_a_worker_started_ahead_that_cannot_import_says_why(tmp_path, monkeypatc
         list(worker.run(request, "process 2/2", lambda event: None, None))
 
 
+def test_stopping_a_worker_that_exited_before_reading_its_request_is_quiet(tmp_path, monkeypatch):
+    # The request it never read stays in the pipe's buffer; stop() must not turn the
+    # worker's one-line error into a BrokenPipeError traceback (seen once in .ci/run).
+    (tmp_path / "torch.py").write_text("raise ImportError('this torch is broken')\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    worker = _Worker()
+    assert worker._process.wait(timeout=60) == 2
+    worker._say('{"rows": [0]}')  # fits the buffer; its flush meets the closed pipe
+    worker.stop()
+    assert worker._process.stdin.closed and worker._process.stdout.closed
+
+
 def test_each_worker_runs_with_the_hash_seed_the_parent_drew(monkeypatch):
     # Even when the environment fixes one seed for everything (as tox or CI scripts do).
     monkeypatch.setenv("PYTHONHASHSEED", "0")
