@@ -26,7 +26,7 @@ PAPER_STAGES = ((96, 56, 56), (192, 28, 28), (384, 14, 14), (768, 7, 7))
 
 @dataclass(frozen=True)
 class TimingConfig:
-    """How rows are timed. See bench/runner.py for the procedure and the README for why."""
+    """How rows are timed. See bench/runner.py for the procedure and docs/methodology.md for why."""
 
     method: str = "adaptive"  # "adaptive" (median, interval, interleaved) or "official"
     ci_target: float = 0.01  # stop a row once its median's 95% CI is within ±1%
@@ -60,7 +60,7 @@ QUICK_TIMING = TimingConfig(
 )
 # The network suite (Figure 2 / Table 3): whole networks take 5–350 ms a call on one thread,
 # so fewer samples and rounds, a ±2% target, and a per-row cap that keeps all 35 networks
-# within ~15 minutes on a 2-core machine (README: "Networks: Figure 2 on your CPU").
+# within ~15 minutes on a 2-core machine (docs/networks.md).
 NETWORK_TIMING = TimingConfig(
     ci_target=0.02,
     min_samples=10,

@@ -1,19 +1,19 @@
 """The host-speed probe: one fixed GEMM timed in every round, beside the rows.
 
-Why: on shared hosts the whole machine speeds up and slows down together. Measured on this
-project's 2-core VMs (README, "How far to trust a number"), every row of Table 1 moved by the
-same −9% to +10% between 20-second sweeps while each sweep's own 95% intervals were ±1%:
-a compute-speed swing of the host (clock, a neighbour on the sibling hyperthread), not of
-the code. No amount of sampling inside one run removes it, and a regression gate that ignores
-it raises false alarms. A fixed workload that does not change with the code under test, timed
-in the same interleaved rounds as the rows, measures that swing: it is stored with every row
-(its median in each round the row was sampled in), `fbench show` reports how much it moved,
-and `fbench compare` uses it to tell a host that got slower from code that got slower.
+Why: on shared hosts the whole machine speeds up and slows down together: every row of
+Table 1 moves by the same several percent between sweeps whose own 95% intervals are ±1%, a
+compute-speed swing of the host (clock, a neighbour on the sibling hyperthread), not of the
+code (docs/methodology.md, "The host's own speed"). No amount of sampling inside one run
+removes it, and a regression gate that ignores it raises false alarms. A fixed workload that
+does not change with the code under test, timed in the same interleaved rounds as the rows,
+measures that swing: it is stored with every row (its median in each round the row was
+sampled in), `fbench show` reports how much it moved, and `fbench compare` uses it to tell a
+host that got slower from code that got slower.
 
-A dense GEMM is the probe because the swing is a compute-speed swing: on these hosts the
-probe's round medians correlate with the convolution rows' at 0.9–0.97, while a memory copy's
-barely move. It is small (256³, ~17 M multiply-adds: 0.2 ms here, ~5 ms on a Pi 4) so a
-slice of it fits in every round.
+A dense GEMM is the probe because the swing is a compute-speed swing: the probe's round
+medians follow the convolution rows' closely, while a memory copy's barely move. It is small
+(256³ multiply-adds, well under a round on a CPU and on a Pi 4) so a slice of it fits in
+every round.
 
 This module has the probe's definition and the pure arithmetic; the runner times it.
 """

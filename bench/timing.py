@@ -145,9 +145,9 @@ def between_processes_halfwidth(
 
     Student's t on the logs of the medians: the process is the unit, because a row's speed
     is partly fixed when its process starts (bench/processes.py) and the calls of one
-    process share that luck. The calls' own interval (`summarize`) cannot see it: over six
-    processes here, DWConv 192×28×28 read ±0.4% from its pooled calls while its process
-    medians spread 11.6%, and back-to-back sweeps moved it by up to 6.2%.
+    process share that luck. The calls' own interval (`summarize`) cannot see it: pooled
+    calls can read ±0.4% while the process medians spread ten times that, and the next
+    sweep moves the row by what the processes say (docs/methodology.md).
     """
     if len(process_medians_ms) < 2:
         return None

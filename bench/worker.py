@@ -3,7 +3,7 @@
 The conversation with the parent, one JSON object a line:
 1. The worker imports torch and fbench, then says {"event": "ready"}. The parent starts the
    next worker while this one builds and warms up its rows, so that the next one's imports
-   (2.7 s of the ~7 s a worker spends before sampling here) are not on the critical path.
+   (a large share of a worker's start-up, docs/methodology.md) are not on the critical path.
    The imports run on the cores the worker was not started on (the parent is pinned to the
    measuring core), so they slow neither this worker's warm-up nor another's sampling.
 2. The parent sends the request ({"config", "rows", "order_seed", "cache_dir"}) as one line;

@@ -1,4 +1,4 @@
-"""Torch eager vs torch channels-last vs ONNX Runtime on the CPU: the README's backend table.
+"""Torch eager vs torch channels-last vs ONNX Runtime on the CPU: docs/backends.md's table.
 
 Runs one `fbench run` per backend configuration (each a fresh process, as a user would),
 times each sweep by the wall clock, then prints FLOPS per row with the PConv/DWConv ratio

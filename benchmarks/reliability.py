@@ -6,7 +6,8 @@ the gate's own logic (reports.compare) at the default threshold, and counts fals
 in a copy of the later run of each pair (its stored samples and per-process medians × 1.10;
 its host probe untouched, as when the code and not the host got slower), once in every row
 and once in PConv's rows only, and counts how many planted rows the gate flags. Both without
-the host-speed correction (the default) and with it. Prints a Markdown summary for the README.
+the host-speed correction (the default) and with it. Prints a Markdown summary for
+docs/methodology.md and docs/regression-gate.md.
 
     uv run python benchmarks/reliability.py                 # 5 full sweeps (lead, quiet host)
     uv run python benchmarks/reliability.py --quick --runs 3   # smoke test, a minute or so

@@ -5,7 +5,8 @@ user would, for the adaptive method and for the official FasterNet procedure, th
 per method: sweep wall time, the per-row spread between consecutive runs (median and
 worst), how many rows agree within 3%, rows that missed their CI target, and the
 PConv/DWConv FLOPS ratio of each run. This is a benchmark, not a test: its numbers depend
-on the machine and the moment, and they go in the README with the date and CPU.
+on the machine and the moment, and they go in docs/methodology.md with the CPU, the torch
+version, the defaults and this command.
 
     uv run python benchmarks/stability.py                # 2 runs per method
     uv run python benchmarks/stability.py --runs 3 --methods adaptive

@@ -54,7 +54,7 @@ ARM_SETTINGS: dict[str, Any] = {
 # Timing defaults on a Pi 4, applied over [timing] (bench.toml: [devices.arm.timing]).
 # Paper latencies are 50–780 ms a call, so the CPU's 0.05 s rounds would give one call per
 # round and the 6 s cap ~8 calls of Conv; a round here gives every row at least 0.5 s and a
-# row at most 20 s, which keeps a full Table 1 at a few minutes (README: expected duration).
+# row at most 20 s, which keeps a full Table 1 at a few minutes (docs/raspberry-pi.md).
 ARM_TIMING: dict[str, Any] = {
     "min_samples": 12,
     "min_rounds": 6,

@@ -4,9 +4,8 @@ Why: PyTorch's CPU tensors come straight from malloc. glibc serves a block above
 threshold (128 KiB at start) with a fresh mmap, which the kernel page-faults and zeroes on
 first touch and unmaps on free; it raises that threshold (and the heap-trim threshold, to
 twice it) each time a larger mmapped block is freed. So a row's latency depended on which
-rows had freed what before it. Measured on this project's VM: DWConv 96×56×56 (10 layers,
-1.2 MB outputs) took 7.5 ms a call run alone and 3.4 ms after a Conv row in the same process,
-and back-to-back sweeps disagreed on the DWConv rows by up to 12%.
+rows had freed what before it: a DWConv row run alone in a process took about twice as long
+a call as after a Conv row, paying page faults on every call (docs/methodology.md).
 
 "steady" (the default) fixes both thresholds before anything is built: blocks up to 32 MiB
 (glibc's ceiling for the dynamic threshold) come from the heap, and freed heap memory is

@@ -1,6 +1,6 @@
 """Backends side by side on one device: FLOPS per row and the PConv/DWConv ratio under each.
 
-The README's backend table (torch eager, torch channels-last, ONNX Runtime on the CPU) is
+The backend table of docs/backends.md (torch eager, torch channels-last, ONNX Runtime on the CPU) is
 laid out here from stored rows only, like Table 1.
 """
 

@@ -248,8 +248,8 @@ def process_spread_line(rows: Sequence[ResultRow]) -> str | None:
         f"processes: a row's per-process medians differ by {median([s for s, _ in spreads]):.1%} "
         f"(max/min, median row), at most {worst:.1%} ({worst_row.operator} "
         f"{worst_row.shape_label}): what one process alone could have been off by, since "
-        "each process draws its own memory layout (README: where the per-process spread "
-        "comes from)"
+        "each process draws its own memory layout (docs/methodology.md: processes and "
+        "memory layout)"
     )
 
 
