@@ -253,7 +253,7 @@ def test_cli_mismatched_config_is_exit_3(tmp_path):
     other_board = write(tmp_path, synthetic_run("board", 2, cpu_model="Another CPU"))
     result = fbench("compare", str(base), str(write(tmp_path, other)), "--format", "md")
     assert result.returncode == 3
-    assert "config layers differs: baseline 10, current 5" in result.stdout
+    assert "layers differs: baseline 10, current 5" in result.stdout
     assert fbench("compare", str(base), str(other_board)).returncode == 3
 
 
