@@ -243,14 +243,13 @@ def experiment(run: RunResult) -> dict[str, Any]:
     """The keys that make a run the experiment it is (RUN_KEYS and every device setting)."""
     env, config = run.environment, run.config
     timing = config.get("timing") or {}
-    backend = config.get("backend")
     keys = dict(config.get("device_settings") or {})
     keys.update(
         machine=env.get("machine"),
         cpu_model=env.get("cpu_model"),
         board_model=env.get("board_model"),
         device=config.get("device"),
-        backend=backend,
+        backend=config.get("backend"),
         backend_options=config.get("backend_options") or {},
         dtype=config.get("dtype"),
         layers=config.get("layers"),
@@ -261,9 +260,7 @@ def experiment(run: RunResult) -> dict[str, Any]:
         processes=timing.get("processes", 1),
         latency_estimator=", ".join(sorted({row.latency_estimator for row in run.rows})) or None,
         torch=env.get("torch"),
-        # onnxruntime times only the onnxruntime backend's rows; its version is no part of a
-        # torch run (the backend itself is a key).
-        onnxruntime=env.get("onnxruntime") if backend == "onnxruntime" else None,
+        onnxruntime=env.get("onnxruntime"),
     )
     return keys
 
@@ -276,6 +273,10 @@ def experiment_keys(*runs: RunResult) -> list[str]:
 def differences(baseline: RunResult, current: RunResult) -> list[Difference]:
     """The keys on which two runs are not the same experiment ([] when they are)."""
     a, b = experiment(baseline), experiment(current)
+    # onnxruntime times only its own backend's rows: its version is part of the experiment
+    # when both runs used that backend (a change of backend is the backend key's).
+    if not a.get("backend") == b.get("backend") == "onnxruntime":
+        a["onnxruntime"] = b["onnxruntime"] = None
     names = [*RUN_KEYS, *sorted((set(a) | set(b)) - set(RUN_KEYS))]
     return [
         Difference(name, a.get(name), b.get(name)) for name in names if a.get(name) != b.get(name)
