@@ -33,14 +33,26 @@ def save(run: RunResult, baselines_dir: Path) -> Path:
         )
     if not run.rows:
         raise FbenchError(f"run {run.run_id} has no rows")
+    _check_directory(baselines_dir)
     path = baseline_path(run, baselines_dir)
-    write_atomic(path, run.to_dict())
+    try:
+        write_atomic(path, run.to_dict())
+    except OSError as error:  # the previous baseline, if any, is left as it was
+        raise FbenchError(
+            f"--baselines-dir {baselines_dir}: cannot store {path.name}: {error.strerror or error}"
+        ) from None
     return path
+
+
+def _check_directory(baselines_dir: Path) -> None:
+    if baselines_dir.exists() and not baselines_dir.is_dir():
+        raise FbenchError(f"--baselines-dir {baselines_dir}: not a directory")
 
 
 def find(current: RunResult, baselines_dir: Path, accept: Collection[str] = ()) -> RunResult:
     """The stored baseline for the device identity `current` was measured on; with "torch" in
     `accept`, the only one of the same device under another torch version if none matches."""
+    _check_directory(baselines_dir)
     path = baseline_path(current, baselines_dir)
     if not path.is_file() and "torch" in accept:
         others = sorted(baselines_dir.glob(path.name.rsplit("_torch-", 1)[0] + "_torch-*.json"))

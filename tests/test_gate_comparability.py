@@ -383,3 +383,24 @@ def test_a_probe_that_fails_in_round_2_is_stored_with_its_round(session, monkeyp
     assert host_probe.failure_words(host_probe.run_failure(run.rows), "r") == (
         "host probe failed in round 2 of run r (RuntimeError: simulated: probe failed)"
     )
+
+
+# --- hostile inputs to compare and baseline: one line, exit 2, files untouched ----------------
+
+
+def test_bad_baselines_dirs_are_one_line_errors_and_leave_files_as_they_were(tmp_path):
+    base, cur = _pair(tmp_path)
+    stored = tmp_path / "baselines"
+    assert fbench("baseline", "save", str(base), "--baselines-dir", str(stored)).returncode == 0
+    before = {path: path.read_bytes() for path in tmp_path.rglob("*.json")}
+    cases = [
+        (("compare", "auto", str(cur), "--baselines-dir", ""), "empty path"),
+        (("baseline", "save", str(cur), "--baselines-dir", ""), "empty path"),
+        (("compare", "auto", str(cur), "--baselines-dir", str(base)), "not a directory"),
+        (("baseline", "save", str(cur), "--baselines-dir", str(base)), "not a directory"),
+        (("baseline", "save", str(cur), "--baselines-dir", f"{base}/sub"), "cannot store"),
+        (("compare", str(base), str(cur), "--accept-difference", "nope"), "unknown key"),
+    ]
+    for args, words in cases:
+        assert_one_line_error(fbench(*args), words)
+    assert {path: path.read_bytes() for path in tmp_path.rglob("*.json")} == before

@@ -24,12 +24,20 @@ compare cannot clear them (exit 3) unless it can judge them anyway (see fbench c
 --help)."""
 
 
+def directory(text: str) -> str:
+    """A directory flag's value: an empty one would silently mean the working directory."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a directory, got an empty path")
+    return text
+
+
 def add_baselines_dir(parser: argparse.ArgumentParser) -> None:
     from bench.baselines import DEFAULT_BASELINES_DIR
 
     parser.add_argument(
         "--baselines-dir",
         metavar="DIR",
+        type=directory,
         default=DEFAULT_BASELINES_DIR,
         help="where baselines are kept, one file per device identity (default: %(default)s/)",
     )
