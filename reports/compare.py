@@ -41,7 +41,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from bench import host_probe
-from bench.config import COMPARE_DEFAULTS
+from bench.config import COMPARE_DEFAULTS, TimingConfig
 from bench.errors import EXIT_NOT_COMPARABLE, EXIT_OK, EXIT_REGRESSION
 from bench.results import ResultRow, RunResult
 from bench.timing import median
@@ -254,10 +254,10 @@ def experiment(run: RunResult) -> dict[str, Any]:
         dtype=config.get("dtype"),
         layers=config.get("layers"),
         quick=config.get("quick", False),
-        method=timing.get("method"),
-        schedule=timing.get("schedule"),
-        # Runs stored before `processes` existed were timed in one process (RunConfig).
-        processes=timing.get("processes", 1),
+        # Missing in older files: what loading them as a RunConfig assumes.
+        method=timing.get("method", TimingConfig.method),
+        schedule=timing.get("schedule", TimingConfig.schedule),
+        processes=timing.get("processes", 1),  # stored before it existed: one process
         latency_estimator=", ".join(sorted({row.latency_estimator for row in run.rows})) or None,
         torch=env.get("torch"),
         onnxruntime=env.get("onnxruntime"),
