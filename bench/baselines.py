@@ -3,11 +3,13 @@
 A baseline is a copy of a result file at `<baselines-dir>/<identity-slug>.json`, where the
 slug names the board, CPU, device, backend and torch version (reports.compare.device_identity):
 another board, or the same board after a torch upgrade, finds no baseline rather than a wrong
-one.
+one. A torch upgrade accepted on purpose (`fbench compare auto --accept-difference torch`)
+takes the same board's baseline of another torch version, when there is exactly one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 from bench.errors import FbenchError, NotComparableError
@@ -31,14 +33,35 @@ def save(run: RunResult, baselines_dir: Path) -> Path:
         )
     if not run.rows:
         raise FbenchError(f"run {run.run_id} has no rows")
+    _check_directory(baselines_dir)
     path = baseline_path(run, baselines_dir)
-    write_atomic(path, run.to_dict())
+    try:
+        write_atomic(path, run.to_dict())
+    except OSError as error:  # the previous baseline, if any, is left as it was
+        raise FbenchError(
+            f"--baselines-dir {baselines_dir}: cannot store {path.name}: {error.strerror or error}"
+        ) from None
     return path
 
 
-def find(current: RunResult, baselines_dir: Path) -> RunResult:
-    """The stored baseline for the device identity `current` was measured on."""
+def _check_directory(baselines_dir: Path) -> None:
+    if baselines_dir.exists() and not baselines_dir.is_dir():
+        raise FbenchError(f"--baselines-dir {baselines_dir}: not a directory")
+
+
+def find(current: RunResult, baselines_dir: Path, accept: Collection[str] = ()) -> RunResult:
+    """The stored baseline for the device identity `current` was measured on; with "torch" in
+    `accept`, the only one of the same device under another torch version if none matches."""
+    _check_directory(baselines_dir)
     path = baseline_path(current, baselines_dir)
+    if not path.is_file() and "torch" in accept:
+        others = sorted(baselines_dir.glob(path.name.rsplit("_torch-", 1)[0] + "_torch-*.json"))
+        if len(others) > 1:
+            raise NotComparableError(
+                f"several baselines for this device under other torch versions in "
+                f"{baselines_dir}/ ({', '.join(p.name for p in others)}); pass one as BASELINE"
+            )
+        path = others[0] if others else path
     if not path.is_file():
         known = (
             sorted(p.name for p in baselines_dir.glob("*.json")) if baselines_dir.is_dir() else []

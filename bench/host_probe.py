@@ -21,6 +21,7 @@ This module has the probe's definition and the pure arithmetic; the runner times
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from bench.timing import median, quantile
 
@@ -64,3 +65,57 @@ def spread(round_medians_ms: Sequence[float]) -> float:
         raise ValueError("spread of no probe rounds")
     ordered = sorted(round_medians_ms)
     return (quantile(ordered, 0.95) - quantile(ordered, 0.05)) / quantile(ordered, 0.5)
+
+
+# --- failures: stored with the rows, so a missing probe is explained, not guessed -----------
+#
+# A row's `host_probe` is {"workload", "round_medians_ms"} and, when the probe failed while
+# the row was still being sampled, "failure": {"round", "error"} ("process" too in a row
+# pooled from several processes): round 0 is building and warming the probe, before the
+# first timed round; the row's round_medians_ms then stop at that round (empty for round 0).
+
+
+def failure_record(round_number: int, error: str) -> dict[str, Any]:
+    """What the runner stores when the probe fails: the round it failed in and the error."""
+    return {"round": round_number, "error": error}
+
+
+def rounds_of(row: Any) -> list[float]:
+    """A row's probe round medians (ms); empty when it has none (no probe, or it failed)."""
+    return list((row.host_probe or {}).get("round_medians_ms") or [])
+
+
+def pool(records: Sequence[dict[str, Any] | None]) -> dict[str, Any] | None:
+    """One row's probe record from the records of the processes that timed it, in order:
+    their round medians together, and the first failure with its (1-based) process."""
+    present = [(number, r) for number, r in enumerate(records, 1) if r]
+    if not present:
+        return None
+    pooled: dict[str, Any] = {
+        "workload": present[0][1].get("workload", WORKLOAD),
+        "round_medians_ms": [v for _, r in present for v in r.get("round_medians_ms") or []],
+    }
+    failed = [(number, r["failure"]) for number, r in present if r.get("failure")]
+    if failed:
+        number, failure = failed[0]
+        pooled["failure"] = {**failure, "process": failure.get("process", number)}
+    elif not pooled["round_medians_ms"]:
+        return None
+    return pooled
+
+
+def run_failure(rows: Sequence[Any]) -> dict[str, Any] | None:
+    """The run's first host-probe failure (by process, then round), or None."""
+    failures = [row.host_probe["failure"] for row in rows if (row.host_probe or {}).get("failure")]
+    if not failures:
+        return None
+    return min(failures, key=lambda f: (f.get("process") or 0, f.get("round", 0)))
+
+
+def failure_words(failure: dict[str, Any], run_id: str | None = None) -> str:
+    """e.g. "host probe failed in round 3 of run r1 (process 2) (RuntimeError: ...)"."""
+    number = failure.get("round")
+    where = f"in round {number}" if number else "before round 1"
+    of_run = f" of run {run_id}" if run_id else ""
+    process = f" (process {failure['process']})" if failure.get("process") else ""
+    return f"host probe failed {where}{of_run}{process} ({failure.get('error')})"

@@ -47,7 +47,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench import timing
+from bench import host_probe, timing
 from bench.config import RunConfig, TimingConfig
 from bench.errors import FbenchError
 from bench.results import ResultRow
@@ -161,8 +161,6 @@ def pool_rows(
             f"warm-up did not settle within {settings.warmup_max_s:g} s in process(es) "
             f"{', '.join(map(str, unsettled))} of {len(worker_rows)}"
         )
-    probes = [row.host_probe for row in worker_rows if row.host_probe]
-    probe_ms = [value for probe in probes for value in probe.get("round_medians_ms", [])]
     return replace(
         first,
         status=status,
@@ -194,8 +192,8 @@ def pool_rows(
             "after": last.telemetry.get("after"),
             "problems": list(problems),
         },
-        # A process whose probe failed has none: the workload comes from one that probed.
-        host_probe={**probes[0], "round_medians_ms": probe_ms} if probe_ms else None,
+        # The processes' probe rounds together, and a failure with its process number.
+        host_probe=host_probe.pool([row.host_probe for row in worker_rows]),
         started=first.started,
         finished=last.finished,
     )

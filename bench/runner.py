@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -216,6 +216,7 @@ class _Row:
     samples_s: list[float] = field(default_factory=list)
     rounds: int = 0
     probe_ms: list[float] = field(default_factory=list)  # host probe median, per round sampled
+    probe_failure: dict[str, Any] | None = None  # the probe failed while this row was active
     notes: list[str] = field(default_factory=list)
 
     # Wall time spent sampling. Not sum(samples_s): a device that times blocks of calls
@@ -342,19 +343,22 @@ def _finish(row: _Row, session: Any, settings: TimingConfig, converged: bool) ->
         # "problems": what the device reported (throttling...), apart from the other notes, so
         # a report can tell a doubtful value from one that is only less precise than asked.
         telemetry={"before": row.telemetry_before, "after": telemetry_after, "problems": problems},
-        host_probe=_probe_record(row.probe_ms),
+        host_probe=_probe_record(row.probe_ms, row.probe_failure),
         started=row.started,
         finished=now_iso(),
     )
 
 
-def _probe_record(round_medians_ms: list[float]) -> dict[str, Any] | None:
-    if not round_medians_ms:
+def _probe_record(
+    round_medians_ms: list[float], failure: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    if not round_medians_ms and failure is None:
         return None
-    return {
+    record = {
         "workload": host_probe.WORKLOAD,
         "round_medians_ms": [round(value, 6) for value in round_medians_ms],
     }
+    return {**record, "failure": failure} if failure is not None else record
 
 
 def _hardware_counters(row: _Row, settings: TimingConfig) -> dict[str, Any]:
@@ -464,7 +468,7 @@ def _interleaved(
     settings = config.timing
     # Shuffled each round (fixed seed: reproducible) so no row always follows the same one.
     order = random.Random(order_seed)
-    probe = _start_probe(session, settings, config.seed, emit) if rows else None
+    probe = _start_probe(session, settings, config.seed, emit, rows) if rows else None
     active = list(rows)
     # One untimed call of every row, in a shuffled order, before the first timed round: each
     # row's warm-up came before the other rows were built and warmed, so its first call in
@@ -495,6 +499,10 @@ def _interleaved(
                 except Exception as error:  # context only: stop probing, keep measuring
                     probe = None
                     emit(Phase(f"host probe off: {one_line(error)}"))
+                    # Stored with the rows still sampled, so a report can say why they lack it.
+                    failure = host_probe.failure_record(round_number, one_line(error))
+                    for other in active:
+                        other.probe_failure = failure
                 continue
             try:
                 begin = time.perf_counter()
@@ -522,9 +530,10 @@ def _interleaved(
 
 
 def _start_probe(
-    session: Any, settings: TimingConfig, seed: int, emit: Emit
+    session: Any, settings: TimingConfig, seed: int, emit: Emit, rows: Sequence[_Row] = ()
 ) -> Callable[[], object] | None:
-    """Build and warm the host probe; None (and a note) if it is switched off or cannot run."""
+    """Build and warm the host probe; None (and a note) if it is switched off or cannot run:
+    then the failure (round 0) is stored with `rows`."""
     if not settings.host_probe:
         return None
     try:
@@ -532,6 +541,8 @@ def _start_probe(
         session.measure(probe, budget_s=max(settings.warmup_min_s, settings.round_s))
     except Exception as error:  # the probe is context, never a reason to lose the run
         emit(Phase(f"host probe off: {one_line(error)}"))
+        for row in rows:
+            row.probe_failure = host_probe.failure_record(0, one_line(error))
         return None
     return probe
 

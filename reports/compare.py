@@ -10,12 +10,15 @@ nothing (11 rows), the test on process medians 3 (6 rows); for rows timed in one
 the per-call samples (Mann–Whitney U: no normality assumed, latency samples are skewed).
 A 95% interval of the ratio is shown so a reader sees how sure each verdict is, from the
 same unit as the test: Welch's interval on the process medians' logs (it excludes 1 exactly
-when Welch's p < 0.05), else a bootstrap of the calls' medians. Runs from different devices,
-software or configs, or rows that were `unstable`/`failed`, are not judged at all (exit 3):
-a gate that compares a hot board with a cool one produces false alarms. The exception: a row
-`unstable` only because its processes disagree by more than its target allows
-(`ResultRow.only_imprecise`) is judged when the test is on process medians, since that test
-weighs exactly that disagreement.
+when Welch's p < 0.05), else a bootstrap of the calls' medians. Runs that are not the same
+experiment (`experiment`: device, software versions, config and method, each a named key)
+are not judged at all (exit 3), unless the caller accepts chosen keys on purpose. Rows that
+were `unstable`/`failed` are not judged either (exit 3): a gate that compares a hot board
+with a cool one produces false alarms. The exceptions: a row `unstable` only because its
+processes disagree by more than its target allows (`ResultRow.only_imprecise`) is judged
+when the test is on process medians, since that test weighs exactly that disagreement; and
+`allow_unstable` judges every unstable row like an ok one (a slowdown among them is a
+regression).
 
 The host probe: each row stores the median of a fixed GEMM timed in the same rounds
 (bench/host_probe.py), so the output always says how much faster or slower the host itself
@@ -33,30 +36,68 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from bench import host_probe
+from bench.config import COMPARE_DEFAULTS, TimingConfig
 from bench.errors import EXIT_NOT_COMPARABLE, EXIT_OK, EXIT_REGRESSION
 from bench.results import ResultRow, RunResult
 from bench.timing import median
 
-DEFAULT_THRESHOLD = 0.05
-DEFAULT_ALPHA = 0.05
+# One source for the defaults: bench.toml's [compare] table falls back to the same values.
+DEFAULT_THRESHOLD: float = COMPARE_DEFAULTS["threshold"]
+DEFAULT_ALPHA: float = COMPARE_DEFAULTS["alpha"]
 # How far the rows' common shift may stray from the probe's before the rest counts as the
 # code's doing. Measured on the 2-core VMs: the probe tracked the rows' common shift within
 # 2.6% through ±10% host swings.
-DEFAULT_HOST_TOLERANCE = 0.025
+DEFAULT_HOST_TOLERANCE: float = COMPARE_DEFAULTS["host_tolerance"]
 BOOTSTRAP_RESAMPLES = 2000
 # Too few samples give Mann–Whitney no power (n=3 vs 3 cannot reach p < 0.05).
 MIN_SAMPLES = 5
 
-# What must be equal for two runs to be the same experiment on the same device.
-IDENTITY_FIELDS = ("machine", "cpu_model", "board_model", "torch")
-CONFIG_FIELDS = ("device", "backend", "dtype", "layers", "quick")
+# What must be equal for two runs to be the same experiment on the same device, by the name
+# `--accept-difference` takes. Every device setting (batch, threads, pin_core, malloc, a
+# GPU's tf32...) is a key too, under its own name: `experiment`. malloc alone moved
+# DWConv 96×56×56 from 3.4 to 7.5 ms, so a method key that differs is not a regression.
+RUN_KEYS = (
+    "machine",
+    "cpu_model",
+    "board_model",
+    "device",
+    "backend",
+    "backend_options",
+    "dtype",
+    "layers",
+    "quick",
+    "method",
+    "schedule",
+    "processes",
+    "latency_estimator",
+    "torch",
+    "onnxruntime",
+)
 
-VERDICTS = ("slower", "faster", "same", "unstable", "failed", "missing", "new")
+# Verdicts of a row. SLOWER and FASTER are measured changes; UNTRUSTED ones make the gate
+# exit 3 when nothing is slower.
+SLOWER, FASTER, SAME, UNSTABLE, FAILED, MISSING, NEW = VERDICTS = (
+    "slower", "faster", "same", "unstable", "failed", "missing", "new",
+)  # fmt: skip
+UNTRUSTED = (UNSTABLE, FAILED, MISSING)
+
+
+# --- row statuses: every test of a stored row's status is one of these -----------------------
+
+
+def row_is_ok(row: ResultRow) -> bool:
+    """Trustworthy as stored: judged without conditions."""
+    return row.status == "ok"
+
+
+def row_has_failed(row: ResultRow) -> bool:
+    """Nothing to judge: the row failed, or has no samples."""
+    return row.status == "failed" or not row.samples_ms
 
 
 @dataclass(frozen=True)
@@ -73,6 +114,27 @@ class RowComparison:
     # "mann-whitney": on the per-call samples; "welch-processes": Welch's t on the logs of
     # the per-process medians (both runs timed in several processes: bench/processes.py)
     test: str = "mann-whitney"
+    # A row held back as UNSTABLE because of its stored status: what the test said of it
+    # (SLOWER, FASTER or SAME), which `allow_unstable` uses as its verdict.
+    judged: str | None = None
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One key (RUN_KEYS or a device setting) on which two runs are not the same experiment."""
+
+    key: str
+    baseline: Any
+    current: Any
+
+    def line(self) -> str:
+        return (
+            f"{self.key} differs: baseline {_shown(self.baseline)}, current {_shown(self.current)}"
+        )
+
+
+def _shown(value: Any) -> str:
+    return "not recorded" if value is None else repr(value)
 
 
 @dataclass(frozen=True)
@@ -110,33 +172,39 @@ class Comparison:
     rows: list[RowComparison]
     not_comparable: list[str] = field(default_factory=list)  # why the runs cannot be judged
     host: HostCorrection = field(default_factory=lambda: HostCorrection(False, reason="off"))
+    accepted: list[str] = field(default_factory=list)  # differences accepted on purpose
+    # Host-probe failures stored in either run, in words (bench/host_probe.py).
+    host_probe_failures: list[str] = field(default_factory=list)
 
     @property
     def regressions(self) -> list[RowComparison]:
-        return [row for row in self.rows if row.verdict == "slower"]
+        return [row for row in self.rows if row.verdict == SLOWER]
 
     @property
     def improvements(self) -> list[RowComparison]:
-        return [row for row in self.rows if row.verdict == "faster"]
+        return [row for row in self.rows if row.verdict == FASTER]
 
     @property
     def untrustworthy(self) -> list[RowComparison]:
-        return [row for row in self.rows if row.verdict in ("unstable", "failed", "missing")]
+        return [row for row in self.rows if row.verdict in UNTRUSTED]
 
     def exit_code(self, fail_on_improvement: bool = False, allow_unstable: bool = False) -> int:
         """0 no significant regression; 1 regression (or improvement, if asked); 3 cannot judge.
 
         A regression among trustworthy rows is reported as such even when other rows could
-        not be judged: it is real evidence. Different devices or configs are never judged.
+        not be judged: it is real evidence. Runs that are not the same experiment are never
+        judged. `allow_unstable` judges rows held back as UNSTABLE by what their test said
+        (as `compare_runs(allow_unstable=True)` does): a slowdown among them exits 1.
         """
         if self.not_comparable:
             return EXIT_NOT_COMPARABLE
-        if self.regressions or (fail_on_improvement and self.improvements):
-            return EXIT_REGRESSION
-        untrusted = [
-            row for row in self.untrustworthy if not (allow_unstable and row.verdict == "unstable")
+        verdicts = [
+            row.judged if allow_unstable and row.judged is not None else row.verdict
+            for row in self.rows
         ]
-        return EXIT_NOT_COMPARABLE if untrusted else EXIT_OK
+        if SLOWER in verdicts or (fail_on_improvement and FASTER in verdicts):
+            return EXIT_REGRESSION
+        return EXIT_NOT_COMPARABLE if any(v in UNTRUSTED for v in verdicts) else EXIT_OK
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -171,27 +239,60 @@ def identity_slug(identity: Mapping[str, Any]) -> str:
     return re.sub(r"[^a-z0-9._+-]+", "-", text.lower()).strip("-") or "unknown"
 
 
-def comparability_problems(baseline: RunResult, current: RunResult) -> list[str]:
-    """Why two runs are not the same experiment on the same device ([] when they are)."""
-    problems = []
-    for name in IDENTITY_FIELDS:
-        a, b = baseline.environment.get(name), current.environment.get(name)
-        if a != b:
-            problems.append(f"{name} differs: baseline {a!r}, current {b!r}")
-    for name in CONFIG_FIELDS:
-        a, b = baseline.config.get(name), current.config.get(name)
-        if a != b:
-            problems.append(f"config {name} differs: baseline {a!r}, current {b!r}")
-    a = (baseline.config.get("timing") or {}).get("method")
-    b = (current.config.get("timing") or {}).get("method")
-    if a != b:
-        problems.append(f"timing method differs: baseline {a!r}, current {b!r}")
-    for name in ("batch", "threads"):
-        a = (baseline.config.get("device_settings") or {}).get(name)
-        b = (current.config.get("device_settings") or {}).get(name)
-        if a != b:
-            problems.append(f"device setting {name} differs: baseline {a!r}, current {b!r}")
-    return problems
+def experiment(run: RunResult) -> dict[str, Any]:
+    """The keys that make a run the experiment it is (RUN_KEYS and every device setting)."""
+    env, config = run.environment, run.config
+    timing = config.get("timing") or {}
+    keys = dict(config.get("device_settings") or {})
+    keys.update(
+        machine=env.get("machine"),
+        cpu_model=env.get("cpu_model"),
+        board_model=env.get("board_model"),
+        device=config.get("device"),
+        backend=config.get("backend"),
+        backend_options=config.get("backend_options") or {},
+        dtype=config.get("dtype"),
+        layers=config.get("layers"),
+        quick=config.get("quick", False),
+        # Missing in older files: what loading them as a RunConfig assumes.
+        method=timing.get("method", TimingConfig.method),
+        schedule=timing.get("schedule", TimingConfig.schedule),
+        processes=timing.get("processes", 1),  # stored before it existed: one process
+        latency_estimator=", ".join(sorted({row.latency_estimator for row in run.rows})) or None,
+        torch=env.get("torch"),
+        onnxruntime=env.get("onnxruntime"),
+    )
+    return keys
+
+
+def experiment_keys(*runs: RunResult) -> list[str]:
+    """Every key `--accept-difference` may name for these runs."""
+    return sorted({key for run in runs for key in experiment(run)})
+
+
+def differences(baseline: RunResult, current: RunResult) -> list[Difference]:
+    """The keys on which two runs are not the same experiment ([] when they are)."""
+    a, b = experiment(baseline), experiment(current)
+    # onnxruntime times only its own backend's rows: its version is part of the experiment
+    # when both runs used that backend (a change of backend is the backend key's).
+    if not a.get("backend") == b.get("backend") == "onnxruntime":
+        a["onnxruntime"] = b["onnxruntime"] = None
+    names = [*RUN_KEYS, *sorted((set(a) | set(b)) - set(RUN_KEYS))]
+    return [
+        Difference(name, a.get(name), b.get(name)) for name in names if a.get(name) != b.get(name)
+    ]
+
+
+def comparability_problems(
+    baseline: RunResult, current: RunResult, accept: Collection[str] = ()
+) -> tuple[list[str], list[str]]:
+    """Why two runs are not the same experiment ([] when they are), and the differences the
+    caller accepted on purpose (e.g. a torch upgrade), each as a line."""
+    found = differences(baseline, current)
+    return (
+        [d.line() for d in found if d.key not in accept],
+        [d.line() for d in found if d.key in accept],
+    )
 
 
 # --- statistics (pure) ----------------------------------------------------------------------
@@ -250,11 +351,38 @@ def bootstrap_ratio_ci(
     import numpy
 
     rng = numpy.random.default_rng(seed)
-    a, b = numpy.asarray(baseline, dtype=float), numpy.asarray(current, dtype=float)
-    medians_a = numpy.median(rng.choice(a, size=(resamples, a.size)), axis=1)
-    medians_b = numpy.median(rng.choice(b, size=(resamples, b.size)), axis=1)
+    medians_a = bootstrap_medians(baseline, resamples, rng)
+    medians_b = bootstrap_medians(current, resamples, rng)
     low, high = numpy.percentile(medians_b / medians_a, [2.5, 97.5])
     return round(float(low), 4), round(float(high), 4)
+
+
+def bootstrap_medians(values: Sequence[float], resamples: int, rng: Any) -> Any:
+    """The medians of `resamples` bootstrap resamples of `values` (numpy array), drawn
+    without building a resample, so memory is one sorted copy of `values` plus
+    O(resamples), whatever the number of samples (drawing the resamples took
+    resamples × n values: a row of a million samples needed 16 GB a side).
+
+    Exact, not an approximation: a resample's calls are values[ceil(n·U)] for n uniform U,
+    and ceil is monotone, so its m-th smallest call is sorted(values)[ceil(n·U_(m))], where
+    U_(m), the m-th smallest of n uniforms, is Beta(m, n − m + 1). For even n the median
+    also needs the next one: the smallest of the n − m uniforms above U_(m), which is
+    U_(m) + (1 − U_(m))·Beta(1, n − m)."""
+    import numpy
+
+    ordered = numpy.sort(numpy.asarray(values, dtype=float))
+    n = ordered.size
+    middle = (n + 1) // 2  # 1-based rank of the (lower) middle call
+
+    def at(uniform: Any) -> Any:
+        index = numpy.ceil(n * uniform).astype(numpy.int64) - 1
+        return ordered[numpy.clip(index, 0, n - 1)]
+
+    lower = rng.beta(middle, n - middle + 1, size=resamples)
+    if n % 2:
+        return at(lower)
+    upper = lower + (1.0 - lower) * rng.beta(1, n - middle, size=resamples)
+    return (at(lower) + at(upper)) / 2.0
 
 
 def host_speed_factor(
@@ -272,20 +400,27 @@ def host_correction(
     pairs: Sequence[tuple[ResultRow, ResultRow]],
     tolerance: float = DEFAULT_HOST_TOLERANCE,
     apply: bool = True,
+    failures: Sequence[tuple[str, str]] = (),
 ) -> HostCorrection:
     """The host-speed correction for matched (baseline, current) rows with samples; with
-    `apply=False` the probe's and the rows' ratios are still measured, for the report."""
+    `apply=False` the probe's and the rows' ratios are still measured, for the report.
+    `failures`: (run id, words) of runs whose host probe failed (`_probe_failures`)."""
     probed = [
         (base, cur)
         for base, cur in pairs
-        if base.host_probe and cur.host_probe and base.samples_ms and cur.samples_ms
-    ]
+        if host_probe.rounds_of(base) and host_probe.rounds_of(cur)
+        and base.samples_ms and cur.samples_ms
+    ]  # fmt: skip
     if not pairs:
         return HostCorrection(False, tolerance=tolerance, reason="no rows to compare")
     if not probed:
+        if failures:  # the probe was on but failed: say so, not that it was switched off
+            return HostCorrection(
+                False, tolerance=tolerance, reason="; ".join(words for _, words in failures)
+            )
         runs = sorted(
             {name for base, cur in pairs for name, row in (("baseline", base), ("current", cur))
-             if not row.host_probe}
+             if not host_probe.rounds_of(row)}
         )  # fmt: skip
         return HostCorrection(
             False,
@@ -340,7 +475,7 @@ def compare_samples(
     change = cur_ms / host_factor / base_ms - 1.0  # median(x / f) is median(x) / f
     if min(len(baseline), len(current)) < MIN_SAMPLES:
         return RowComparison(
-            label, base_ms, cur_ms, change, None, None, "unstable",
+            label, base_ms, cur_ms, change, None, None, UNSTABLE,
             f"too few samples to test ({len(baseline)} vs {len(current)}; need {MIN_SAMPLES})",
             raw_change,
         )  # fmt: skip
@@ -362,10 +497,10 @@ def compare_samples(
         else ""
     )
     if significant and abs(change) > threshold:
-        verdict = "slower" if change > 0 else "faster"
+        verdict = SLOWER if change > 0 else FASTER
         reason = f"p={p_value:.2g}{how} < {alpha:g} and |{change:+.1%}| > {threshold:.0%}"
     else:
-        verdict = "same"
+        verdict = SAME
         reason = (
             f"within the {threshold:.0%} threshold"
             if abs(change) <= threshold
@@ -386,12 +521,15 @@ def compare_runs(
     threshold: float = DEFAULT_THRESHOLD,
     alpha: float = DEFAULT_ALPHA,
     host_tolerance: float | None = None,
+    accept: Collection[str] = (),
+    allow_unstable: bool = False,
 ) -> Comparison:
     """Match rows by their identity (operator, params, shape, layers, batch, device, backend,
-    dtype) and judge each; rows that were not trustworthy in either run are not judged.
-    A `host_tolerance` switches the host-speed correction on; None (the default) judges raw
-    medians and only reports how much the host probe moved."""
-    problems = comparability_problems(baseline, current)
+    dtype) and judge each; rows that were not trustworthy in either run are not judged unless
+    `allow_unstable`. Runs that differ on an experiment key (`experiment`) are not judged
+    unless the key is in `accept`. A `host_tolerance` switches the host-speed correction on;
+    None (the default) judges raw medians and only reports how much the host probe moved."""
+    problems, accepted = comparability_problems(baseline, current, accept)
     # Table 1's order (operators as configured, then stages), not the order rows finished in.
     order = {name: i for i, name in enumerate(baseline.config.get("operators") or [])}
     ordered = sorted(baseline.rows, key=lambda r: (order.get(r.operator, len(order)), r.stage))
@@ -402,56 +540,91 @@ def compare_runs(
     matched = [
         (base, cur_rows[key])
         for key, base in base_rows.items()
-        if key in cur_rows and base.status != "failed" and cur_rows[key].status != "failed"
+        if key in cur_rows and not row_has_failed(base) and not row_has_failed(cur_rows[key])
     ]
+    failures = _probe_failures(baseline, current)
     host = host_correction(
-        matched, host_tolerance or DEFAULT_HOST_TOLERANCE, apply=host_tolerance is not None
+        matched,
+        host_tolerance or DEFAULT_HOST_TOLERANCE,
+        apply=host_tolerance is not None,
+        failures=failures,
     )
     rows = []
     for key, base in base_rows.items():
-        label = _row_label(base)
         cur = cur_rows.get(key)
         if cur is None:
-            rows.append(RowComparison(label, base.latency, None, None, None, None, "missing",
-                                      "not in the current run"))  # fmt: skip
+            rows.append(RowComparison(_row_label(base), base.latency, None, None, None, None,
+                                      MISSING, "not in the current run"))  # fmt: skip
             continue
-        bad = [(name, r) for name, r in (("baseline", base), ("current", cur)) if r.status != "ok"]
-        failed = [(name, r) for name, r in bad if r.status == "failed" or not r.samples_ms]
-        if failed:
-            name, r = failed[0]
-            rows.append(RowComparison(label, base.latency, cur.latency, None, None, None,
-                                      "failed", f"{name}: {r.error or 'no samples'}"))  # fmt: skip
-            continue
-        judged = compare_samples(
-            label, base.samples_ms, cur.samples_ms, threshold, alpha, host.factor,
-            (base.process_medians_ms, cur.process_medians_ms),
-        )  # fmt: skip
-        # A row that is unstable only because its processes disagree by more than the
-        # target allows is judged like any other when the test is on process medians: that
-        # test already weighs the disagreement (README, "Reliability of the gate").
-        if judged.test == "welch-processes":
-            bad = [(name, r) for name, r in bad if not r.only_imprecise]
-        if bad and not _beyond_doubt(judged, threshold):
-            # An unstable row cannot clear the gate, but a slowdown whose whole interval lies
-            # beyond the threshold is still reported. Its own median is less certain than the
-            # target, so significance plus a change just past the threshold is not enough:
-            # Conv 768×7×7, unstable in most runs here, read +5.2% slower on nothing.
-            name, r = bad[0]
-            why = r.notes[0] if r.notes else "unstable"
-            judged = RowComparison(**{**asdict(judged), "verdict": "unstable",
-                                      "reason": f"{name} row unstable: {why}"})  # fmt: skip
-        rows.append(judged)
+        rows.append(_judge_row(base, cur, threshold, alpha, host.factor, allow_unstable))
     for key, cur in cur_rows.items():
         if key not in base_rows:
             rows.append(RowComparison(_row_label(cur), None, cur.latency, None, None, None,
-                                      "new", "not in the baseline"))  # fmt: skip
-    return Comparison(baseline.run_id, current.run_id, threshold, alpha, rows, problems, host)
+                                      NEW, "not in the baseline"))  # fmt: skip
+    return Comparison(
+        baseline.run_id, current.run_id, threshold, alpha, rows, problems, host,
+        accepted, [words for _, words in failures],
+    )  # fmt: skip
+
+
+def _judge_row(
+    base: ResultRow,
+    cur: ResultRow,
+    threshold: float,
+    alpha: float,
+    host_factor: float,
+    allow_unstable: bool,
+) -> RowComparison:
+    """One matched row's verdict, its stored statuses considered."""
+    label = _row_label(base)
+    pair = (("baseline", base), ("current", cur))
+    failed = [(name, r) for name, r in pair if row_has_failed(r)]
+    if failed:
+        name, r = failed[0]
+        return RowComparison(label, base.latency, cur.latency, None, None, None, FAILED,
+                             f"{name}: {r.error or 'no samples'}")  # fmt: skip
+    judged = compare_samples(
+        label, base.samples_ms, cur.samples_ms, threshold, alpha, host_factor,
+        (base.process_medians_ms, cur.process_medians_ms),
+    )  # fmt: skip
+    # A row that is unstable only because its processes disagree by more than the target
+    # allows is judged like any other when the test is on process medians: that test already
+    # weighs the disagreement (README, "Reliability of the gate").
+    flagged = [
+        (name, r)
+        for name, r in pair
+        if not row_is_ok(r) and not (judged.test == "welch-processes" and r.only_imprecise)
+    ]
+    if not flagged or judged.verdict == UNSTABLE:  # ok rows, or too few samples to test
+        return judged
+    name, r = flagged[0]
+    why = f"{name} row {r.status}: {r.notes[0] if r.notes else r.status}"
+    if allow_unstable:
+        # Judged like an ok row: a slowdown among these rows is a regression (exit 1).
+        return replace(judged, reason=f"{judged.reason}; {why} (judged: --allow-unstable)")
+    if _beyond_doubt(judged, threshold):
+        return judged
+    # An unstable row cannot clear the gate, but a slowdown whose whole interval lies beyond
+    # the threshold is still reported (above). Its own median is less certain than the
+    # target, so significance plus a change just past the threshold is not enough:
+    # Conv 768×7×7, unstable in most runs here, read +5.2% slower on nothing.
+    return replace(judged, verdict=UNSTABLE, reason=why, judged=judged.verdict)
+
+
+def _probe_failures(*runs: RunResult) -> list[tuple[str, str]]:
+    """(run id, words) for each run whose host probe failed (bench/host_probe.py)."""
+    found = []
+    for run in runs:
+        failure = host_probe.run_failure(run.rows)
+        if failure is not None:
+            found.append((run.run_id, host_probe.failure_words(failure, run.run_id)))
+    return found
 
 
 def _beyond_doubt(judged: RowComparison, threshold: float) -> bool:
     """SLOWER, and the whole 95% interval of the ratio lies beyond the threshold."""
     return (
-        judged.verdict == "slower"
+        judged.verdict == SLOWER
         and judged.ratio_ci95 is not None
         and judged.ratio_ci95[0] > 1.0 + threshold
     )
@@ -485,7 +658,7 @@ def table_rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
                 _percent(row.change),
                 f"{row.ratio_ci95[0]:.3f}–{row.ratio_ci95[1]:.3f}" if row.ratio_ci95 else "—",
                 f"{row.p_value:.2g}" if row.p_value is not None else "—",
-                row.verdict.upper() if row.verdict in ("slower", "faster") else row.verdict,
+                row.verdict.upper() if row.verdict in (SLOWER, FASTER) else row.verdict,
             ]
         )
     return headers, body
@@ -514,20 +687,28 @@ def render_text(comparison: Comparison, code: int) -> str:
 
     headers, body = table_rows(comparison)
     lines = [f"baseline {comparison.baseline}  →  current {comparison.current}"]
+    lines += [f"accepted on purpose: {line}" for line in comparison.accepted]
     if body and not comparison.not_comparable:
         lines += ["", tabulate(body, headers=headers, disable_numparse=True)]
-        lines += ["", comparison.host.line()]
+        lines += ["", comparison.host.line(), *_probe_failure_lines(comparison)]
     lines += ["", summary_line(comparison, code)]
     return "\n".join(lines)
+
+
+def _probe_failure_lines(comparison: Comparison) -> list[str]:
+    """The probe failures, unless the host line already says them."""
+    return [line for line in comparison.host_probe_failures if line not in comparison.host.line()]
 
 
 def render_markdown(comparison: Comparison, code: int) -> str:
     headers, body = table_rows(comparison)
     lines = [f"### fbench compare: `{comparison.baseline}` → `{comparison.current}`", ""]
+    if comparison.accepted:
+        lines += [f"accepted on purpose: {line}  " for line in comparison.accepted] + [""]
     if body and not comparison.not_comparable:
         lines.append("| " + " | ".join(headers) + " |")
         lines.append("|" + "---|" * len(headers))
         lines += ["| " + " | ".join(cells) + " |" for cells in body]
-        lines += ["", comparison.host.line(), ""]
+        lines += ["", comparison.host.line(), *_probe_failure_lines(comparison), ""]
     lines.append(f"**{summary_line(comparison, code)}**")
     return "\n".join(lines) + "\n"

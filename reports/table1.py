@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from statistics import fmean
 from typing import Any
 
+from bench import host_probe
 from bench.results import ResultRow, RunResult
 from bench.timing import median
 from operators import OPERATORS, StageShape
@@ -292,6 +293,9 @@ def run_header(run: RunResult) -> list[str]:
         f"batch {config.get('device_settings', {}).get('batch')}, {config.get('dtype')}, "
         f"method {describe_method(config['timing'])}",
     ]
+    probe_failure = host_probe.run_failure(run.rows)
+    if probe_failure is not None:  # why rows have fewer probe rounds, or none
+        lines.append(host_probe.failure_words(probe_failure, run.run_id))
     for line in (host_probe_line(run.rows), process_spread_line(run.rows)):
         if line:
             lines.append(line)

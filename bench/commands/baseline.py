@@ -12,10 +12,23 @@ HELP = "store a run as this device's baseline for fbench compare"
 DESCRIPTION = """\
 Baselines are runs kept per device identity (board model, CPU, device, backend and torch
 version) in --baselines-dir, so that `fbench compare auto CURRENT` compares a run with the
-baseline of the same device only, never with another board's.
+baseline of the same device only, never with another board's. After a torch upgrade,
+`fbench compare auto CURRENT --accept-difference torch` takes the device's baseline of the
+other torch version (when there is one) until a new one is saved.
 
   fbench baseline save RUN    copy RUN (a run id or file) to the baseline of its device
-  fbench baseline path RUN    print the baseline file RUN's device uses (exists or not)"""
+  fbench baseline path RUN    print the baseline file RUN's device uses (exists or not)
+
+Only a complete run can be saved (exit 2 otherwise). Rows not ok are saved with a warning:
+compare cannot clear them (exit 3) unless it can judge them anyway (see fbench compare
+--help)."""
+
+
+def directory(text: str) -> str:
+    """A directory flag's value: an empty one would silently mean the working directory."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a directory, got an empty path")
+    return text
 
 
 def add_baselines_dir(parser: argparse.ArgumentParser) -> None:
@@ -24,6 +37,7 @@ def add_baselines_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--baselines-dir",
         metavar="DIR",
+        type=directory,
         default=DEFAULT_BASELINES_DIR,
         help="where baselines are kept, one file per device identity (default: %(default)s/)",
     )
@@ -39,6 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from bench import baselines
     from bench.results import read_result, resolve_path
+    from reports.compare import row_is_ok
 
     result = read_result(resolve_path(args.run, Path(args.results_dir)))
     directory = Path(args.baselines_dir)
@@ -47,11 +62,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     path = baselines.save(result, directory)
     print(f"baseline for this device: {path} (from run {result.run_id})", file=sys.stderr)
-    untrusted = [f"{row.operator} {row.shape_label}" for row in result.rows if row.status != "ok"]
+    untrusted = [f"{row.operator} {row.shape_label}" for row in result.rows if not row_is_ok(row)]
     if untrusted:
         print(
             f"warning: {len(untrusted)} row(s) not ok ({', '.join(untrusted)}): fbench compare "
-            "exits 3 on them until a clean run is saved",
+            "may exit 3 on them (not trustworthy) until a clean run is saved",
             file=sys.stderr,
         )
     return 0

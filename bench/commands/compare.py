@@ -14,29 +14,51 @@ from bench.commands.baseline import add_baselines_dir
 HELP = "compare two runs row by row; exit 1 on a significant regression (CI gate)"
 DESCRIPTION = """\
 Compare a CURRENT run with a BASELINE run (run ids in --results-dir, or files; BASELINE
-"auto" takes the baseline stored for CURRENT's device, see `fbench baseline`). Rows are
-matched by operator, parameters, shape, layers, batch, device, backend and dtype. A row is
-SLOWER or FASTER only when the change of its median is both significant (p < alpha) and
-larger than the threshold. Significance: Welch's t on the logs of the per-process medians
-when both runs timed the row in several processes ([timing] processes), else two-sided
-Mann–Whitney U on the stored per-call samples. The bootstrap 95% interval of the median
-ratio is shown beside it. Nothing is measured.
+"auto" takes the baseline stored for CURRENT's device, see `fbench baseline`). Nothing is
+measured.
+
+The runs must be the same experiment: machine, CPU, board, device, backend and its
+options, dtype, layers, quick, method, schedule, processes, latency estimator, torch (and
+onnxruntime for its backend), and every device setting (batch, threads, pin_core, malloc,
+...). Every key that differs is listed and the exit code is 3; --accept-difference KEY
+judges the runs anyway, on purpose (e.g. a torch upgrade), and the output lists it.
+
+Rows are matched by operator, parameters, shape, layers, batch, device, backend and dtype.
+A row is SLOWER or FASTER only when the change of its median is both significant
+(p < alpha) and larger than the threshold. Significance and the 95% interval of the ratio
+shown beside it: Welch's t on the logs of the per-process medians when both runs timed the
+row in several processes ([timing] processes), else two-sided Mann–Whitney U on the stored
+per-call samples with a bootstrap interval of the medians' ratio.
+
+Rows stored as unstable are not judged (exit 3), except: a row unstable only because its
+processes disagree is judged on its process medians; a slowdown whose whole interval lies
+past the threshold counts (exit 1); --allow-unstable judges all of them like ok rows (a
+significant slowdown among them exits 1).
 
 Every row stores a host probe (a fixed GEMM timed in the same rounds), and the output says
-how much faster or slower the host itself ran in CURRENT. --host-correction divides that
-out before judging (the rows' common shift, kept within [compare] host_tolerance of the
-probe's); it is off by default because on the noisy hosts it was measured on it did not
-reduce the pairs that fail (README, "fbench compare on a noisy host").
+how much faster or slower the host itself ran in CURRENT, or that the probe failed (in
+which round of which run). --host-correction divides that out before judging (the rows'
+common shift, kept within [compare] host_tolerance of the probe's); it is off by default
+because on the noisy hosts it was measured on it did not reduce the pairs that fail.
 
 When $GITHUB_STEP_SUMMARY is set, the table is also appended there in Markdown.
 
 exit codes:
-  0  no significant regression
+  0  no significant regression (rows the same or faster)
   1  a row is significantly slower by more than the threshold
      (or faster, with --fail-on-improvement: time to refresh the baseline)
-  2  usage or input error (bad flags, missing or corrupt result file)
-  3  not comparable or not trustworthy: different device, software or config, or rows
-     unstable (throttled, clock capped, interval not reached), failed or missing"""
+  2  usage or input error (bad flags, missing or corrupt result file, unknown key)
+  3  not comparable or not trustworthy: a key of the experiment differs (not accepted),
+     no baseline for the device, or rows unstable, failed, missing or with too few
+     samples to test (and nothing slower)"""
+
+
+def accepted_keys(text: str) -> list[str]:
+    """--accept-difference KEY[,KEY...]: the names, checked against the runs later."""
+    keys = [key.strip() for key in text.split(",") if key.strip()]
+    if not keys:
+        raise argparse.ArgumentTypeError(f"expected a key such as torch or malloc, got {text!r}")
+    return keys
 
 
 def fraction(text: str) -> float:
@@ -78,7 +100,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--allow-unstable",
         action="store_true",
-        help="judge rows stored as unstable instead of exiting 3 (noisy hosts; not on a Pi)",
+        help="judge rows stored as unstable like ok ones instead of exiting 3; a significant "
+        "slowdown among them exits 1 (noisy hosts; not on a Pi)",
+    )
+    parser.add_argument(
+        "--accept-difference",
+        type=accepted_keys,
+        action="append",
+        default=[],
+        metavar="KEY[,KEY]",
+        help="judge the runs although they differ on KEY, e.g. torch or malloc (repeatable; "
+        "the output lists each accepted difference)",
     )
     parser.add_argument(
         "--host-correction",
@@ -99,15 +131,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from bench import baselines
     from bench import config as config_module
+    from bench.errors import FbenchError
     from bench.results import read_result, resolve_path
     from reports import compare
 
     results_dir = Path(args.results_dir)
+    accept = {key for keys in args.accept_difference for key in keys}
     current = read_result(resolve_path(args.current, results_dir))
     if args.baseline == "auto":
-        baseline = baselines.find(current, Path(args.baselines_dir))
+        baseline = baselines.find(current, Path(args.baselines_dir), accept)
     else:
         baseline = read_result(resolve_path(args.baseline, results_dir))
+    known = compare.experiment_keys(baseline, current)
+    unknown = sorted(accept - set(known))
+    if unknown:
+        raise FbenchError(
+            f"--accept-difference: unknown key {unknown[0]!r}; known: {', '.join(known)}"
+        )
     path = args.config if args.config is not None else config_module.default_config_path()
     settings = config_module.load_compare_settings(path)
     threshold = args.threshold if args.threshold is not None else settings["threshold"]
@@ -122,8 +162,10 @@ def run(args: argparse.Namespace) -> int:
         threshold=threshold,
         alpha=alpha,
         host_tolerance=settings["host_tolerance"] if corrected else None,
+        accept=accept,
+        allow_unstable=args.allow_unstable,
     )
-    code = comparison.exit_code(args.fail_on_improvement, args.allow_unstable)
+    code = comparison.exit_code(args.fail_on_improvement)
     markdown = compare.render_markdown(comparison, code)
     if args.format == "json":
         print(json.dumps({**comparison.to_dict(), "exit_code": code}, indent=1))
