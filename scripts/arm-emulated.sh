@@ -43,8 +43,9 @@ skip() { log "SKIPPED: $*"; exit "$SKIP"; }
 if ! command -v qemu-aarch64-static >/dev/null || ! command -v debootstrap >/dev/null; then
     command -v apt-get >/dev/null || skip "no apt-get to install qemu-user-static and debootstrap"
     log "installing qemu-user-static and debootstrap"
+    # debian-archive-keyring: on an Ubuntu host debootstrap needs it to check the Debian suite.
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-        qemu-user-static debootstrap >/dev/null; } \
+        qemu-user-static debootstrap debian-archive-keyring >/dev/null; } </dev/null \
         || skip "apt-get could not install qemu-user-static and debootstrap"
 fi
 
