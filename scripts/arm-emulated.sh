@@ -5,14 +5,15 @@
 # and qemu-user-static, installs the project's locked aarch64 dependencies (exactly the versions
 # and files of uv.lock, by scripts/aarch64_requirements.py) offline into a venv there, and
 # runs `fbench run --device arm --quick --processes 2` twice plus `fbench baseline save` and
-# `fbench compare` inside it with QEMU_CPU=cortex-a72 (without it the emulator offers ARMv8.1+ instructions and
-# an A72-incompatible torch wheel would pass unnoticed). Timings under emulation mean nothing:
-# the point is that the ARM code path, its detection and telemetry fallbacks and the aarch64
-# install work. See ARM notes in the README ("Raspberry Pi 4 and the CI regression gate").
+# `fbench compare` inside it with QEMU_CPU=cortex-a72 (without it the emulator offers ARMv8.1+
+# instructions and an A72-incompatible torch wheel would pass unnoticed). Timings under
+# emulation mean nothing: the point is that the ARM code path, its detection and telemetry
+# fallbacks and the aarch64 install work. See docs/ci.md ("The emulated Cortex-A72 smoke run").
 #
-# Exit codes: 0 passed; 1 fbench failed inside the emulated root (a real failure);
-# 77 skipped: this host cannot emulate (not root, no binfmt_misc, apt/debootstrap/PyPI
-# unreachable...), with the reason on stderr. .ci/run treats 77 as "skip", not "fail".
+# Exit codes: 0 passed; 1 a real failure: fbench failed inside the emulated root, or uv.lock's
+# aarch64 list cannot be exported or does not install; 77 skipped: this host cannot emulate
+# (not root, no binfmt_misc, no uv, apt/debootstrap/PyPI unreachable...), with the reason on
+# stderr. .ci/run treats 77 as "skip", not "fail" (unless FBENCH_REQUIRE_ARM_EMULATION=1).
 #
 # Environment: FBENCH_ARM_ROOT (default /var/cache/fbench-arm-root), FBENCH_ARM_WHEELS
 # (default /var/cache/fbench-arm-wheels); delete them to rebuild from scratch. Both are
