@@ -158,7 +158,9 @@ def test_channels_last_run_is_recorded(tmp_path):
     assert result.returncode == 0, result.stderr
     (path,) = tmp_path.glob("*.json")
     rows = json.loads(path.read_text())["rows"]
-    assert [row["status"] for row in rows] == ["ok", "ok"]
+    # Measured, whatever the host's noise made of their intervals (no timing assertion).
+    statuses = [row["status"] for row in rows]
+    assert len(rows) == 2 and "failed" not in statuses, statuses
     assert all(row["backend_options"] == {"channels_last": True} for row in rows)
     assert all(row["backend_details"]["memory_format"] == "channels_last" for row in rows)
 
