@@ -2,19 +2,22 @@
 # Smoke test of `fbench --device arm` on an emulated Raspberry Pi 4 CPU (Cortex-A72).
 #
 # Builds (once, cached outside the repository) an arm64 Debian bookworm root with debootstrap
-# and qemu-user-static, installs the project's aarch64 wheels offline into a venv there, and
+# and qemu-user-static, installs the project's locked aarch64 dependencies (exactly the versions
+# and files of uv.lock, by scripts/aarch64_requirements.py) offline into a venv there, and
 # runs `fbench run --device arm --quick --processes 2` twice plus `fbench baseline save` and
-# `fbench compare` inside it with QEMU_CPU=cortex-a72 (without it the emulator offers ARMv8.1+ instructions and
-# an A72-incompatible torch wheel would pass unnoticed). Timings under emulation mean nothing:
-# the point is that the ARM code path, its detection and telemetry fallbacks and the aarch64
-# install work. See ARM notes in the README ("Raspberry Pi 4 and the CI regression gate").
+# `fbench compare` inside it with QEMU_CPU=cortex-a72 (without it the emulator offers ARMv8.1+
+# instructions and an A72-incompatible torch wheel would pass unnoticed). Timings under
+# emulation mean nothing: the point is that the ARM code path, its detection and telemetry
+# fallbacks and the aarch64 install work. See docs/ci.md ("The emulated Cortex-A72 smoke run").
 #
-# Exit codes: 0 passed; 1 fbench failed inside the emulated root (a real failure);
-# 77 skipped: this host cannot emulate (not root, no binfmt_misc, apt/debootstrap/PyPI
-# unreachable...), with the reason on stderr. .ci/run treats 77 as "skip", not "fail".
+# Exit codes: 0 passed; 1 a real failure: fbench failed inside the emulated root, or uv.lock's
+# aarch64 list cannot be exported or does not install; 77 skipped: this host cannot emulate
+# (not root, no binfmt_misc, no uv, apt/debootstrap/PyPI unreachable...), with the reason on
+# stderr. .ci/run treats 77 as "skip", not "fail" (unless FBENCH_REQUIRE_ARM_EMULATION=1).
 #
 # Environment: FBENCH_ARM_ROOT (default /var/cache/fbench-arm-root), FBENCH_ARM_WHEELS
-# (default /var/cache/fbench-arm-wheels); delete them to rebuild from scratch.
+# (default /var/cache/fbench-arm-wheels); delete them to rebuild from scratch. Both are
+# refreshed when uv.lock changes. Needs uv on PATH (or UV=/path/to/uv) and python3 >= 3.11.
 set -euo pipefail
 
 SKIP=77
@@ -23,14 +26,12 @@ ROOT="${FBENCH_ARM_ROOT:-/var/cache/fbench-arm-root}"
 WHEELS="${FBENCH_ARM_WHEELS:-/var/cache/fbench-arm-wheels}"
 SUITE=bookworm            # Debian 12: Python 3.11, which torch 2.9.1's aarch64 wheel supports
 PYTAG=3.11
-PLATFORM=manylinux_2_28_aarch64
-# torch 2.10 aarch64 dies on an A72 (ARMv8.1 LSE atomics); pyproject pins 2.9.1 on aarch64.
-TORCH_WHEELS=(torch==2.9.1 filelock typing-extensions sympy mpmath==1.3.0 networkx jinja2
-              markupsafe fsspec numpy)
-# What `fbench run --device arm --quick` and `fbench compare` import, plus fvcore's deps.
-FBENCH_WHEELS=(psutil tabulate scipy pyyaml tqdm termcolor pillow yacs portalocker)
-# Pure-Python packages published as sdists only: built into wheels on the host.
-SDIST_ONLY=(fvcore==0.1.5.post20221221 iopath==0.1.10)
+# pip takes a manylinux_2_28 --platform literally (only the legacy manylinux2014 name is
+# widened to older glibcs), so every tag down to 2.17 is named: a wheel for an older glibc
+# runs too (torch 2.9.1's aarch64 wheel needs 2.28; bookworm has 2.36).
+PLATFORMS=()
+for minor in $(seq 28 -1 17); do PLATFORMS+=(--platform "manylinux_2_${minor}_aarch64"); done
+PLATFORMS+=(--platform manylinux2014_aarch64)
 
 log() { echo "arm-emulated: $*" >&2; }
 skip() { log "SKIPPED: $*"; exit "$SKIP"; }
@@ -43,8 +44,9 @@ skip() { log "SKIPPED: $*"; exit "$SKIP"; }
 if ! command -v qemu-aarch64-static >/dev/null || ! command -v debootstrap >/dev/null; then
     command -v apt-get >/dev/null || skip "no apt-get to install qemu-user-static and debootstrap"
     log "installing qemu-user-static and debootstrap"
+    # debian-archive-keyring: on an Ubuntu host debootstrap needs it to check the Debian suite.
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-        qemu-user-static debootstrap >/dev/null; } \
+        qemu-user-static debootstrap debian-archive-keyring >/dev/null; } </dev/null \
         || skip "apt-get could not install qemu-user-static and debootstrap"
 fi
 
@@ -82,25 +84,45 @@ if [[ ! -f "$ROOT/.fbench-root-ready" ]]; then
     touch "$ROOT/.fbench-root-ready"
 fi
 
-# 4. aarch64 wheels, fetched on the host (foreign-platform resolution would pull x86-only CUDA
-#    packages, hence --no-deps and the explicit lists above).
-if [[ ! -f "$WHEELS/.fbench-wheels-ready" ]]; then
-    log "downloading aarch64 wheels into $WHEELS"
-    mkdir -p "$WHEELS"
+# 4. The locked aarch64 wheels, fetched on the host. uv.lock is universal and pip evaluates
+#    markers for the host, not for --platform (an x86 host would take the x86 torch and its
+#    nvidia-* packages), so scripts/aarch64_requirements.py evaluates them for aarch64 /
+#    Python 3.11 and pins every file by its uv.lock hash; --no-deps because that list is
+#    already complete. torch is 2.9.1 there: 2.10's aarch64 wheel dies on an A72 (ARMv8.1
+#    atomics). Packages published as sdists only (fvcore, iopath) are built on the host.
+UV="${UV:-$(command -v uv || true)}"
+[[ -n "$UV" ]] || skip "no uv on PATH to export uv.lock (under sudo: sudo env PATH=\"\$PATH\" ...)"
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+    || skip "needs python3 >= 3.11 on the host (tomllib) to read uv.lock"
+LOCKED="$(mktemp -d)"
+trap 'rm -rf "$LOCKED"' EXIT
+UV="$UV" python3 "$REPO/scripts/aarch64_requirements.py" --python-version "$PYTAG" \
+    --wheels "$LOCKED/wheels.txt" --sdists "$LOCKED/sdists.txt" \
+    || { log "FAILED: could not export the locked aarch64 requirements from uv.lock"; exit 1; }
+cat "$LOCKED/wheels.txt" "$LOCKED/sdists.txt" > "$LOCKED/locked.txt"
+if ! cmp -s "$LOCKED/locked.txt" "$WHEELS/locked.txt" 2>/dev/null; then
+    log "downloading the locked aarch64 wheels into $WHEELS"
+    rm -rf "$WHEELS" && mkdir -p "$WHEELS"
     pip=(python3 -m pip)
-    "${pip[@]}" --version >/dev/null 2>&1 || pip=(uvx pip)
-    "${pip[@]}" download --quiet --only-binary=:all: --platform "$PLATFORM" \
-        --python-version "$PYTAG" --no-deps -d "$WHEELS" "${TORCH_WHEELS[@]}" "${FBENCH_WHEELS[@]}" \
-        || skip "pip download of the aarch64 wheels failed: PyPI unreachable?"
-    "${pip[@]}" wheel --quiet --no-deps -w "$WHEELS" "${SDIST_ONLY[@]}" \
-        || skip "could not build the pure-Python wheels of ${SDIST_ONLY[*]}"
-    touch "$WHEELS/.fbench-wheels-ready"
+    "${pip[@]}" --version >/dev/null 2>&1 || pip=("$UV" tool run pip)
+    "${pip[@]}" download --quiet --only-binary=:all: "${PLATFORMS[@]}" \
+        --python-version "$PYTAG" --no-deps --require-hashes -d "$WHEELS" \
+        -r "$LOCKED/wheels.txt" \
+        || skip "pip download of the locked aarch64 wheels failed: PyPI unreachable?"
+    if [[ -s "$LOCKED/sdists.txt" ]]; then
+        "${pip[@]}" wheel --quiet --no-deps --require-hashes -w "$WHEELS" -r "$LOCKED/sdists.txt" \
+            || skip "could not build wheels of the sdist-only packages in $LOCKED/sdists.txt"
+    fi
+    # What the root installs, by name and version (a wheel built here has no locked hash).
+    sed 's/ --hash=.*//' "$LOCKED/locked.txt" > "$WHEELS/install.txt"
+    cp "$LOCKED/locked.txt" "$WHEELS/locked.txt"  # last: marks the download complete
 fi
 
 # 5. Mounts for the chroot, undone on exit; the fake Pi cpuinfo is bound in later.
 mounted=()
 cleanup() {
     for (( i=${#mounted[@]}-1; i>=0; i-- )); do umount -l "${mounted[i]}" 2>/dev/null || true; done
+    rm -rf "$LOCKED"
 }
 trap cleanup EXIT
 bind() {  # mount ... TARGET, remembered for the unmount on exit
@@ -119,14 +141,18 @@ in_root() {
         PATH=/opt/fbench-venv/bin:/usr/bin:/bin PYTHONPATH=/opt/fbench "$@"
 }
 
-if [[ ! -f "$ROOT/opt/fbench-venv/.installed" ]]; then
-    log "installing the wheels into /opt/fbench-venv in the root (offline)"
+# The venv is rebuilt whenever the locked list changed since it was installed.
+if ! cmp -s "$WHEELS/install.txt" "$ROOT/opt/fbench-venv/installed.txt" 2>/dev/null; then
+    log "installing the locked wheels into /opt/fbench-venv in the root (offline)"
+    rm -rf "$ROOT/opt/fbench-venv"
     in_root python3 -m venv /opt/fbench-venv || skip "python3 -m venv failed in the root"
+    # Every line is name==version and nothing but /wheels is searched, so pip can install no
+    # other version; it still checks that the list satisfies every dependency.
     # --no-compile: byte-compiling torch under emulation takes minutes; Python does it lazily.
     in_root pip install --quiet --no-compile --no-index --find-links /wheels \
-        torch scipy psutil tabulate fvcore iopath \
-        || skip "offline pip install of the aarch64 wheels failed"
-    touch "$ROOT/opt/fbench-venv/.installed"
+        -r /wheels/install.txt \
+        || { log "FAILED: the locked aarch64 wheels do not install together"; exit 1; }
+    cp "$WHEELS/install.txt" "$ROOT/opt/fbench-venv/installed.txt"
 fi
 
 # From here on a failure is fbench's own: exit 1.
@@ -134,7 +160,9 @@ fail() { log "FAILED: $*"; exit 1; }
 
 # This checkout's files (tracked and untracked-but-not-ignored) as the source to test.
 rm -rf "$ROOT/opt/fbench" && mkdir -p "$ROOT/opt/fbench"
-(cd "$REPO" && git ls-files -co --exclude-standard -z | tar --null -T - -cf -) \
+# safe.directory: under sudo, root reads a checkout owned by the CI user.
+(cd "$REPO" && git -c safe.directory="$REPO" ls-files -co --exclude-standard -z \
+    | tar --null -T - -cf -) \
     | tar -C "$ROOT/opt/fbench" -xf -
 rm -rf "$ROOT/tmp/fbench-results" "$ROOT/tmp/fbench-baselines"
 
@@ -168,7 +196,7 @@ R=(--results-dir /tmp/fbench-results)
 log "fbench run --device arm --quick --processes 2 (twice)"
 fbench run --device arm --quick --processes 2 --stages 3,4 "${R[@]}" --no-table || fail "first fbench run --device arm"
 fbench run --device arm --quick --processes 2 --stages 3,4 "${R[@]}" || fail "second fbench run --device arm"
-mapfile -t runs < <(ls "$ROOT/tmp/fbench-results"/*.json | sort)
+mapfile -t runs < <(find "$ROOT/tmp/fbench-results" -maxdepth 1 -name '*.json' | sort)
 (( ${#runs[@]} == 2 )) || fail "expected 2 result files, found ${#runs[@]}"
 first="/tmp/fbench-results/$(basename "${runs[0]}")"
 second="/tmp/fbench-results/$(basename "${runs[1]}")"

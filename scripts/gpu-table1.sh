@@ -11,13 +11,14 @@
 # fbench refuses (exit 2, the reason on one line) rather than time the CPU under a cuda label.
 set -u -o pipefail
 
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 PYTHON="${PYTHON:-python3}"
 RESULTS_DIR="${RESULTS_DIR:-results/gpu}"
 PART="${1:-all}"
 status=0
 
+# shellcheck disable=SC2317  # called through part()
 fbench() { "$PYTHON" -m bench.cli "$@"; }
 
 part() {  # part NAME COMMAND...: run when selected; a failing part is reported, not fatal

@@ -6,6 +6,8 @@ Real torch and onnxruntime throughout, on small shapes; nothing here asserts a t
 from __future__ import annotations
 
 import json
+import shutil
+import sys
 from typing import ClassVar
 
 import numpy as np
@@ -156,7 +158,9 @@ def test_channels_last_run_is_recorded(tmp_path):
     assert result.returncode == 0, result.stderr
     (path,) = tmp_path.glob("*.json")
     rows = json.loads(path.read_text())["rows"]
-    assert [row["status"] for row in rows] == ["ok", "ok"]
+    # Measured, whatever the host's noise made of their intervals (no timing assertion).
+    statuses = [row["status"] for row in rows]
+    assert len(rows) == 2 and "failed" not in statuses, statuses
     assert all(row["backend_options"] == {"channels_last": True} for row in rows)
     assert all(row["backend_details"]["memory_format"] == "channels_last" for row in rows)
 
@@ -182,10 +186,22 @@ def test_devices_lists_every_device_backend_pair_with_a_reason():
         assert all(" no " in line and "CUDA" in line for line in cuda_lines)
 
 
+HAS_C_COMPILER = bool(shutil.which("gcc") or shutil.which("cc"))
+
+
+@pytest.mark.skipif(
+    not HAS_C_COMPILER or sys.platform == "win32",
+    reason="no C compiler (gcc/cc) on PATH: inductor cannot build CPU kernels here",
+)
+def test_torch_compile_is_available_with_a_c_compiler():
+    from devices import get_backend
+
+    assert get_backend("torch-compile").unavailable_reason("cpu") is None
+
+
 def test_torch_compile_says_why_it_cannot_run_without_a_compiler(monkeypatch):
     from devices import get_backend
 
-    backend = get_backend("torch-compile")
-    assert backend.unavailable_reason("cpu") is None  # gcc is on this machine's PATH
     monkeypatch.setenv("PATH", "")
-    assert "no C compiler" in backend.unavailable_reason("cpu")
+    reason = get_backend("torch-compile").unavailable_reason("cpu")
+    assert reason is not None and ("no C compiler" in reason or sys.platform == "win32")

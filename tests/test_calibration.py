@@ -16,6 +16,7 @@ from bench.calibration import (
 )
 from bench.errors import FbenchError
 from bench.timing import LatencySummary
+from devices.cuda import cuda_unavailable
 from tests.conftest import FIXTURES, assert_one_line_error, fbench
 
 CALIBRATION = FIXTURES / "cpu_calibration.json"
@@ -145,7 +146,24 @@ def test_run_records_the_calibration_and_roofline_reads_it(tmp_path):
     assert row["bound"] == "memory"
 
 
+# On a GPU host this command would calibrate the GPU instead of refusing.
+@pytest.mark.skipif(
+    cuda_unavailable() is None, reason="this machine has a CUDA GPU: nothing to refuse"
+)
 def test_calibrate_cuda_without_cuda_is_one_line(tmp_path):
     result = fbench("calibrate", "--device", "cuda", "--output", str(tmp_path / "c.json"))
     assert_one_line_error(result, "cuda")
     assert not (tmp_path / "c.json").exists()
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(
+    cuda_unavailable() is not None, reason=f"no CUDA GPU on this machine: {cuda_unavailable()}"
+)
+def test_quick_calibrate_on_cuda_stores_positive_ceilings(tmp_path):
+    path = tmp_path / "cuda.json"
+    result = fbench("calibrate", "--device", "cuda", "--quick", "--output", str(path))
+    assert result.returncode == 0, result.stderr
+    data = json.loads(path.read_text())
+    assert data["device"] == "cuda"
+    assert data["ceilings"]["gemm"]["median"] > 0

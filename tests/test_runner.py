@@ -22,7 +22,10 @@ def session():
 
 
 def _config(**overrides):
-    values = {"stages": [4], "layers": 1, "quick": True, "pin_core": "none"} | overrides
+    # One process: these tests time rows in this process (the default, several worker
+    # processes, is tested in tests/test_processes.py); monkeypatches reach no worker.
+    values = {"stages": [4], "layers": 1, "quick": True, "pin_core": "none", "processes": 1}
+    values |= overrides
     return config_module.load(None, config_module.Overrides(**values))
 
 
@@ -83,6 +86,8 @@ def test_adaptive_rows_carry_their_samples_and_statistics(session):
     config = _config(operators=["pconv"], stages=[1, 2])
     rows = list(measure(plan_rows(config), config, session, lambda event: None))
     assert len(rows) == 2
+    # Timed here, not pooled from worker processes (a pooled row lists its processes).
+    assert config.timing.processes == 1 and [row.processes for row in rows] == [None, None]
     for row in rows:
         assert row.method == "adaptive" and row.latency_estimator == "median"
         assert len(row.samples_ms) == row.latency_ms.n >= config.timing.min_samples
@@ -142,6 +147,7 @@ def test_a_probe_that_breaks_mid_run_stops_probing_and_the_run_goes_on(session, 
     rows = list(measure(plan_rows(config), config, session, events.append))
     assert [row.status in ("ok", "unstable") for row in rows] == [True, True]
     assert any("host probe off: RuntimeError" in getattr(e, "message", "") for e in events)
+    assert [row.processes for row in rows] == [None, None]  # the patched probe ran here
     # Rounds before the failure keep their probe values; none after it.
     for row in rows:
         assert row.host_probe is None or len(row.host_probe["round_medians_ms"]) < row.rounds
