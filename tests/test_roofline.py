@@ -105,7 +105,8 @@ def test_batch_scales_intensity(rows, calibration):
 def test_table_columns_for_report_table1(rows, calibration):
     cells = roofline_columns(row_of(rows, "dwconv", 1), calibration)
     assert len(cells) == len(ROOFLINE_HEADERS)
-    assert cells[0] == "1.12" and cells[-1] == "memory" and cells[3] == "30%"
+    assert cells[0] == "1.12" and cells[-2] == "memory" and cells[3] == "30%"
+    assert cells[-1] == "under"
     network = dataclasses.replace(
         row_of(rows, "conv", 1), memory_access_bytes=None, implementation_memory_access_bytes=None
     )
@@ -156,9 +157,11 @@ def test_cli_table_and_plot(fixture_path, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "ridge point 5.00 MAC/B" in result.stdout
     dwconv_lines = [line for line in result.stdout.splitlines() if "DWConv 3×3  " in line]
-    assert len(dwconv_lines) == 4 and all(line.split()[-2] == "memory" for line in dwconv_lines)
+    assert len(dwconv_lines) == 4 and all(
+        line.split()[-3:-1] == ["memory", "under"] for line in dwconv_lines
+    )
     assert dwconv_lines[-1].split()[-1] == "unstable"  # the fixture's 7×7 row: status kept
-    assert "cpu DWConv 3×3: memory-bound; 7% of the GEMM ceiling" in result.stdout
+    assert "cpu DWConv 3×3: memory-bound; 7% of the compute ceiling" in result.stdout
     assert (tmp_path / "r.png").is_file() and (tmp_path / "r.csv").is_file()
 
 
@@ -171,7 +174,7 @@ def test_cli_finds_the_calibration_by_device_identity(fixture_path, tmp_path):
     (tmp_path / "cpu-hand-made-test-cpu-float32.json").write_text(CALIBRATION.read_text())
     result = fbench("roofline", str(fixture_path), "--calibrations-dir", str(tmp_path))
     assert result.returncode == 0, result.stderr
-    assert "GEMM 100.0 GMAC/s, copy 20.0 GB/s" in result.stdout
+    assert "compute 100.0 GMAC/s (gemm), bandwidth 20.0 GB/s (memory_copy)" in result.stdout
 
 
 def test_ceiling_lines_follow_the_roofs(calibration):
@@ -214,5 +217,5 @@ def test_operator_summaries_state_the_goal(rows, calibration):
     assert conv.memory_bound == 0
     assert dwconv.memory_bound == dwconv.rows == 4
     assert pconv.memory_bound == 1  # 96×56×56 only, because of the slicing clone
-    assert dwconv.sentence().startswith("cpu DWConv 3×3: memory-bound; 7% of the GEMM ceiling")
+    assert dwconv.sentence().startswith("cpu DWConv 3×3: memory-bound; 7% of the compute ceiling")
     assert "memory-bound at 1 of 4 shapes" in pconv.sentence()
