@@ -784,6 +784,8 @@ def check_claims(
     """Every claim on every device of `runs` the paper has a column for, in the paper's order."""
     present = {row.device for run in runs for row in run.rows}
     devices = [device for device in DEVICES if device in present]
+    if not devices:
+        return []
     operators = {device: select_rows(runs, device, "operators") for device in devices}
     networks = {device: select_rows(runs, device, "networks") for device in devices}
     results: list[ClaimResult] = []
