@@ -17,7 +17,7 @@ from bench.calibration import (
     theoretical_peak,
     write_calibration,
 )
-from bench.ceilings import best_per_ceiling, cpuinfo_mhz
+from bench.ceilings import CLOCK_SOURCES, best_per_ceiling, cpuinfo_mhz
 from bench.errors import FbenchError
 from bench.results import read_result
 from bench.timing import LatencySummary
@@ -176,6 +176,7 @@ def test_quick_sweep_stores_every_probe_and_the_best_of_each(quick_calibration):
     peak = data["peak"]
     assert peak is not None and "FMA units" in peak["assumption"]
     if peak["gflops_per_s"] is not None:  # the clock is readable here
+        assert peak["clock_source"] in CLOCK_SOURCES
         assert peak["gflops_per_s"] == pytest.approx(
             peak["lanes"] * peak["fma_units"] * peak["clock_mhz"] / 1000
         )

@@ -139,7 +139,10 @@ def run(args: argparse.Namespace) -> int:
     # The peak is derived for CPUs (flags); a GPU's needs its SM count and FP32 units per SM.
     peak = (
         theoretical_peak(
-            env.get("cpu_flags") or [], config.dtype, max(sweep.clock_mhz, default=None)
+            env.get("cpu_flags") or [],
+            config.dtype,
+            max(sweep.clock_mhz, default=None),
+            sweep.clock_source,
         )
         if device.name != "cuda"
         else None
