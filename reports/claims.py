@@ -147,10 +147,16 @@ class ClaimResult:
     paper_text: str = ""
     reason: str = ""  # why not measured / not comparable, or what the verdict rests on
     runs: tuple[str, ...] = ()
+    # Per-network verdicts of a set claim: (network, "below"/"above"/"tie" here, in the paper)
+    items: tuple[tuple[str, str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["runs"] = list(self.runs)
+        data["items"] = [
+            {"network": name, "measured": here, "paper": theirs}
+            for name, here, theirs in self.items
+        ]
         return data
 
 
@@ -647,7 +653,7 @@ def claim_below_resnet50(rowset: RowSet) -> ClaimResult:
     found = _network_rows(rowset)
     resnet = found.get(RESNET50[0]) or found[RESNET50[1]]
     reference = paper_flops(RESNET50[0], column)
-    judged, agree, against, unresolved, skipped = [], [], [], [], []
+    items, skipped = [], []
     for name, row in found.items():
         if row is resnet:
             continue
@@ -656,55 +662,43 @@ def claim_below_resnet50(rowset: RowSet) -> ClaimResult:
             skipped.append(name)
             continue
         ratio = row_estimate(row).over(row_estimate(resnet))
-        paper_below = theirs < reference
-        judged.append((name, paper_below))
-        if ratio.high < 1 or ratio.low > 1:
-            (agree if (ratio.high < 1) == paper_below else against).append(name)
-        else:
-            unresolved.append(name)
-    if not judged:
+        here = "below" if ratio.high < 1 else "above" if ratio.low > 1 else "tie"
+        items.append((name, here, "below" if theirs < reference else "above"))
+    if not items:
         return _not_judged(
             claim,
             statement,
             device,
             NOT_MEASURED,
-            "no network of Table 3 beside ResNet50 on "
-            + device
-            + "; "
+            f"no network of Table 3 beside ResNet50 on {device}; "
             + _measure_networks(device, ["mobilenetv2_100", "mobilevit_xxs", RESNET50[1]]),
             rowset.runs,
         )
-    verdict = FAILS if against else WEAKER if unresolved else HOLDS
-    below = [name for name, paper_below in judged if paper_below]
-    measured_below = [
-        name
-        for name in dict(judged)
-        if row_estimate(found[name]).over(row_estimate(resnet)).high < 1
-    ]
+    against = [f"{n} ({h} here, {p} in the paper)" for n, h, p in items if h not in (p, "tie")]
+    ties = [name for name, here, _ in items if here == "tie"]
+    agree = sum(here == theirs for _, here, theirs in items)
+    below_here = [name for name, here, _ in items if here == "below"]
     details = []
     if against:
         details.append(f"against the paper: {', '.join(against)}")
-    if unresolved:
-        details.append(f"interval includes ResNet50's: {', '.join(unresolved)}")
+    if ties:
+        details.append(f"interval includes ResNet50's: {', '.join(ties)}")
     if skipped:
         details.append(f"not judged: {', '.join(skipped)}")
+    if len(items) <= 6:
+        details.append(f"below ResNet50 here: {', '.join(below_here) or 'none'}")
     return ClaimResult(
         claim=claim,
         statement=statement,
         device=device,
-        verdict=verdict,
-        measured=float(len(agree)),
-        paper=float(len(judged)),
-        measured_text=f"{len(measured_below)} of {len(judged)} below",
-        interval_text=f"{len(agree)} of {len(judged)} resolved as the paper",
-        paper_text=f"{len(below)} of {len(judged)} below",
-        reason="; ".join(
-            [
-                f"below ResNet50 here: {', '.join(measured_below) or 'none'}",
-                f"in the paper: {', '.join(below) or 'none'}",
-                *details,
-            ]
-        ),
+        verdict=FAILS if against else WEAKER if ties else HOLDS,
+        measured=float(agree),
+        paper=float(len(items)),
+        measured_text=f"{len(below_here)} of {len(items)} below",
+        interval_text=f"{agree} of {len(items)} resolved as the paper",
+        paper_text=f"{sum(theirs == 'below' for _, _, theirs in items)} of {len(items)} below",
+        reason="; ".join(details),
+        items=tuple(items),
         runs=rowset.runs,
     )
 
