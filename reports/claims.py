@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from bench.calibration import Calibration, device_model
@@ -357,6 +357,16 @@ def claim_table1_order(rowset: RowSet) -> ClaimResult:
 
 def claim_pconv_dwconv_ratio(rowset: RowSet) -> ClaimResult:
     """Table 1: PConv's average FLOPS over DWConv's (10.5× GPU, 6.2× CPU, 22.8× ARM)."""
+    claimed = paper.pconv_dwconv_ratio(paper.PAPER_DEVICE_COLUMN[rowset.device])
+    return _with_paper(_pconv_dwconv_ratio(rowset), claimed, f"{claimed:.1f}×")
+
+
+def _with_paper(result: ClaimResult, value: float, text: str) -> ClaimResult:
+    """The paper's value shown beside a claim that could not be judged, too."""
+    return result if result.paper is not None else replace(result, paper=value, paper_text=text)
+
+
+def _pconv_dwconv_ratio(rowset: RowSet) -> ClaimResult:
     claim, device = "pconv-dwconv-ratio", rowset.device
     column = paper.PAPER_DEVICE_COLUMN[device]
     claimed = paper.pconv_dwconv_ratio(column)
@@ -625,6 +635,13 @@ def _network_problem(rowset: RowSet, needed: Sequence[tuple[str, str]]) -> tuple
 
 
 def claim_speedup(speedup: Speedup, rowset: RowSet) -> ClaimResult:
+    """`speedup` on one device: the speed ratio of its two networks against Table 3's."""
+    column = paper.PAPER_DEVICE_COLUMN[rowset.device]
+    claimed = paper_speed(speedup.fast[0], column) / paper_speed(speedup.slow[0], column)
+    return _with_paper(_speedup(speedup, rowset), claimed, speedup.show(claimed))
+
+
+def _speedup(speedup: Speedup, rowset: RowSet) -> ClaimResult:
     device = rowset.device
     column = paper.PAPER_DEVICE_COLUMN[device]
     fast_name, slow_name = speedup.fast[0], speedup.slow[0]
