@@ -675,8 +675,12 @@ def claim_below_resnet50(rowset: RowSet) -> ClaimResult:
         if row is resnet:
             continue
         theirs = paper_flops(name, column)
-        if theirs is None or not usable(row) or row_estimate(row) is None:
-            skipped.append(name)
+        if theirs is None:
+            skipped.append(f"{name} (not in the paper's {column.upper()} column)")
+            continue
+        if not usable(row) or row_estimate(row) is None:
+            why = _unusable_reason(row) if not usable(row) else "no interval"
+            skipped.append(f"{name} ({why.split(' (')[0]})")
             continue
         ratio = row_estimate(row).over(row_estimate(resnet))
         here = "below" if ratio.high < 1 else "above" if ratio.low > 1 else "tie"
@@ -780,7 +784,10 @@ def claim_under_roof(rowset: RowSet, calibration: Calibration | None) -> ClaimRe
         interval_text="row and roof 95% intervals",
         paper_text="—",
         reason="; ".join(
-            [*([f"{CEILING_TOO_LOW}: {', '.join(above)}"] if above else []), calibration.identity]
+            [
+                *([f"{CEILING_TOO_LOW}: {', '.join(above)}"] if above else []),
+                f"calibration {calibration.identity}",
+            ]
         ),
         runs=rowset.runs,
     )
