@@ -228,7 +228,7 @@ def select_rows(runs: Sequence[RunResult], device: str, suite: str) -> RowSet:
     else:
         seen: dict[tuple, str] = {}
         for run, row in found:
-            key = (row.operator, row.shape_label, row.layers, row.batch)
+            key = row.key()
             if key in seen:
                 problem = (
                     f"{row.network or operator_title(row.operator)} {row.shape_label} on "
@@ -261,7 +261,14 @@ def _table1_rows(rowset: RowSet) -> tuple[dict[str, dict[str, ResultRow]], str |
     other = [row for row in rowset.rows if paper_row(row) is None]
     for row in rowset.rows:
         if paper_row(row) is not None and usable(row):
-            by_operator.setdefault(row.operator, {})[row.shape_label] = row
+            shapes = by_operator.setdefault(row.operator, {})
+            if row.shape_label in shapes:
+                return {}, (
+                    f"two {operator_title(row.operator)} {row.shape_label} rows on "
+                    f"{rowset.device} ({shapes[row.shape_label].operator_params}, "
+                    f"{row.operator_params}); give one per feature map"
+                )
+            shapes[row.shape_label] = row
     if other and not by_operator:
         row = other[0]
         column = paper.PAPER_DEVICE_COLUMN[rowset.device]
