@@ -323,6 +323,16 @@ def claim_table1_order(rowset: RowSet) -> ClaimResult:
             rowset.runs,
         )
     rows, shapes = _common(by_operator, ORDER)
+    if not shapes:
+        return _not_judged(
+            claim,
+            statement,
+            device,
+            NOT_MEASURED,
+            "no feature map has usable rows of every operator compared; "
+            + _measure_operators(device, ",".join(ORDER)),
+            rowset.runs,
+        )
     means = {name: mean_estimate(rows[name]) for name in ORDER}
     if any(estimate is None for estimate in means.values()):
         return _not_judged(
@@ -395,6 +405,16 @@ def _pconv_dwconv_ratio(rowset: RowSet) -> ClaimResult:
             rowset.runs,
         )
     rows, shapes = _common(by_operator, names)
+    if not shapes:
+        return _not_judged(
+            claim,
+            statement,
+            device,
+            NOT_MEASURED,
+            "no feature map has usable rows of every operator compared; "
+            + _measure_operators(device, "pconv,dwconv"),
+            rowset.runs,
+        )
     pconv, dwconv = mean_estimate(rows["pconv"]), mean_estimate(rows["dwconv"])
     if pconv is None or dwconv is None:
         return _not_judged(

@@ -364,3 +364,16 @@ def test_two_pconv_variants_at_one_feature_map_are_not_comparable():
     run = dataclasses.replace(run, rows=[*run.rows, variant])
     result = by_claim(check_claims([run]), "pconv-dwconv-ratio", "cpu")
     assert result.verdict == NOT_COMPARABLE and "two PConv 3×3 96×56×56 rows" in result.reason
+
+
+def test_operators_at_no_common_feature_map_are_not_measured():
+    run = load(CPU)
+    keep = [
+        r
+        for r in run.rows
+        if (r.operator, r.stage) in {("pconv", 1), ("dwconv", 2)} or r.operator == "gconv"
+    ]
+    result = by_claim(
+        check_claims([dataclasses.replace(run, rows=keep)]), "pconv-dwconv-ratio", "cpu"
+    )
+    assert result.verdict == NOT_MEASURED and "no feature map" in result.reason
