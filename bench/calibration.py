@@ -172,11 +172,16 @@ class Calibration:
             "quick": self.quick,
             "settings": dict(self.settings),
             "environment": dict(self.environment),
-            "ceilings": {name: ceiling.to_dict() for name, ceiling in self.ceilings.items()},
-            "probes": {name: probe.to_dict() for name, probe in self.probes.items()},
+            "ceilings": {name: self._stored(c) for name, c in self.ceilings.items()},
+            "probes": {name: self._stored(probe) for name, probe in self.probes.items()},
             "peak": self.peak.to_dict() if self.peak else None,
             **({"migrated_from": self.migrated_from} if self.migrated_from else {}),
         }
+
+    def _stored(self, ceiling: Ceiling) -> dict[str, Any]:
+        """A ceiling as stored, with its share of the peak (derived, for readers; not read)."""
+        share = self.fraction_of_peak(ceiling)
+        return {**ceiling.to_dict(), **({"fraction_of_peak": share} if share is not None else {})}
 
     def summary(self, path: Path | str | None = None) -> dict[str, Any]:
         """What a result file records about the calibration it was measured beside.
