@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from bench.commands import add_results_dir
 
 if TYPE_CHECKING:
-    from bench.calibration import Calibration
+    from bench.calibration import Calibration, Ceiling
     from reports.roofline import RooflinePoint
 
 HELP = "place stored rows on the device's roofline: intensity, attainable FLOPS, bound"
@@ -115,6 +115,6 @@ def _render(points: list[RooflinePoint], calibrations: dict[str, Calibration]) -
     return "\n".join(lines)
 
 
-def _probe(ceiling) -> str:
+def _probe(ceiling: Ceiling) -> str:
     probe = ceiling.details.get("probe")
     return f"{ceiling.name}: {probe}" if probe else ceiling.name
