@@ -34,8 +34,11 @@ NOT_MEASURED = "not measured"
 NOT_COMPARABLE = "not comparable"
 VERDICTS = (HOLDS, WEAKER, FAILS, NOT_MEASURED, NOT_COMPARABLE)
 
-# The one place claims look at the status vocabulary (bench.results.STATUSES).
+# The one place claims look at the status vocabulary (bench.results.STATUSES). "disturbed"
+# is fbench.result/2's word for a row the device reported a problem for; /1 rows keep the
+# problems in telemetry.problems, which `device_problems` reads.
 FAILED_STATUS = "failed"
+DISTURBED_STATUS = "disturbed"
 # The paper's columns, in its order; only devices with a column have claims to check.
 DEVICES = ("cuda", "cpu", "arm")
 
@@ -51,14 +54,20 @@ def usable(row: ResultRow) -> bool:
     A row that is only imprecise (interval wider than the target) is used: its interval
     widens the claim's, which is what it should do.
     """
-    return row.status != FAILED_STATUS and row.gflops_per_s is not None and not device_problems(row)
+    return (
+        row.status not in (FAILED_STATUS, DISTURBED_STATUS)
+        and row.gflops_per_s is not None
+        and not device_problems(row)
+    )
 
 
 def _unusable_reason(row: ResultRow) -> str:
     if row.status == FAILED_STATUS:
         return f"failed ({row.error})" if row.error else "failed"
     problems = device_problems(row)
-    return f"device problems: {'; '.join(problems)}" if problems else "no measured FLOPS"
+    if problems or row.status == DISTURBED_STATUS:
+        return f"device problems: {'; '.join(problems) or row.status}"
+    return "no measured FLOPS"
 
 
 # --- estimates and their intervals -------------------------------------------------------------

@@ -143,6 +143,7 @@ def test_usable_rows_exclude_failed_and_device_problems():
     assert usable(ok)
     throttled = dataclasses.replace(ok, telemetry={"problems": ["throttled (0x50005)"]})
     assert not usable(throttled)
+    assert not usable(dataclasses.replace(ok, status="disturbed"))  # fbench.result/2
     # Only imprecise: the interval is wide, the device reported nothing: used.
     imprecise = dataclasses.replace(ok, status="unstable", telemetry={"problems": []})
     assert usable(imprecise)
