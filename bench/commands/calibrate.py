@@ -67,7 +67,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--memory-mb",
         metavar="MB",
         type=positive_int,
-        help="size of each streaming buffer in MiB (default: 256 on CPU)",
+        help="the largest streaming buffer in MiB; a quarter of it is probed too (default: 256 "
+        "on CPU)",
     )
     parser.add_argument(
         "--quick",
