@@ -311,6 +311,13 @@ def _coverage(rowset: RowSet, names: Sequence[str], shapes: set[str]) -> str:
 
 def claim_table1_order(rowset: RowSet) -> ClaimResult:
     """Table 1: PConv > GConv > DWConv in FLOPS, on average over the feature maps."""
+    column = paper.PAPER_DEVICE_COLUMN[rowset.device]
+    averages = paper.table1_average_gflops()
+    text = " > ".join(_g(averages[name][column]) for name in ORDER) + " G/s"
+    return _with_paper(_table1_order(rowset), None, text)
+
+
+def _table1_order(rowset: RowSet) -> ClaimResult:
     claim, statement, device = (
         "table1-order",
         "Table 1: FLOPS PConv > GConv > DWConv",
@@ -387,9 +394,11 @@ def claim_pconv_dwconv_ratio(rowset: RowSet) -> ClaimResult:
     return _with_paper(_pconv_dwconv_ratio(rowset), claimed, f"{claimed:.1f}×")
 
 
-def _with_paper(result: ClaimResult, value: float, text: str) -> ClaimResult:
+def _with_paper(result: ClaimResult, value: float | None, text: str) -> ClaimResult:
     """The paper's value shown beside a claim that could not be judged, too."""
-    return result if result.paper is not None else replace(result, paper=value, paper_text=text)
+    if result.paper_text:
+        return result
+    return replace(result, paper=value if result.paper is None else result.paper, paper_text=text)
 
 
 def _pconv_dwconv_ratio(rowset: RowSet) -> ClaimResult:
