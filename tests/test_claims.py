@@ -378,3 +378,12 @@ def test_operators_at_no_common_feature_map_are_not_measured():
         check_claims([dataclasses.replace(run, rows=keep)]), "pconv-dwconv-ratio", "cpu"
     )
     assert result.verdict == NOT_MEASURED and "no feature map" in result.reason
+
+
+def test_the_report_in_the_docs_is_current():
+    from tests.conftest import REPO
+
+    paths = [str(p.relative_to(REPO)) for p in (CUDA, CPU, NETWORKS, ARM)]
+    result = fbench("report", "claims", *paths, "--calibration", str(CALIBRATION.relative_to(REPO)))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout in (REPO / "docs" / "claims.md").read_text()
