@@ -7,11 +7,12 @@ Pure arithmetic on result rows and a calibration (reads results, never measures)
   the minimum an ideal kernel moves) and, separately, from what the implementation moves
   (`implementation_memory_access_bytes`: PConv's slicing clone included);
 - attainable FLOPS at I = min(compute ceiling, I × bandwidth) (Williams et al., 2009), in
-  G multiply-adds/s like the paper's FLOPS, with the GEMM rate as the compute ceiling and
-  the streaming copy's GB/s as the bandwidth;
-- a row is memory-bound when I is left of the ridge point (compute / bandwidth).
-A row above the DRAM slope is served from cache: at 7×7 a whole layer's feature maps fit in
-L2, so the cached-copy ceiling (drawn dashed) is the slope that applies there.
+  G multiply-adds/s like the paper's FLOPS, with the best measured compute ceiling (GEMM or
+  convolution probes) as the roof and the best DRAM-sized bandwidth as the slope;
+- a row is memory-bound when I is left of the ridge point (compute / bandwidth);
+- a ceiling bounds the data or it is no ceiling: a row whose 95% interval lies wholly above
+  the roof's is marked "ceiling too low" (the calibration did not find the device's real
+  ceiling there), in the table and the plot. It is not explained away.
 """
 
 from __future__ import annotations
@@ -82,16 +83,42 @@ class RooflinePoint:
     measured_gflops_per_s: float | None
     status: str  # the row's: "ok" or "unstable" (failed rows have no measured FLOPS)
     fraction_of_attainable: float | None  # measured / attainable (implementation bytes)
-    fraction_of_compute: float | None  # measured / the GEMM ceiling
+    fraction_of_compute: float | None  # measured / the compute ceiling
     achieved_gb_per_s: float | None  # implementation bytes / latency
     bound: str  # "memory" or "compute", at the implementation's intensity
     compute_gflops_per_s: float
     bandwidth_gb_per_s: float
     cache_bandwidth_gb_per_s: float | None
+    compute_ceiling: str = "gemm"  # which ceiling is the roof ("gemm" or "conv")
+    roof: str = "under"  # "under" or CEILING_TOO_LOW
 
     @property
     def shape_label(self) -> str:
         return f"{self.channels}×{self.height}×{self.width}"
+
+
+CEILING_TOO_LOW = "ceiling too low"
+
+
+def above_roof(
+    measured_low: float | None, intensity: float, compute_high: float, bandwidth_high: float
+) -> bool:
+    """Whether a row's FLOPS interval lies wholly above the roofline's upper interval.
+
+    Medians alone would flag a row that matches the ceiling's own kernel half of the time;
+    comparing intervals flags only what the noise cannot explain.
+    """
+    if measured_low is None:
+        return False
+    return measured_low > attainable_gflops_per_s(intensity, compute_high, bandwidth_high)
+
+
+def _measured_low(row: ResultRow) -> float | None:
+    """The row's FLOPS at the slow end of its latency interval (the median's if none)."""
+    if row.gflops_per_s is None or row.latency_ms is None or not row.latency:
+        return row.gflops_per_s
+    slowest = row.latency_ms.ci95_high or row.latency
+    return row.gflops_per_s * row.latency / slowest
 
 
 def roofline_point(row: ResultRow, calibration: Calibration) -> RooflinePoint | None:
@@ -107,6 +134,13 @@ def roofline_point(row: ResultRow, calibration: Calibration) -> RooflinePoint | 
     attainable = attainable_gflops_per_s(actual_i, compute, bandwidth)
     measured = row.gflops_per_s if row.status != "failed" else None
     latency = row.latency if row.status != "failed" else None
+    roof_compute, roof_bandwidth = calibration.compute_ceiling, calibration.bandwidth_ceiling
+    too_low = measured is not None and above_roof(
+        _measured_low(row),
+        actual_i,
+        roof_compute.ci95_high or compute,
+        roof_bandwidth.ci95_high or bandwidth,
+    )
     return RooflinePoint(
         device=row.device,
         operator=row.operator,
@@ -137,6 +171,8 @@ def roofline_point(row: ResultRow, calibration: Calibration) -> RooflinePoint | 
         compute_gflops_per_s=compute,
         bandwidth_gb_per_s=bandwidth,
         cache_bandwidth_gb_per_s=cache,
+        compute_ceiling=roof_compute.name,
+        roof=CEILING_TOO_LOW if too_low else "under",
     )
 
 
@@ -146,9 +182,10 @@ ROOFLINE_HEADERS = (
     "MAC/B (impl.)",
     "Attainable GMAC/s",
     "of attainable",
-    "of GEMM",
+    "of compute roof",
     "GB/s moved",
     "Bound",
+    "Roof",
 )
 
 
@@ -167,6 +204,7 @@ def _cells(point: RooflinePoint) -> list[str]:
         _percent(point.fraction_of_compute),
         _number(point.achieved_gb_per_s),
         point.bound,
+        point.roof,
     ]
 
 
@@ -249,6 +287,7 @@ class OperatorSummary:
     fraction_of_compute: tuple[float, float]  # (min, max) over the rows
     fraction_of_attainable: tuple[float, float]
     achieved_gb_per_s: tuple[float, float]
+    above_roof: int = 0  # rows marked "ceiling too low"
 
     def sentence(self) -> str:
         bound = (
@@ -258,10 +297,16 @@ class OperatorSummary:
             if self.memory_bound == 0
             else f"memory-bound at {self.memory_bound} of {self.rows} shapes"
         )
+        too_low = (
+            f"; {CEILING_TOO_LOW} at {self.above_roof} of {self.rows} shapes"
+            if self.above_roof
+            else ""
+        )
         return (
             f"{self.device} {self.title}: {bound}; {_span(self.fraction_of_compute)} of the "
-            f"GEMM ceiling, {_span(self.fraction_of_attainable)} of attainable, "
+            f"compute ceiling, {_span(self.fraction_of_attainable)} of attainable, "
             f"{self.achieved_gb_per_s[0]:.1f}–{self.achieved_gb_per_s[1]:.1f} GB/s moved"
+            f"{too_low}"
         )
 
 
@@ -293,6 +338,7 @@ def operator_summaries(points: Sequence[RooflinePoint]) -> list[OperatorSummary]
                 fraction_of_compute=span("fraction_of_compute"),
                 fraction_of_attainable=span("fraction_of_attainable"),
                 achieved_gb_per_s=span("achieved_gb_per_s"),
+                above_roof=sum(point.roof == CEILING_TOO_LOW for point in group),
             )
         )
     return summaries
@@ -368,9 +414,11 @@ def ceiling_lines(
     ratio = (high / low) ** (1 / (points - 1))
     xs = [low * ratio**i for i in range(points)]
     compute, bandwidth = calibration.compute_gflops_per_s, calibration.bandwidth_gb_per_s
+    compute_name = calibration.compute_ceiling.name
+    bandwidth_name = calibration.bandwidth_ceiling.name
     lines = [
         (
-            f"roofline: GEMM {compute:.1f} GMAC/s, copy {bandwidth:.1f} GB/s",
+            f"roofline: {compute_name} {compute:.1f} GMAC/s, {bandwidth_name} {bandwidth:.1f} GB/s",
             xs,
             [attainable_gflops_per_s(x, compute, bandwidth) for x in xs],
         )
@@ -453,6 +501,19 @@ def _draw_device(axis, device: str, points: Sequence[RooflinePoint], calibration
                 color=colour,
                 linewidth=0.6,
             )
+    too_low = [p for p in points if p.roof == CEILING_TOO_LOW]
+    if too_low:
+        axis.scatter(
+            [p.intensity_implementation for p in too_low],
+            [p.measured_gflops_per_s for p in too_low],
+            marker="o",
+            facecolor="none",
+            edgecolor="red",
+            linewidth=1.5,
+            s=160,
+            zorder=4,
+            label=f"{CEILING_TOO_LOW}: above the measured roof",
+        )
     # Legend entries: operators by marker, stages by colour.
     for name in dict.fromkeys(p.operator for p in points):
         title = next(p.title for p in points if p.operator == name)

@@ -42,7 +42,7 @@ register_columns(
                 average=True,
             ),
             DeviceColumn(
-                "{device} of GEMM",
+                "{device} of compute roof",
                 _field("fraction_of_compute"),
                 lambda v: f"{v:.0%}",
                 average=True,
@@ -81,6 +81,20 @@ def roofline_figure(runs: Sequence[RunResult], with_paper: bool) -> Figure:
                             key=operator,
                         )
                     )
+            too_low = [
+                p for p in points if p.roof == roofline.CEILING_TOO_LOW and p.measured_gflops_per_s
+            ]
+            if too_low:
+                series.append(
+                    Series(
+                        f"{roofline.CEILING_TOO_LOW} (above the measured roof)",
+                        [p.intensity_implementation for p in too_low],
+                        [p.measured_gflops_per_s for p in too_low],
+                        [f"{p.title} {p.shape_label}" for p in too_low],
+                        highlight=True,
+                        key="ceiling_too_low",
+                    )
+                )
             panels.append(
                 Panel(
                     f"{device} ({calibration.identity})",

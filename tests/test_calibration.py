@@ -8,13 +8,18 @@ import pytest
 
 from bench.calibration import (
     SCHEMA,
+    SCHEMA_V1,
     calibration_record,
+    calibrations_for_runs,
     ceiling_from_latencies,
     device_identity,
     read_calibration,
+    theoretical_peak,
     write_calibration,
 )
+from bench.ceilings import CLOCK_SOURCES, best_per_ceiling, cpuinfo_mhz
 from bench.errors import FbenchError
+from bench.results import read_result
 from bench.timing import LatencySummary
 from devices.cuda import cuda_unavailable
 from tests.conftest import FIXTURES, assert_one_line_error, fbench
@@ -37,10 +42,10 @@ def test_quick_calibrate_measures_plausible_positive_ceilings(quick_calibration)
     assert data["environment"]["threads"] == {"intra_op": 1, "inter_op": 1}
     assert data["identity"] == device_identity("cpu", data["environment"], "float32")
     ceilings = data["ceilings"]
-    assert {"gemm", "memory_copy", "memory_triad"} <= set(ceilings)
+    assert {"gemm", "conv", "memory_copy", "memory_triad"} <= set(ceilings)
     # Positive and plausible for one CPU core: no timing assertion beyond that.
     assert 0.05 < ceilings["gemm"]["median"] < 5000
-    assert ceilings["gemm"]["unit"] == "GMAC/s" and ceilings["gemm"]["details"]["n"] == 96
+    assert ceilings["gemm"]["unit"] == "GMAC/s" and ceilings["gemm"]["details"]["n"] in (64, 96)
     for name in ("memory_copy", "memory_triad"):
         assert 0.05 < ceilings[name]["median"] < 5000
         assert ceilings[name]["unit"] == "GB/s"
@@ -167,3 +172,102 @@ def test_quick_calibrate_on_cuda_stores_positive_ceilings(tmp_path):
     data = json.loads(path.read_text())
     assert data["device"] == "cuda"
     assert data["ceilings"]["gemm"]["median"] > 0
+
+
+def test_quick_sweep_stores_every_probe_and_the_best_of_each(quick_calibration):
+    _, path = quick_calibration
+    data = json.loads(path.read_text())
+    probes = data["probes"]
+    assert {"gemm_64", "gemm_96", "conv3x3_16x8x8"} <= set(probes)
+    assert {"memory_copy_1MiB", "memory_copy_4MiB", "memory_triad_4MiB"} <= set(probes)
+    conv = probes["conv3x3_16x8x8"]
+    assert conv["details"]["shape"] == [1, 16, 8, 8] and conv["details"]["layers"] == 2
+    assert conv["work_per_call"] == 1 * 2 * 8 * 8 * 9 * 16 * 16
+    for name, ceiling in data["ceilings"].items():
+        mine = [p for p in probes.values() if p["details"]["ceiling"] == name]
+        assert ceiling["median"] == max(p["median"] for p in mine)
+        assert probes[ceiling["details"]["probe"]]["median"] == ceiling["median"]
+    calibration = read_calibration(path)
+    compute = calibration.compute_ceiling
+    assert compute.median == max(data["ceilings"][n]["median"] for n in ("gemm", "conv"))
+    assert calibration.compute_gflops_per_s == compute.median
+    peak = data["peak"]
+    assert peak is not None and "FMA units" in peak["assumption"]
+    if peak["gflops_per_s"] is not None:  # the clock is readable here
+        assert peak["clock_source"] in CLOCK_SOURCES
+        assert peak["gflops_per_s"] == pytest.approx(
+            peak["lanes"] * peak["fma_units"] * peak["clock_mhz"] / 1000
+        )
+        assert data["ceilings"][compute.name]["fraction_of_peak"] == pytest.approx(
+            compute.median / peak["gflops_per_s"]
+        )
+
+
+@pytest.mark.parametrize(
+    ("flags", "lanes", "isa"),
+    [
+        ("fpu sse2 avx avx2 fma avx512f avx512bw", 16, "AVX-512"),
+        ("fpu sse2 avx avx2 fma", 8, "AVX2/FMA"),
+        ("fp asimd evtstrm crc32 cpuid", 4, "NEON"),
+    ],
+)
+def test_peak_from_cpu_flags(flags, lanes, isa):
+    peak = theoretical_peak(flags, "float32", 3000.0, "cpufreq scaling_cur_freq")
+    assert (peak.lanes, peak.vector_isa, peak.fma_units) == (lanes, isa, 2)
+    assert peak.gflops_per_s == pytest.approx(lanes * 2 * 3.0)
+    assert peak.reason is None and "assumed" in peak.assumption
+
+
+def test_peak_not_derivable_says_why():
+    assert theoretical_peak("fpu sse2 avx", "float32", 3000.0).reason.startswith("no known FMA")
+    unknown_clock = theoretical_peak(["avx2", "fma"], "float32", None)
+    assert unknown_clock.gflops_per_s is None and unknown_clock.lanes == 8
+    assert unknown_clock.reason == "clock unknown"
+    assert theoretical_peak("avx2 fma", "bfloat16", 3000.0).gflops_per_s is None
+
+
+def test_clock_from_cpuinfo_of_the_pinned_core():
+    text = "processor\t: 0\ncpu MHz\t\t: 2445.4\n\nprocessor\t: 1\ncpu MHz\t\t: 3100.0\n"
+    assert cpuinfo_mhz(text, 1) == 3100.0
+    assert cpuinfo_mhz(text, 0) == 2445.4
+    assert cpuinfo_mhz((FIXTURES / "arm" / "cpuinfo_pi4.txt").read_text(), 0) is None
+
+
+def test_best_per_ceiling_is_the_fastest_probe():
+    latency = LatencySummary(1.0, 0.9, 1.1, 0.1, 1.0, 0.1, 10)
+    probes = {
+        f"gemm_{n}": ceiling_from_latencies(
+            f"gemm_{n}", "compute", float(n**3), latency, {"ceiling": "gemm"}
+        )
+        for n in (256, 512, 384)
+    }
+    (best,) = best_per_ceiling(probes).values()
+    assert best.name == "gemm" and best.details["probe"] == "gemm_512"
+    assert best.median == max(p.median for p in probes.values())
+
+
+def test_version_1_files_migrate_on_load(tmp_path):
+    original = json.loads(CALIBRATION.read_text())
+    assert original["schema"] == SCHEMA_V1
+    calibration = read_calibration(CALIBRATION)
+    assert calibration.migrated_from == SCHEMA_V1 and calibration.peak is None
+    assert set(calibration.probes) == set(original["ceilings"])
+    assert calibration.compute_ceiling.name == "gemm"
+    assert calibration.bandwidth_ceiling.name == "memory_copy"
+    # The file itself is never rewritten; a stored copy is in the current format.
+    assert json.loads(CALIBRATION.read_text()) == original
+    copy = tmp_path / "v2.json"
+    write_calibration(copy, calibration)
+    stored = json.loads(copy.read_text())
+    assert stored["schema"] == SCHEMA and stored["migrated_from"] == SCHEMA_V1
+    assert read_calibration(copy).ceilings == calibration.ceilings
+
+
+def test_roofline_refuses_a_calibration_of_another_dtype(tmp_path):
+    data = json.loads(CALIBRATION.read_text())
+    data["dtype"] = "bfloat16"
+    path = tmp_path / "bf16.json"
+    path.write_text(json.dumps(data))
+    run = read_result(FIXTURES / "cpu_table1.json")
+    with pytest.raises(FbenchError, match="is for bfloat16, the run's cpu rows are float32"):
+        calibrations_for_runs([run], [path], tmp_path)

@@ -10,7 +10,9 @@ import pytest
 from bench.calibration import calibration_for_run, read_calibration
 from bench.results import read_result
 from reports.roofline import (
+    CEILING_TOO_LOW,
     ROOFLINE_HEADERS,
+    above_roof,
     arithmetic_intensity,
     attainable_gflops_per_s,
     bound,
@@ -22,7 +24,9 @@ from reports.roofline import (
     roofline_columns,
     roofline_point,
     roofline_points,
+    table_rows,
 )
+from reports.roofline_extension import roofline_figure
 from tests.conftest import FIXTURES, assert_one_line_error, fbench
 
 CALIBRATION = FIXTURES / "cpu_calibration.json"  # GEMM 100 GMAC/s, copy 20 GB/s, L2 80 GB/s
@@ -105,7 +109,8 @@ def test_batch_scales_intensity(rows, calibration):
 def test_table_columns_for_report_table1(rows, calibration):
     cells = roofline_columns(row_of(rows, "dwconv", 1), calibration)
     assert len(cells) == len(ROOFLINE_HEADERS)
-    assert cells[0] == "1.12" and cells[-1] == "memory" and cells[3] == "30%"
+    assert cells[0] == "1.12" and cells[-2] == "memory" and cells[3] == "30%"
+    assert cells[-1] == "under"
     network = dataclasses.replace(
         row_of(rows, "conv", 1), memory_access_bytes=None, implementation_memory_access_bytes=None
     )
@@ -156,9 +161,11 @@ def test_cli_table_and_plot(fixture_path, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "ridge point 5.00 MAC/B" in result.stdout
     dwconv_lines = [line for line in result.stdout.splitlines() if "DWConv 3×3  " in line]
-    assert len(dwconv_lines) == 4 and all(line.split()[-2] == "memory" for line in dwconv_lines)
+    assert len(dwconv_lines) == 4 and all(
+        line.split()[-3:-1] == ["memory", "under"] for line in dwconv_lines
+    )
     assert dwconv_lines[-1].split()[-1] == "unstable"  # the fixture's 7×7 row: status kept
-    assert "cpu DWConv 3×3: memory-bound; 7% of the GEMM ceiling" in result.stdout
+    assert "cpu DWConv 3×3: memory-bound; 7% of the compute ceiling" in result.stdout
     assert (tmp_path / "r.png").is_file() and (tmp_path / "r.csv").is_file()
 
 
@@ -171,7 +178,7 @@ def test_cli_finds_the_calibration_by_device_identity(fixture_path, tmp_path):
     (tmp_path / "cpu-hand-made-test-cpu-float32.json").write_text(CALIBRATION.read_text())
     result = fbench("roofline", str(fixture_path), "--calibrations-dir", str(tmp_path))
     assert result.returncode == 0, result.stderr
-    assert "GEMM 100.0 GMAC/s, copy 20.0 GB/s" in result.stdout
+    assert "compute 100.0 GMAC/s (gemm), bandwidth 20.0 GB/s (memory_copy)" in result.stdout
 
 
 def test_ceiling_lines_follow_the_roofs(calibration):
@@ -214,5 +221,66 @@ def test_operator_summaries_state_the_goal(rows, calibration):
     assert conv.memory_bound == 0
     assert dwconv.memory_bound == dwconv.rows == 4
     assert pconv.memory_bound == 1  # 96×56×56 only, because of the slicing clone
-    assert dwconv.sentence().startswith("cpu DWConv 3×3: memory-bound; 7% of the GEMM ceiling")
+    assert dwconv.sentence().startswith("cpu DWConv 3×3: memory-bound; 7% of the compute ceiling")
     assert "memory-bound at 1 of 4 shapes" in pconv.sentence()
+
+
+def test_a_row_above_the_ceiling_is_ceiling_too_low(rows, calibration, tmp_path, fixture_path):
+    # A compute roof of 50 GMAC/s: the Conv rows at 65-87 GMAC/s (±1%) are above it.
+    low = dataclasses.replace(
+        calibration,
+        ceilings={
+            **calibration.ceilings,
+            "gemm": dataclasses.replace(
+                calibration.ceilings["gemm"], median=50.0, ci95_low=49.0, ci95_high=51.0
+            ),
+        },
+    )
+    conv = roofline_point(row_of(rows, "conv", 2), low)
+    assert conv.measured_gflops_per_s > 51.0 and conv.roof == CEILING_TOO_LOW
+    assert roofline_point(row_of(rows, "conv", 4), low).roof == "under"  # 40.6 GMAC/s
+    assert roofline_point(row_of(rows, "dwconv", 1), low).roof == "under"
+    # The table says so, and the summary counts it; no word of cache.
+    headers, cells = table_rows(roofline_points(rows, low))
+    roof = headers.index("Roof")
+    conv_cells = [line for line in cells if line[1] == "Conv 3×3"]
+    assert [line[roof] for line in conv_cells] == [CEILING_TOO_LOW] * 3 + ["under"]
+    summaries = {s.operator: s for s in operator_summaries(roofline_points(rows, low))}
+    assert summaries["conv"].sentence().endswith(f"{CEILING_TOO_LOW} at 3 of 4 shapes")
+    # The plot's CSV and the generic plot's series mark the same rows.
+    plot_roofline(rows, low, tmp_path / "r")
+    with (tmp_path / "r.csv").open() as stream:
+        marked = [line for line in csv.DictReader(stream) if line["roof"] == CEILING_TOO_LOW]
+    expected = {("conv", "96"), ("conv", "192"), ("conv", "384")}
+    expected |= {("pconv", "192"), ("pconv", "384")}  # 54.2 GMAC/s against a roof of 51
+    assert {(line["operator"], line["channels"]) for line in marked} == expected
+    run = read_result(fixture_path)
+    run = dataclasses.replace(run, environment={**run.environment, "calibration": low.summary()})
+    (panel,) = roofline_figure([run], with_paper=False).panels
+    (series,) = [s for s in panel.series if s.label.startswith(CEILING_TOO_LOW)]
+    assert len(series.points) == len(expected) and "Conv 3×3 96×56×56" in series.points
+
+
+def test_a_row_within_the_noise_of_the_roof_is_under_it():
+    # Measured 101 ± 2 against a roof of 100 ± 2: the intervals overlap.
+    assert not above_roof(99.0, 1000.0, 102.0, 20.0)
+    assert above_roof(103.0, 1000.0, 102.0, 20.0)
+    assert above_roof(30.0, 1.0, 102.0, 20.0)  # on the bandwidth slope: 20 at 1 MAC/B
+
+
+def test_the_roof_is_the_best_compute_ceiling(rows, calibration):
+    conv_ceiling = dataclasses.replace(
+        calibration.ceilings["gemm"], name="conv", median=120.0, ci95_low=119.0, ci95_high=121.0
+    )
+    better = dataclasses.replace(
+        calibration, ceilings={**calibration.ceilings, "conv": conv_ceiling}
+    )
+    assert better.compute_ceiling.name == "conv" and better.compute_gflops_per_s == 120.0
+    point = roofline_point(row_of(rows, "conv", 2), better)
+    assert point.attainable_gflops_per_s == 120.0 and point.compute_ceiling == "conv"
+
+
+def test_roofline_text_never_explains_rows_by_cache(fixture_path):
+    result = fbench("roofline", str(fixture_path), "--calibration", str(CALIBRATION))
+    assert result.returncode == 0, result.stderr
+    assert "came from cache" not in result.stdout and CEILING_TOO_LOW in result.stdout

@@ -10,16 +10,23 @@ from bench.commands import positive_int
 from bench.commands.run import pin_core
 from bench.config import DTYPES
 
-HELP = "measure the device's ceilings (GEMM rate, memory bandwidth) for the roofline"
+HELP = "measure the device's ceilings (best of GEMM and conv probes, bandwidth) for the roofline"
 DESCRIPTION = """\
 Measure the ceilings a roofline needs, under the same thread and pinning rules as
-`fbench run` (one thread pinned to one core on the CPU, by default):
-  gemm          dense n×n×n matrix product in the run's dtype, G multiply-adds/s
-  memory_copy   a large streaming copy, GB/s counting reads + writes (the bandwidth slope)
-  memory_triad  a = b + s·c on the same buffers, GB/s (2 reads + 1 write)
+`fbench run` (one thread pinned to one core on the CPU, by default). Each ceiling is the
+best of a small sweep of probes, and every probe is stored:
+  gemm          dense n×n×n matrix products (CPU: n = 256, 512, 1024, 2048), GMAC/s
+  conv          chained dense 3×3 convolutions at Table 1 shapes through conv2d (oneDNN
+                on a CPU, cuDNN on a GPU: the operators' own library), GMAC/s
+  memory_copy   streaming copies of two buffer sizes, GB/s counting reads + writes
+  memory_triad  a = b + s·c on the largest buffers, GB/s (2 reads + 1 write)
   cache_copy    a copy whose buffers fit in half the L2 cache, GB/s (where L2 is known)
-Kernels are sampled in interleaved rounds; each ceiling is a median with its 95% interval.
-About 15 s on a CPU (--quick: under a second, tiny sizes, for smoke tests only).
+The roofline's compute roof is the best of gemm and conv; its slope the best of
+memory_copy and memory_triad. On a CPU the theoretical peak (fp32 lanes from the CPU
+flags × 2 FMA units, assumed, × the clock read during calibration) is stored too, with
+each compute ceiling's share of it. Probes are sampled in interleaved rounds; each is a
+median with its 95% interval. About 20 s on a CPU (--quick: about a second, tiny sizes,
+for smoke tests only).
 
 The file lands in calibrations/<device>-<model>-<dtype>.json, where `fbench run` finds it
 and records it in the result file, and `fbench roofline` reads it."""
@@ -49,12 +56,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=pin_core,
         help="core to pin the process to (default: the experiment's, auto)",
     )
-    parser.add_argument("--gemm-n", metavar="N", type=positive_int, help="GEMM size n (n×n×n)")
+    parser.add_argument(
+        "--gemm-n",
+        metavar="N",
+        type=positive_int,
+        action="append",
+        help="GEMM size n (n×n×n) to probe instead of the device's sweep (repeat for several)",
+    )
     parser.add_argument(
         "--memory-mb",
         metavar="MB",
         type=positive_int,
-        help="size of each streaming buffer in MiB (default: 256 on CPU)",
+        help="the largest streaming buffer in MiB; a quarter of it is probed too (default: 256 "
+        "on CPU)",
     )
     parser.add_argument(
         "--quick",
@@ -79,7 +93,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from bench import config as config_module
     from bench import environment
-    from bench.calibration import Calibration, default_path, device_identity, write_calibration
+    from bench.calibration import (
+        Calibration,
+        default_path,
+        device_identity,
+        theoretical_peak,
+        write_calibration,
+    )
     from bench.ceilings import describe, measure_ceilings, plan_for
     from bench.errors import FbenchError
     from bench.results import now_iso
@@ -97,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     plan = plan_for(
         device.name,
         quick=args.quick,
-        gemm_n=args.gemm_n,
+        gemm_sizes=tuple(args.gemm_n) if args.gemm_n else None,
         memory_bytes=args.memory_mb * 2**20 if args.memory_mb else None,
     )
     session = device.open_session(config.device_settings)
@@ -111,27 +131,62 @@ def run(args: argparse.Namespace) -> int:
             f"pinned core {getattr(session, 'core', None)})",
             file=sys.stderr,
         )
-        ceilings, recorded_plan = measure_ceilings(
+        sweep = measure_ceilings(
             session, config.dtype, plan, emit=lambda message: print(f"  {message}", file=sys.stderr)
         )
     finally:
         session.close()
     identity = device_identity(device.name, env, config.dtype)
+    # The peak is derived for CPUs (flags); a GPU's needs its SM count and FP32 units per SM.
+    peak = (
+        theoretical_peak(
+            env.get("cpu_flags") or [],
+            config.dtype,
+            max(sweep.clock_mhz, default=None),
+            sweep.clock_source,
+        )
+        if device.name != "cuda"
+        else None
+    )
     calibration = Calibration(
         identity=identity,
         device=device.name,
         dtype=config.dtype,
         created=now_iso(),
         environment=env,
-        settings={**dict(config.device_settings), "plan": recorded_plan},
-        ceilings=ceilings,
+        settings={**dict(config.device_settings), "plan": sweep.plan},
+        ceilings=sweep.ceilings,
         quick=args.quick,
+        probes=sweep.probes,
+        peak=peak,
     )
     output = args.output or default_path(Path(args.calibrations_dir), identity)
     write_calibration(output, calibration)
-    print("\n".join(describe(ceilings)))
-    gemm, copy = calibration.compute_gflops_per_s, calibration.bandwidth_gb_per_s
-    print(f"ridge point: {gemm / copy:.2f} multiply-adds per byte (gemm / memory_copy)")
+    peak_value = peak.gflops_per_s if peak else None
+    print("probes:")
+    print("\n".join("  " + line for line in describe(sweep.probes, peak_value)))
+    print("ceilings (best probe of each kind):")
+    print("\n".join("  " + line for line in describe(sweep.ceilings, peak_value)))
+    if peak is None or peak.gflops_per_s is None:
+        reason = peak.reason if peak else "not derived for this device"
+        print(f"theoretical peak: unknown ({reason})")
+    else:
+        print(
+            f"theoretical peak: {peak.gflops_per_s:.1f} GMAC/s = {peak.lanes} fp32 lanes "
+            f"({peak.vector_isa}) × {peak.fma_units} FMA units × {peak.clock_mhz:.0f} MHz "
+            f"({peak.clock_source}); {peak.assumption}"
+        )
+        if calibration.fraction_of_peak(calibration.compute_ceiling) > 1:
+            print(
+                "  a ceiling above the stated peak: the core ran faster than the clock read, "
+                "or has more FMA units than assumed"
+            )
+    compute, bandwidth = calibration.compute_ceiling, calibration.bandwidth_ceiling
+    print(
+        f"roofline: compute {compute.median:.1f} GMAC/s ({compute.name}), bandwidth "
+        f"{bandwidth.median:.1f} GB/s ({bandwidth.name}); ridge point "
+        f"{compute.median / bandwidth.median:.2f} multiply-adds per byte"
+    )
     if args.quick:
         print("quick calibration: tiny sizes, not a ceiling to draw conclusions from")
     print(f"stored: {output}", file=sys.stderr)

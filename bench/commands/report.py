@@ -8,7 +8,7 @@ from pathlib import Path
 from bench.commands import add_results_dir
 from bench.errors import FbenchError
 
-HELP = "rebuild the paper's tables from stored results (table1: all devices side by side)"
+HELP = "rebuild the paper's tables from stored results; check the paper's claims (claims)"
 DESCRIPTION = """\
 Rebuild a table of the paper from stored result files; nothing is measured.
 
@@ -16,6 +16,11 @@ Rebuild a table of the paper from stored result files; nothing is measured.
                                     map, FLOPs, then per device throughput (cuda, fps) or
                                     latency (cpu, arm; ms) and FLOPS, per-operator averages
                                     and the PConv/DWConv FLOPS ratio.
+
+  fbench report claims RESULT...    The paper's testable claims (Table 1's FLOPS order and
+                                    PConv/DWConv ratio, eqs. 2/5, Table 3's speedups, FLOPS
+                                    below ResNet50's) per device: measured value, 95%
+                                    interval, the paper's value, and a verdict.
 
 A RESULT is a result file or a run id in --results-dir. Give one file per device (a GPU
 run, a CPU run, a Raspberry Pi run): devices with no file get no columns."""
@@ -60,8 +65,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         )
     add_results_dir(table1)
 
+    claims = tables.add_parser(
+        "claims",
+        help="the paper's claims checked on the results: holds, holds weaker, fails, ...",
+        description="The paper's testable claims, each checked per device on the given "
+        "results: measured value, 95%% interval, the paper's value and a verdict (holds, "
+        "holds weaker, fails, not measured, not comparable). Exit 0 whatever the verdicts; "
+        "see docs/claims.md.",
+    )
+    claims.add_argument("results", metavar="RESULT", nargs="+", help="result file or run id")
+    claims.add_argument(
+        "--format",
+        choices=("text", "md", "json"),
+        default="text",
+        help="text (terminal, default), md (Markdown, e.g. for $GITHUB_STEP_SUMMARY), json",
+    )
+    claims.add_argument(
+        "--calibration",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="also check that every operator row is under this device calibration's roofline "
+        "(repeat: one per device; default: the calibration each run recorded, if any)",
+    )
+    claims.add_argument(
+        "--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout"
+    )
+    add_results_dir(claims)
+
 
 def run(args: argparse.Namespace) -> int:
+    if args.table == "claims":
+        return _claims(args)
     from bench.results import load_results
     from reports.render import render
     from reports.table1 import COLUMN_SETS, device_groups, table1_devices
@@ -74,9 +109,59 @@ def run(args: argparse.Namespace) -> int:
         )
     extras = [name for name in COLUMN_SETS if getattr(args, f"columns_{name}", False)]
     table = table1_devices(runs, with_paper=args.paper, extras=extras)
-    text = render(table, args.format)
-    if args.output:
-        path = Path(args.output)
+    _write(render(table, args.format), args.output)
+    return 0
+
+
+def _claims(args: argparse.Namespace) -> int:
+    import json
+
+    from bench.calibration import from_result_environment, read_calibration
+    from bench.results import load_results
+    from reports import claims
+    from reports.render import FORMATS
+
+    runs = load_results(args.results, Path(args.results_dir))
+    devices = {row.device for run in runs for row in run.rows}
+    calibrations, notes = {}, []
+    for path in args.calibration:
+        calibration = read_calibration(Path(path))
+        if calibration.device in calibrations:
+            raise FbenchError(
+                f"--calibration {path}: a second file for device {calibration.device!r}; "
+                "give one per device"
+            )
+        calibrations[calibration.device] = calibration
+        if calibration.device not in devices:
+            notes.append(
+                f"--calibration {path}: measured on {calibration.device}, no result has "
+                f"{calibration.device} rows; the roofline claim cannot be judged"
+            )
+    for run in runs:
+        for device in dict.fromkeys(row.device for row in run.rows):
+            recorded = from_result_environment(run.environment, device)
+            if recorded is not None:
+                calibrations.setdefault(device, recorded)
+    notes += [
+        f"{device}: the paper has no column for this device; its rows are not judged"
+        for device in claims.unjudged_devices(runs)
+    ]
+    results = claims.check_claims(runs, calibrations)
+    if not results:
+        raise FbenchError(
+            f"{', '.join(args.results)}: no rows of a device the paper measured (cuda, cpu, arm)"
+        )
+    if args.format == "json":
+        text = json.dumps(claims.claims_json(results, notes), indent=1, ensure_ascii=False)
+    else:
+        text = FORMATS[args.format](claims.claims_table(results, notes))
+    _write(text, args.output)
+    return 0
+
+
+def _write(text: str, output: str | None) -> None:
+    if output:
+        path = Path(output)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text + "\n", encoding="utf-8")
@@ -85,4 +170,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {path}")
     else:
         print(text)
-    return 0

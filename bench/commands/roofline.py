@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from bench.commands import add_results_dir
 
 if TYPE_CHECKING:
-    from bench.calibration import Calibration
+    from bench.calibration import Calibration, Ceiling
     from reports.roofline import RooflinePoint
 
 HELP = "place stored rows on the device's roofline: intensity, attainable FLOPS, bound"
@@ -18,8 +18,10 @@ DESCRIPTION = """\
 For every row of the given results: arithmetic intensity (multiply-adds per byte, from
 the paper's memory-access equations and from the bytes the implementation moves), the
 roofline's attainable G multiply-adds/s at that intensity, the measured FLOPS as a
-fraction of it and of the GEMM ceiling, the bandwidth the row achieved, and whether it is
-memory- or compute-bound. With --output, also the log-log roofline plot (PNG, SVG, CSV).
+fraction of it and of the compute ceiling (the best of the GEMM and conv probes), the
+bandwidth the row achieved, whether it is memory- or compute-bound, and "ceiling too low"
+where the row's 95% interval lies wholly above the roof's: the calibration did not find the
+device's ceiling there. With --output, also the log-log roofline plot (PNG, SVG, CSV).
 
 The ceilings come from --calibration FILE (one per device), else from the calibration the
 run recorded, else from calibrations/ by the run's device identity (fbench calibrate).
@@ -84,17 +86,20 @@ def run(args: argparse.Namespace) -> int:
 def _render(points: list[RooflinePoint], calibrations: dict[str, Calibration]) -> str:
     from tabulate import tabulate
 
-    from reports.roofline import operator_summaries, ridge_point, table_rows
+    from reports.roofline import CEILING_TOO_LOW, operator_summaries, ridge_point, table_rows
 
     lines = []
     for device, calibration in calibrations.items():
-        compute, bandwidth = calibration.compute_gflops_per_s, calibration.bandwidth_gb_per_s
+        compute, bandwidth = calibration.compute_ceiling, calibration.bandwidth_ceiling
         cache = calibration.cache_bandwidth_gb_per_s
+        share = calibration.fraction_of_peak(compute)
         lines.append(
-            f"{device} ceilings ({calibration.identity}, {calibration.created}): GEMM "
-            f"{compute:.1f} GMAC/s, copy {bandwidth:.1f} GB/s"
+            f"{device} ceilings ({calibration.identity}, {calibration.created}): compute "
+            f"{compute.median:.1f} GMAC/s ({_probe(compute)}"
+            + (f", {share:.0%} of the stated peak" if share is not None else "")
+            + f"), bandwidth {bandwidth.median:.1f} GB/s ({_probe(bandwidth)})"
             + (f", L2-resident copy {cache:.1f} GB/s" if cache else "")
-            + f"; ridge point {ridge_point(compute, bandwidth):.2f} MAC/B"
+            + f"; ridge point {ridge_point(compute.median, bandwidth.median):.2f} MAC/B"
         )
     headers, cells = table_rows(points)
     lines += ["", tabulate(cells, headers=headers, disable_numparse=True, stralign="right")]
@@ -102,7 +107,14 @@ def _render(points: list[RooflinePoint], calibrations: dict[str, Calibration]) -
     lines.append(
         "\nFLOPs are multiply-adds (as the paper counts). MAC/B: multiply-adds per byte, "
         "bytes from the paper's eqs. 2/3/5 and from what the implementation moves (PConv's "
-        "copy). Attainable = min(GEMM, MAC/B (impl.) × copy GB/s). Above 100% of attainable: "
-        "the data came from cache, not memory."
+        "copy). Attainable = min(compute ceiling, MAC/B (impl.) × bandwidth). Roof: "
+        f"'{CEILING_TOO_LOW}' where the row's 95% interval lies above the roof's: the "
+        "calibration did not reach the device's ceiling there (calibrate again, or a wider "
+        "sweep: --gemm-n)."
     )
     return "\n".join(lines)
+
+
+def _probe(ceiling: Ceiling) -> str:
+    probe = ceiling.details.get("probe")
+    return f"{ceiling.name}: {probe}" if probe else ceiling.name
