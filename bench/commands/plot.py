@@ -62,7 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from bench.results import load_results
-    from reports.plots import PLOT_KINDS, draw
+    from reports.plots import PLOT_KINDS, build_figure, draw
 
     kind = PLOT_KINDS[args.kind]
     if kind.max_results is not None and len(args.results) > kind.max_results:
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         )
     results_dir = Path(args.results_dir)
     runs = load_results(args.results, results_dir)
-    figure = kind.build(runs, args.paper)
+    figure = build_figure(kind, runs, args.paper)
     if args.output:
         prefix = Path(args.output)
     else:
