@@ -9,7 +9,7 @@ on the machine and the moment, and they go in the README with the date and CPU.
 
     uv run python benchmarks/stability.py                # 2 runs per method
     uv run python benchmarks/stability.py --runs 3 --methods adaptive
-    uv run python benchmarks/stability.py --reuse results/reference/stability/*.json
+    uv run python benchmarks/stability.py --reuse results/stability/*.json   # runs kept from before
 
 Between each pair it also prints how much faster or slower the host itself ran (the host
 probe, as `fbench compare` estimates it) and the spread once that is divided out.
