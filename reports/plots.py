@@ -218,8 +218,9 @@ def operators_figure(runs: Sequence[RunResult], with_paper: bool = False) -> Fig
     stages = _stage_names(groups)
     panels = [_operators_panel(group, with_paper, stages) for group in groups]
     rows = [r for g in groups for r in g.rows]
+    depths = "/".join(str(layers) for layers in sorted({r.layers for r in rows}))
     notes = [
-        "FLOPs: multiply-adds of the 10-layer stack for one image, as in Table 1. "
+        f"FLOPs: multiply-adds of the {depths}-layer stack for one image, as in Table 1. "
         "Bars: the 95% interval of the median latency, as FLOPS.",
     ]
     if stages:
