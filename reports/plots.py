@@ -307,7 +307,13 @@ def _operators_panel(group: DeviceGroup, with_paper: bool, stages: dict[str, str
                 marker=marker,
                 filled=False,
                 legend=False,
+                annotate=True,
                 key=name,
+                # a stage is named at its measured point; here only where none was drawn
+                texts=[
+                    "" if _usable(r) else stages.get(r.shape_label, r.shape_label)
+                    for r, _ in references
+                ],
                 x_shift=[shifts[id(r)] for r, _ in references],
             )
         )

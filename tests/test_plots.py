@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import pandas
@@ -17,6 +18,7 @@ from reports.plots import (
     PlotKind,
     Series,
     build_figure,
+    draw,
     figure2,
     figure_csv,
     fill_caption,
@@ -59,6 +61,9 @@ def test_operators_one_panel_per_device_with_the_measured_points():
     paper_points = _series(cpu, "PConv 3×3 (paper, CPU)")
     assert paper_points.y == [29.67, 52.43, 45.25, 32.27] and not paper_points.filled
     assert not paper_points.legend and figure.hollow_label == "paper (Table 1)"
+    # a stage is named at its measured point; at the paper's only where it failed (arm S4)
+    assert paper_points.texts == ["", "", "", ""]
+    assert _series(arm, "PConv 3×3 (paper, ARM)").texts == ["", "", "", "S4"]
     assert not any("paper" in s.label for s in operators_figure(runs).panels[0].series)
 
 
@@ -93,6 +98,21 @@ def test_status_fill_covers_both_vocabularies():
     caption = fill_caption(["ok", "imprecise", "disturbed", "imprecise"])
     assert caption.startswith("Marker fill: filled = ok; pale = imprecise")
     assert caption.count("imprecise") == 1 and "grey = disturbed" in caption
+
+
+def test_the_new_status_words_draw_too(tmp_path: Path):
+    """Rows with the /2 vocabulary (imprecise, disturbed) draw and are explained once."""
+    run = read_result(OPERATOR_FILES[1])
+    words = ["ok", "imprecise", "disturbed", "failed"]
+    rows = [replace(row, status=words[index % 4]) for index, row in enumerate(run.rows)]
+    figure = operators_figure([replace(run, rows=rows)])
+    assert "4 failed row(s) have no value and are not plotted." in figure.notes
+    assert any(
+        note.startswith("Marker fill: filled = ok; pale = imprecise") for note in figure.notes
+    )
+    written = draw(figure, tmp_path / "new-words", ["png"])
+    frame = pandas.read_csv(written[-1])
+    assert sorted(set(frame["status"])) == ["disturbed", "imprecise", "ok"]
 
 
 def test_every_figure_names_its_runs_in_the_caption():
