@@ -860,5 +860,6 @@ def _place_labels(axes, panels: Sequence[Panel], markers: Sequence[list]) -> Non
                 force_text=(0.3, 0.5),
                 force_static=(0.4, 0.6),
                 force_pull=(0.005, 0.005),
+                iter_lim=200,  # not its default 1 s time limit: the same picture on any machine
                 arrowprops={"arrowstyle": "-", "color": "0.55", "linewidth": 0.5},
             )
