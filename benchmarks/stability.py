@@ -10,7 +10,7 @@ version, the defaults and this command.
 
     uv run python benchmarks/stability.py                # 2 runs per method
     uv run python benchmarks/stability.py --runs 3 --methods adaptive
-    uv run python benchmarks/stability.py --reuse results/reference/stability/*.json
+    uv run python benchmarks/stability.py --reuse results/stability/*.json   # runs kept from before
 
 Between each pair it also prints how much faster or slower the host itself ran (the host
 probe, as `fbench compare` estimates it) and the spread once that is divided out.

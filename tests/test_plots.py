@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import pandas
@@ -16,11 +17,17 @@ from reports.plots import (
     Panel,
     PlotKind,
     Series,
+    build_figure,
+    draw,
     figure2,
     figure_csv,
+    fill_caption,
     operators_figure,
     paper_family,
+    plain_number,
     register_plot,
+    run_caption,
+    status_fill,
 )
 from tests.conftest import FIXTURES, assert_one_line_error, fbench
 
@@ -37,19 +44,84 @@ def test_operators_one_panel_per_device_with_the_measured_points():
     figure = operators_figure(runs, with_paper=True)
     assert [panel.title.split(":")[0] for panel in figure.panels] == ["cuda", "cpu", "arm"]
     cuda, cpu, arm = figure.panels
+    assert "batch 32, float32, run fixture-cuda" in cuda.title  # what, where, which run
     assert cuda.xlog and cuda.xlabel.startswith("FLOPs") and "G multiply-adds/s" in cuda.ylabel
     conv = _series(cuda, "Conv 3×3")
     assert conv.x == pytest.approx([2601.12384] * 4)
     assert conv.y == pytest.approx([r.gflops_per_s for r in runs[0].rows if r.operator == "conv"])
     assert conv.points == ["96×56×56", "192×28×28", "384×14×14", "768×7×7"]
-    # not-ok rows are drawn apart, failed ones not at all
-    assert _series(cpu, "DWConv 3×3 (unstable)").y == pytest.approx([6.77376])
-    assert len(_series(cpu, "DWConv 3×3").x) == 3
+    assert conv.texts == ["S1", "S2", "S3", "S4"] and conv.annotate
+    # one series per operator whatever the status (fill shows it), failed rows not drawn
+    dwconv = _series(cpu, "DWConv 3×3")
+    assert dwconv.statuses == ["ok", "ok", "ok", "unstable"]
+    assert not any("unstable" in s.label for p in figure.panels for s in p.series)
     assert len(_series(arm, "PConv 3×3").x) == 3
     assert not any(s.label.startswith("GConv") for s in arm.series)
+    assert "1 failed row(s) have no value and are not plotted." in figure.notes
     paper_points = _series(cpu, "PConv 3×3 (paper, CPU)")
     assert paper_points.y == [29.67, 52.43, 45.25, 32.27] and not paper_points.filled
+    assert not paper_points.legend and figure.hollow_label == "paper (Table 1)"
+    # a stage is named at its measured point; at the paper's only where it failed (arm S4)
+    assert paper_points.texts == ["", "", "", ""]
+    assert _series(arm, "PConv 3×3 (paper, ARM)").texts == ["", "", "", "S4"]
     assert not any("paper" in s.label for s in operators_figure(runs).panels[0].series)
+
+
+def test_operators_interval_bars_are_the_latency_interval_as_flops():
+    cpu = operators_figure([read_result(OPERATOR_FILES[1])]).panels[0]
+    dwconv = _series(cpu, "DWConv 3×3")
+    # stage 4: median 0.5 ms, 95% interval 0.495–0.525 ms; FLOPS ∝ 1/latency
+    assert dwconv.y[3] == pytest.approx(6.77376)
+    assert dwconv.y_low[3] == pytest.approx(6.77376 * 0.5 / 0.525)
+    assert dwconv.y_high[3] == pytest.approx(6.77376 * 0.5 / 0.495)
+
+
+def test_operators_of_equal_flops_are_spread_apart_along_x():
+    cpu = operators_figure([read_result(OPERATOR_FILES[1])], with_paper=True).panels[0]
+    gconv, pconv = _series(cpu, "GConv 3×3"), _series(cpu, "PConv 3×3")
+    assert gconv.x == pytest.approx(pconv.x)  # equal FLOPs, as the paper builds them
+    drawn_g = [x * shift for x, shift in zip(gconv.x, gconv.x_shift, strict=True)]
+    drawn_p = [x * shift for x, shift in zip(pconv.x, pconv.x_shift, strict=True)]
+    assert max(drawn_g) < min(drawn_p)  # GConv's four stages left of PConv's
+    assert drawn_g == sorted(drawn_g) and len(set(drawn_g)) == 4  # S1..S4, left to right
+    # each measured point is joined to the paper's value of the same stage, at the same x
+    links = [link for link in cpu.links if link.key == "pconv"]
+    assert [link.start[0] for link in links] == pytest.approx(drawn_p)
+    assert [link.end[1] for link in links] == [29.67, 52.43, 45.25, 32.27]
+
+
+def test_status_fill_covers_both_vocabularies():
+    assert status_fill("ok") == "full"
+    assert status_fill("unstable") == status_fill("imprecise") == "pale"
+    assert status_fill("disturbed") == "grey"
+    assert fill_caption(["ok", "ok"]) is None  # nothing to explain
+    caption = fill_caption(["ok", "imprecise", "disturbed", "imprecise"])
+    assert caption.startswith("Marker fill: filled = ok; pale = imprecise")
+    assert caption.count("imprecise") == 1 and "grey = disturbed" in caption
+
+
+def test_the_new_status_words_draw_too(tmp_path: Path):
+    """Rows with the /2 vocabulary (imprecise, disturbed) draw and are explained once."""
+    run = read_result(OPERATOR_FILES[1])
+    words = ["ok", "imprecise", "disturbed", "failed"]
+    rows = [replace(row, status=words[index % 4]) for index, row in enumerate(run.rows)]
+    figure = operators_figure([replace(run, rows=rows)])
+    assert "4 failed row(s) have no value and are not plotted." in figure.notes
+    assert any(
+        note.startswith("Marker fill: filled = ok; pale = imprecise") for note in figure.notes
+    )
+    written = draw(figure, tmp_path / "new-words", ["png"])
+    frame = pandas.read_csv(written[-1])
+    assert sorted(set(frame["status"])) == ["disturbed", "imprecise", "ok"]
+
+
+def test_every_figure_names_its_runs_in_the_caption():
+    run = read_result(OPERATOR_FILES[1])
+    figure = build_figure(PLOT_KINDS["operators"], [run], with_paper=False)
+    assert figure.notes[-1] == run_caption(run)
+    assert run_caption(run) == (
+        "Run fixture-cpu: cpu/torch on Hand-made Test CPU, batch 1, float32, method adaptive."
+    )
 
 
 def test_figure2_panels_families_and_paper_overlay():
@@ -62,18 +134,22 @@ def test_figure2_panels_families_and_paper_overlay():
     assert fasternet.x == pytest.approx([0.34, 0.85]) and fasternet.y == pytest.approx([34.0, 42.5])
     assert _series(latency_panel, "ResNet").y == [80.0]
     assert not _series(flops_panel, "ResNet").highlight
-    assert _series(flops_panel, "MobileNetV2 (not ok: unstable)").marker == "x"
+    assert _series(flops_panel, "MobileNetV2").statuses == ["unstable"]
     assert not any("PVT-Tiny" in s.points for s in flops_panel.series if s.filled)  # failed
     # the paper's points: latency as printed, FLOPS derived as FLOPs / latency
     resnet_paper = _series(flops_panel, "ResNet (paper)")
     assert resnet_paper.points == ["ResNet50"] and not resnet_paper.filled
     assert resnet_paper.y == pytest.approx([4.11 / 0.073])
+    assert resnet_paper.texts == [""]  # named once, at the measured point
     assert _series(latency_panel, "FasterNet (paper)").y[:2] == [9.2, 17.7]
     swin = _series(latency_panel, "Swin (paper)")
-    assert swin.legend  # a family only the paper has still gets a legend entry
+    assert swin.legend and all(swin.texts)  # only the paper has it: legend entry and names
     assert not _series(latency_panel, "FasterNet (paper)").legend
     paper_networks = {p for s in latency_panel.series if not s.filled for p in s.points}
     assert paper_networks == set(paper.table3())
+    # a thin line from each measured network to the paper's point for it
+    t0 = next(link for link in latency_panel.links if link.start == (0.34, 10.0))
+    assert t0.end == (0.34, 9.2) and t0.highlight
 
 
 def test_paper_family_names():
@@ -91,6 +167,25 @@ def test_csv_holds_every_plotted_point():
     assert len(frame) == total
     row = frame[(frame["point"] == "FasterNet-T0") & (frame["source"] == "measured")]
     assert sorted(row["y"]) == pytest.approx([10.0, 34.0])  # latency and FLOPS
+
+
+def test_csv_has_the_interval_and_status_of_each_point():
+    figure = operators_figure([read_result(OPERATOR_FILES[1])])
+    frame = pandas.read_csv(io.StringIO(figure_csv(figure)))
+    row = frame[(frame["series"] == "DWConv 3×3") & (frame["point"] == "768×7×7")].iloc[0]
+    assert row["status"] == "unstable" and row["y_low"] < row["y"] < row["y_high"]
+    assert "\n" not in row["panel"]
+
+
+def test_log_ticks_are_plain_numbers():
+    assert [plain_number(v) for v in (0.02, 0.5, 1, 20, 2601, 50000)] == [
+        "0.02",
+        "0.5",
+        "1",
+        "20",
+        "2\u2009601",
+        "50\u2009000",
+    ]
 
 
 def test_a_new_kind_is_one_registration(monkeypatch):

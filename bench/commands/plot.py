@@ -13,18 +13,24 @@ IMAGE_FORMATS = ("png", "svg", "pdf", "jpg", "webp")
 HELP = "plot stored results: operators (FLOPs vs FLOPS), figure2 (networks), roofline"
 DESCRIPTION = """\
 Draw a chart from stored result files; nothing is measured. Each plot is written as
-PREFIX.png and PREFIX.svg, with PREFIX.csv beside them holding every plotted point.
+PREFIX.png and PREFIX.svg, with PREFIX.csv beside them holding every plotted point (with
+its 95% interval and status).
 
   fbench plot operators RESULT...   FLOPs vs FLOPS of the Table 1 operators, one panel per
-                                    device (give one result file per device)
+                                    device (give one result file per device): a colour and
+                                    marker per operator, stages labelled S1..S4, bars for
+                                    the 95% interval
   fbench plot figure2 RESULT        the paper's Figure 2 for a network-suite run: (a) FLOPS
                                     vs FLOPs, (b) latency vs FLOPs, a marker per family,
-                                    FasterNet in red
+                                    FasterNet in red, every network named
   fbench plot roofline RESULT...    the operators on the device's measured roofline (needs a
                                     calibration: fbench calibrate --device ...)
 
---paper adds the paper's points as hollow markers (Table 1, or Table 3 with FLOPS derived
-as FLOPs / latency). PREFIX defaults to <results-dir>/plots/<kind>-<first run id>."""
+A marker's fill is its row's status (filled: ok; pale: unstable or imprecise; grey:
+disturbed); failed rows are counted in the caption, not drawn. The caption names each run
+(device, backend, batch, dtype, method). --paper adds the paper's points as hollow markers
+(Table 1, or Table 3 with FLOPS derived as FLOPs / latency), each joined to the measured
+point it corresponds to. PREFIX defaults to <results-dir>/plots/<kind>-<first run id>."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -62,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from bench.results import load_results
-    from reports.plots import PLOT_KINDS, draw
+    from reports.plots import PLOT_KINDS, build_figure, draw
 
     kind = PLOT_KINDS[args.kind]
     if kind.max_results is not None and len(args.results) > kind.max_results:
@@ -75,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         )
     results_dir = Path(args.results_dir)
     runs = load_results(args.results, results_dir)
-    figure = kind.build(runs, args.paper)
+    figure = build_figure(kind, runs, args.paper)
     if args.output:
         prefix = Path(args.output)
     else:
