@@ -95,7 +95,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from devices import BACKENDS, DEVICES
     from networks import NETWORKS
     from operators import OPERATORS
+    from operators.custom import entry_point_operators
 
+    installed = entry_point_operators()
     parser.add_argument(
         "--device", metavar="NAME", help=f"where to measure: {', '.join(DEVICES)} (default: cpu)"
     )
@@ -133,8 +135,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--operators",
         metavar="LIST",
         type=comma_list,
-        help=f"comma-separated subset of: {', '.join(OPERATORS)}, or custom operators "
-        "([[operator]] names, installed entry points: fbench devices)",
+        help=f"comma-separated subset of: {', '.join(OPERATORS)}; or [[operator]] names; or "
+        "operators installed packages ship"
+        + (f" (here: {', '.join(installed)})" if installed else " (fbench devices lists them)"),
     )
     parser.add_argument(
         "--operator",
