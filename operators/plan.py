@@ -30,7 +30,7 @@ from operators.registry import StageShape
 
 @dataclass(frozen=True)
 class CustomOperatorPlan:
-    operator: CustomOperator
+    definition: CustomOperator
     shape: StageShape
     layers: int
     batch: int
@@ -43,12 +43,17 @@ class CustomOperatorPlan:
     counts: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
+    def operator(self) -> str:
+        """The row's operator name (as RowPlan.operator)."""
+        return self.definition.name
+
+    @property
     def params(self) -> dict[str, Any]:
-        return dict(self.operator.params)
+        return dict(self.definition.params)
 
     @property
     def label(self) -> str:
-        return f"{self.operator.name} {self.shape.label}"
+        return f"{self.definition.name} {self.shape.label}"
 
     def build(self) -> tuple[Any, Any]:
         """The stack (eval mode, weights from `seed`) and an input batch, on CPU in fp32."""
@@ -58,19 +63,19 @@ class CustomOperatorPlan:
 
         torch.manual_seed(self.seed)
         try:
-            module = build_stack(self.operator, self.shape.channels, self.layers)
+            module = build_stack(self.definition, self.shape.channels, self.layers)
         except OperatorProblem as problem:
-            raise OperatorProblem(f"operator {self.operator.name}: {problem}") from None
+            raise OperatorProblem(f"operator {self.definition.name}: {problem}") from None
         generator = torch.Generator().manual_seed(self.seed)
         size = (self.batch, self.shape.channels, self.shape.height, self.shape.width)
         example = torch.randn(size, generator=generator)
         try:
-            check_output(self.operator, module, example[:1])
+            check_output(self.definition, module, example[:1])
         except OperatorProblem as problem:
-            raise OperatorProblem(f"operator {self.operator.name}: {problem}") from None
+            raise OperatorProblem(f"operator {self.definition.name}: {problem}") from None
         fvcore = count_flops(module, example[:1])
         traffic = count_memory_access(module, example)
-        analytic = analytic_flops(self.operator)
+        analytic = analytic_flops(self.definition)
         self.counts.update(
             flops_fvcore=fvcore.flops,
             flops_torch=count_flops_torch(module, example[:1]),
@@ -81,7 +86,7 @@ class CustomOperatorPlan:
                         self.shape.channels,
                         self.shape.height,
                         self.shape.width,
-                        **self.operator.params,
+                        **self.definition.params,
                     )
                 )
                 if analytic is not None
@@ -104,7 +109,7 @@ class CustomOperatorPlan:
         analytic = self.counts.get("flops_analytic")
         if analytic is not None and counted.flops != analytic:
             raise CountMismatch(
-                f"FLOPs disagree: {self.operator.name}'s analytic count {analytic:,} vs "
+                f"FLOPs disagree: {self.definition.name}'s analytic count {analytic:,} vs "
                 f"fvcore {counted.flops:,} multiply-adds"
             )
 
@@ -129,7 +134,7 @@ class CustomOperatorPlan:
 
     def key(self) -> tuple:
         return row_key(
-            self.operator.name,
+            self.definition.name,
             self.params,
             self.shape.channels,
             self.shape.height,
@@ -146,14 +151,14 @@ class CustomOperatorPlan:
         layer_bytes, op_bytes = self.memory_access_bytes()
         values["notes"] = [*self.notes(), *values.get("notes", [])]
         try:
-            source = source_record(self.operator)
+            source = source_record(self.definition)
         except (OperatorProblem, OSError) as problem:
-            source = {**self.operator.to_dict(), "problem": str(problem)}
+            source = {**self.definition.to_dict(), "problem": str(problem)}
         source["flops_from"] = (
             "analytic" if self.counts.get("flops_analytic") is not None else "fvcore"
         )
         return ResultRow(
-            operator=self.operator.name,
+            operator=self.definition.name,
             operator_params=self.params,
             stage=self.shape.stage,
             channels=self.shape.channels,
@@ -193,7 +198,7 @@ def plan_custom(config: Any, builtin_plan: type) -> list[Any]:
                     seed=config.seed,
                 )
                 if custom is not None:
-                    plans.append(CustomOperatorPlan(operator=custom, **common))
+                    plans.append(CustomOperatorPlan(definition=custom, **common))
                 else:
                     params = dict(config.operator_params[name])
                     plans.append(builtin_plan(operator=name, params=params, **common))

@@ -238,6 +238,7 @@ def test_custom_rows_are_timed_counted_and_record_their_source(custom_run):
 
 def test_custom_rows_show_report_compare_and_load(custom_run, entry_point_dir):
     from bench.results import load
+    from reports.plots import operators_figure
 
     path, results = custom_run
     report = fbench_with(
@@ -252,6 +253,10 @@ def test_custom_rows_show_report_compare_and_load(custom_run, entry_point_dir):
     compare = fbench_with(entry_point_dir, "compare", str(path), str(path))
     assert compare.returncode == 0, compare.stderr
     assert "dw 8×8×8" in compare.stdout
+    show = fbench_with(entry_point_dir, "show", str(path))
+    assert show.returncode == 0 and "make_pointwise" in show.stdout, show.stderr
+    figure = operators_figure([read_result(path)])
+    assert {series.key for panel in figure.panels for series in panel.series} >= {"dw", "pconv"}
     frame = load(path)
     assert set(frame["operator"]) == {"pconv", ENTRY_POINT, "dw", "make_pointwise"}
     assert (
@@ -281,3 +286,38 @@ def test_bad_operator_exits_2_before_timing_unless_keep_going(tmp_path):
     assert rows["dwconv"].status != "failed"
     assert rows["make_shrinking"].status == "failed"
     assert "changes the feature map's shape" in rows["make_shrinking"].error
+
+
+# --- any zoo model --------------------------------------------------------------------------
+
+
+def test_zoo_models_are_planned_built_counted_and_folded_like_table3():
+    from networks.plan import NetworkPlan
+
+    flags = Overrides(suite="networks", models=["torchvision:resnet18"], input_size=32)
+    config = resolve({}, "built-in defaults", flags)
+    (plan,) = plan_rows(RunConfig.from_dict(config.to_dict()))
+    assert isinstance(plan, NetworkPlan) and plan.input_size == 32
+    _, example = plan.build()
+    assert tuple(example.shape) == (1, 3, 32, 32)
+    assert plan.counts["bn_fused"] == 20  # every BatchNorm of ResNet-18 folded
+    assert plan.counts["params"] == 11_689_512  # random weights of the real architecture
+    row = plan.skeleton(status="ok", method="adaptive")
+    assert (row.operator, row.network, row.family, row.height) == (
+        "torchvision:resnet18",
+        "resnet18",
+        "torchvision",
+        32,
+    )
+    assert row.operator_source["package"] == "torchvision" and row.operator_source["version"]
+    with pytest.raises(FbenchError, match="--input-size sets the networks' input"):
+        resolve({}, "x", Overrides(input_size=64))
+
+
+def test_unknown_zoo_model_exits_2_before_timing(tmp_path):
+    result = fbench_with(
+        tmp_path, "run", "--suite", "networks", "--models", "timm:nonesuch", "--quick",
+        "--results-dir", str(tmp_path / "r"),
+    )  # fmt: skip
+    assert_one_line_error(result, "--models timm:nonesuch", "timm has no model 'nonesuch'")
+    assert not (tmp_path / "r").exists()
