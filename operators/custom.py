@@ -249,6 +249,10 @@ def load_factory(operator: CustomOperator) -> Callable[..., Any]:
                     del sys.modules[name]
                     raise
         else:
+            # As `python -m` would: a module in the current directory is found, also when
+            # fbench runs as a console script (whose sys.path lacks the directory).
+            if str(Path.cwd()) not in sys.path and "" not in sys.path:
+                sys.path.append(str(Path.cwd()))
             module = importlib.import_module(target)
     except OperatorProblem:
         raise
