@@ -237,8 +237,10 @@ def test_custom_rows_are_timed_counted_and_record_their_source(custom_run):
 
 
 def test_custom_rows_show_report_compare_and_load(custom_run, entry_point_dir):
+    from bench.calibration import read_calibration
     from bench.results import load
     from reports.plots import operators_figure
+    from reports.roofline import roofline_points
 
     path, results = custom_run
     report = fbench_with(
@@ -257,6 +259,9 @@ def test_custom_rows_show_report_compare_and_load(custom_run, entry_point_dir):
     assert show.returncode == 0 and "make_pointwise" in show.stdout, show.stderr
     figure = operators_figure([read_result(path)])
     assert {series.key for panel in figure.panels for series in panel.series} >= {"dw", "pconv"}
+    calibration = read_calibration(REPO / "tests" / "fixtures" / "cpu_calibration.json")
+    points = {p.operator: p for p in roofline_points(read_result(path).rows, calibration)}
+    assert points["dw"].intensity_implementation == pytest.approx(9216 / (2 * 1096 * 4))
     frame = load(path)
     assert set(frame["operator"]) == {"pconv", ENTRY_POINT, "dw", "make_pointwise"}
     assert (
@@ -266,10 +271,12 @@ def test_custom_rows_show_report_compare_and_load(custom_run, entry_point_dir):
     )
 
 
-def test_devices_lists_installed_operators(entry_point_dir):
-    result = fbench_with(entry_point_dir, "devices")
-    assert result.returncode == 0, result.stderr
-    assert ENTRY_POINT in result.stdout and "fbench-test-ops 0.3" in result.stdout
+def test_devices_lists_installed_operators(entry_point_dir, monkeypatch):
+    from bench.commands.devices import installed_operators_text
+
+    monkeypatch.syspath_prepend(str(entry_point_dir))  # where importlib.metadata looks
+    text = installed_operators_text()
+    assert ENTRY_POINT in text and "fbench-test-ops 0.3" in text and MODULE_FACTORY in text
 
 
 def test_bad_operator_exits_2_before_timing_unless_keep_going(tmp_path):
@@ -314,10 +321,13 @@ def test_zoo_models_are_planned_built_counted_and_folded_like_table3():
         resolve({}, "x", Overrides(input_size=64))
 
 
-def test_unknown_zoo_model_exits_2_before_timing(tmp_path):
-    result = fbench_with(
-        tmp_path, "run", "--suite", "networks", "--models", "timm:nonesuch", "--quick",
-        "--results-dir", str(tmp_path / "r"),
-    )  # fmt: skip
-    assert_one_line_error(result, "--models timm:nonesuch", "timm has no model 'nonesuch'")
-    assert not (tmp_path / "r").exists()
+def test_unknown_zoo_model_exits_2_before_timing(tmp_path, capsys):
+    from bench.cli import main
+
+    results = tmp_path / "r"
+    argv = ["run", "--suite", "networks", "--models", "timm:nonesuch", "--quick"]
+    assert main([*argv, "--results-dir", str(results)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 and "--models timm:nonesuch" in error
+    assert "timm has no model 'nonesuch'" in error
+    assert not results.exists()
