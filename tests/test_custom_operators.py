@@ -152,6 +152,25 @@ def test_counted_flops_and_bytes_equal_a_hand_count():
     assert copies.memory_access_bytes() == (1024 * 4, 2048 * 4)
 
 
+@pytest.mark.parametrize("name", ["conv", "gconv", "dwconv", "pconv", "pconv_split_cat", "pwconv"])
+def test_measured_bytes_and_torch_flops_equal_the_builtin_analytic_counts(name):
+    """The measurements custom operators get, checked where the answer is known: the
+    built-ins' eqs. 2/3/5 (their full-map forms) and their implementation counts."""
+    import torch
+
+    from bench.flop_count import count_flops_torch, count_memory_access
+    from operators import get_operator
+
+    spec, shape = get_operator(name), StageShape(1, 16, 6, 6)
+    params = spec.defaults
+    stack = spec.build(shape, params, 2)
+    traffic = count_memory_access(stack, torch.randn(2, 16, 6, 6))
+    assert traffic.op_elements == spec.implementation_memory_access_elements(shape, params, 2, 2)
+    if not name.startswith("pconv"):  # PConv's layer sees all c channels, eq. 5 only c_p
+        assert traffic.layer_elements == spec.memory_access_elements(shape, params, 2, 2)
+    assert count_flops_torch(stack, torch.randn(1, 16, 6, 6)) == spec.flops(shape, params, 2)
+
+
 def test_module_factory_counts_and_records_its_module():
     operator = parse_flag(f"{MODULE_FACTORY}:expansion=2")
     plan = built(plan_for(operator))
