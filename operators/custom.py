@@ -16,10 +16,13 @@ Nothing here imports torch at import time; loading a factory imports the user's 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import importlib.util
 import inspect
+import io
+import re
 import sys
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
@@ -410,7 +413,13 @@ def _try_one_layer(
 
         from devices.onnxruntime_backend import export_model
 
-        with tempfile.TemporaryDirectory() as directory:
+        # The exporter prints its diagnosis (graphs, colours) to the terminal; the reason is
+        # the exception's first line, which is all the user sees.
+        with (
+            tempfile.TemporaryDirectory() as directory,
+            contextlib.redirect_stdout(io.StringIO()),
+            contextlib.redirect_stderr(io.StringIO()),
+        ):
             try:
                 export_model(
                     layer,
@@ -420,9 +429,8 @@ def _try_one_layer(
                     Path(directory),
                 )
             except Exception as error:
-                raise OperatorProblem(
-                    f"not exportable to ONNX at {shape}: {_one_line(error)}"
-                ) from None
+                reason = re.sub(r"\x1b\[[0-9;]*m", "", _one_line(error))
+                raise OperatorProblem(f"not exportable to ONNX at {shape}: {reason}") from None
 
 
 def preflight_config(config: Any) -> list[str]:

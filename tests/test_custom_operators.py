@@ -205,6 +205,16 @@ def test_preflight_names_the_reason(operator, reason):
     assert reason in problem
 
 
+def test_preflight_exports_for_onnxruntime_and_names_the_reason():
+    operator = file_operator("make_data_dependent")
+    assert preflight([operator], [(8, 8, 8)], "cpu", "torch", {}) == []  # eager runs it
+    options = {"exporter": "dynamo", "opset": 18}
+    ((name, problem),) = preflight([operator], [(8, 8, 8)], "cpu", "onnxruntime", options)
+    assert name == "make_data_dependent"
+    assert problem.startswith("not exportable to ONNX at 8×8×8: TorchExportError")
+    assert "\n" not in problem and "\x1b" not in problem
+
+
 # --- the whole path through the CLI ---------------------------------------------------------
 
 

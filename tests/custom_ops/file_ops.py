@@ -52,3 +52,16 @@ def make_not_a_module(channels: int) -> int:
 def make_normed(channels: int) -> nn.Module:
     """GroupNorm: fvcore counts its multiply-adds, torch's FlopCounterMode does not."""
     return nn.GroupNorm(1, channels)
+
+
+class DataDependent(nn.Module):
+    """Branches on a value of the input: runs in eager torch, cannot export to ONNX (dynamo)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.sum() > 0:
+            return x * 2
+        return x
+
+
+def make_data_dependent(channels: int) -> nn.Module:
+    return DataDependent()
