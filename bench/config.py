@@ -296,20 +296,24 @@ def _stages(raw: Any, source: str) -> tuple[StageShape, ...]:
         raise FbenchError(
             f"{source}: [[stages]] must be one or more tables with channels, height, width"
         )
-    stages = []
-    for index, table in enumerate(raw, 1):
-        where = f"{source}: [[stages]] #{index}"
-        _known_keys(where, table, ("channels", "height", "width"))
-        values = {}
-        for key in ("channels", "height", "width"):
-            if key not in table:
-                raise FbenchError(f"{where} is missing {key}")
-            value = _typed(where, key, table[key], (int,))
-            if value < 1:
-                raise FbenchError(f"{where} {key} must be a positive integer, got {value}")
-            values[key] = value
-        stages.append(StageShape(index, **values))
-    return tuple(stages)
+    return tuple(
+        StageShape(index, **_feature_map(f"{source}: [[stages]] #{index}", table))
+        for index, table in enumerate(raw, 1)
+    )
+
+
+def _feature_map(where: str, table: Mapping[str, Any]) -> dict[str, int]:
+    """channels, height and width of a [[stages]] or [[shape]] table, each a positive int."""
+    _known_keys(where, table, ("channels", "height", "width"))
+    values = {}
+    for key in ("channels", "height", "width"):
+        if key not in table:
+            raise FbenchError(f"{where} is missing {key}")
+        value = _typed(where, key, table[key], (int,))
+        if value < 1:
+            raise FbenchError(f"{where} {key} must be a positive integer, got {value}")
+        values[key] = value
+    return values
 
 
 def _registry_names(names: Any, where: str, known: Mapping[str, Any], kind: str) -> tuple[str, ...]:
@@ -356,20 +360,10 @@ def _custom_shapes(raw: Any, source: str) -> tuple[StageShape, ...]:
         return ()
     if not isinstance(raw, list) or not all(isinstance(s, dict) for s in raw):
         raise FbenchError(f"{source}: [[shape]] must be one or more tables")
-    shapes = []
-    for index, table in enumerate(raw, 1):
-        where = f"{source}: [[shape]] #{index}"
-        _known_keys(where, table, ("channels", "height", "width"))
-        values = []
-        for key in ("channels", "height", "width"):
-            if key not in table:
-                raise FbenchError(f"{where} is missing {key}")
-            value = _typed(where, key, table[key], (int,))
-            if value < 1:
-                raise FbenchError(f"{where} {key} must be a positive integer, got {value}")
-            values.append(value)
-        shapes.append(StageShape(0, *values))
-    return tuple(shapes)
+    return tuple(
+        StageShape(0, **_feature_map(f"{source}: [[shape]] #{index}", table))
+        for index, table in enumerate(raw, 1)
+    )
 
 
 def _unique_shapes(shapes: Sequence[StageShape]) -> tuple[StageShape, ...]:
@@ -572,8 +566,8 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
                 raise FbenchError(f"{source}: [operators.{name}] must be a table")
             if table and name in custom:
                 raise FbenchError(
-                    f"{source}: [operators.{name}] {name} is defined here with its params; "
-                    "give them in its [[operator]] params or --operator ...:KEY=VALUE"
+                    f"{source}: [operators.{name}] {name} is a custom operator; give its "
+                    "params in its [[operator]] table or as --operator ...:KEY=VALUE"
                 )
             if table:  # an entry-point operator's parameters
                 known[name] = replace(known[name], params=dict(table))
