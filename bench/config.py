@@ -17,6 +17,7 @@ from typing import Any
 
 from bench.errors import FbenchError
 from operators import OPERATORS, PAPER_OPERATORS, StageShape, get_operator
+from operators.custom import CustomOperator, entry_point_operators, parse_flag, parse_tables
 
 DEFAULT_CONFIG_FILE = "bench.toml"
 DTYPES = ("float32", "float16", "bfloat16")
@@ -98,6 +99,13 @@ class RunConfig:
     # Depths measured together in one interleaved run (the depth check, `fbench depth`);
     # empty: every operator at `layers` only.
     layers_sweep: tuple[int, ...] = ()
+    # Operators from --operator, [[operator]] or an entry point that this run measures: their
+    # definitions travel with the config so worker processes rebuild the same operator.
+    custom_operators: tuple[CustomOperator, ...] = ()
+    input_size: int | None = None  # --input-size: the networks' input height = width
+
+    def custom_operator(self, name: str) -> CustomOperator | None:
+        return next((op for op in self.custom_operators if op.name == name), None)
 
     @property
     def depths(self) -> tuple[int, ...]:
@@ -116,6 +124,7 @@ class RunConfig:
         data["backend_options"] = dict(self.backend_options)
         data["models"] = list(self.models)
         data["layers_sweep"] = list(self.layers_sweep)
+        data["custom_operators"] = [op.to_dict() for op in self.custom_operators]
         return data
 
     @classmethod
@@ -138,6 +147,10 @@ class RunConfig:
             suite=data.get("suite", "operators"),
             models=tuple(data.get("models", ())),
             layers_sweep=tuple(data.get("layers_sweep", ())),
+            custom_operators=tuple(
+                CustomOperator.from_dict(op) for op in data.get("custom_operators", ())
+            ),
+            input_size=data.get("input_size"),
         )
 
 
@@ -162,6 +175,9 @@ class Overrides:
     layers_sweep: Sequence[int] | None = None
     perf_counters: bool = False
     processes: int | None = None
+    operator_flags: Sequence[str] | None = None  # --operator [NAME=]TARGET:FACTORY[:K=V,...]
+    shapes: Sequence[str] | None = None  # --shape CxHxW
+    input_size: int | None = None
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -280,20 +296,24 @@ def _stages(raw: Any, source: str) -> tuple[StageShape, ...]:
         raise FbenchError(
             f"{source}: [[stages]] must be one or more tables with channels, height, width"
         )
-    stages = []
-    for index, table in enumerate(raw, 1):
-        where = f"{source}: [[stages]] #{index}"
-        _known_keys(where, table, ("channels", "height", "width"))
-        values = {}
-        for key in ("channels", "height", "width"):
-            if key not in table:
-                raise FbenchError(f"{where} is missing {key}")
-            value = _typed(where, key, table[key], (int,))
-            if value < 1:
-                raise FbenchError(f"{where} {key} must be a positive integer, got {value}")
-            values[key] = value
-        stages.append(StageShape(index, **values))
-    return tuple(stages)
+    return tuple(
+        StageShape(index, **_feature_map(f"{source}: [[stages]] #{index}", table))
+        for index, table in enumerate(raw, 1)
+    )
+
+
+def _feature_map(where: str, table: Mapping[str, Any]) -> dict[str, int]:
+    """channels, height and width of a [[stages]] or [[shape]] table, each a positive int."""
+    _known_keys(where, table, ("channels", "height", "width"))
+    values = {}
+    for key in ("channels", "height", "width"):
+        if key not in table:
+            raise FbenchError(f"{where} is missing {key}")
+        value = _typed(where, key, table[key], (int,))
+        if value < 1:
+            raise FbenchError(f"{where} {key} must be a positive integer, got {value}")
+        values[key] = value
+    return values
 
 
 def _registry_names(names: Any, where: str, known: Mapping[str, Any], kind: str) -> tuple[str, ...]:
@@ -315,8 +335,73 @@ def _operator_names(names: Any, where: str) -> tuple[str, ...]:
 
 def _model_names(names: Any, where: str) -> tuple[str, ...]:
     from networks import NETWORKS
+    from networks.registry import ZOOS
 
-    return _registry_names(names, where, NETWORKS, "network")
+    # timm:NAME and torchvision:NAME are any model of those zoos (checked before timing).
+    zoo = {name: None for name in names if isinstance(name, str) and name.startswith(ZOOS)}
+    return _registry_names(names, where, {**NETWORKS, **zoo}, "network")
+
+
+def parse_shape(text: str, where: str) -> StageShape:
+    """`64x56x56` (or 64×56×56): channels × height × width, recorded as stage 0."""
+    parts = text.replace("×", "x").lower().split("x")
+    try:
+        values = [int(part) for part in parts]
+    except ValueError:
+        values = []
+    if len(values) != 3 or min(values) < 1:
+        raise FbenchError(f"{where} expected CHANNELSxHEIGHTxWIDTH like 64x56x56, got {text!r}")
+    return StageShape(0, *values)
+
+
+def _custom_shapes(raw: Any, source: str) -> tuple[StageShape, ...]:
+    """[[shape]] tables (channels, height, width): feature maps besides the stages."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(s, dict) for s in raw):
+        raise FbenchError(f"{source}: [[shape]] must be one or more tables")
+    return tuple(
+        StageShape(0, **_feature_map(f"{source}: [[shape]] #{index}", table))
+        for index, table in enumerate(raw, 1)
+    )
+
+
+def _unique_shapes(shapes: Sequence[StageShape]) -> tuple[StageShape, ...]:
+    """One of each feature map (a custom shape equal to a stage is that stage)."""
+    by_size: dict[tuple[int, int, int], StageShape] = {}
+    for shape in shapes:
+        by_size.setdefault((shape.channels, shape.height, shape.width), shape)
+    return tuple(by_size.values())
+
+
+def _custom_definitions(
+    raw: Mapping[str, Any], source: str, flags: Overrides
+) -> dict[str, CustomOperator]:
+    """[[operator]] tables and --operator flags by name; a name defined twice is refused."""
+    base = Path(source).parent if source != "built-in defaults" else None
+    defined: dict[str, CustomOperator] = {}
+    for operator in (
+        *parse_tables(raw.get("operator"), source, base),
+        *(parse_flag(text) for text in flags.operator_flags or ()),
+    ):
+        if operator.name in defined:
+            raise FbenchError(
+                f"{operator.origin}: operator {operator.name!r} is defined twice; "
+                "give each its own name (--operator NAME=FILE.py:FACTORY)"
+            )
+        defined[operator.name] = operator
+    return defined
+
+
+def _known_operators(
+    names: Any, custom: Mapping[str, CustomOperator]
+) -> dict[str, CustomOperator | None]:
+    """Built-ins, the run's custom definitions and, when a name needs them, entry points."""
+    known: dict[str, CustomOperator | None] = {**dict.fromkeys(OPERATORS), **custom}
+    wanted = names if isinstance(names, list | tuple) else []
+    if any(isinstance(name, str) and name not in known for name in wanted):
+        known.update({k: v for k, v in entry_point_operators().items() if k not in known})
+    return known
 
 
 def _networks(raw: Mapping[str, Any], source: str) -> tuple[tuple[str, ...], TimingConfig]:
@@ -355,6 +440,8 @@ def _quick_shapes(stages: tuple[StageShape, ...]) -> tuple[StageShape, ...]:
             height=max(1, math.ceil(stage.height / QUICK_SPATIAL_DIVISOR)),
             width=max(1, math.ceil(stage.width / QUICK_SPATIAL_DIVISOR)),
         )
+        if stage.stage  # a custom shape (stage 0) is measured as given
+        else stage
         for stage in stages
     )
 
@@ -367,7 +454,17 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
     _known_keys(
         f"{source}:",
         raw,
-        ("experiment", "stages", "operators", "timing", "networks", "devices", "compare"),
+        (
+            "experiment",
+            "stages",
+            "operators",
+            "timing",
+            "networks",
+            "devices",
+            "compare",
+            "operator",
+            "shape",
+        ),
     )
     compare_settings(raw, source)
 
@@ -393,6 +490,11 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
         if suite != "networks":
             raise FbenchError("--models picks networks: use it with --suite networks")
         models = _model_names(list(flags.models), "--models:")
+    if flags.input_size is not None:
+        if suite != "networks":
+            raise FbenchError("--input-size sets the networks' input: use it with --suite networks")
+        if flags.input_size < 1:
+            raise FbenchError(f"--input-size: must be a positive integer, got {flags.input_size}")
     if suite == "networks":
         given = [
             flag
@@ -400,6 +502,8 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
                 ("--operators", flags.operators),
                 ("--stages", flags.stages),
                 ("--layers", flags.layers),
+                ("--operator", flags.operator_flags),
+                ("--shape", flags.shapes),
             )
             if value is not None
         ]
@@ -408,9 +512,24 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
                 f"{', '.join(given)}: for the operator suite only; "
                 "--suite networks picks networks with --models"
             )
-    operators = _operator_names(experiment["operators"], f"{source}: [experiment] operators:")
+    custom = _custom_definitions(raw, source, flags)
+    operator_tables = _table(raw, "operators", source)
+    listed = list(flags.operators) if flags.operators is not None else experiment["operators"]
+    known = _known_operators([*listed, *operator_tables], custom)
     if flags.operators is not None:
-        operators = _operator_names(list(flags.operators), "--operators:")
+        operators = _registry_names(listed, "--operators:", known, "operator")
+    else:
+        where = f"{source}: [experiment] operators:"
+        operators = _registry_names(listed, where, known, "operator")
+        # [[operator]] definitions are measured beside the listed operators.
+        operators += tuple(
+            op.name
+            for op in custom.values()
+            if op.origin != "--operator" and op.name not in operators
+        )
+    operators += tuple(
+        op.name for op in custom.values() if op.origin == "--operator" and op.name not in operators
+    )
 
     layers = flags.layers if flags.layers is not None else experiment["layers"]
     if layers < 1:
@@ -432,12 +551,27 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
         raise FbenchError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
 
     stages = _stages(raw.get("stages"), source)
-    if flags.stages is not None:
-        stages = _select_stages(stages, flags.stages, source)
+    custom_shapes = _custom_shapes(raw.get("shape"), source)
+    if flags.stages is not None or flags.shapes is not None:
+        # The command line picks the shapes: stages by number, plus --shape feature maps.
+        stages = _select_stages(stages, flags.stages, source) if flags.stages is not None else ()
+        custom_shapes = tuple(parse_shape(text, "--shape:") for text in flags.shapes or ())
+    stages = _unique_shapes((*stages, *custom_shapes))
 
-    operator_tables = _table(raw, "operators", source)
     all_params: dict[str, dict[str, Any]] = {}
     for name in dict.fromkeys([*operator_tables, *operators]):
+        if name in known and known[name] is not None:
+            table = operator_tables.get(name, {})
+            if not isinstance(table, dict):
+                raise FbenchError(f"{source}: [operators.{name}] must be a table")
+            if table and name in custom:
+                raise FbenchError(
+                    f"{source}: [operators.{name}] {name} is a custom operator; give its "
+                    "params in its [[operator]] table or as --operator ...:KEY=VALUE"
+                )
+            if table:  # an entry-point operator's parameters
+                known[name] = replace(known[name], params=dict(table))
+            continue
         if name not in OPERATORS:
             raise FbenchError(
                 f"{source}: [operators.{name}] unknown operator; known: {', '.join(OPERATORS)}"
@@ -449,13 +583,19 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
             f"{source}: [operators.{name}]", table, get_operator(name).defaults
         )
     operator_params: dict[str, dict[str, Any]] = {}
+    custom_operators = tuple(known[name] for name in operators if known.get(name) is not None)
     for name in operators:
+        if known.get(name) is not None:
+            operator_params[name] = dict(known[name].params)
+            continue
         spec, params = get_operator(name), all_params[name]
         for stage in stages:
             problem = spec.check(stage.channels, params)
             if problem:
                 raise FbenchError(
-                    f"{source}: {name} at stage {stage.stage} ({stage.label}): {problem}"
+                    f"{source}: {name} at "
+                    + (f"stage {stage.stage} ({stage.label})" if stage.stage else stage.label)
+                    + f": {problem}"
                 )
         operator_params[name] = params
 
@@ -528,7 +668,7 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
         raise FbenchError(f"backend {backend_name}: {problem}")
 
     if flags.quick:  # networks keep their input size (Swin, for one, needs 224×224)
-        stages = _quick_shapes(stages)
+        stages = _quick_shapes(stages)  # custom shapes are measured as given
         if flags.layers is None and not layers_sweep:
             layers = QUICK_LAYERS
         timing = replace(
@@ -564,6 +704,8 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
         suite=suite,
         models=models if suite == "networks" else (),
         layers_sweep=layers_sweep,
+        custom_operators=custom_operators,
+        input_size=flags.input_size if suite == "networks" else None,
     )
 
 

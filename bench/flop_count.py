@@ -72,3 +72,94 @@ def count_flops(module: Any, example_input: Any) -> FvcoreCount:
         total = analysis.total()
         uncounted = dict(analysis.unsupported_ops())
     return FvcoreCount(flops=int(total), uncounted_ops=uncounted)
+
+
+def count_flops_torch(module: Any, example_input: Any) -> int:
+    """Multiply-adds by torch.utils.flop_counter.FlopCounterMode, the cross-check on fvcore.
+
+    FlopCounterMode counts 2 FLOPs per multiply-add (a multiply and an add); halved here to
+    the paper's convention. It has formulas for matmuls, convolutions and attention only.
+    """
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        module(example_input)
+    return int(counter.get_total_flops()) // 2
+
+
+@dataclass(frozen=True)
+class MemoryAccess:
+    """Elements read and written by one forward pass (multiply by the dtype's width for bytes).
+
+    `layer_elements`: per layer of the stack (forward hooks), its input and output feature
+    maps plus its weights: the traffic of an ideal kernel for the layer, like the paper's
+    eqs. 2, 3, 5. `op_elements`: per aten op the layer runs, every tensor it reads and
+    writes (views are free, an in-place copy reads only its source): what an unfused
+    implementation moves, copies included.
+    """
+
+    layer_elements: int
+    op_elements: int
+
+
+def _elements(value: Any) -> int:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.numel()
+    if isinstance(value, list | tuple):
+        return sum(_elements(item) for item in value)
+    if isinstance(value, dict):
+        return sum(_elements(item) for item in value.values())
+    return 0
+
+
+# In-place ops that overwrite their target without reading it.
+_OVERWRITING_OPS = ("aten::copy_", "aten::fill_", "aten::zero_")
+
+
+def count_memory_access(stack: Any, example_input: Any) -> MemoryAccess:
+    """Elements one call of `stack` (an nn.Sequential of layers) reads and writes."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    layer_total = 0
+
+    def after_layer(module: Any, inputs: Any, output: Any) -> None:
+        nonlocal layer_total
+        weights = sum(t.numel() for t in (*module.parameters(), *module.buffers()))
+        layer_total += _elements(inputs) + _elements(output) + weights
+
+    class Traffic(TorchDispatchMode):
+        total = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            output = func(*args, **kwargs)
+            if func.is_view:
+                return output
+            schema = func._schema
+            written = 0
+            read = 0
+            values = list(args) + [kwargs.get(a.name) for a in schema.arguments[len(args) :]]
+            for argument, value in zip(schema.arguments, values, strict=False):
+                size = _elements(value)
+                if argument.alias_info is not None and argument.alias_info.is_write:
+                    written += size
+                    if schema.name in _OVERWRITING_OPS:
+                        continue
+                read += size
+            if not written:  # out-of-place: the outputs are what it writes
+                written = _elements(output)
+            Traffic.total += read + written
+            return output
+
+    handles = [layer.register_forward_hook(after_layer) for layer in stack.children()]
+    try:
+        with torch.no_grad(), Traffic():
+            stack(example_input)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return MemoryAccess(layer_elements=layer_total, op_elements=Traffic.total)

@@ -87,6 +87,11 @@ class ResultRow:
     params: int | None = None
     started: str | None = None
     finished: str | None = None
+    # Custom operators (operators/custom.py): where the operator came from (factory, file
+    # and its sha256, or package and version; params; whether FLOPs are analytic or fvcore's)
+    # and torch's FlopCounterMode count beside fvcore's. None for built-ins and older files.
+    operator_source: dict[str, Any] | None = None
+    flops_torch: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # fields of a newer fbench, kept as-is
 
     @property

@@ -141,6 +141,10 @@ def plan_rows(config: RunConfig) -> list[Any]:
         from networks.plan import plan_networks
 
         return plan_networks(config)
+    if config.custom_operators:
+        from operators.plan import plan_custom
+
+        return plan_custom(config, RowPlan)
     return [
         RowPlan(
             operator=name,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.results import ResultRow, row_key
-from networks.registry import NetworkSpec, get_network
+from networks.registry import NetworkSpec, get_network, zoo_source
 
 SUITE = "networks"
 
@@ -28,12 +28,13 @@ class NetworkPlan:
     backend: str
     backend_options: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
+    input_size: int | None = None  # --input-size, else the network's own resolution
     # Counts taken while building (flops, params, folded BNs): filled once, read by the rows.
     counts: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def spec(self) -> NetworkSpec:
-        return get_network(self.model)
+        return get_network(self.model, self.input_size)
 
     @property
     def label(self) -> str:
@@ -123,6 +124,7 @@ class NetworkPlan:
             network=spec.network,
             family=spec.family,
             params=self.counts.get("params"),
+            operator_source=zoo_source(self.model),
             **values,
         )
 
@@ -137,6 +139,7 @@ def plan_networks(config: Any) -> list[NetworkPlan]:
             backend=config.backend,
             backend_options=dict(config.backend_options),
             seed=config.seed,
+            input_size=getattr(config, "input_size", None),
         )
         for name in config.models
     ]

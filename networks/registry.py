@@ -8,7 +8,7 @@ every builder passes `pretrained=False` (timm) or `weights=None` (torchvision).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # torch, timm and torchvision are imported lazily, only when building
@@ -40,8 +40,67 @@ def register(spec: NetworkSpec) -> NetworkSpec:
     return spec
 
 
-def get_network(key: str) -> NetworkSpec:
-    return NETWORKS[key]
+def get_network(key: str, input_size: int | None = None) -> NetworkSpec:
+    """A registered network, or any zoo model as `timm:NAME` / `torchvision:NAME`;
+    `input_size` (--input-size) replaces its input height and width."""
+    spec = NETWORKS[key] if key in NETWORKS else zoo_network(key)
+    return replace(spec, resolution=input_size) if input_size else spec
+
+
+# Any model of these zoos can be measured by name, e.g. --models timm:resnet18.
+ZOOS = ("timm:", "torchvision:")
+
+
+def zoo_network(key: str) -> NetworkSpec:
+    """`timm:NAME` or `torchvision:NAME` as a network: random weights, the zoo as its family."""
+    zoo, _, name = key.partition(":")
+    builders = {"timm": timm_builder, "torchvision": torchvision_builder}
+    if zoo not in builders or not name:
+        raise KeyError(key)
+    return NetworkSpec(key, name, zoo, key, builders[zoo](name))
+
+
+def zoo_problem(key: str) -> str | None:
+    """Why a zoo model cannot be built here (unknown name, zoo not installed), or None."""
+    zoo, _, name = key.partition(":")
+    try:
+        if zoo == "timm":
+            import timm
+
+            if not timm.is_model(name):
+                return f"timm has no model {name!r} (timm {timm.__version__})"
+        else:
+            import torchvision
+
+            try:
+                torchvision.models.get_model_builder(name)
+            except ValueError:
+                return f"torchvision has no model {name!r} (torchvision {torchvision.__version__})"
+    except ImportError:
+        return f"{zoo} is not installed"
+    return None
+
+
+def zoo_problems(config: Any) -> list[str]:
+    """One line per zoo model of a network run that does not exist (checked before timing)."""
+    if getattr(config, "suite", None) != "networks":
+        return []
+    found = ((key, zoo_problem(key)) for key in config.models if key.startswith(ZOOS))
+    return [f"--models {key}: {problem}" for key, problem in found if problem]
+
+
+def zoo_source(key: str) -> dict[str, Any] | None:
+    """Where a zoo model came from: the package and its version (None for the others)."""
+    if not key.startswith(ZOOS):
+        return None
+    from importlib.metadata import PackageNotFoundError, version
+
+    zoo, _, name = key.partition(":")
+    try:
+        package_version = version(zoo)
+    except PackageNotFoundError:
+        package_version = None
+    return {"name": key, "model": name, "package": zoo, "version": package_version}
 
 
 def timm_builder(name: str) -> Callable[..., nn.Module]:

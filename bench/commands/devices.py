@@ -9,7 +9,9 @@ HELP = "list devices and backends, and why one cannot run here"
 DESCRIPTION = """\
 List every registered device and, for each, every backend that runs on it: whether this
 machine can measure it, and if not, why (no CUDA GPU, onnxruntime without the CUDA
-provider, no C compiler for torch.compile, not an ARM CPU...). Nothing is measured."""
+provider, no C compiler for torch.compile, not an ARM CPU...). Nothing is measured.
+Below them, the operators installed packages ship through the `fbench.operators` entry-point
+group (docs/custom-operators.md), which `fbench run --operators NAME` measures."""
 
 
 @dataclass(frozen=True)
@@ -59,4 +61,26 @@ def run(args: argparse.Namespace) -> int:
         for pair in pairs
     ]
     print(tabulate(rows, headers=["Device", "Backend", "Available", "Measures / why not"]))
+    print()
+    print(installed_operators_text())
     return 0
+
+
+def installed_operators_text() -> str:
+    """The entry-point operators of installed packages (their modules are not imported)."""
+    from tabulate import tabulate
+
+    from operators.custom import ENTRY_POINT_GROUP, entry_point_operators, entry_point_problems
+
+    installed = entry_point_operators()
+    lines = [f"Installed operators (entry-point group {ENTRY_POINT_GROUP}):"]
+    if not installed:
+        lines.append("  none")
+    else:
+        rows = [
+            [op.name, op.factory, f"{op.package or '?'} {op.version or ''}".strip()]
+            for op in installed.values()
+        ]
+        lines.append(tabulate(rows, headers=["Operator", "Factory", "Package"]))
+    lines += [f"  {problem}" for problem in entry_point_problems()]
+    return "\n".join(lines)

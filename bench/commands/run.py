@@ -62,6 +62,9 @@ EXPERIMENT_FLAGS = (
     "channels_last",
     "exporter",
     "opset",
+    "operator",
+    "shape",
+    "input_size",
 )
 
 
@@ -92,7 +95,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from devices import BACKENDS, DEVICES
     from networks import NETWORKS
     from operators import OPERATORS
+    from operators.custom import entry_point_operators
 
+    installed = entry_point_operators()
     parser.add_argument(
         "--device", metavar="NAME", help=f"where to measure: {', '.join(DEVICES)} (default: cpu)"
     )
@@ -117,13 +122,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--models",
         metavar="LIST",
         type=comma_list,
-        help=f"with --suite networks, a comma-separated subset of: {', '.join(NETWORKS)}",
+        help=f"with --suite networks, a comma-separated subset of: {', '.join(NETWORKS)}; "
+        "or any zoo model as timm:NAME or torchvision:NAME (random weights)",
+    )
+    parser.add_argument(
+        "--input-size",
+        metavar="N",
+        type=positive_int,
+        help="with --suite networks, the input height and width (default: each network's, 224)",
     )
     parser.add_argument(
         "--operators",
         metavar="LIST",
         type=comma_list,
-        help=f"comma-separated subset of: {', '.join(OPERATORS)}",
+        help=f"comma-separated subset of: {', '.join(OPERATORS)}; or [[operator]] names; or "
+        "operators installed packages ship"
+        + (f" (here: {', '.join(installed)})" if installed else " (fbench devices lists them)"),
+    )
+    parser.add_argument(
+        "--operator",
+        metavar="[NAME=]FILE.py|MODULE:FACTORY[:KEY=VALUE,...]",
+        action="append",
+        help="also measure your own operator: FACTORY(channels, **params) returns one "
+        "nn.Module layer that keeps the feature map's shape; repeatable "
+        "(docs/custom-operators.md)",
+    )
+    parser.add_argument(
+        "--shape",
+        metavar="CxHxW",
+        action="append",
+        help="measure at this feature map, e.g. 64x56x56 (stage 0 in results); repeatable; "
+        "with --shape only --stages' stages are measured besides",
+    )
+    parser.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="an operator or model that fails its check before timing is stored as failed "
+        "rows instead of stopping the run (exit 2)",
     )
     parser.add_argument(
         "--stages",
@@ -245,10 +280,28 @@ def run(args: argparse.Namespace) -> int:
         perf_counters=args.perf_counters,
         processes=args.processes,
         backend_options=backend_options(args),
+        operator_flags=args.operator,
+        shapes=args.shape,
+        input_size=args.input_size,
     )
     path = args.config if args.config is not None else config_module.default_config_path()
     config = config_module.load(path, overrides)
+    _preflight(config, keep_going=args.keep_going)
     return _measure(config, results_dir, show_table=not args.no_table, calibration=args.calibration)
+
+
+def _preflight(config: RunConfig, keep_going: bool) -> None:
+    """Build every custom operator and zoo model once before anything is timed: one that
+    cannot run stops the run (exit 2), or with --keep-going is stored as failed rows."""
+    from bench.errors import FbenchError
+    from networks.registry import zoo_problems
+    from operators.custom import preflight_config
+
+    problems = [*preflight_config(config), *zoo_problems(config)]
+    if problems and not keep_going:
+        raise FbenchError(problems[0])
+    for problem in problems:
+        print(f"fbench run: warning: {problem} (stored as failed rows)", file=sys.stderr)
 
 
 def _open_session(config: RunConfig) -> DeviceSession:
