@@ -156,6 +156,26 @@ def _ss_process(matrix: np.ndarray) -> float:
     return float(np.sum(centred.mean(axis=0) ** 2))
 
 
+def group_agreement(logs: Sequence[Sequence[float]] | np.ndarray, groups: Sequence[str]) -> float:
+    """Mean correlation, over pairs of row groups (e.g. operators), of the process effects
+    each group estimates from its own rows alone: near 1 when the groups feel one common
+    per-process factor, near 0 when each group's "shared" part is its own noise."""
+    matrix = as_matrix(logs)
+    names = sorted(set(groups))
+    if len(groups) != matrix.shape[0] or len(names) < 2:
+        raise ValueError("need a group per row and at least two groups")
+    effects = []
+    for name in names:
+        rows = matrix[[i for i, group in enumerate(groups) if group == name]]
+        effects.append((rows - rows.mean(axis=1, keepdims=True)).mean(axis=0))
+    correlations = [
+        float(np.corrcoef(effects[i], effects[j])[0, 1])
+        for i in range(len(names))
+        for j in range(i + 1, len(names))
+    ]
+    return float(np.nanmean(correlations))
+
+
 def probe_fit(process_effects: Sequence[float], log_probe: Sequence[float]) -> ProbeFit:
     """How much of the process effects the host probe's per-process medians (logs) explain."""
     from scipy.stats import f as f_dist

@@ -143,6 +143,9 @@ class FileFigures:
     probe_r2: float | None
     probe_slope: float | None
     row_scale_p: float  # Bartlett: do the rows share one residual variance?
+    operators_agree: float  # mean correlation of the process effects operator by operator
+    effect_sd: float  # SD of the process effects (log)
+    probe_sd: float | None  # SD of the processes' log probe medians
     stored_h: np.ndarray
     today_h: np.ndarray  # recomputed on the common processes, floored by the calls
     adjusted_h: np.ndarray
@@ -171,6 +174,9 @@ def analyse(sweep: Sweep) -> FileFigures:
         fitted.r_squared if fitted else None,
         fitted.slope if fitted else None,
         pe.row_scale_p(matrix),
+        pe.group_agreement(matrix, [row.operator for row in sweep.rows]),
+        float(np.std(fit.process_effects, ddof=1)),
+        float(np.std(probe, ddof=1)) if probe is not None else None,
         np.array([row.stored_h for row in sweep.rows]),
         today,
         adjusted,
@@ -198,10 +204,11 @@ def _pct(value: float) -> str:
 
 def file_table(figures: Sequence[FileFigures]) -> list[str]:
     lines = [
-        "| file | P | R | shared SS | shared σ² | F p | perm p | probe R² | slope | extreme "
+        "| file | P | R | shared SS | shared σ² | F p | perm p | ops agree | probe R² | slope "
+        "| extreme "
         "| equal scales p | h stored med / max | h today med / max | h adjusted med / max "
         "| h pooled med / max |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for f in figures:
         probe = f"{f.probe_r2:.2f}" if f.probe_r2 is not None else "—"
@@ -212,7 +219,8 @@ def file_table(figures: Sequence[FileFigures]) -> list[str]:
         ]
         lines.append(
             f"| {f.name} | {f.processes} | {f.rows} | {f.ss_share:.2f} | {f.shared_fraction:.2f} "
-            f"| {f.f_p:.3g} | {f.permutation_p:.3g} | {probe} | {slope} | {f.extreme} "
+            f"| {f.f_p:.3g} | {f.permutation_p:.3g} | {f.operators_agree:+.2f} | {probe} | {slope} "
+            f"| {f.extreme} "
             f"| {f.row_scale_p:.2g} | " + " | ".join(widths) + " |"
         )
     return lines
@@ -361,10 +369,21 @@ def _together(results: Sequence[Honesty]) -> Honesty:
     )
 
 
+def _mean(figures: Sequence[FileFigures], name: str) -> str:
+    values = [getattr(f, name) for f in figures if getattr(f, name) is not None]
+    return f"{statistics.fmean(values):.2f}" if values else "—"
+
+
+def _median(figures: Sequence[FileFigures], name: str) -> str:
+    values = [getattr(f, name) for f in figures if getattr(f, name) is not None]
+    return _pct(statistics.median(values)) if values else "—"
+
+
 def summary(figures: Sequence[FileFigures]) -> list[str]:
     """The files together: how often the shared effect is there, and whether the probe
     explains more of it than a random regressor would (E R² = 1/(P − 1) with P points)."""
     significant = [f for f in figures if f.permutation_p < 0.05]
+    rest = [f for f in figures if f.permutation_p >= 0.05]
     probed = [f for f in figures if f.probe_r2 is not None]
     chance = statistics.fmean(1 / (f.processes - 1) for f in probed) if probed else math.nan
     narrowing = np.concatenate([f.adjusted_h / f.today_h for f in figures])
@@ -379,6 +398,10 @@ def summary(figures: Sequence[FileFigures]) -> list[str]:
         f"slope > 0 in {sum(f.probe_slope > 0 for f in probed)} of {len(probed)}"
         if probed and significant
         else "host probe: not in every file",
+        f"process effects, operator by operator, correlate {_mean(significant, 'operators_agree')} "
+        f"on average in the significant files, {_mean(rest, 'operators_agree')} in the others",
+        f"process-to-process SD in the significant files: rows' shared effect "
+        f"{_median(significant, 'effect_sd')}, host probe {_median(significant, 'probe_sd')}",
         f"rows' process half-width, adjusted / today: median {np.median(narrowing):.2f}, "
         f"narrower in {np.mean(narrowing < 1):.0%} of {narrowing.size} rows",
         f"rows sharing one residual scale (Bartlett p ≥ 0.05): "

@@ -188,3 +188,12 @@ def test_bad_matrices_are_refused():
         pe.decompose([[1.0, 2.0]])
     with pytest.raises(ValueError, match="non-finite"):
         pe.decompose([[1.0, math.nan], [1.0, 2.0]])
+
+
+def test_groups_agree_on_a_common_effect_and_not_on_noise():
+    rng = np.random.default_rng(12)
+    groups = [name for name in "abcd" for _ in range(4)]
+    shared, _, _ = _matrix(rng, 0.03, 0.002)
+    assert pe.group_agreement(shared, groups) > 0.9
+    agreements = [pe.group_agreement(_matrix(rng, 0.0, 0.01)[0], groups) for _ in range(100)]
+    assert abs(np.mean(agreements)) < 0.1
