@@ -53,6 +53,7 @@ class Row:
     shape: tuple[int, int, int]
     operator: str
     median_ms: float
+    gflops: float  # flops × batch / median, as stored
     stored_h: float  # the stored interval's relative half-width (larger side, ratio terms)
     calls_h: float  # the pooled calls' own half-width
     logs: list[float]  # log medians of the run's first P processes
@@ -98,6 +99,7 @@ def load_sweep(path: Path) -> Sweep | None:
                 shape,
                 row["operator"],
                 median,
+                row["flops"] * row.get("batch", 1) / median / 1e6,
                 stored,
                 calls or 0.0,
                 [math.log(p["median_ms"]) for p in row["processes"][:common]],
@@ -427,6 +429,66 @@ def per_operator(figures: Sequence[FileFigures], sweeps: Sequence[Sweep]) -> lis
     return lines
 
 
+@dataclass(frozen=True)
+class Headline:
+    """Table 1's PConv / DWConv FLOPS ratio of one sweep and two 95% half-widths for it."""
+
+    ratio: float
+    paired_h: float  # Student t on the per-process ratios (the shared effect cancels)
+    unpaired_h: float  # the two averages' own intervals combined, as if from other processes
+
+
+def headline(sweep: Sweep, top: str = "pconv", bottom: str = "dwconv") -> Headline | None:
+    """reports.table1.pconv_dwconv_ratio, and the same ratio process by process."""
+    tops = [row for row in sweep.rows if row.operator == top]
+    bottoms = [row for row in sweep.rows if row.operator == bottom]
+    if not tops or not bottoms:
+        return None
+
+    def per_process(rows: list[Row]) -> np.ndarray:
+        # Average FLOPS of the rows as each process timed them, in log.
+        flops = np.array(
+            [[row.gflops * row.median_ms / math.exp(v) for v in row.logs] for row in rows]
+        )
+        return np.log(flops.mean(axis=0))
+
+    upper, lower = per_process(tops), per_process(bottoms)
+    ratio = statistics.fmean(r.gflops for r in tops) / statistics.fmean(r.gflops for r in bottoms)
+    paired = pe.paired_ratio_halfwidth(upper, lower)
+    own = pe.today_halfwidths(np.vstack([upper, lower]))
+    unpaired = math.expm1(math.hypot(*np.log1p(own)))
+    return Headline(ratio, paired, unpaired)
+
+
+def headline_table(groups: dict[str, list[Sweep]]) -> list[str]:
+    lines = [
+        "PConv / DWConv FLOPS (Table 1's ratio) per sweep, its 95% half-width paired by process "
+        "and unpaired; pairs of sweeps whose ratios differ by more than √(h₁² + h₂²).",
+        "",
+        "| folder | ratios | paired h med | unpaired h med | pairs | beyond, paired "
+        "| beyond, unpaired |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for folder, sweeps in groups.items():
+        found = [h for h in (headline(sweep) for sweep in sweeps) if h is not None]
+        if len(found) < 2:
+            continue
+        pairs = list(itertools.combinations(found, 2))
+        paired = sum(
+            pe.exceeds_combined(a.ratio, a.paired_h, b.ratio, b.paired_h) for a, b in pairs
+        )
+        unpaired = sum(
+            pe.exceeds_combined(a.ratio, a.unpaired_h, b.ratio, b.unpaired_h) for a, b in pairs
+        )
+        lines.append(
+            f"| {folder} | {', '.join(f'{h.ratio:.2f}' for h in found)} "
+            f"| {_pct(statistics.median(h.paired_h for h in found))} "
+            f"| {_pct(statistics.median(h.unpaired_h for h in found))} "
+            f"| {len(pairs)} | {paired} | {unpaired} |"
+        )
+    return lines
+
+
 def find_files(paths: Sequence[Path]) -> list[Path]:
     found = []
     for path in paths:
@@ -475,6 +537,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if results:
         print()
         print("\n".join(honesty_table(results)))
+    print()
+    print("\n".join(headline_table({f.name: [sweeps[i] for i in g] for f, g in groups.items()})))
     return 0
 
 
