@@ -242,6 +242,7 @@ class Honesty:
     stored: list[int]
     today: list[int]
     adjusted: list[int]
+    where_significant: list[int]  # adjusted only in sweeps whose shared effect is significant
     adjusted_shifted: list[int]
     ratios: int
     ratio_stored: list[int]
@@ -256,7 +257,7 @@ def honesty(folder: str, sweeps: Sequence[Sweep], figures: Sequence[FileFigures]
     labels = [row.label for row in sweeps[0].rows]
     if any([row.label for row in sweep.rows] != labels for sweep in sweeps):
         return None
-    stored, today, adjusted, shifted = [], [], [], []
+    stored, today, adjusted, significant, shifted = [], [], [], [], []
     ratio_stored, ratio_today, ratio_paired = [], [], []
     ratios = [_ratios(sweep, fig) for sweep, fig in zip(sweeps, figures, strict=True)]
     for (s1, f1, r1), (s2, f2, r2) in itertools.combinations(
@@ -267,6 +268,7 @@ def honesty(folder: str, sweeps: Sequence[Sweep], figures: Sequence[FileFigures]
         stored.append(_count(m1, f1.stored_h, m2, f2.stored_h))
         today.append(_count(m1, f1.today_h, m2, f2.today_h))
         adjusted.append(_count(m1, f1.adjusted_h, m2, f2.adjusted_h))
+        significant.append(_count(m1, _where_significant(f1), m2, _where_significant(f2)))
         shift = math.exp(statistics.median(math.log(b / a) for a, b in zip(m1, m2, strict=True)))
         shifted.append(_count(m1, f1.adjusted_h, [m / shift for m in m2], f2.adjusted_h))
         ratio_stored.append(_count(r1[0], r1[1], r2[0], r2[1]))
@@ -282,6 +284,7 @@ def honesty(folder: str, sweeps: Sequence[Sweep], figures: Sequence[FileFigures]
         stored,
         today,
         adjusted,
+        significant,
         shifted,
         len(ratios[0][0]),
         ratio_stored,
@@ -291,6 +294,11 @@ def honesty(folder: str, sweeps: Sequence[Sweep], figures: Sequence[FileFigures]
         float(np.median([r[2] for r in all_ratios])),
         float(np.median([r[3] for r in all_ratios])),
     )
+
+
+def _where_significant(figures: FileFigures, alpha: float = 0.05) -> np.ndarray:
+    """Issue 15's proposal: remove the shared part only where it is measured."""
+    return figures.adjusted_h if figures.permutation_p < alpha else figures.today_h
 
 
 def _ratios(
@@ -325,9 +333,10 @@ def honesty_table(results: Sequence[Honesty]) -> list[str]:
         "pair of sweeps (worst pair). 'if exact': the mean for exact intervals (rows / ratios).",
         "",
         "| folder | P | sweeps | pairs | rows | if exact | stored h | today's h | adjusted h "
+        "| adjusted where p < 0.05 "
         "| adjusted, common shift out | ratios | stored h combined | today's combined "
         "| paired by process | ratio h med: stored / today / paired |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in [*results, _together(results)]:
         exact = pe.exceedance_if_exact(r.processes) if r.processes >= 2 else None
@@ -335,7 +344,8 @@ def honesty_table(results: Sequence[Honesty]) -> list[str]:
         lines.append(
             f"| {r.folder} | {r.processes or '—'} | {r.sweeps} | {r.pairs} | {r.rows} "
             f"| {floor} | {mean(r.stored)} "
-            f"| {mean(r.today)} | {mean(r.adjusted)} | {mean(r.adjusted_shifted)} | {r.ratios} "
+            f"| {mean(r.today)} | {mean(r.adjusted)} | {mean(r.where_significant)} "
+            f"| {mean(r.adjusted_shifted)} | {r.ratios} "
             f"| {mean(r.ratio_stored)} | {mean(r.ratio_today)} | {mean(r.ratio_paired)} "
             f"| {_pct(r.ratio_stored_h)} / {_pct(r.ratio_today_h)} / {_pct(r.ratio_paired_h)} |"
         )
@@ -360,6 +370,7 @@ def _together(results: Sequence[Honesty]) -> Honesty:
         joined("stored"),
         joined("today"),
         joined("adjusted"),
+        joined("where_significant"),
         joined("adjusted_shifted"),
         results[0].ratios,
         joined("ratio_stored"),
@@ -406,6 +417,15 @@ def summary(figures: Sequence[FileFigures]) -> list[str]:
         f"{_median(significant, 'effect_sd')}, host probe {_median(significant, 'probe_sd')}",
         f"rows' process half-width, adjusted / today: median {np.median(narrowing):.2f}, "
         f"narrower in {np.mean(narrowing < 1):.0%} of {narrowing.size} rows",
+        "rows' 95% half-widths (floored by the calls'), median / worst row: "
+        + "; ".join(
+            f"{name} {_pct(float(np.median(h)))} / {_pct(float(np.max(h)))}"
+            for name, h in (
+                ("stored", np.concatenate([f.stored_h for f in figures])),
+                ("today's method", np.concatenate([f.today_h for f in figures])),
+                ("adjusted", np.concatenate([f.adjusted_h for f in figures])),
+            )
+        ),
         f"rows sharing one residual scale (Bartlett p ≥ 0.05): "
         f"{sum(f.row_scale_p >= 0.05 for f in figures)} of {len(figures)} files",
     ]
