@@ -20,6 +20,10 @@ narrow interval says nothing about how far the next sweep's row will be. Within 
 between rows, the shared part cancels exactly: a ratio of two rows paired by process
 (`paired_ratio_halfwidth`) needs no estimate of it at all.
 
+fbench's own intervals keep the shared part: docs/process-effect.md measures it on stored
+runs and finds that removing it narrows rows little and makes them less honest between
+sweeps. This module is the analysis (benchmarks/process_factor.py), not part of a run.
+
 Degrees of freedom of the adjusted interval. Removing the process effects estimated from all
 R rows costs P − 1 degrees of freedom in total, (R − 1)(P − 1) left: the pooled residual
 variance has those, and is the right estimate when every row has the same noise scale. On
