@@ -11,11 +11,10 @@ the per-call samples (Mann–Whitney U: no normality assumed, latency samples ar
 A 95% interval of the ratio is shown so a reader sees how sure each verdict is, from the
 same unit as the test: Welch's interval on the process medians' logs (it excludes 1 exactly
 when Welch's p < 0.05), else a bootstrap of the calls' medians. Runs from different devices,
-software or configs, or rows that were `unstable`/`failed`, are not judged at all (exit 3):
-a gate that compares a hot board with a cool one produces false alarms. The exception: a row
-`unstable` only because its processes disagree by more than its target allows
-(`ResultRow.only_imprecise`) is judged when the test is on process medians, since that test
-weighs exactly that disagreement.
+software or configs, or rows that were `disturbed`/`failed`, are not judged at all (exit 3):
+a gate that compares a hot board with a cool one produces false alarms. An `imprecise` row
+(its interval wider than the target, bench/status.py) is judged when the test is on process
+medians, since that test weighs exactly the processes' disagreement.
 
 The host probe: each row stores the median of a fixed GEMM timed in the same rounds
 (bench/host_probe.py), so the output always says how much faster or slower the host itself
@@ -32,14 +31,14 @@ from each other, which no single host factor explains.
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bench import host_probe
 from bench.errors import EXIT_NOT_COMPARABLE, EXIT_OK, EXIT_REGRESSION
 from bench.results import ResultRow, RunResult
+from bench.status import IMPRECISE
 from bench.timing import median
 
 DEFAULT_THRESHOLD = 0.05
@@ -56,7 +55,10 @@ MIN_SAMPLES = 5
 IDENTITY_FIELDS = ("machine", "cpu_model", "board_model", "torch")
 CONFIG_FIELDS = ("device", "backend", "dtype", "layers", "quick")
 
-VERDICTS = ("slower", "faster", "same", "unstable", "failed", "missing", "new")
+# "not judged" / "not measured": verdicts, not row statuses (a row's status is one of
+# bench.status.STATUSES); a row that could not be judged, or that failed in either run.
+NOT_JUDGED, NOT_MEASURED = "not judged", "not measured"
+VERDICTS = ("slower", "faster", "same", NOT_JUDGED, NOT_MEASURED, "missing", "new")
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,7 @@ class Comparison:
 
     @property
     def untrustworthy(self) -> list[RowComparison]:
-        return [row for row in self.rows if row.verdict in ("unstable", "failed", "missing")]
+        return [row for row in self.rows if row.verdict in (NOT_JUDGED, NOT_MEASURED, "missing")]
 
     def exit_code(self, fail_on_improvement: bool = False, allow_unstable: bool = False) -> int:
         """0 no significant regression; 1 regression (or improvement, if asked); 3 cannot judge.
@@ -134,41 +136,12 @@ class Comparison:
         if self.regressions or (fail_on_improvement and self.improvements):
             return EXIT_REGRESSION
         untrusted = [
-            row for row in self.untrustworthy if not (allow_unstable and row.verdict == "unstable")
+            row for row in self.untrustworthy if not (allow_unstable and row.verdict == NOT_JUDGED)
         ]
         return EXIT_NOT_COMPARABLE if untrusted else EXIT_OK
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-# --- identity -------------------------------------------------------------------------------
-
-
-def device_identity(run: RunResult) -> dict[str, Any]:
-    """What a baseline is keyed by: the board, the CPU, the device/backend and torch."""
-    env, config = run.environment, run.config
-    return {
-        "machine": env.get("machine"),
-        "cpu_model": env.get("cpu_model"),
-        "board_model": env.get("board_model"),
-        "device": config.get("device"),
-        "backend": config.get("backend"),
-        "torch": env.get("torch"),
-    }
-
-
-def identity_slug(identity: Mapping[str, Any]) -> str:
-    """A file name for a device identity, e.g. raspberry-pi-4-model-b-rev-1.4_cortex-a72_..."""
-    parts = [
-        identity.get("board_model") or identity.get("machine"),
-        identity.get("cpu_model"),
-        identity.get("device"),
-        identity.get("backend"),
-        f"torch-{identity.get('torch')}",
-    ]
-    text = "_".join(str(part) for part in parts if part)
-    return re.sub(r"[^a-z0-9._+-]+", "-", text.lower()).strip("-") or "unknown"
 
 
 def comparability_problems(baseline: RunResult, current: RunResult) -> list[str]:
@@ -340,7 +313,7 @@ def compare_samples(
     change = cur_ms / host_factor / base_ms - 1.0  # median(x / f) is median(x) / f
     if min(len(baseline), len(current)) < MIN_SAMPLES:
         return RowComparison(
-            label, base_ms, cur_ms, change, None, None, "unstable",
+            label, base_ms, cur_ms, change, None, None, NOT_JUDGED,
             f"too few samples to test ({len(baseline)} vs {len(current)}; need {MIN_SAMPLES})",
             raw_change,
         )  # fmt: skip
@@ -419,27 +392,28 @@ def compare_runs(
         failed = [(name, r) for name, r in bad if r.status == "failed" or not r.samples_ms]
         if failed:
             name, r = failed[0]
+            why = f"{name}: {r.error or 'no samples'}"
             rows.append(RowComparison(label, base.latency, cur.latency, None, None, None,
-                                      "failed", f"{name}: {r.error or 'no samples'}"))  # fmt: skip
+                                      NOT_MEASURED, why))  # fmt: skip
             continue
         judged = compare_samples(
             label, base.samples_ms, cur.samples_ms, threshold, alpha, host.factor,
             (base.process_medians_ms, cur.process_medians_ms),
         )  # fmt: skip
-        # A row that is unstable only because its processes disagree by more than the
-        # target allows is judged like any other when the test is on process medians: that
-        # test already weighs the disagreement (README, "Reliability of the gate").
+        # An imprecise row (its processes disagree by more than the target allows) is judged
+        # like any other when the test is on process medians: that test already weighs the
+        # disagreement (README, "Reliability of the gate").
         if judged.test == "welch-processes":
-            bad = [(name, r) for name, r in bad if not r.only_imprecise]
+            bad = [(name, r) for name, r in bad if r.status != IMPRECISE]
         if bad and not _beyond_doubt(judged, threshold):
-            # An unstable row cannot clear the gate, but a slowdown whose whole interval lies
-            # beyond the threshold is still reported. Its own median is less certain than the
-            # target, so significance plus a change just past the threshold is not enough:
-            # Conv 768×7×7, unstable in most runs here, read +5.2% slower on nothing.
+            # A row that is not ok cannot clear the gate, but a slowdown whose whole interval
+            # lies beyond the threshold is still reported. Its own median is less certain than
+            # the target, so significance plus a change just past the threshold is not enough:
+            # Conv 768×7×7, imprecise in most runs here, read +5.2% slower on nothing.
             name, r = bad[0]
-            why = r.notes[0] if r.notes else "unstable"
-            judged = RowComparison(**{**asdict(judged), "verdict": "unstable",
-                                      "reason": f"{name} row unstable: {why}"})  # fmt: skip
+            why = r.why or (r.notes[0] if r.notes else ", ".join(r.reasons))
+            judged = RowComparison(**{**asdict(judged), "verdict": NOT_JUDGED,
+                                      "reason": f"{name} row {r.status}: {why}"})  # fmt: skip
         rows.append(judged)
     for key, cur in cur_rows.items():
         if key not in base_rows:
@@ -501,7 +475,7 @@ def summary_line(comparison: Comparison, code: int) -> str:
         EXIT_REGRESSION: "REGRESSION"
         if comparison.regressions
         else "IMPROVEMENT (refresh the baseline)",
-        EXIT_NOT_COMPARABLE: "NOT TRUSTWORTHY: rows unstable, failed or missing",
+        EXIT_NOT_COMPARABLE: "NOT TRUSTWORTHY: rows not judged, not measured or missing",
     }[code]
     return (
         f"{verdict} — {', '.join(parts)} (threshold {comparison.threshold:.0%}, "

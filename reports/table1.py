@@ -87,15 +87,12 @@ def operator_order(rows: Sequence[ResultRow]) -> list[str]:
 
 
 def counts_in_averages(row: ResultRow) -> bool:
-    """`ok` rows, and `unstable` rows whose only flaw is an interval wider than the target.
-
-    Such a row's median is still the best estimate there is (on a shared host the DWConv
-    rows' processes disagree by more than ±1% allows, run after run), and leaving it out
-    would average a different set of stages for each operator. A row the device reported a
-    problem for (throttled, clock capped, interrupted...) is left out: its value is doubtful.
-    Rows stored before fbench kept the device's problems apart are counted only if `ok`.
-    """
-    return row.gflops_per_s is not None and (row.status == "ok" or row.only_imprecise)
+    """`ok` and `imprecise` rows (bench/status.py): an imprecise row's median is still the
+    best estimate there is (on a shared host the DWConv rows' processes disagree by more
+    than ±1% allows, run after run), and leaving it out would average a different set of
+    stages for each operator. A `disturbed` row (throttled, interrupted...) is left out: its
+    value is doubtful."""
+    return row.gflops_per_s is not None and row.in_averages
 
 
 def averaged_gflops(rows: Sequence[ResultRow]) -> list[float]:
@@ -118,12 +115,12 @@ def averages_notes(rows: Sequence[ResultRow]) -> list[str]:
     notes = []
     if counted:
         notes.append(
-            f"{len(counted)} unstable row(s) are in the averages and the ratio: their "
+            f"{len(counted)} imprecise row(s) are in the averages and the ratio: their "
             "intervals are wider than the target, their medians still the best estimate."
         )
     if len(counted) < len(not_ok):
         notes.append(
-            f"{len(not_ok) - len(counted)} row(s) failed or with a device problem are shown "
+            f"{len(not_ok) - len(counted)} row(s) failed or disturbed are shown "
             "with their status but left out of the averages and the PConv/DWConv ratio."
         )
     return notes

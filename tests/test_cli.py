@@ -78,7 +78,7 @@ def test_quick_run_writes_a_valid_result_file(quick_run):
         for name in ROW_FIELDS:
             assert name in row, name
         assert set(LATENCY_FIELDS) <= set(row["latency_ms"])
-        assert row["status"] in ("ok", "unstable")
+        assert row["status"] in ("ok", "imprecise", "disturbed")
         assert len(row["samples_ms"]) == row["latency_ms"]["n"]
         assert row["batch"] == 1 and row["device"] == "cpu" and row["backend"] == "torch"
         spec = get_operator(row["operator"])

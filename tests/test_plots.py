@@ -43,7 +43,7 @@ def test_operators_one_panel_per_device_with_the_measured_points():
     assert conv.y == pytest.approx([r.gflops_per_s for r in runs[0].rows if r.operator == "conv"])
     assert conv.points == ["96×56×56", "192×28×28", "384×14×14", "768×7×7"]
     # not-ok rows are drawn apart, failed ones not at all
-    assert _series(cpu, "DWConv 3×3 (unstable)").y == pytest.approx([6.77376])
+    assert _series(cpu, "DWConv 3×3 (imprecise)").y == pytest.approx([6.77376])
     assert len(_series(cpu, "DWConv 3×3").x) == 3
     assert len(_series(arm, "PConv 3×3").x) == 3
     assert not any(s.label.startswith("GConv") for s in arm.series)
@@ -62,7 +62,7 @@ def test_figure2_panels_families_and_paper_overlay():
     assert fasternet.x == pytest.approx([0.34, 0.85]) and fasternet.y == pytest.approx([34.0, 42.5])
     assert _series(latency_panel, "ResNet").y == [80.0]
     assert not _series(flops_panel, "ResNet").highlight
-    assert _series(flops_panel, "MobileNetV2 (not ok: unstable)").marker == "x"
+    assert _series(flops_panel, "MobileNetV2 (not ok: imprecise)").marker == "x"
     assert not any("PVT-Tiny" in s.points for s in flops_panel.series if s.filled)  # failed
     # the paper's points: latency as printed, FLOPS derived as FLOPs / latency
     resnet_paper = _series(flops_panel, "ResNet (paper)")

@@ -157,7 +157,7 @@ def test_cli_table_and_plot(fixture_path, tmp_path):
     assert "ridge point 5.00 MAC/B" in result.stdout
     dwconv_lines = [line for line in result.stdout.splitlines() if "DWConv 3×3  " in line]
     assert len(dwconv_lines) == 4 and all(line.split()[-2] == "memory" for line in dwconv_lines)
-    assert dwconv_lines[-1].split()[-1] == "unstable"  # the fixture's 7×7 row: status kept
+    assert dwconv_lines[-1].split()[-1] == "imprecise"  # the fixture's 7×7 row: status kept
     assert "cpu DWConv 3×3: memory-bound; 7% of the GEMM ceiling" in result.stdout
     assert (tmp_path / "r.png").is_file() and (tmp_path / "r.csv").is_file()
 

@@ -79,9 +79,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from bench import config as config_module
     from bench import environment
-    from bench.calibration import Calibration, default_path, device_identity, write_calibration
+    from bench.calibration import Calibration, default_path, write_calibration
     from bench.ceilings import describe, measure_ceilings, plan_for
     from bench.errors import FbenchError
+    from bench.identity import device_identity
     from bench.results import now_iso
     from devices import get_device
 
@@ -116,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         )
     finally:
         session.close()
-    identity = device_identity(device.name, env, config.dtype)
+    identity = device_identity(env, device.name, dtype=config.dtype).calibration_name()
     calibration = Calibration(
         identity=identity,
         device=device.name,

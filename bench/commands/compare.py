@@ -36,7 +36,8 @@ exit codes:
      (or faster, with --fail-on-improvement: time to refresh the baseline)
   2  usage or input error (bad flags, missing or corrupt result file)
   3  not comparable or not trustworthy: different device, software or config, or rows
-     unstable (throttled, clock capped, interval not reached), failed or missing"""
+     not judged (disturbed: throttled, clock capped, interrupted...; or imprecise where
+     only one process timed them), not measured (failed) or missing"""
 
 
 def fraction(text: str) -> float:
@@ -78,7 +79,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--allow-unstable",
         action="store_true",
-        help="judge rows stored as unstable instead of exiting 3 (noisy hosts; not on a Pi)",
+        help="judge rows that are not judged otherwise (imprecise, disturbed) instead of "
+        "exiting 3 (noisy hosts; not on a Pi)",
     )
     parser.add_argument(
         "--host-correction",
