@@ -164,16 +164,16 @@ def pool_rows(
             )
             interval_reasons.append(row_status.PROCESSES_DIFFER)
     unsettled = [i for i, row in enumerate(worker_rows, 1) if row.warmup.get("settled") is False]
-    if unsettled:
-        causes.append(
-            (
-                row_status.WARMUP_UNSETTLED,
-                f"warm-up did not settle within {settings.warmup_max_s:g} s in process(es) "
-                f"{', '.join(map(str, unsettled))} of {len(worker_rows)}",
-            )
-        )
+    unsettled_note = (
+        f"warm-up did not settle within {settings.warmup_max_s:g} s in process(es) "
+        f"{', '.join(map(str, unsettled))} of {len(worker_rows)}"
+    )
+    if unsettled and row_status.unsettled_disturbs(settings.warmup_max_s):
+        causes.append((row_status.WARMUP_UNSETTLED, unsettled_note))
     reasons = row_status.unique([code for code, _ in causes] + interval_reasons)
     notes = [*interval, *(text for _, text in causes)]
+    if unsettled and not row_status.unsettled_disturbs(settings.warmup_max_s):
+        notes.append(unsettled_note)
     probes = [row.host_probe for row in worker_rows if row.host_probe]
     probe_ms = [value for probe in probes for value in probe.get("round_medians_ms", [])]
     return replace(

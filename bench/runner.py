@@ -319,7 +319,7 @@ def _finish(row: _Row, session: Any, settings: TimingConfig, converged: bool) ->
     # The device may know the row is not trustworthy (throttled, clock capped...).
     problems = session.problems(row.telemetry_before, telemetry_after)
     causes = [(row_status.problem_code(problem), str(problem)) for problem in problems]
-    if row.warmup.get("settled") is False:
+    if row.warmup.get("settled") is False and row_status.unsettled_disturbs(settings.warmup_max_s):
         causes.append((row_status.WARMUP_UNSETTLED, row.notes[0] if row.notes else ""))
     interval = []
     if method == "adaptive" and not converged:

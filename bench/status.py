@@ -82,6 +82,16 @@ ERROR = "error"
 
 _SEVERITY = {OK: 0, IMPRECISE: 1, DISTURBED: 2, FAILED: 3}
 
+# A warm-up capped below this is too short for "never settled" to say anything about the
+# device (--quick caps it at 0.1 s: a few single calls of a slow row, which rarely agree
+# within 2%); such a row keeps its note but is not `disturbed` for it.
+MIN_SETTLING_S = 0.5
+
+
+def unsettled_disturbs(warmup_max_s: float) -> bool:
+    """Whether a warm-up that hit `warmup_max_s` without settling makes a row `disturbed`."""
+    return warmup_max_s >= MIN_SETTLING_S
+
 
 def status_of(reasons: Iterable[str]) -> str:
     """The row's status: that of its gravest reason (`ok` when it has none)."""

@@ -157,6 +157,9 @@ def test_device_problems_and_unsettled_warm_ups_are_kept_in_the_pooled_row():
     # A device that gives a plain sentence: its problem is still a disturbance.
     plain = pool_rows(rows[:1], config_module.TimingConfig(processes=2), ["hot"])
     assert plain.status == "disturbed" and plain.reasons[0] == "device_problem"
+    # A warm-up capped too short to settle (--quick: 0.1 s) keeps its note, not a status.
+    short = pool_rows(rows, config_module.TimingConfig(processes=2, warmup_max_s=0.1))
+    assert short.status == "ok" and "process(es) 2 of 2" in short.notes[-1]
     stopped = pool_rows(rows[:1], config_module.TimingConfig(processes=2), [], "interrupted")
     assert stopped.status == "disturbed" and stopped.reasons[0] == "interrupted"
 
