@@ -286,18 +286,22 @@ def _interval_holds_median(summary: Mapping[str, Any], where: str) -> None:
         )
 
 
+# Latencies are > 0: a zero median or probe divides by zero in `compare`, and the process
+# medians' test takes their logs. Spreads (iqr, stdev) and interval bounds may be 0.
+POSITIVE = number(0.0, above=True)
+
 LATENCY_FIELDS = {
-    "median": Field(number(), required=True),
+    "median": Field(POSITIVE, required=True),
     "ci95_low": Field(optional(number()), required=True),
     "ci95_high": Field(optional(number()), required=True),
     "iqr": Field(number(), required=True),
-    "mean": Field(number(), required=True),
+    "mean": Field(POSITIVE, required=True),
     "stdev": Field(optional(number()), required=True),  # null: NaN for a single call
     "n": Field(integer(), required=True),
 }
 
 PROCESS_FIELDS = {
-    "median_ms": Field(optional(number())),
+    "median_ms": Field(optional(POSITIVE)),
     "n": Field(integer()),
     "rounds": Field(integer()),
     "sampled_s": Field(optional(number())),
@@ -306,7 +310,7 @@ PROCESS_FIELDS = {
 
 HOST_PROBE_FIELDS = {
     "workload": Field(text),
-    "round_medians_ms": Field(list_of(number()), required=True),
+    "round_medians_ms": Field(list_of(POSITIVE), required=True),
 }
 
 WARMUP_FIELDS = {
@@ -336,7 +340,7 @@ ROW_FIELDS: dict[str, Field] = {
     "why": Field(optional(text)),
     "latency_ms": Field(optional(record(LATENCY_FIELDS, _interval_holds_median))),
     "latency_estimator": Field(one_of(ESTIMATORS, "latency_estimator")),
-    "samples_ms": Field(list_of(number())),
+    "samples_ms": Field(list_of(POSITIVE)),
     "throughput_per_s": Field(optional(number())),
     "gflops_per_s": Field(optional(number())),
     "error": Field(optional(text)),
@@ -372,7 +376,8 @@ def _status_agrees(row: Mapping[str, Any], where: str) -> None:
         raise Invalid(
             f"{where}.status", f"{status!r}, but its reasons {reasons} make it {implied!r}"
         )
-    if status in st.MEASURED and row.get("latency_ms") is None:
+    latency = row.get("latency_ms")
+    if status in st.MEASURED and latency is None:
         raise Invalid(f"{where}.latency_ms", f"missing for a {status!r} row")
 
 
