@@ -424,6 +424,19 @@ CONFIG_FIELDS = {
     "source": Field(optional(text)),
 }
 
+# The environment is what the host reported (free-form); these are the keys commands read.
+ENVIRONMENT_FIELDS = {
+    "machine": Field(optional(text)),
+    "cpu_model": Field(optional(text)),
+    "board_model": Field(optional(text)),
+    "gpu_name": Field(optional(text)),
+    "torch": Field(optional(text)),
+    "governor": Field(optional(text)),
+    "pinned_core": Field(optional(integer())),
+    "threads": Field(optional(obj)),
+    "calibration": Field(optional(obj)),
+}
+
 RUN_FIELDS: dict[str, Field] = {
     "schema": Field(one_of((SCHEMA,), "schema"), required=True),
     "run_id": Field(text, required=True),
@@ -433,7 +446,7 @@ RUN_FIELDS: dict[str, Field] = {
     "fbench_version": Field(text),
     "rows_planned": Field(integer()),
     "resumed": Field(list_of(text)),
-    "environment": Field(obj, required=True),
+    "environment": Field(record(ENVIRONMENT_FIELDS), required=True),
     "config": Field(record(CONFIG_FIELDS), required=True),
     "rows": Field(list_of(record(ROW_FIELDS, _status_agrees)), required=True),
 }

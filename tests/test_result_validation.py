@@ -63,6 +63,8 @@ CORPUS = [
      "rows[0].reasons"),
     ("unknown-method", GOOD, _set(method="magic"), "rows[0].method"),
     ("unknown-suite", GOOD, _set(suite="games"), "rows[0].suite"),
+    ("threads-not-an-object", GOOD, lambda d: d["environment"].update(threads="1"),
+     "environment.threads"),
     ("unknown-state", GOOD, lambda data: data.update(state="partying"), "state"),
     ("rows-planned-text", GOOD, lambda data: data.update(rows_planned="16"), "rows_planned"),
     ("processes-median-text", GOOD, _set(processes=[{"median_ms": "x", "n": 3}]),
