@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 import bench
 from bench import status as row_status
 from bench.errors import FbenchError
-from bench.schema import RUN_STATES, SCHEMA, upgrade
+from bench.schema import RUN_STATES as RUN_STATES  # re-exported for readers
+from bench.schema import SCHEMA, upgrade
 from bench.timing import LatencySummary
 
 if TYPE_CHECKING:
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 
 # The row statuses and reason codes live in bench/status.py; re-exported for readers.
 STATUSES = row_status.STATUSES
-__all__ = ["RUN_STATES", "SCHEMA", "STATUSES"]
 
 
 def now_iso() -> str:
