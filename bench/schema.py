@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from bench import status as st
@@ -179,11 +180,10 @@ def _v1_why(
 Check = Callable[[Any, str], None]
 
 
+@dataclass(frozen=True)
 class Field:
-    __slots__ = ("check", "required")
-
-    def __init__(self, check: Check, required: bool = False) -> None:
-        self.check, self.required = check, required
+    check: Check
+    required: bool = False
 
 
 def _type_name(value: Any) -> str:
