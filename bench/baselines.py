@@ -1,7 +1,7 @@
 """Baselines: one stored run per device identity, so a CI runner compares with its own history.
 
 A baseline is a copy of a result file at `<baselines-dir>/<identity-slug>.json`, where the
-slug names the board, CPU, device, backend and torch version (reports.compare.device_identity):
+slug names the board, CPU, device, backend and torch version (bench.identity.device_identity):
 another board, or the same board after a torch upgrade, finds no baseline rather than a wrong
 one. A torch upgrade accepted on purpose (`fbench compare auto --accept-difference torch`)
 takes the same board's baseline of another torch version, when there is exactly one.
@@ -13,15 +13,18 @@ from collections.abc import Collection
 from pathlib import Path
 
 from bench.errors import FbenchError, NotComparableError
+from bench.identity import device_identity
 from bench.results import RunResult, read_result, write_atomic
 
 DEFAULT_BASELINES_DIR = "baselines"
 
 
 def baseline_path(run: RunResult, baselines_dir: Path) -> Path:
-    from reports.compare import device_identity, identity_slug
-
-    return baselines_dir / f"{identity_slug(device_identity(run))}.json"
+    config = run.config
+    identity = device_identity(
+        run.environment, config.get("device"), config.get("backend"), config.get("dtype")
+    )
+    return baselines_dir / f"{identity.baseline_name()}.json"
 
 
 def save(run: RunResult, baselines_dir: Path) -> Path:

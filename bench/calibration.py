@@ -19,7 +19,6 @@ Format history:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import bench
 from bench.errors import FbenchError
+from bench.identity import device_identity, device_model
 from bench.results import read_json, write_atomic
 from bench.timing import LatencySummary
 
@@ -44,9 +44,6 @@ COMPUTE_CEILING = "gemm"  # every calibration has one; /1 files have no other co
 BANDWIDTH_CEILING = "memory_copy"
 DRAM_CEILINGS = ("memory_copy", "memory_triad")
 CACHE_CEILINGS = ("cache_copy",)
-# Keys of the device session's environment that name the hardware, first found wins
-# (cpu_model from bench.environment; the GPU's name from a CUDA session).
-MODEL_KEYS = ("gpu_name", "cuda_device_name", "device_name", "cpu_model")
 
 
 @dataclass(frozen=True)
@@ -292,24 +289,6 @@ def theoretical_peak(
     )
 
 
-def slug(text: str) -> str:
-    """A file-name-safe lower-case form: "AMD EPYC 9R14 96-Core" → "amd-epyc-9r14-96-core"."""
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "unknown"
-
-
-def device_model(environment: Mapping[str, Any]) -> str:
-    for key in MODEL_KEYS:
-        value = environment.get(key)
-        if isinstance(value, str) and value:
-            return value
-    return "unknown"
-
-
-def device_identity(device: str, environment: Mapping[str, Any], dtype: str) -> str:
-    """Which calibration belongs to a run: same device kind, hardware model and dtype."""
-    return f"{device}-{slug(device_model(environment))}-{dtype}"
-
-
 def default_path(directory: Path, identity: str) -> Path:
     return directory / f"{identity}.json"
 
@@ -403,7 +382,9 @@ def find_calibration(
     directory: Path, device: str, environment: Mapping[str, Any], dtype: str
 ) -> tuple[Path, Calibration] | None:
     """The stored calibration for this device identity, if `fbench calibrate` made one."""
-    path = default_path(directory, device_identity(device, environment, dtype))
+    path = default_path(
+        directory, device_identity(environment, device, dtype=dtype).calibration_name()
+    )
     return (path, read_calibration(path)) if path.is_file() else None
 
 
@@ -508,7 +489,7 @@ def calibrations_for_runs(
                     f"{calibration.dtype}, the run's {device} rows are {dtype}; calibrate "
                     f"with --dtype {dtype}"
                 )
-            expected = device_identity(device, result.environment, dtype)
+            expected = device_identity(result.environment, device, dtype=dtype).calibration_name()
             if calibration.identity != expected:
                 notes.append(
                     f"{result.run_id}: calibration {calibration.identity} ({source}) is for "

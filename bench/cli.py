@@ -32,7 +32,7 @@ COMMANDS = (
 EPILOG = """\
 exit codes: 0 success; 1 regression found (compare) or outputs differ (check); 2 bad
 input (flags, config, result files); 3 results not comparable or not trustworthy (compare:
-other device or config, unstable rows); 130 interrupted (finished rows are kept).
+other device or config, disturbed rows); 130 interrupted (finished rows are kept).
 
 Start with:  fbench run --device cpu      then:  fbench show <run-id>"""
 

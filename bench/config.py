@@ -34,7 +34,7 @@ class TimingConfig:
     min_samples: int = 20
     min_rounds: int = 8  # rounds every row is sampled in, so drift hits all rows alike
     round_s: float = 0.05  # sampling time one row gets per round
-    max_row_s: float = 6.0  # sampling-time cap per row; over it the row is "unstable"
+    max_row_s: float = 6.0  # sampling-time cap per row; over it, short of the target: "imprecise"
     warmup_min_s: float = 0.2
     warmup_max_s: float = 2.0
     warmup_tolerance: float = 0.02  # two consecutive warm-up windows' medians within 2%

@@ -26,8 +26,8 @@ process share its luck. Rows still short of the target whose processes agree (th
 fall short), with sampling time left, get up to as many extra workers. A row is final, and
 stored, when the last worker has timed it; a row that fails in a worker is stored as failed
 at once and not retried. On Ctrl-C, the rows that at least one worker finished are pooled
-and stored; those timed in fewer processes than planned are `unstable`, with a note saying
-in how many.
+and stored; those timed in fewer processes than planned are `disturbed` (reason
+`interrupted`), with a note saying in how many.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import host_probe, timing
+from bench import status as row_status
 from bench.config import RunConfig, TimingConfig
 from bench.errors import FbenchError
 from bench.results import ResultRow
@@ -129,42 +130,57 @@ def pool_rows(
     worker_rows: Sequence[ResultRow],
     settings: TimingConfig,
     problems: Sequence[str] = (),
+    interrupted: str | None = None,
 ) -> ResultRow:
-    """One row from the same row timed in several processes (all `ok` or `unstable`).
+    """One row from the same row timed in several processes (none of them `failed`).
 
     The samples are pooled and summarised as in one process; the row is `ok` when the pooled
-    median's interval meets the run's target after the run's samples and rounds, and
-    `unstable` when it does not or when the device reported `problems` (throttling...).
-    Each process's median, n, rounds and sampling time are kept in `processes`.
+    median's interval meets the run's target after the run's samples and rounds, `imprecise`
+    when it does not (reason `interval_wide`, plus `processes_differ` when the processes'
+    medians, not the calls, make it wide), and `disturbed` when the device reported
+    `problems` (throttling...: bench.status.DeviceProblem carries the code), a process's
+    warm-up never settled, or the run was `interrupted` (that sentence) before every planned
+    process timed it. Each process's median, n, rounds and sampling time are kept in
+    `processes`.
     """
     if not worker_rows:
         raise ValueError("pool_rows needs at least one worker row")
     first, last = worker_rows[0], worker_rows[-1]
     pooled = _Pooled.of(worker_rows)
     summary = pooled.summary
-    notes = list(problems)
-    status = "unstable" if problems else "ok"
+    causes = [(row_status.INTERRUPTED, interrupted)] if interrupted else []
+    causes += [(row_status.problem_code(problem), str(problem)) for problem in problems]
+    interval: list[str] = []
+    interval_reasons: list[str] = []
     if not pooled.converged(settings):
-        status = "unstable"
-        notes.insert(0, interval_note(summary, pooled.sampled_s, pooled.rounds, settings))
+        interval.append(interval_note(summary, pooled.sampled_s, pooled.rounds, settings))
+        interval_reasons.append(row_status.INTERVAL_WIDE)
         if (pooled.processes_halfwidth or 0.0) > (pooled.calls_halfwidth or 0.0):
             medians = pooled.process_medians_ms
-            notes.insert(
-                1,
+            interval.append(
                 f"the interval is the processes': their {len(medians)} medians differ by "
                 f"{medians_spread(medians):.1%} (the pooled calls alone: "
-                f"±{pooled.calls_halfwidth or 0.0:.1%})",
+                f"±{pooled.calls_halfwidth or 0.0:.1%})"
             )
+            interval_reasons.append(row_status.PROCESSES_DIFFER)
     unsettled = [i for i, row in enumerate(worker_rows, 1) if row.warmup.get("settled") is False]
-    if unsettled:
-        notes.append(
-            f"warm-up did not settle within {settings.warmup_max_s:g} s in process(es) "
-            f"{', '.join(map(str, unsettled))} of {len(worker_rows)}"
-        )
+    unsettled_note = (
+        f"warm-up did not settle within {settings.warmup_max_s:g} s in process(es) "
+        f"{', '.join(map(str, unsettled))} of {len(worker_rows)}"
+    )
+    if unsettled and row_status.unsettled_disturbs(settings.warmup_max_s):
+        causes.append((row_status.WARMUP_UNSETTLED, unsettled_note))
+    reasons = row_status.unique([code for code, _ in causes] + interval_reasons)
+    notes = [*interval, *(text for _, text in causes)]
+    if unsettled and not row_status.unsettled_disturbs(settings.warmup_max_s):
+        notes.append(unsettled_note)
     return replace(
         first,
-        status=status,
+        status=row_status.status_of(reasons),
+        reasons=reasons,
+        why=row_status.sentence([text for _, text in causes], interval),
         notes=notes,
+        device_problems=[str(problem) for problem in problems],
         latency_ms=summary,
         latency_estimator="median",
         samples_ms=pooled.samples_ms,
@@ -187,11 +203,7 @@ def pool_rows(
             "seconds": round(sum(row.warmup.get("seconds", 0.0) for row in worker_rows), 4),
             "settled": not unsettled,
         },
-        telemetry={
-            "before": first.telemetry.get("before"),
-            "after": last.telemetry.get("after"),
-            "problems": list(problems),
-        },
+        telemetry={"before": first.telemetry.get("before"), "after": last.telemetry.get("after")},
         # The processes' probe rounds together, and a failure with its process number.
         host_probe=host_probe.pool([row.host_probe for row in worker_rows]),
         started=first.started,
@@ -216,7 +228,7 @@ def needs_another_process(worker_rows: Sequence[ResultRow], settings: TimingConf
     Why not also when the processes disagree: in five 6-process sweeps here, giving such
     rows up to six more processes (where the spread so far said that could reach ±1%) made
     sweeps 76–90 s instead of 60–64 s, and back-to-back sweeps agreed no better (0.8% /
-    5.6% on the median / worst row, against 0.6% / 6.4%); the rows stayed `unstable`.
+    5.6% on the median / worst row, against 0.6% / 6.4%); the rows stayed `imprecise`.
     """
     if not any(row.samples_ms for row in worker_rows):
         return False
@@ -254,7 +266,7 @@ def measure_in_processes(
         yield from _time_in_workers(plans, config, emit, finished, cache_dir, gathered)
     except KeyboardInterrupt:
         # Keep what the finished processes measured (Ctrl-C keeps finished work), marked
-        # unstable: a row timed in fewer processes than planned is not the planned method.
+        # disturbed: a row timed in fewer processes than planned is not the planned method.
         yield from pooled_rows(interrupted=count)
         raise
     yield from pooled_rows()
@@ -266,17 +278,18 @@ def _pooled(
     """`pool_rows` with the device's verdict on each process's telemetry, and, for a run
     interrupted before all `interrupted` planned processes timed the row, a note saying so."""
     problems = [
-        f"process {number}: {problem}"
+        row_status.DeviceProblem(str(problem), row_status.problem_code(problem)).prefixed(
+            f"process {number}: "
+        )
         for number, row in enumerate(worker_rows, 1)
         for problem in session.problems(
             row.telemetry.get("before") or {}, row.telemetry.get("after") or {}
         )
     ]
+    stopped = None
     if interrupted and len(worker_rows) < interrupted:
-        problems.insert(
-            0, f"interrupted: timed in {len(worker_rows)} of {interrupted} planned processes"
-        )
-    return pool_rows(worker_rows, settings, problems)
+        stopped = f"interrupted: timed in {len(worker_rows)} of {interrupted} planned processes"
+    return pool_rows(worker_rows, settings, problems, stopped)
 
 
 def _time_in_workers(

@@ -1,9 +1,11 @@
-"""The result file format (`fbench.result/1`): the only module that reads or writes it.
+"""The result file format (`fbench.result/2`, bench/schema.py): the only module that reads or
+writes it.
 
 One JSON file per run, `results/<run-id>.json`. It is rewritten atomically (temp file,
 fsync, rename) after every finished row, so Ctrl-C, a crash or a full disk leaves either
 the previous complete file or the new one, never a torn one; `fbench run --resume` finishes
-what is missing. Loading validates the schema and names the file and field that is wrong.
+what is missing. Loading migrates `fbench.result/1` files in memory and validates every
+known field (bench/schema.py), naming the file and field that is wrong.
 """
 
 from __future__ import annotations
@@ -13,21 +15,23 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import MISSING, asdict, dataclass, field, fields, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import bench
+from bench import status as row_status
 from bench.errors import FbenchError
+from bench.schema import RUN_STATES as RUN_STATES  # re-exported for readers
+from bench.schema import SCHEMA, upgrade
 from bench.timing import LatencySummary
 
 if TYPE_CHECKING:
     import pandas
 
-SCHEMA = "fbench.result/1"
-STATUSES = ("ok", "failed", "unstable")
-RUN_STATES = ("running", "complete", "interrupted", "failed")
+# The row statuses and reason codes live in bench/status.py; re-exported for readers.
+STATUSES = row_status.STATUSES
 
 
 def now_iso() -> str:
@@ -54,14 +58,20 @@ class ResultRow:
     flops: int  # multiply-adds of the whole stack for ONE sample (Table 1's FLOPs column)
     memory_access_bytes: int | None  # paper eqs. 2, 3, 5, whole stack and batch (None: networks)
     implementation_memory_access_bytes: int | None  # plus the copies the implementation makes
-    status: str  # "ok" | "failed" | "unstable"
+    status: str  # "ok" | "imprecise" | "disturbed" | "failed" (bench/status.py)
     latency_ms: LatencySummary | None = None
     latency_estimator: str = "median"  # which latency_ms field FLOPS and throughput use
     samples_ms: list[float] = field(default_factory=list)
     throughput_per_s: float | None = None
     gflops_per_s: float | None = None
     error: str | None = None
-    notes: list[str] = field(default_factory=list)  # why "unstable", warm-up that never settled...
+    # Why the row is not `ok`: stable codes (bench/status.REASONS) and one sentence.
+    reasons: list[str] = field(default_factory=list)
+    why: str | None = None
+    notes: list[str] = field(default_factory=list)  # the details: the interval, the processes...
+    # What the device itself reported about the row (throttling, a capped clock...), one
+    # sentence each; formerly `telemetry.problems` (fbench.result/1).
+    device_problems: list[str] = field(default_factory=list)
     flops_fvcore: int | None = None
     fvcore_uncounted_ops: dict[str, int] = field(default_factory=dict)
     backend_options: dict[str, Any] = field(default_factory=dict)
@@ -107,12 +117,9 @@ class ResultRow:
         return [entry["median_ms"] for entry in self.processes or () if entry.get("median_ms")]
 
     @property
-    def only_imprecise(self) -> bool:
-        """`unstable` only because its interval is wider than the target: the device reported
-        no problem (throttling, a capped clock, an interrupted run). Known only for rows that
-        keep the device's problems apart (`telemetry.problems`); older rows say False."""
-        problems = (self.telemetry or {}).get("problems")
-        return self.status == "unstable" and problems is not None and not problems
+    def in_averages(self) -> bool:
+        """Measured and steady (`ok` or `imprecise`): its median goes into averages and ratios."""
+        return row_status.in_averages(self.status)
 
     @property
     def shape_label(self) -> str:
@@ -186,11 +193,6 @@ def _freeze(value: Any) -> Any:
     return value
 
 
-REQUIRED_ROW_FIELDS = tuple(
-    f.name for f in fields(ResultRow) if f.default is MISSING and f.default_factory is MISSING
-)
-
-
 @dataclass(frozen=True)
 class RunResult:
     """A whole run: what was measured (config), where (environment) and the rows."""
@@ -206,6 +208,7 @@ class RunResult:
     resumed: list[str] = field(default_factory=list)  # times the run was resumed
     fbench_version: str = bench.__version__
     schema: str = SCHEMA
+    extra: dict[str, Any] = field(default_factory=dict)  # run fields of a newer fbench, kept
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -223,7 +226,7 @@ class RunResult:
             "config",
             "rows",
         ]
-        return {key: data[key] for key in order}
+        return {**{key: data[key] for key in order}, **self.extra}
 
     def with_row(self, row: ResultRow) -> RunResult:
         return replace(self, rows=[*self.rows, row])
@@ -309,6 +312,8 @@ class RunStore:
 
 # --- reading --------------------------------------------------------------------------------
 
+_RUN_KEYS = {f.name for f in fields(RunResult)} - {"extra"}
+
 
 def resolve_path(reference: str | Path, results_dir: Path) -> Path:
     """A result given as a file path, or as a run id looked up in `results_dir`."""
@@ -323,39 +328,14 @@ def resolve_path(reference: str | Path, results_dir: Path) -> Path:
     raise FbenchError(f"no run {reference!r} in {results_dir}/ (and no file of that name)")
 
 
-def _require(source: str, data: Mapping[str, Any], names: Iterable[str], where: str = "") -> None:
-    missing = [name for name in names if name not in data]
-    if missing:
-        raise FbenchError(
-            f"{source}: not a valid fbench result: {where}missing "
-            f"{', '.join(repr(m) for m in missing)}"
-        )
-
-
 def parse_result(data: Any, source: str) -> RunResult:
-    """Validate decoded JSON as an `fbench.result/1` run; errors name `source` and the field."""
-    if not isinstance(data, dict):
-        raise FbenchError(f"{source}: not an fbench result (top level is not an object)")
-    if "schema" not in data:
-        raise FbenchError(f"{source}: not an fbench result (no 'schema' field)")
-    if data["schema"] != SCHEMA:
-        raise FbenchError(
-            f"{source}: schema {data['schema']!r} is not supported; this fbench reads {SCHEMA!r}"
-        )
-    _require(source, data, ("run_id", "created", "environment", "config", "rows"))
-    if not isinstance(data["rows"], list):
-        raise FbenchError(f"{source}: not a valid fbench result: 'rows' is not a list")
-    rows = []
-    for index, raw_row in enumerate(data["rows"]):
-        if not isinstance(raw_row, dict):
-            raise FbenchError(f"{source}: row {index} is not an object")
-        _require(source, raw_row, REQUIRED_ROW_FIELDS, f"row {index} ")
-        if raw_row["status"] not in STATUSES:
-            raise FbenchError(f"{source}: row {index} has unknown status {raw_row['status']!r}")
-        try:
-            rows.append(ResultRow.from_dict(raw_row))
-        except (TypeError, KeyError) as error:
-            raise FbenchError(f"{source}: row {index} is malformed ({error})") from None
+    """Decoded JSON of a result file (/1 or /2) → a RunResult; /1 is migrated in memory and
+    every known field validated (bench/schema.py). Errors name `source` and the field."""
+    data = upgrade(data, source)
+    try:
+        rows = [ResultRow.from_dict(raw_row) for raw_row in data["rows"]]
+    except (TypeError, KeyError, ValueError) as error:  # the validator should have said
+        raise FbenchError(f"{source}: invalid result file: a row is malformed ({error})") from None
     return RunResult(
         run_id=data["run_id"],
         created=data["created"],
@@ -367,6 +347,7 @@ def parse_result(data: Any, source: str) -> RunResult:
         finished=data.get("finished"),
         resumed=list(data.get("resumed", [])),
         fbench_version=data.get("fbench_version", "unknown"),
+        extra={key: value for key, value in data.items() if key not in _RUN_KEYS},
     )
 
 

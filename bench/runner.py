@@ -8,7 +8,9 @@ Why the procedure looks like this (measured on 2-core shared hosts, see the READ
   spell is shared by all rows and the ratios between operators (the paper's point) hold.
 - A row is finished when the 95% interval of its median is within ±`ci_target` (after
   `min_samples` and `min_rounds`), or when its sampling time reaches `max_row_s`; it is
-  then `unstable`, reported with its real interval rather than a tidy wrong number.
+  then `imprecise`, reported with its real interval rather than a tidy wrong number. A row
+  the device reports a problem for (throttled...) or whose warm-up never settled is
+  `disturbed` (bench/status.py: the words and their reason codes).
 - The host itself speeds up and slows down (every row by the same few percent, for tens of
   seconds). A fixed GEMM, the host probe (bench/host_probe.py), takes a slice of every
   round like a row; each row stores the probe's median in the rounds it was sampled in, so
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import host_probe, timing
+from bench import status as row_status
 from bench.config import RunConfig, TimingConfig
 from bench.errors import one_line
 from bench.flop_count import FvcoreCount
@@ -297,7 +300,7 @@ def has_converged(summary: timing.LatencySummary, rounds: int, settings: TimingC
 def interval_note(
     summary: timing.LatencySummary, sampled_s: float, rounds: int, settings: TimingConfig
 ) -> str:
-    """Why a row that never reached its target is `unstable`, with its real interval."""
+    """Why a row that never reached its target is `imprecise`, with its real interval."""
     halfwidth = summary.ci95_halfwidth_rel
     interval = f"±{halfwidth:.1%}" if halfwidth is not None else "undefined"
     return (
@@ -317,19 +320,24 @@ def _finish(row: _Row, session: Any, settings: TimingConfig, converged: bool) ->
     summary = row.summary()
     estimator = "mean" if method == "official" else "median"
     latency = getattr(summary, estimator)
-    notes = list(row.notes)
-    status = "ok"
     telemetry_after = session.telemetry()
     # The device may know the row is not trustworthy (throttled, clock capped...).
     problems = session.problems(row.telemetry_before, telemetry_after)
-    if problems:
-        status = "unstable"
-        notes = [*problems, *notes]
+    causes = [(row_status.problem_code(problem), str(problem)) for problem in problems]
+    if row.warmup.get("settled") is False and row_status.unsettled_disturbs(settings.warmup_max_s):
+        causes.append((row_status.WARMUP_UNSETTLED, row.notes[0] if row.notes else ""))
+    interval = []
     if method == "adaptive" and not converged:
-        status = "unstable"
-        notes.insert(0, interval_note(summary, row.sampled_s, row.rounds, settings))
+        interval = [interval_note(summary, row.sampled_s, row.rounds, settings)]
+    reasons = row_status.unique(
+        [code for code, _ in causes] + [row_status.INTERVAL_WIDE] * bool(interval)
+    )
+    notes = [*interval, *(str(problem) for problem in problems), *row.notes]
     return row.plan.skeleton(
-        status=status,
+        status=row_status.status_of(reasons),
+        reasons=reasons,
+        why=row_status.sentence([text for _, text in causes], interval),
+        device_problems=[str(problem) for problem in problems],
         method=method,
         hardware_counters=_hardware_counters(row, settings) if settings.perf_counters else None,
         latency_ms=summary,
@@ -344,9 +352,7 @@ def _finish(row: _Row, session: Any, settings: TimingConfig, converged: bool) ->
         warmup=row.warmup,
         rounds=row.rounds,
         sampled_s=round(row.sampled_s, 4),
-        # "problems": what the device reported (throttling...), apart from the other notes, so
-        # a report can tell a doubtful value from one that is only less precise than asked.
-        telemetry={"before": row.telemetry_before, "after": telemetry_after, "problems": problems},
+        telemetry={"before": row.telemetry_before, "after": telemetry_after},
         host_probe=_probe_record(row.probe_ms, row.probe_failure),
         started=row.started,
         finished=now_iso(),
@@ -376,10 +382,13 @@ def _hardware_counters(row: _Row, settings: TimingConfig) -> dict[str, Any]:
 
 
 def _failed(plan: RowPlan, method: str, error: BaseException, started: str) -> ResultRow:
+    message = one_line(error)
     return plan.skeleton(
-        status="failed",
+        status=row_status.FAILED,
+        reasons=[row_status.ERROR],
+        why=message,
         method=method,
-        error=one_line(error),
+        error=message,
         started=started,
         finished=now_iso(),
     )

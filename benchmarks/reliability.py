@@ -73,10 +73,10 @@ class GateStats:
     pairs: int = 0
     false_alarms: int = 0  # SLOWER/FASTER rows where nothing changed
     failed_pairs: int = 0  # pairs that would fail CI (exit 1) on nothing
-    untrusted_pairs: int = 0  # exit 3: a row unstable in either run
+    untrusted_pairs: int = 0  # exit 3: a row not judged (disturbed, imprecise) in either run
     failed_pairs_allowing_unstable: int = 0  # exit ≠ 0 with --allow-unstable
     false_rows: list[str] = field(default_factory=list)  # "conv 768×7×7 +5.2%", per alarm
-    unstable_rows: int = 0
+    not_judged_rows: int = 0
     judged_rows: int = 0
     worst_change: float = 0.0  # largest |change| the gate judged (after correction, if on)
     detected: dict[str, int] = field(default_factory=dict)  # planted kind → rows flagged
@@ -107,7 +107,7 @@ def gate_stats(
         stats.false_rows += [
             f"{row.label} {row.change:+.1%}" for row in plain.regressions + plain.improvements
         ]
-        stats.unstable_rows += sum(row.verdict == "unstable" for row in plain.rows)
+        stats.not_judged_rows += sum(row.verdict == compare.NOT_JUDGED for row in plain.rows)
         stats.judged_rows += len(plain.rows)
         changes = [abs(row.change) for row in plain.rows if row.change is not None]
         stats.worst_change = max([stats.worst_change, *changes])
@@ -178,8 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     line("pairs that fail on nothing (exit 1)", lambda s: f"{s.failed_pairs} of {s.pairs}")
     line("largest run-to-run change judged", lambda s: f"{s.worst_change:.1%}")
     line(
-        "pairs that exit 3 (a row `unstable`)",
-        lambda s: f"{s.untrusted_pairs} of {s.pairs} ({s.unstable_rows} rows)",
+        "pairs that exit 3 (a row `not judged`)",
+        lambda s: f"{s.untrusted_pairs} of {s.pairs} ({s.not_judged_rows} rows)",
     )
     line(
         "pairs that fail on nothing with --allow-unstable",

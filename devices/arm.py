@@ -4,7 +4,7 @@ A Pi 4 throttles at 80–85 °C, its governor steps between 600 and 1500 MHz, an
 silently caps the clock, so a number measured on a hot or badly powered board is a different
 measurement. The session therefore waits for the SoC to cool before every round, records
 temperature, clocks and the firmware's throttle bits before and after every row, and marks a
-row `unstable` with the reason when the board was throttled or capped while it ran. Parsing is
+row `disturbed` with the reason when the board was throttled or capped while it ran. Parsing is
 pure functions of the files' text (tested on a real Pi's formats in tests/fixtures/arm/).
 """
 
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import environment
+from bench.status import CLOCK_CAPPED, GOVERNOR_CHANGED, THROTTLED, TOO_HOT, DeviceProblem
 from devices.cpu import CPU_SETTINGS, CpuSession, check_cpu_settings
 from devices.registry import DeviceSpec, register_device
 
@@ -46,9 +47,9 @@ ARM_SETTINGS: dict[str, Any] = {
     # ... but never longer than this per wait (then measure anyway and record it).
     "cooldown_max_wait_s": 120.0,
     "cooldown_poll_s": 2.0,
-    # A row whose SoC reached this temperature is stored `unstable` (firmware throttling
+    # A row whose SoC reached this temperature is stored `disturbed` (firmware throttling
     # starts at 80–85 °C; the soft limit's bit covers boards that throttle earlier).
-    "unstable_above_c": 80.0,
+    "disturbed_above_c": 80.0,
 }
 
 # Timing defaults on a Pi 4, applied over [timing] (bench.toml: [devices.arm.timing]).
@@ -170,9 +171,10 @@ def _flag_names(flags: Mapping[str, bool]) -> list[str]:
 
 
 def row_problems(
-    before: Mapping[str, Any], after: Mapping[str, Any], unstable_above_c: float
+    before: Mapping[str, Any], after: Mapping[str, Any], disturbed_above_c: float
 ) -> list[str]:
-    """Why a row measured between two telemetry readings cannot be trusted ([] if it can)."""
+    """Why a row measured between two telemetry readings cannot be trusted ([] if it can):
+    sentences that carry their reason code (bench.status.DeviceProblem)."""
     problems = []
     for when, reading in (("before", before), ("after", after)):
         throttled = reading.get("throttled")
@@ -180,7 +182,10 @@ def row_problems(
             now = _flag_names(throttled["now"])
             if now:
                 problems.append(
-                    f"{', '.join(now)} {when} the row (get_throttled {throttled['raw']})"
+                    DeviceProblem(
+                        f"{', '.join(now)} {when} the row (get_throttled {throttled['raw']})",
+                        THROTTLED,
+                    )
                 )
     if before.get("throttled") and after.get("throttled"):
         new = [
@@ -190,24 +195,37 @@ def row_problems(
         ]
         if new:
             problems.append(
-                f"{', '.join(n.replace('_', ' ') for n in new)} occurred during the row "
-                f"(get_throttled {before['throttled']['raw']} → {after['throttled']['raw']})"
+                DeviceProblem(
+                    f"{', '.join(n.replace('_', ' ') for n in new)} occurred during the row "
+                    f"(get_throttled {before['throttled']['raw']} → {after['throttled']['raw']})",
+                    THROTTLED,
+                )
             )
     max_before, max_after = before.get("cpu_max_mhz"), after.get("cpu_max_mhz")
     if max_before is not None and max_after is not None and max_after < max_before:
         problems.append(
-            f"CPU max frequency capped during the row: {max_before:g} → {max_after:g} MHz"
+            DeviceProblem(
+                f"CPU max frequency capped during the row: {max_before:g} → {max_after:g} MHz",
+                CLOCK_CAPPED,
+            )
         )
     if before.get("governor") and after.get("governor") and before["governor"] != after["governor"]:
         problems.append(
-            f"governor changed during the row: {before['governor']} → {after['governor']}"
+            DeviceProblem(
+                f"governor changed during the row: {before['governor']} → {after['governor']}",
+                GOVERNOR_CHANGED,
+            )
         )
     hottest = max(
         (t for t in (before.get("soc_temp_c"), after.get("soc_temp_c")) if t is not None),
         default=None,
     )
-    if hottest is not None and hottest >= unstable_above_c:
-        problems.append(f"SoC at {hottest:.1f} °C (≥ {unstable_above_c:g} °C: throttling range)")
+    if hottest is not None and hottest >= disturbed_above_c:
+        problems.append(
+            DeviceProblem(
+                f"SoC at {hottest:.1f} °C (≥ {disturbed_above_c:g} °C: throttling range)", TOO_HOT
+            )
+        )
     return problems
 
 
@@ -321,7 +339,9 @@ class ArmSession(CpuSession):
         return read_telemetry(self.watched_core)
 
     def problems(self, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
-        return row_problems(before, after, self.settings["unstable_above_c"])
+        # A run stored before the key was renamed (fbench run --resume) has the old one.
+        limit = self.settings.get("disturbed_above_c", self.settings.get("unstable_above_c"))
+        return row_problems(before, after, 80.0 if limit is None else limit)
 
     def wait_until_ready(self) -> dict[str, Any] | None:
         return wait_until_cool(

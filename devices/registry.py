@@ -40,7 +40,9 @@ class DeviceSession(Protocol):
     def problems(self, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
         """Why a row whose telemetry went from `before` to `after` cannot be trusted.
 
-        Any reason given (throttling, a capped clock...) marks the row "unstable".
+        Any reason given (throttling, a capped clock...) marks the row "disturbed"; give it
+        as a `bench.status.DeviceProblem` to name its reason code (a plain string is
+        `device_problem`).
         """
 
     def wait_until_ready(self) -> dict[str, Any] | None:

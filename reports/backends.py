@@ -51,7 +51,7 @@ def backends_table(runs: Mapping[str, Sequence[ResultRow]]) -> Table:
                 elif row.status == "failed":
                     line.append("failed")
                 else:
-                    flag = "" if row.status == "ok" else " (unstable)"
+                    flag = "" if row.status == "ok" else f" ({row.status})"
                     line.append(_format_gflops(row.gflops_per_s) + flag)
             body.append(line)
         average: list[object] = ["", "Average"]

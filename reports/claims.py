@@ -22,7 +22,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from bench.calibration import Calibration, device_model
+from bench.calibration import Calibration
+from bench.status import DISTURBED, FAILED
+from bench.identity import device_model
 from bench.results import ResultRow, RunResult
 from reports import paper
 from reports.table1 import Table, operator_title, paper_row
@@ -34,39 +36,24 @@ NOT_MEASURED = "not measured"
 NOT_COMPARABLE = "not comparable"
 VERDICTS = (HOLDS, WEAKER, FAILS, NOT_MEASURED, NOT_COMPARABLE)
 
-# The one place claims look at the status vocabulary (bench.results.STATUSES). "disturbed"
-# is fbench.result/2's word for a row the device reported a problem for; /1 rows keep the
-# problems in telemetry.problems, which `device_problems` reads.
-FAILED_STATUS = "failed"
-DISTURBED_STATUS = "disturbed"
 # The paper's columns, in its order; only devices with a column have claims to check.
 DEVICES = ("cuda", "cpu", "arm")
 
 
-def device_problems(row: ResultRow) -> list[str]:
-    """What the device reported while the row was measured (throttling, a capped clock...)."""
-    return list((row.telemetry or {}).get("problems") or [])
-
-
 def usable(row: ResultRow) -> bool:
-    """A row a claim may use: measured (not failed), with no problem reported by the device.
+    """A row a claim may use: measured in a steady state (`ok` or `imprecise`, bench/status.py).
 
-    A row that is only imprecise (interval wider than the target) is used: its interval
-    widens the claim's, which is what it should do.
+    An imprecise row (interval wider than the target) is used: its interval widens the
+    claim's, which is what it should do. Disturbed and failed rows are not.
     """
-    return (
-        row.status not in (FAILED_STATUS, DISTURBED_STATUS)
-        and row.gflops_per_s is not None
-        and not device_problems(row)
-    )
+    return row.in_averages and row.gflops_per_s is not None
 
 
 def _unusable_reason(row: ResultRow) -> str:
-    if row.status == FAILED_STATUS:
+    if row.status == FAILED:
         return f"failed ({row.error})" if row.error else "failed"
-    problems = device_problems(row)
-    if problems or row.status == DISTURBED_STATUS:
-        return f"device problems: {'; '.join(problems) or row.status}"
+    if row.status == DISTURBED:
+        return f"disturbed ({', '.join(row.reasons)})"
     return "no measured FLOPS"
 
 

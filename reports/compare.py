@@ -13,12 +13,11 @@ same unit as the test: Welch's interval on the process medians' logs (it exclude
 when Welch's p < 0.05), else a bootstrap of the calls' medians. Runs that are not the same
 experiment (`experiment`: device, software versions, config and method, each a named key)
 are not judged at all (exit 3), unless the caller accepts chosen keys on purpose. Rows that
-were `unstable`/`failed` are not judged either (exit 3): a gate that compares a hot board
-with a cool one produces false alarms. The exceptions: a row `unstable` only because its
-processes disagree by more than its target allows (`ResultRow.only_imprecise`) is judged
-when the test is on process medians, since that test weighs exactly that disagreement; and
-`allow_unstable` judges every unstable row like an ok one (a slowdown among them is a
-regression).
+were `disturbed`/`failed` are not judged either (exit 3): a gate that compares a hot board
+with a cool one produces false alarms. The exceptions: an `imprecise` row (its interval
+wider than the target, bench/status.py) is judged when the test is on process medians,
+since that test weighs exactly the processes' disagreement; and `allow_unstable` judges
+every row held back like an ok one (a slowdown among them is a regression).
 
 The host probe: each row stores the median of a fixed GEMM timed in the same rounds
 (bench/host_probe.py), so the output always says how much faster or slower the host itself
@@ -35,8 +34,7 @@ from each other, which no single host factor explains.
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -44,6 +42,7 @@ from bench import host_probe
 from bench.config import COMPARE_DEFAULTS, TimingConfig
 from bench.errors import EXIT_NOT_COMPARABLE, EXIT_OK, EXIT_REGRESSION
 from bench.results import ResultRow, RunResult
+from bench.status import FAILED, IMPRECISE, OK
 from bench.timing import median
 
 # One source for the defaults: bench.toml's [compare] table falls back to the same values.
@@ -81,10 +80,12 @@ RUN_KEYS = (
 
 # Verdicts of a row. SLOWER and FASTER are measured changes; UNTRUSTED ones make the gate
 # exit 3 when nothing is slower.
-SLOWER, FASTER, SAME, UNSTABLE, FAILED, MISSING, NEW = VERDICTS = (
-    "slower", "faster", "same", "unstable", "failed", "missing", "new",
+# "not judged" / "not measured" are verdicts, not row statuses (bench.status.STATUSES): a
+# row held back because of its stored status or too few samples, and a row that failed.
+SLOWER, FASTER, SAME, NOT_JUDGED, NOT_MEASURED, MISSING, NEW = VERDICTS = (
+    "slower", "faster", "same", "not judged", "not measured", "missing", "new",
 )  # fmt: skip
-UNTRUSTED = (UNSTABLE, FAILED, MISSING)
+UNTRUSTED = (NOT_JUDGED, NOT_MEASURED, MISSING)
 
 
 # --- row statuses: every test of a stored row's status is one of these -----------------------
@@ -92,12 +93,12 @@ UNTRUSTED = (UNSTABLE, FAILED, MISSING)
 
 def row_is_ok(row: ResultRow) -> bool:
     """Trustworthy as stored: judged without conditions."""
-    return row.status == "ok"
+    return row.status == OK
 
 
 def row_has_failed(row: ResultRow) -> bool:
     """Nothing to judge: the row failed, or has no samples."""
-    return row.status == "failed" or not row.samples_ms
+    return row.status == FAILED or not row.samples_ms
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ class RowComparison:
     # "mann-whitney": on the per-call samples; "welch-processes": Welch's t on the logs of
     # the per-process medians (both runs timed in several processes: bench/processes.py)
     test: str = "mann-whitney"
-    # A row held back as UNSTABLE because of its stored status: what the test said of it
+    # A row held back as NOT_JUDGED because of its stored status: what the test said of it
     # (SLOWER, FASTER or SAME), which `allow_unstable` uses as its verdict.
     judged: str | None = None
 
@@ -193,7 +194,7 @@ class Comparison:
 
         A regression among trustworthy rows is reported as such even when other rows could
         not be judged: it is real evidence. Runs that are not the same experiment are never
-        judged. `allow_unstable` judges rows held back as UNSTABLE by what their test said
+        judged. `allow_unstable` judges rows held back as NOT_JUDGED by what their test said
         (as `compare_runs(allow_unstable=True)` does): a slowdown among them exits 1.
         """
         if self.not_comparable:
@@ -210,33 +211,7 @@ class Comparison:
         return asdict(self)
 
 
-# --- identity -------------------------------------------------------------------------------
-
-
-def device_identity(run: RunResult) -> dict[str, Any]:
-    """What a baseline is keyed by: the board, the CPU, the device/backend and torch."""
-    env, config = run.environment, run.config
-    return {
-        "machine": env.get("machine"),
-        "cpu_model": env.get("cpu_model"),
-        "board_model": env.get("board_model"),
-        "device": config.get("device"),
-        "backend": config.get("backend"),
-        "torch": env.get("torch"),
-    }
-
-
-def identity_slug(identity: Mapping[str, Any]) -> str:
-    """A file name for a device identity, e.g. raspberry-pi-4-model-b-rev-1.4_cortex-a72_..."""
-    parts = [
-        identity.get("board_model") or identity.get("machine"),
-        identity.get("cpu_model"),
-        identity.get("device"),
-        identity.get("backend"),
-        f"torch-{identity.get('torch')}",
-    ]
-    text = "_".join(str(part) for part in parts if part)
-    return re.sub(r"[^a-z0-9._+-]+", "-", text.lower()).strip("-") or "unknown"
+# --- the experiment ----------------------------------------------------------------------
 
 
 def experiment(run: RunResult) -> dict[str, Any]:
@@ -475,7 +450,7 @@ def compare_samples(
     change = cur_ms / host_factor / base_ms - 1.0  # median(x / f) is median(x) / f
     if min(len(baseline), len(current)) < MIN_SAMPLES:
         return RowComparison(
-            label, base_ms, cur_ms, change, None, None, UNSTABLE,
+            label, base_ms, cur_ms, change, None, None, NOT_JUDGED,
             f"too few samples to test ({len(baseline)} vs {len(current)}; need {MIN_SAMPLES})",
             raw_change,
         )  # fmt: skip
@@ -581,34 +556,34 @@ def _judge_row(
     failed = [(name, r) for name, r in pair if row_has_failed(r)]
     if failed:
         name, r = failed[0]
-        return RowComparison(label, base.latency, cur.latency, None, None, None, FAILED,
+        return RowComparison(label, base.latency, cur.latency, None, None, None, NOT_MEASURED,
                              f"{name}: {r.error or 'no samples'}")  # fmt: skip
     judged = compare_samples(
         label, base.samples_ms, cur.samples_ms, threshold, alpha, host_factor,
         (base.process_medians_ms, cur.process_medians_ms),
     )  # fmt: skip
-    # A row that is unstable only because its processes disagree by more than the target
-    # allows is judged like any other when the test is on process medians: that test already
-    # weighs the disagreement (README, "Reliability of the gate").
+    # An imprecise row (its processes disagree by more than the target allows) is judged like
+    # any other when the test is on process medians: that test already weighs the
+    # disagreement (docs/regression-gate.md).
     flagged = [
         (name, r)
         for name, r in pair
-        if not row_is_ok(r) and not (judged.test == "welch-processes" and r.only_imprecise)
+        if not row_is_ok(r) and not (judged.test == "welch-processes" and r.status == IMPRECISE)
     ]
-    if not flagged or judged.verdict == UNSTABLE:  # ok rows, or too few samples to test
+    if not flagged or judged.verdict == NOT_JUDGED:  # ok rows, or too few samples to test
         return judged
     name, r = flagged[0]
-    why = f"{name} row {r.status}: {r.notes[0] if r.notes else r.status}"
+    why = f"{name} row {r.status}: {r.why or (r.notes[0] if r.notes else ', '.join(r.reasons))}"
     if allow_unstable:
         # Judged like an ok row: a slowdown among these rows is a regression (exit 1).
         return replace(judged, reason=f"{judged.reason}; {why} (judged: --allow-unstable)")
     if _beyond_doubt(judged, threshold):
         return judged
-    # An unstable row cannot clear the gate, but a slowdown whose whole interval lies beyond
+    # A row held back cannot clear the gate, but a slowdown whose whole interval lies beyond
     # the threshold is still reported (above). Its own median is less certain than the
-    # target, so significance plus a change just past the threshold is not enough:
-    # Conv 768×7×7, unstable in most runs here, read +5.2% slower on nothing.
-    return replace(judged, verdict=UNSTABLE, reason=why, judged=judged.verdict)
+    # target, so significance plus a change just past the threshold is not enough
+    # (docs/regression-gate.md).
+    return replace(judged, verdict=NOT_JUDGED, reason=why, judged=judged.verdict)
 
 
 def _probe_failures(*runs: RunResult) -> list[tuple[str, str]]:
@@ -674,7 +649,7 @@ def summary_line(comparison: Comparison, code: int) -> str:
         EXIT_REGRESSION: "REGRESSION"
         if comparison.regressions
         else "IMPROVEMENT (refresh the baseline)",
-        EXIT_NOT_COMPARABLE: "NOT TRUSTWORTHY: rows unstable, failed or missing",
+        EXIT_NOT_COMPARABLE: "NOT TRUSTWORTHY: rows not judged, not measured or missing",
     }[code]
     return (
         f"{verdict} — {', '.join(parts)} (threshold {comparison.threshold:.0%}, "

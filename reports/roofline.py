@@ -23,7 +23,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TextIO
 
-from bench.calibration import Calibration, device_model
+from bench.calibration import Calibration
+from bench.identity import device_model
 from bench.results import ResultRow
 from operators import OPERATORS
 from reports.table1 import operator_title
@@ -81,7 +82,7 @@ class RooflinePoint:
     attainable_gflops_per_s: float  # at the implementation's intensity
     attainable_cache_gflops_per_s: float | None  # with the cached-copy bandwidth instead
     measured_gflops_per_s: float | None
-    status: str  # the row's: "ok" or "unstable" (failed rows have no measured FLOPS)
+    status: str  # the row's: "ok", "imprecise" or "disturbed" (failed rows have no FLOPS)
     fraction_of_attainable: float | None  # measured / attainable (implementation bytes)
     fraction_of_compute: float | None  # measured / the compute ceiling
     achieved_gb_per_s: float | None  # implementation bytes / latency
@@ -316,7 +317,7 @@ def _span(values: tuple[float, float]) -> str:
 
 
 def operator_summaries(points: Sequence[RooflinePoint]) -> list[OperatorSummary]:
-    """Per device and operator, over the rows with a measured FLOPS (ok or unstable)."""
+    """Per device and operator, over the rows with a measured FLOPS (any status but failed)."""
     groups: dict[tuple[str, str], list[RooflinePoint]] = {}
     for point in points:
         if point.measured_gflops_per_s is not None:

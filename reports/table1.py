@@ -12,6 +12,7 @@ from statistics import fmean
 from typing import Any
 
 from bench import host_probe
+from bench import status as row_status
 from bench.results import ResultRow, RunResult
 from bench.timing import median
 from operators import OPERATORS, StageShape
@@ -88,15 +89,12 @@ def operator_order(rows: Sequence[ResultRow]) -> list[str]:
 
 
 def counts_in_averages(row: ResultRow) -> bool:
-    """`ok` rows, and `unstable` rows whose only flaw is an interval wider than the target.
-
-    Such a row's median is still the best estimate there is (on a shared host the DWConv
-    rows' processes disagree by more than ±1% allows, run after run), and leaving it out
-    would average a different set of stages for each operator. A row the device reported a
-    problem for (throttled, clock capped, interrupted...) is left out: its value is doubtful.
-    Rows stored before fbench kept the device's problems apart are counted only if `ok`.
-    """
-    return row.gflops_per_s is not None and (row.status == "ok" or row.only_imprecise)
+    """`ok` and `imprecise` rows (bench/status.py): an imprecise row's median is still the
+    best estimate there is (on a shared host the DWConv rows' processes disagree by more
+    than ±1% allows, run after run), and leaving it out would average a different set of
+    stages for each operator. A `disturbed` row (throttled, interrupted...) is left out: its
+    value is doubtful."""
+    return row.gflops_per_s is not None and row.in_averages
 
 
 def averaged_gflops(rows: Sequence[ResultRow]) -> list[float]:
@@ -119,12 +117,12 @@ def averages_notes(rows: Sequence[ResultRow]) -> list[str]:
     notes = []
     if counted:
         notes.append(
-            f"{len(counted)} unstable row(s) are in the averages and the ratio: their "
+            f"{len(counted)} imprecise row(s) are in the averages and the ratio: their "
             "intervals are wider than the target, their medians still the best estimate."
         )
     if len(counted) < len(not_ok):
         notes.append(
-            f"{len(not_ok) - len(counted)} row(s) failed or with a device problem are shown "
+            f"{len(not_ok) - len(counted)} row(s) failed or disturbed are shown "
             "with their status but left out of the averages and the PConv/DWConv ratio."
         )
     return notes
@@ -269,6 +267,76 @@ def host_probe_line(rows: Sequence[ResultRow]) -> str | None:
         f"{len(rounds)} rounds, 5–95% range {host_probe.spread(rounds):.1%}: how much the "
         "host's own speed moved during the run"
     )
+
+
+def precision_line(rows: Sequence[ResultRow], timing: dict) -> str | None:
+    """The run in one line: how many rows reached the interval target, the widest one and
+    why, what would narrow it, and the rows that were disturbed or failed, e.g.
+    `target ±1.0%: 2 of 16 rows reached it; widest ±3.4% (dwconv 384×14×14, processes
+    differ by memory layout); --processes 12 would narrow it to about ±2.3%`."""
+    if not rows:
+        return None
+    parts = []
+    measured = [row for row in rows if row.status != "failed" and row.latency_ms is not None]
+    target = timing.get("ci_target")
+    if timing.get("method") != "official" and measured and target:
+        wide = [row for row in measured if row_status.INTERVAL_WIDE in row.reasons]
+        if not wide:
+            parts.append(f"target ±{target:.1%}: all {len(measured)} rows reached it")
+        else:
+            parts.append(
+                f"target ±{target:.1%}: {len(measured) - len(wide)} of {len(measured)} rows "
+                "reached it"
+            )
+            worst = max(wide, key=lambda row: row.latency_ms.ci95_halfwidth_rel or 0.0)
+            halfwidth = worst.latency_ms.ci95_halfwidth_rel or 0.0
+            apart = row_status.PROCESSES_DIFFER in worst.reasons
+            cause = "processes differ by memory layout" if apart else "its calls vary"
+            parts.append(f"widest ±{halfwidth:.1%} ({_row_name(worst)}, {cause})")
+            hint = _narrowing_hint(worst, halfwidth, target, timing, apart)
+            if hint:
+                parts.append(hint)
+    disturbed = [row for row in rows if row.status == row_status.DISTURBED]
+    if disturbed:
+        codes = row_status.unique(
+            code
+            for row in disturbed
+            for code in row.reasons
+            if row_status.REASONS[code].status == row_status.DISTURBED
+        )
+        parts.append(f"{len(disturbed)} disturbed ({', '.join(codes)}), left out of averages")
+    failed = sum(row.status == row_status.FAILED for row in rows)
+    if failed:
+        parts.append(f"{failed} failed")
+    return "; ".join(parts) or None
+
+
+def _row_name(row: ResultRow) -> str:
+    return row.network or f"{row.operator} {row.shape_label}"
+
+
+def _narrowing_hint(
+    row: ResultRow, halfwidth: float, target: float, timing: dict, apart: bool
+) -> str | None:
+    """What would narrow the widest interval: more processes when they disagree (the
+    interval is Student's t on their medians: t(n−1)/√n scaling, assuming the processes
+    spread as they did), else more sampling time per row."""
+    if not apart:
+        cap = timing.get("max_row_s", 0.0)
+        return f"more sampling time per row (max_row_s, now {cap:g} s) narrows it"
+    from scipy.stats import t
+
+    had = len(row.processes or ()) or int(timing.get("processes", 1))
+    if had < 2:
+        return None
+
+    def predicted(count: int) -> float:
+        scale = float(t.ppf(0.975, count - 1) / t.ppf(0.975, had - 1))
+        return halfwidth * scale * (had / count) ** 0.5
+
+    enough = [n for n in range(had + 1, 4 * had + 1) if predicted(n) <= target]
+    count = enough[0] if enough else 2 * had
+    return f"--processes {count} would narrow it to about ±{predicted(count):.1%}"
 
 
 def run_header(run: RunResult) -> list[str]:

@@ -12,13 +12,13 @@ from bench.calibration import (
     calibration_record,
     calibrations_for_runs,
     ceiling_from_latencies,
-    device_identity,
     read_calibration,
     theoretical_peak,
     write_calibration,
 )
 from bench.ceilings import CLOCK_SOURCES, best_per_ceiling, cpuinfo_mhz
 from bench.errors import FbenchError
+from bench.identity import device_identity
 from bench.results import read_result
 from bench.timing import LatencySummary
 from devices.cuda import cuda_unavailable
@@ -40,7 +40,8 @@ def test_quick_calibrate_measures_plausible_positive_ceilings(quick_calibration)
     data = json.loads(path.read_text())
     assert data["schema"] == SCHEMA and data["device"] == "cpu" and data["quick"] is True
     assert data["environment"]["threads"] == {"intra_op": 1, "inter_op": 1}
-    assert data["identity"] == device_identity("cpu", data["environment"], "float32")
+    identity = device_identity(data["environment"], "cpu", dtype="float32")
+    assert data["identity"] == identity.calibration_name()
     ceilings = data["ceilings"]
     assert {"gemm", "conv", "memory_copy", "memory_triad"} <= set(ceilings)
     # Positive and plausible for one CPU core: no timing assertion beyond that.
@@ -78,15 +79,6 @@ def test_rates_from_latencies_swap_the_interval():
     assert ceiling.ci95_low == pytest.approx(1000.0)
     assert ceiling.ci95_high == pytest.approx(4000.0)
     assert ceiling.unit == "GB/s"
-
-
-def test_identity_names_device_model_and_dtype():
-    environment = {"cpu_model": "AMD EPYC 9R14 96-Core Processor"}
-    assert device_identity("cpu", environment, "float32") == (
-        "cpu-amd-epyc-9r14-96-core-processor-float32"
-    )
-    gpu = {"cpu_model": "Intel Xeon", "gpu_name": "NVIDIA H100 80GB HBM3"}
-    assert device_identity("cuda", gpu, "float16") == "cuda-nvidia-h100-80gb-hbm3-float16"
 
 
 def test_fixture_calibration_values():

@@ -141,11 +141,12 @@ def test_usable_rows_exclude_failed_and_device_problems():
     assert not usable(failed)
     ok = next(r for r in rows if r.status == "ok")
     assert usable(ok)
-    throttled = dataclasses.replace(ok, telemetry={"problems": ["throttled (0x50005)"]})
+    throttled = dataclasses.replace(
+        ok, status="disturbed", reasons=["throttled"], device_problems=["throttled (0x50005)"]
+    )
     assert not usable(throttled)
-    assert not usable(dataclasses.replace(ok, status="disturbed"))  # fbench.result/2
     # Only imprecise: the interval is wide, the device reported nothing: used.
-    imprecise = dataclasses.replace(ok, status="unstable", telemetry={"problems": []})
+    imprecise = dataclasses.replace(ok, status="imprecise", reasons=["interval_wide"])
     assert usable(imprecise)
 
 

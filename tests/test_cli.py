@@ -48,6 +48,9 @@ ROW_FIELDS = (
     "throughput_per_s",
     "gflops_per_s",
     "status",
+    "reasons",
+    "why",
+    "device_problems",
     "error",
 )
 LATENCY_FIELDS = ("median", "ci95_low", "ci95_high", "iqr", "mean", "stdev", "n")
@@ -65,7 +68,7 @@ def quick_run(tmp_path_factory):
 def test_quick_run_writes_a_valid_result_file(quick_run):
     _, path = quick_run
     data = json.loads(path.read_text())
-    assert data["schema"] == "fbench.result/1"
+    assert data["schema"] == "fbench.result/2"
     assert data["run_id"] == path.stem and data["state"] == "complete"
     assert datetime.fromisoformat(data["created"]).tzinfo is not None
     assert re.fullmatch(r"\d+\.\d+\.\d+", data["fbench_version"])
@@ -78,7 +81,7 @@ def test_quick_run_writes_a_valid_result_file(quick_run):
         for name in ROW_FIELDS:
             assert name in row, name
         assert set(LATENCY_FIELDS) <= set(row["latency_ms"])
-        assert row["status"] in ("ok", "unstable")
+        assert row["status"] in ("ok", "imprecise", "disturbed")
         assert len(row["samples_ms"]) == row["latency_ms"]["n"]
         assert row["batch"] == 1 and row["device"] == "cpu" and row["backend"] == "torch"
         spec = get_operator(row["operator"])

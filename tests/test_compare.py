@@ -13,6 +13,7 @@ import pytest
 
 from bench import host_probe
 from bench.cli import main
+from bench.identity import device_identity
 from bench.results import parse_result
 from reports import compare
 from tests.conftest import FIXTURES, assert_one_line_error
@@ -59,11 +60,16 @@ def synthetic_run(
         factor = scale if isinstance(scale, float) else scale.get(label, 1.0)
         median = row["latency_ms"]["median"] * factor
         row["samples_ms"] = [median * rng.lognormvariate(0.0, 0.02) for _ in range(n)]
-        row["status"], row["notes"] = "ok", []
+        mark(row, "ok")
         if probe is not None:
             rounds = [0.2 * probe * rng.lognormvariate(0.0, 0.01) for _ in range(10)]
             row["host_probe"] = {"workload": host_probe.WORKLOAD, "round_medians_ms": rounds}
     return data
+
+
+def mark(row: dict, status: str, *reasons: str, why: str | None = None) -> None:
+    """Give a row of a synthetic run a status, its reasons and sentence (and no notes)."""
+    row.update(status=status, reasons=list(reasons), why=why, notes=[why] if why else [])
 
 
 def write(tmp_path: Path, data: dict) -> Path:
@@ -120,15 +126,15 @@ def test_improvement_fails_only_when_asked():
     assert result.exit_code(fail_on_improvement=True) == 1
 
 
-def test_unstable_rows_make_the_gate_untrustworthy():
+def test_disturbed_rows_make_the_gate_untrustworthy():
     current = synthetic_run("b", 2)
-    current["rows"][3]["status"] = "unstable"
-    current["rows"][3]["notes"] = ["under voltage during the row (get_throttled 0x0 → 0x50000)"]
+    why = "under voltage during the row (get_throttled 0x0 → 0x50000)"
+    mark(current["rows"][3], "disturbed", "throttled", why=why)
     result = compare.compare_runs(
         parse_result(synthetic_run("a", 1), "a"), parse_result(current, "b")
     )
-    unstable = [r for r in result.rows if r.verdict == "unstable"]
-    assert len(unstable) == 1 and "under voltage" in unstable[0].reason
+    not_judged = [r for r in result.rows if r.verdict == "not judged"]
+    assert len(not_judged) == 1 and "row disturbed: under voltage" in not_judged[0].reason
     assert result.exit_code() == 3
     assert result.exit_code(allow_unstable=True) == 0
 
@@ -215,7 +221,9 @@ def _labels() -> list[str]:
 
 def test_identity_slug_keys_baselines_by_board_cpu_and_torch():
     run = parse_result(synthetic_run("a", 1, board_model="Raspberry Pi 4 Model B Rev 1.4"), "a")
-    slug = compare.identity_slug(compare.device_identity(run))
+    config = run.config
+    identity = device_identity(run.environment, config["device"], config["backend"])
+    slug = identity.baseline_name()
     assert slug == "raspberry-pi-4-model-b-rev-1.4_hand-made-test-cpu_cpu_torch_torch-2.15.0"
 
 
@@ -294,7 +302,7 @@ def test_cli_baseline_save_then_compare_auto(tmp_path):
 
 def test_cli_baseline_save_warns_about_rows_that_are_not_ok(tmp_path):
     data = synthetic_run("base", 1)
-    data["rows"][0]["status"] = "unstable"
+    mark(data["rows"][0], "imprecise", "interval_wide", why="95% CI of the median is ±2.1%")
     saved = fbench("baseline", "save", str(write(tmp_path, data)), "--baselines-dir", str(tmp_path))
     assert saved.returncode == 0
     assert "warning: 1 row(s) not ok (conv 96×56×56)" in saved.stderr
@@ -323,7 +331,7 @@ def multi_process_run(run_id: str, seed: int, process_factors: list[float], n: i
             samples += calls
             processes.append({"median_ms": sorted(calls)[n // 2], "n": n, "rounds": 2})
         row["samples_ms"], row["processes"] = samples, processes
-        row["status"], row["notes"] = "ok", []
+        mark(row, "ok")
     return data
 
 
@@ -403,43 +411,47 @@ def test_a_single_process_baseline_is_judged_on_its_calls():
     assert {r.test for r in _runs(baseline, current).rows} == {"mann-whitney"}
 
 
-def test_an_unstable_row_fails_the_gate_only_when_its_whole_interval_is_past_the_threshold():
-    def unstable_current(factor: float) -> dict:
+def test_an_imprecise_row_fails_the_gate_only_when_its_whole_interval_is_past_the_threshold():
+    def imprecise_current(factor: float) -> dict:
         current = synthetic_run("b", 2, {"conv 768×7×7": factor}, n=40)
         row = next(r for r in current["rows"] if r["operator"] == "conv" and r["channels"] == 768)
-        row["status"], row["notes"] = "unstable", ["95% CI of the median is ±2.1% ..."]
+        mark(row, "imprecise", "interval_wide", why="95% CI of the median is ±2.1% ...")
         return current
 
     baseline = synthetic_run("a", 1, n=40)
-    just_past = _runs(baseline, unstable_current(1.06))
+    just_past = _runs(baseline, imprecise_current(1.06))
     (row,) = [r for r in just_past.rows if r.label == "conv 768×7×7"]
     assert row.p_value < 0.05 and row.change > 0.05  # significant and past 5%...
     assert row.ratio_ci95[0] < 1.05  # ... but not beyond doubt
-    assert row.verdict == "unstable" and just_past.exit_code() == 3
-    clear = _runs(baseline, unstable_current(1.20))
+    assert row.verdict == "not judged" and just_past.exit_code() == 3
+    clear = _runs(baseline, imprecise_current(1.20))
     assert [r.label for r in clear.regressions] == ["conv 768×7×7"] and clear.exit_code() == 1
 
 
-def test_rows_unstable_only_because_their_processes_disagree_are_judged():
-    # The process-level test already weighs the disagreement that made them unstable; a row
-    # the device reported a problem for is still not judged.
-    def unstable(run: dict, problems: list[str]) -> dict:
+def test_imprecise_rows_are_judged_when_their_processes_were():
+    # The process-level test already weighs the disagreement that made them imprecise; a
+    # row the device reported a problem for (disturbed) is still not judged.
+    def not_ok(run: dict, problems: list[str]) -> dict:
         for row in run["rows"]:
-            row["status"], row["notes"] = "unstable", ["95% CI of the median is ±2.4% ..."]
-            row["telemetry"] = {**row.get("telemetry", {}), "problems": problems}
+            interval = "95% CI of the median is ±2.4% ..."
+            if problems:
+                mark(row, "disturbed", "throttled", "interval_wide", why=problems[0])
+            else:
+                mark(row, "imprecise", "interval_wide", "processes_differ", why=interval)
+            row["device_problems"] = problems
         return run
 
-    baseline = unstable(multi_process_run("a", 1, [0.96, 1.00, 1.04, 1.01, 0.99, 1.03]), [])
-    same = unstable(multi_process_run("b", 2, [0.97, 1.03, 1.02, 0.98, 1.04, 1.00]), [])
+    baseline = not_ok(multi_process_run("a", 1, [0.96, 1.00, 1.04, 1.01, 0.99, 1.03]), [])
+    same = not_ok(multi_process_run("b", 2, [0.97, 1.03, 1.02, 0.98, 1.04, 1.00]), [])
     result = _runs(baseline, same)
     assert {r.verdict for r in result.rows} == {"same"} and result.exit_code() == 0
-    slower = unstable(multi_process_run("c", 3, [1.06, 1.12, 1.11, 1.08, 1.13, 1.09]), [])
+    slower = not_ok(multi_process_run("c", 3, [1.06, 1.12, 1.11, 1.08, 1.13, 1.09]), [])
     result = _runs(baseline, slower)
     assert len(result.regressions) == 16 and result.exit_code() == 1
-    throttled = unstable(multi_process_run("d", 4, [0.97, 1.03, 1.02, 0.98, 1.04, 1.00]),
+    throttled = not_ok(multi_process_run("d", 4, [0.97, 1.03, 1.02, 0.98, 1.04, 1.00]),
                          ["process 2: throttled"])  # fmt: skip
     result = _runs(baseline, throttled)
-    assert {r.verdict for r in result.rows} == {"unstable"} and result.exit_code() == 3
+    assert {r.verdict for r in result.rows} == {"not judged"} and result.exit_code() == 3
 
 
 # --- memory: the bootstrap draws no resample ---------------------------------------------------

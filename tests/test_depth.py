@@ -45,7 +45,9 @@ def _sweep_files(fixture_path, tmp_path, depths, overhead_ms=0.2, per_layer_ms=0
         for row in data["rows"]:
             row["flops"] = row["flops"] // row["layers"] * layers
             row["layers"] = layers
-            row["latency_ms"]["median"] = overhead_ms + layers * per_layer_ms
+            median = overhead_ms + layers * per_layer_ms
+            # The interval moves with the median: a file whose interval misses it is invalid.
+            row["latency_ms"].update(median=median, ci95_low=median * 0.99, ci95_high=median * 1.01)
         path = tmp_path / f"depth-{layers}.json"
         path.write_text(json.dumps(data))
         paths.append(path)

@@ -15,7 +15,7 @@ from bench import host_probe
 from bench.results import parse_result
 from reports import compare
 from tests.conftest import assert_one_line_error
-from tests.test_compare import _capture, fbench, synthetic_run, write  # noqa: F401 (autouse)
+from tests.test_compare import _capture, fbench, mark, synthetic_run, write  # noqa: F401 (autouse)
 
 
 def _set(path: str, value) -> Callable[[dict], None]:
@@ -211,7 +211,7 @@ def test_exit_3_when_not_comparable_or_not_trustworthy(tmp_path):
     assert fbench("compare", str(base), str(other)).returncode == 3
     _, flagged = _pair(tmp_path)
     data = json.loads(flagged.read_text())
-    data["rows"][2]["status"], data["rows"][2]["notes"] = "unstable", ["throttled"]
+    mark(data["rows"][2], "disturbed", "throttled", why="process 1: throttled")
     flagged.write_text(json.dumps(data))
     result = fbench("compare", str(base), str(flagged))
     assert result.returncode == 3 and "NOT TRUSTWORTHY" in result.stdout
@@ -221,11 +221,11 @@ def test_exit_3_when_not_comparable_or_not_trustworthy(tmp_path):
 
 
 def _unstable_slower(factor: float) -> tuple[dict, dict]:
-    """Baseline, and a current run whose conv 768×7×7 is `factor` slower and stored unstable:
-    significant, but (at 6%) its interval is not wholly past the 5% threshold."""
+    """Baseline, and a current run whose conv 768×7×7 is `factor` slower and stored disturbed
+    (held back): significant, but (at 6%) its interval is not wholly past the 5% threshold."""
     current = synthetic_run("cur", 2, {"conv 768×7×7": factor}, n=40)
     row = next(r for r in current["rows"] if r["operator"] == "conv" and r["channels"] == 768)
-    row["status"], row["notes"] = "unstable", ["95% CI of the median is ±2.1% ..."]
+    mark(row, "disturbed", "throttled", why="process 1: throttled")
     return synthetic_run("base", 1, n=40), current
 
 
@@ -233,7 +233,7 @@ def test_allow_unstable_judges_a_slowdown_among_the_rows_it_lets_through(tmp_pat
     baseline, current = _unstable_slower(1.06)
     held_back = compare.compare_runs(parse_result(baseline, "b"), parse_result(current, "c"))
     (row,) = [r for r in held_back.rows if r.label == "conv 768×7×7"]
-    assert row.verdict == "unstable" and row.judged == "slower" and row.p_value < 0.05
+    assert row.verdict == "not judged" and row.judged == "slower" and row.p_value < 0.05
     assert held_back.exit_code() == 3
     assert held_back.exit_code(allow_unstable=True) == 1
 
@@ -244,7 +244,7 @@ def test_allow_unstable_judges_a_slowdown_among_the_rows_it_lets_through(tmp_pat
     report = json.loads(allowed.stdout)
     (slower,) = [r for r in report["rows"] if r["verdict"] == "slower"]
     assert slower["label"] == "conv 768×7×7"
-    assert "current row unstable" in slower["reason"] and "--allow-unstable" in slower["reason"]
+    assert "current row disturbed" in slower["reason"] and "--allow-unstable" in slower["reason"]
 
 
 def test_allow_unstable_passes_unstable_rows_that_did_not_change(tmp_path):
@@ -257,12 +257,13 @@ def test_allow_unstable_passes_unstable_rows_that_did_not_change(tmp_path):
 def test_allow_unstable_does_not_let_failed_or_missing_rows_through(tmp_path):
     baseline = synthetic_run("base", 1)
     current = synthetic_run("cur", 2)
-    current["rows"][0]["status"], current["rows"][0]["error"] = "failed", "RuntimeError: x"
+    mark(current["rows"][0], "failed", "error", why="RuntimeError: x")
+    current["rows"][0]["error"], current["rows"][0]["latency_ms"] = "RuntimeError: x", None
     current["rows"][0]["samples_ms"] = []
     del current["rows"][1]
     base, cur = write(tmp_path, baseline), write(tmp_path, current)
     result = fbench("compare", str(base), str(cur), "--allow-unstable")
-    assert result.returncode == 3 and "1 failed, 1 missing" in result.stdout
+    assert result.returncode == 3 and "1 not measured, 1 missing" in result.stdout
 
 
 # --- host-probe failures, in words -------------------------------------------------------------
@@ -377,9 +378,7 @@ def test_a_probe_that_fails_in_round_2_is_stored_with_its_round(session, monkeyp
         "error": "RuntimeError: simulated: probe failed",
     }
     assert len(row.host_probe["round_medians_ms"]) == 1  # round 1's only
-    run = parse_result(
-        {**synthetic_run("r", 1), "rows": [{**row.to_dict(), "latency_ms": None}]}, "r"
-    )
+    run = parse_result({**synthetic_run("r", 1), "rows": [row.to_dict()]}, "r")
     assert host_probe.failure_words(host_probe.run_failure(run.rows), "r") == (
         "host probe failed in round 2 of run r (RuntimeError: simulated: probe failed)"
     )

@@ -235,7 +235,7 @@ def test_a_small_network_is_timed_end_to_end_and_resumes(tmp_path):
     rows = {row["operator"]: row for row in data["rows"]}
     assert set(rows) == {"fasternet_t0", "shufflenet_v2_x1_5"}
     row = rows["fasternet_t0"]
-    assert row["status"] in ("ok", "unstable"), row  # --quick: loose timing on a busy host
+    assert row["status"] in ("ok", "imprecise", "disturbed"), row  # --quick: loose timing
     assert (row["suite"], row["network"], row["family"]) == (
         "networks",
         "FasterNet-T0",

@@ -37,7 +37,7 @@ def test_networks_table_cells():
     assert _cell(table, "ResNet50", "Paper latency (ms)") == 73.0
     assert _cell(table, "FasterNet-T0", "Latency measured/paper") == pytest.approx(10.0 / 9.2)
     assert _cell(table, "FasterNet-T0", "95% CI") == "±1.0%"
-    assert _cell(table, "MobileNetV2", "Status") == "unstable"
+    assert _cell(table, "MobileNetV2", "Status") == "imprecise"
     assert _cell(table, "PVT-Tiny", "Latency (ms)") is None
     assert _cell(table, "PVT-Tiny", "Status").startswith("failed: NotImplementedError")
     assert "Paper latency (ms)" not in networks_table(read_result(NETWORKS).rows, False).headers

@@ -53,8 +53,8 @@ def test_operators_one_panel_per_device_with_the_measured_points():
     assert conv.texts == ["S1", "S2", "S3", "S4"] and conv.annotate
     # one series per operator whatever the status (fill shows it), failed rows not drawn
     dwconv = _series(cpu, "DWConv 3×3")
-    assert dwconv.statuses == ["ok", "ok", "ok", "unstable"]
-    assert not any("unstable" in s.label for p in figure.panels for s in p.series)
+    assert dwconv.statuses == ["ok", "ok", "ok", "imprecise"]
+    assert not any("imprecise" in s.label for p in figure.panels for s in p.series)
     assert len(_series(arm, "PConv 3×3").x) == 3
     assert not any(s.label.startswith("GConv") for s in arm.series)
     assert "1 failed row(s) have no value and are not plotted." in figure.notes
@@ -134,7 +134,7 @@ def test_figure2_panels_families_and_paper_overlay():
     assert fasternet.x == pytest.approx([0.34, 0.85]) and fasternet.y == pytest.approx([34.0, 42.5])
     assert _series(latency_panel, "ResNet").y == [80.0]
     assert not _series(flops_panel, "ResNet").highlight
-    assert _series(flops_panel, "MobileNetV2").statuses == ["unstable"]
+    assert _series(flops_panel, "MobileNetV2").statuses == ["imprecise"]
     assert not any("PVT-Tiny" in s.points for s in flops_panel.series if s.filled)  # failed
     # the paper's points: latency as printed, FLOPS derived as FLOPs / latency
     resnet_paper = _series(flops_panel, "ResNet (paper)")
@@ -173,7 +173,7 @@ def test_csv_has_the_interval_and_status_of_each_point():
     figure = operators_figure([read_result(OPERATOR_FILES[1])])
     frame = pandas.read_csv(io.StringIO(figure_csv(figure)))
     row = frame[(frame["series"] == "DWConv 3×3") & (frame["point"] == "768×7×7")].iloc[0]
-    assert row["status"] == "unstable" and row["y_low"] < row["y"] < row["y_high"]
+    assert row["status"] == "imprecise" and row["y_low"] < row["y"] < row["y_high"]
     assert "\n" not in row["panel"]
 
 

@@ -24,6 +24,7 @@ from bench.processes import (
     worker_timing,
 )
 from bench.runner import RoundFinished, measure, plan_rows
+from bench.status import DeviceProblem
 from bench.timing import between_processes_halfwidth, summarize
 from devices.cpu import CPU_SETTINGS, CpuSession
 from reports.table1 import counts_in_averages
@@ -95,8 +96,10 @@ def test_the_pooled_interval_counts_the_process_not_the_call_as_the_unit():
     assert expected > 2 * calls_only
     assert pooled.latency_ms.ci95_halfwidth_rel == pytest.approx(expected)
     assert pooled.latency_ms.median == summarize(pooled.samples_ms).median
-    assert pooled.status == "unstable"
+    assert pooled.status == "imprecise"
+    assert pooled.reasons == ["interval_wide", "processes_differ"]
     assert pooled.notes[1].startswith("the interval is the processes': their 6 medians differ by")
+    assert pooled.why == "; ".join(pooled.notes[:2])
     # The same calls from processes that agree: the calls' own interval stands, and it is ok.
     agreeing = [_worker_row([1.0 + i * 1e-5 + k * 1e-6 for i in range(100)], 4) for k in range(6)]
     pooled = pool_rows(agreeing, config_module.TimingConfig(processes=6))
@@ -111,13 +114,13 @@ def test_the_pooled_probe_comes_from_the_processes_that_probed():
     assert pooled.host_probe == {"workload": "gemm", "round_medians_ms": [0.19, 0.2]}
 
 
-def test_processes_that_disagree_leave_the_pooled_row_unstable_not_ok():
+def test_processes_that_disagree_leave_the_pooled_row_imprecise_not_ok():
     # Each process alone is tight; together they say the row's speed depends on the process.
     fast = _worker_row([1.00 + i * 1e-5 for i in range(50)])
     slow = _worker_row([1.20 + i * 1e-5 for i in range(50)])
     assert fast.latency_ms.ci95_halfwidth_rel < 0.01
     pooled = pool_rows([fast, slow], config_module.TimingConfig(processes=2))
-    assert pooled.status == "unstable"
+    assert pooled.status == "imprecise" and counts_in_averages(pooled)
     assert pooled.notes[0].startswith("95% CI of the median is")
     assert process_spread(pooled) == pytest.approx(0.2, rel=1e-3)
 
@@ -129,26 +132,36 @@ def test_rows_short_of_their_target_get_another_process_while_under_their_cap():
     tight = _worker_row([1.00 + i * 1e-5 for i in range(50)], rounds=4)
     assert not needs_another_process([tight, tight], run)  # agree: the target is met
     spent = [replace(row, sampled_s=3.0) for row in (noisy, noisy)]
-    assert not needs_another_process(spent, run)  # the cap is used up: stays unstable
+    assert not needs_another_process(spent, run)  # the cap is used up: stays imprecise
 
 
 def test_processes_that_disagree_get_no_more_processes():
     # Six tight processes 0–20% apart: more calls cannot help, and more processes did not
-    # (README); the row stays unstable with its honest interval.
+    # (README); the row stays imprecise with its honest interval.
     rows = [_worker_row([1.0 + k * 0.04 + i * 1e-5 for i in range(50)], 4) for k in range(6)]
     assert not needs_another_process(rows, config_module.TimingConfig(processes=6))
-    assert pool_rows(rows, config_module.TimingConfig(processes=6)).status == "unstable"
+    assert pool_rows(rows, config_module.TimingConfig(processes=6)).status == "imprecise"
 
 
 def test_device_problems_and_unsettled_warm_ups_are_kept_in_the_pooled_row():
     rows = [_worker_row([1.0 + i * 1e-5 for i in range(50)], 4, s) for s in (True, False)]
-    pooled = pool_rows(rows, config_module.TimingConfig(processes=2), ["process 2: throttled"])
-    assert pooled.status == "unstable"
-    assert pooled.notes[0] == "process 2: throttled"
+    throttled = DeviceProblem("process 2: throttled", "throttled")
+    pooled = pool_rows(rows, config_module.TimingConfig(processes=2), [throttled])
+    assert pooled.status == "disturbed"
+    assert pooled.reasons == ["throttled", "warmup_unsettled"]
+    assert pooled.notes[0] == pooled.why == "process 2: throttled"
     assert "process(es) 2 of 2" in pooled.notes[1] and pooled.warmup["settled"] is False
     # Kept apart too, so Table 1 leaves this doubtful value out of its averages.
-    assert pooled.telemetry["problems"] == ["process 2: throttled"]
+    assert pooled.device_problems == ["process 2: throttled"]
     assert not counts_in_averages(pooled)
+    # A device that gives a plain sentence: its problem is still a disturbance.
+    plain = pool_rows(rows[:1], config_module.TimingConfig(processes=2), ["hot"])
+    assert plain.status == "disturbed" and plain.reasons[0] == "device_problem"
+    # A warm-up capped too short to settle (--quick: 0.1 s) keeps its note, not a status.
+    short = pool_rows(rows, config_module.TimingConfig(processes=2, warmup_max_s=0.1))
+    assert short.status == "ok" and "process(es) 2 of 2" in short.notes[-1]
+    stopped = pool_rows(rows[:1], config_module.TimingConfig(processes=2), [], "interrupted")
+    assert stopped.status == "disturbed" and stopped.reasons[0] == "interrupted"
 
 
 def test_the_official_method_stays_in_one_process():
@@ -270,7 +283,7 @@ def test_a_run_in_two_processes_end_to_end(tmp_path):
     assert stored["state"] == "complete" and stored["config"]["timing"]["processes"] == 2
     assert [row["operator"] for row in stored["rows"]] == ["dwconv", "pconv"]
     for row in stored["rows"]:
-        assert row["status"] in ("ok", "unstable")
+        assert row["status"] in ("ok", "imprecise", "disturbed")
         processes = row["processes"]
         assert 2 <= len(processes) <= 2 + extra
         assert row["latency_ms"]["n"] == len(row["samples_ms"]) == sum(p["n"] for p in processes)
@@ -357,7 +370,7 @@ def test_ctrl_c_stops_the_worker_and_resume_times_the_rows_in_processes(tmp_path
     assert json.loads(path.read_text())["state"] == "interrupted"
 
     # --resume keeps the stored config, processes included (the rows' unreachable target
-    # leaves them unstable: what is checked here is that both processes timed them).
+    # leaves them imprecise: what is checked here is that both processes timed them).
     resumed = fbench("run", "--resume", path.stem, "--results-dir", str(results_dir), timeout=120)
     assert resumed.returncode == 0, resumed.stderr
     final = json.loads(path.read_text())
@@ -365,7 +378,7 @@ def test_ctrl_c_stops_the_worker_and_resume_times_the_rows_in_processes(tmp_path
     assert all(len(row["processes"]) == 2 for row in final["rows"])
 
 
-def test_ctrl_c_after_a_finished_process_keeps_its_rows_as_unstable(tmp_path):
+def test_ctrl_c_after_a_finished_process_keeps_its_rows_as_disturbed(tmp_path):
     config_text = SLOW_CONFIG.replace("max_row_s = 6.0", "max_row_s = 2.0")
     parent, results_dir = _start_slow_run(tmp_path, config_text)
     for line in parent.stderr:  # progress lines, one per finished process
@@ -380,5 +393,6 @@ def test_ctrl_c_after_a_finished_process_keeps_its_rows_as_unstable(tmp_path):
     stored = json.loads(path.read_text())
     assert stored["state"] == "interrupted"
     for row in stored["rows"]:
-        assert row["status"] == "unstable" and len(row["processes"]) == 1
+        assert row["status"] == "disturbed" and len(row["processes"]) == 1
+        assert row["reasons"][0] == "interrupted"
         assert "interrupted: timed in 1 of 2 planned processes" in row["notes"]

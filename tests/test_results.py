@@ -57,12 +57,12 @@ def test_nan_is_stored_as_null(tmp_path):
         ('{"schema": "fbench.result/1", "rows": [', "corrupt result file (invalid JSON at line 1"),
         ("[]", "top level is not an object"),
         ('{"rows": []}', "no 'schema' field"),
-        ('{"schema": "fbench.result/9"}', "schema 'fbench.result/9' is not supported"),
-        ('{"schema": "fbench.result/1", "run_id": "x"}', "missing 'created'"),
+        ('{"schema": "fbench.result/9"}', "result format 'fbench.result/9', which this fbench"),
+        ('{"schema": "fbench.result/1", "run_id": "x"}', "created: missing"),
         (
             '{"schema": "fbench.result/1", "run_id": "x", "created": "t", "environment": {},'
             ' "config": {}, "rows": [{"operator": "conv"}]}',
-            "row 0 missing",
+            "config.device: missing",
         ),
     ],
 )
@@ -117,5 +117,5 @@ def test_written_file_is_plain_json(fixture_path, tmp_path):
     path: Path = tmp_path / "r.json"
     results.RunStore.create(path, run)
     data = json.loads(path.read_text())
-    assert data["schema"] == "fbench.result/1"
+    assert data["schema"] == "fbench.result/2"
     assert list(data)[:3] == ["schema", "run_id", "created"]

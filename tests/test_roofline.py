@@ -164,7 +164,7 @@ def test_cli_table_and_plot(fixture_path, tmp_path):
     assert len(dwconv_lines) == 4 and all(
         line.split()[-3:-1] == ["memory", "under"] for line in dwconv_lines
     )
-    assert dwconv_lines[-1].split()[-1] == "unstable"  # the fixture's 7×7 row: status kept
+    assert dwconv_lines[-1].split()[-1] == "imprecise"  # the fixture's 7×7 row: status kept
     assert "cpu DWConv 3×3: memory-bound; 7% of the compute ceiling" in result.stdout
     assert (tmp_path / "r.png").is_file() and (tmp_path / "r.csv").is_file()
 

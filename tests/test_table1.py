@@ -44,8 +44,13 @@ def test_operators_in_table1_order_whatever_the_row_order(rows):
     assert titles == ["Conv 3×3", "GConv 3×3", "DWConv 3×3", "PConv 3×3"]
 
 
-def test_averages_leave_out_rows_that_are_not_ok(rows):
-    table = table1(rows)
+def _disturbed(row):
+    return replace(row, status="disturbed", reasons=["throttled"], why="throttled")
+
+
+def test_averages_leave_out_disturbed_rows(rows):
+    (imprecise,) = [r for r in rows if r.status == "imprecise"]
+    table = table1([_disturbed(r) if r is imprecise else r for r in rows])
     dwconv_ok = [r.gflops_per_s for r in rows if r.operator == "dwconv" and r.status == "ok"]
     assert len(dwconv_ok) == 3
     assert _cell(table, "DWConv 3×3", "Average", "FLOPS (G/s)") == f"{fmean(dwconv_ok):.2f}"
@@ -54,29 +59,21 @@ def test_averages_leave_out_rows_that_are_not_ok(rows):
     assert any("left out of the averages" in note for note in table.notes)
 
 
-def test_unstable_rows_count_in_averages_unless_the_device_reported_a_problem(rows):
-    (unstable,) = [r for r in rows if r.status == "unstable"]
-    dwconv = [r for r in rows if r.operator == "dwconv"]
+def test_imprecise_rows_count_in_averages(rows):
     # Only the interval missed the target (the device reported nothing): counted.
-    imprecise = replace(unstable, telemetry={**unstable.telemetry, "problems": []})
-    imprecise_rows = [imprecise if r is unstable else r for r in rows]
-    table = table1(imprecise_rows)
+    dwconv = [r for r in rows if r.operator == "dwconv"]
+    table = table1(rows)
     every = fmean(r.gflops_per_s for r in dwconv)
     assert _cell(table, "DWConv 3×3", "Average", "FLOPS (G/s)") == f"{every:.2f}"
     assert _cell(table, "DWConv 3×3", "Average", "Status") == "3 of 4 rows ok, 4 averaged"
-    assert any("1 unstable row(s) are in the averages" in note for note in table.notes)
+    assert any("1 imprecise row(s) are in the averages" in note for note in table.notes)
     pconv = fmean(r.gflops_per_s for r in rows if r.operator == "pconv")
-    assert pconv_dwconv_ratio(imprecise_rows) == pytest.approx(pconv / every)
-    # Throttled: its value is doubtful, left out.
-    throttled = replace(unstable, telemetry={**unstable.telemetry, "problems": ["throttled"]})
-    table = table1([throttled if r is unstable else r for r in rows])
-    assert _cell(table, "DWConv 3×3", "Average", "Status") == "3 of 4 rows ok, 3 averaged"
-    assert any("left out of the averages" in note for note in table.notes)
+    assert pconv_dwconv_ratio(rows) == pytest.approx(pconv / every)
 
 
 def test_pconv_dwconv_ratio_beside_the_papers(rows):
     pconv = fmean(r.gflops_per_s for r in rows if r.operator == "pconv")
-    dwconv = fmean(r.gflops_per_s for r in rows if r.operator == "dwconv" and r.status == "ok")
+    dwconv = fmean(r.gflops_per_s for r in rows if r.operator == "dwconv" and r.in_averages)
     assert pconv_dwconv_ratio(rows) == pytest.approx(pconv / dwconv)
     note = next(n for n in table1(rows).notes if n.startswith("PConv/DWConv"))
     assert f"{pconv / dwconv:.1f}×" in note and "paper: 6.2× on CPU" in note

@@ -96,12 +96,12 @@ def run(args: argparse.Namespace) -> int:
     from bench.calibration import (
         Calibration,
         default_path,
-        device_identity,
         theoretical_peak,
         write_calibration,
     )
     from bench.ceilings import describe, measure_ceilings, plan_for
     from bench.errors import FbenchError
+    from bench.identity import device_identity
     from bench.results import now_iso
     from devices import get_device
 
@@ -136,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
         )
     finally:
         session.close()
-    identity = device_identity(device.name, env, config.dtype)
+    identity = device_identity(env, device.name, dtype=config.dtype).calibration_name()
     # The peak is derived for CPUs (flags); a GPU's needs its SM count and FP32 units per SM.
     peak = (
         theoretical_peak(

@@ -30,10 +30,11 @@ shown beside it: Welch's t on the logs of the per-process medians when both runs
 row in several processes ([timing] processes), else two-sided Mann–Whitney U on the stored
 per-call samples with a bootstrap interval of the medians' ratio.
 
-Rows stored as unstable are not judged (exit 3), except: a row unstable only because its
-processes disagree is judged on its process medians; a slowdown whose whole interval lies
-past the threshold counts (exit 1); --allow-unstable judges all of them like ok rows (a
-significant slowdown among them exits 1).
+Rows stored as disturbed are not judged (exit 3), and neither are imprecise rows that
+only one process timed; an imprecise row timed in several processes is judged on its
+process medians. A slowdown whose whole interval lies past the threshold counts (exit 1)
+even on a row held back; --allow-unstable judges all of them like ok rows (a significant
+slowdown among them exits 1).
 
 Every row stores a host probe (a fixed GEMM timed in the same rounds), and the output says
 how much faster or slower the host itself ran in CURRENT, or that the probe failed (in
@@ -49,8 +50,9 @@ exit codes:
      (or faster, with --fail-on-improvement: time to refresh the baseline)
   2  usage or input error (bad flags, missing or corrupt result file, unknown key)
   3  not comparable or not trustworthy: a key of the experiment differs (not accepted),
-     no baseline for the device, or rows unstable, failed, missing or with too few
-     samples to test (and nothing slower)"""
+     no baseline for the device, or rows not judged (disturbed: throttled, clock capped,
+     interrupted...; or imprecise where only one process timed them), not measured
+     (failed), missing, or with too few samples to test (and nothing slower)"""
 
 
 def accepted_keys(text: str) -> list[str]:
@@ -100,8 +102,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--allow-unstable",
         action="store_true",
-        help="judge rows stored as unstable like ok ones instead of exiting 3; a significant "
-        "slowdown among them exits 1 (noisy hosts; not on a Pi)",
+        help="judge the rows that are otherwise not judged (disturbed; imprecise rows timed "
+        "in one process) like the others instead of exiting 3; a significant slowdown among "
+        "them exits 1 (noisy hosts; not on a Pi)",
     )
     parser.add_argument(
         "--accept-difference",

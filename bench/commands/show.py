@@ -17,7 +17,12 @@ Print Table 1 of a stored run (a run id in --results-dir, or a result file) with
 paper's numbers beside it, and a header saying how and where it was measured. A
 network-suite run shows its networks instead: params, FLOPs, latency ± CI, FLOPS and
 the paper's Table 3 values. Nothing is measured: the tables come from the file alone.
-Several devices side by side: fbench report table1."""
+Several devices side by side: fbench report table1.
+
+Row statuses: ok (interval within the target), imprecise (steady, interval wider than the
+target: still in averages), disturbed (throttled, interrupted...: left out of averages),
+failed. The last line says how many rows reached the target, the widest and why, and what
+would narrow it. Older (fbench.result/1) files are read too; see docs/result-format.md."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
 def render_run(result: RunResult, with_paper: bool = True) -> str:
     from reports.networks import networks_table
-    from reports.table1 import render_text, run_header, table1
+    from reports.table1 import precision_line, render_text, run_header, table1
 
     if not result.rows:
         return "\n".join([*run_header(result), "", "no rows stored yet"])
@@ -50,4 +55,5 @@ def render_run(result: RunResult, with_paper: bool = True) -> str:
         for device in dict.fromkeys(row.device for row in suite_rows):
             rows = [row for row in suite_rows if row.device == device]
             blocks += ["", render_text(layout(rows, with_paper=with_paper))]
-    return "\n".join(blocks)
+    summary = precision_line(result.rows, result.config.get("timing") or {})
+    return "\n".join([*blocks, *(["", summary] if summary else [])])
