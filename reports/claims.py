@@ -23,9 +23,9 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from bench.calibration import Calibration
-from bench.status import DISTURBED, FAILED
 from bench.identity import device_model
 from bench.results import ResultRow, RunResult
+from bench.status import DISTURBED, FAILED
 from reports import paper
 from reports.table1 import Table, operator_title, paper_row
 
