@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import importlib
+import io
 import os
 import sys
 from collections.abc import Sequence
@@ -79,6 +81,16 @@ def _tolerant_streams() -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(AttributeError, ValueError, OSError):
             stream.reconfigure(errors="backslashreplace")
+    if sys.stdout is None:
+        sys.stdout = _ClosedStream()
+
+
+class _ClosedStream(io.TextIOBase):
+    """Stands for a stdout that was closed when fbench started (`>&-`), where Python would
+    drop every print silently: writing to it is the one-line output error instead."""
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.EBADF, "standard output is closed")
 
 
 def _say(text: str) -> None:
@@ -106,8 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         code = args.handler(args)
-        if sys.stdout is not None:  # None: started with stdout closed
-            sys.stdout.flush()  # an output error shows here, while we can still say so
+        sys.stdout.flush()  # an output error shows here, while we can still say so
         return code
     except FbenchError as error:
         _say(f"fbench {args.command}: error: {error}")
@@ -135,8 +146,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _is_output_error(error: OSError) -> bool:
     """An error of writing stdout/stderr, not of a file: no filename, and a stream's errno."""
-    import errno
-
     return error.filename is None and error.errno in (
         errno.EIO,
         errno.ENOSPC,

@@ -445,8 +445,7 @@ def _time_in_workers(
                     continue
                 break
             if turn <= planned_turns:
-                fewest = min(len(gathered[plan.key()]) for plan in wanted)
-                label = f"process {fewest + 1}/{count}"
+                label = f"process {count - planned_turns + turn}/{count}"
             else:
                 label = f"extra process {turn - planned_turns}"
             request = {
@@ -472,12 +471,11 @@ def _time_in_workers(
                         )
             except WorkerDied as error:
                 unfinished = [plan.label for plan in wanted if plan.key() not in timed]
-                failure = worker_failure(error, turn, label, unfinished)
+                save("partial", worker_failure(error, turn, label, unfinished))
                 emit(ProcessFinished(label, len(timed), time.monotonic() - begin, str(error)))
-                save("partial", failure)
                 continue
+            save("partial")  # stored before it is announced: the line means it is kept
             emit(ProcessFinished(label, len(wanted), time.monotonic() - begin))
-            save("partial")
     finally:
         if upcoming is not None:
             upcoming.stop()

@@ -128,7 +128,18 @@ def run(args: argparse.Namespace) -> int:
         quick=args.quick,
     )
     output = args.output or default_path(Path(args.calibrations_dir), identity)
-    write_calibration(output, calibration)
+    try:
+        write_calibration(output, calibration)
+    except FbenchError as error:  # the measurement is made: print it rather than lose it
+        import json
+
+        from bench.errors import IncompleteError
+
+        print(json.dumps(calibration.to_dict(), indent=1, ensure_ascii=False))
+        raise IncompleteError(
+            f"{error}; the calibration is printed on stdout: save it as a file and pass it "
+            "with --calibration"
+        ) from None
     print("\n".join(describe(ceilings)))
     gemm, copy = calibration.compute_gflops_per_s, calibration.bandwidth_gb_per_s
     print(f"ridge point: {gemm / copy:.2f} multiply-adds per byte (gemm / memory_copy)")
