@@ -246,14 +246,18 @@ def run(args: argparse.Namespace) -> int:
 @contextlib.contextmanager
 def _signals_interrupt() -> Iterator[None]:
     """Ctrl-C and SIGTERM (what `timeout` and CI cancellation send) stop a run alike: a
-    KeyboardInterrupt that keeps what is finished. The first one makes the process ignore
-    the next ones, so a second Ctrl-C cannot cut the saving of the rows short. A signal
-    ignored when fbench started (a background job's SIGINT) stays ignored."""
+    KeyboardInterrupt that keeps what is finished. Any signal after the first is ignored,
+    so a second Ctrl-C cannot cut the saving of the rows short. (The handler stays and
+    ignores them itself: switching to SIG_IGN inside it makes Python print a "Signal 15
+    ignored due to race condition" traceback when both arrive at once.) A signal ignored
+    when fbench started (a background job's SIGINT) stays ignored."""
+    interrupted = False
 
     def interrupt(signum: int, frame: object) -> None:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        raise KeyboardInterrupt
+        nonlocal interrupted
+        if not interrupted:
+            interrupted = True
+            raise KeyboardInterrupt
 
     previous = {}
     for number in (signal.SIGINT, signal.SIGTERM):
@@ -265,8 +269,9 @@ def _signals_interrupt() -> Iterator[None]:
     try:
         yield
     finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
+        if not interrupted:  # else keep ignoring them until the process exits
+            for number, handler in previous.items():
+                signal.signal(number, handler)
 
 
 def _run(args: argparse.Namespace) -> int:
