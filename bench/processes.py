@@ -23,11 +23,18 @@ run, with 1/processes of the budget (`worker_timing`). The parent pools every ro
 and judges the pooled row against the run's own targets (`pool_rows`); its interval is the
 wider of the pooled calls' and the one from the process medians, since the calls of one
 process share its luck. Rows still short of the target whose processes agree (their calls
-fall short), with sampling time left, get up to as many extra workers. A row is final, and
-stored, when the last worker has timed it; a row that fails in a worker is stored as failed
-at once and not retried. On Ctrl-C, the rows that at least one worker finished are pooled
-and stored; those timed in fewer processes than planned are `unstable`, with a note saying
-in how many.
+fall short), with sampling time left, get up to as many extra workers. A row that fails in
+a worker is stored as failed at once and not retried.
+
+Nothing finished is lost (docs/crash-safety.md): after every worker the run's file gets the
+pooled rows of all processes so far (`Checkpoint`: state `partial`), so killing the parent
+at any moment leaves every finished process. A worker that dies (a signal, a non-zero exit)
+is recorded (`worker_failure`) and the run goes on with the next; its rows end short of a
+process. On Ctrl-C or SIGTERM the rows that at least one worker finished are stored. Rows
+timed in fewer processes than planned are `unstable`, with a note saying in how many, and
+`--resume` gives them the missing processes: each process's samples, warm-up, telemetry
+and probe are kept in the row's `processes` entries, from which `worker_rows_of` rebuilds
+the per-process rows to pool them again.
 """
 
 from __future__ import annotations

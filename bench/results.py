@@ -1,9 +1,11 @@
 """The result file format (`fbench.result/1`): the only module that reads or writes it.
 
 One JSON file per run, `results/<run-id>.json`. It is rewritten atomically (temp file,
-fsync, rename) after every finished row, so Ctrl-C, a crash or a full disk leaves either
-the previous complete file or the new one, never a torn one; `fbench run --resume` finishes
-what is missing. Loading validates the schema and names the file and field that is wrong.
+fsync, rename) after every finished row (with several worker processes, after every
+worker), so Ctrl-C, a crash or a full disk leaves either the previous complete file or the
+new one, never a torn one; `fbench run --resume` finishes what is missing. While a run
+writes it, it holds a lock (`RunLock`) that keeps a second writer out. Loading validates
+the schema and names the file and field that is wrong.
 """
 
 from __future__ import annotations

@@ -220,7 +220,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resume",
         metavar="RUN_ID",
-        help="finish an interrupted run (an id in --results-dir, or a file)",
+        help="finish a run that is not complete (interrupted, partial, incomplete): time its "
+        "missing rows and processes (an id in --results-dir, or a file)",
     )
     parser.add_argument(
         "--calibration",
