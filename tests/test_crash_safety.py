@@ -345,3 +345,31 @@ def test_a_disk_that_fills_mid_run_is_one_line_exit_4_and_a_valid_file(tmp_path)
     assert "cannot write (No space left on device)" in last and "--resume" in last
     assert "dwconv 768×2×2" in result.stderr  # the measured row was at least shown
     assert stored.rows == [] and stored.state == "running"
+
+
+@pytest.mark.slow
+def test_sigterm_of_a_one_process_run_keeps_its_finished_rows(tmp_path):
+    config = tmp_path / "one.toml"
+    config.write_text(
+        TWO_PROCESSES.replace("processes = 2", "processes = 1")
+        .replace('["conv", "dwconv"]', '["conv", "dwconv", "pconv"]')
+        .replace("max_row_s = 1.0", 'max_row_s = 1.0\nschedule = "sequential"')
+    )
+    results_dir = tmp_path / "results"
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "bench.cli", "run", "--config", str(config),
+         "--results-dir", str(results_dir), "--no-table"],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    with _watchdog(parent):
+        _wait_for(parent, "[ 1/3]")  # printed once the row is stored
+        parent.send_signal(signal.SIGTERM)
+        rest = parent.stderr.read()
+        parent.wait()
+    assert parent.returncode == EXIT_INTERRUPTED, rest
+    assert "Traceback" not in rest and "rows kept" in rest and "--resume" in rest
+    (path,) = results_dir.glob("*.json")
+    stored = results.read_result(path)
+    assert stored.state == "interrupted" and 1 <= len(stored.rows) <= 3
+    assert stored.processes_planned is None and stored.rows[0].processes is None

@@ -520,7 +520,7 @@ def _record(
     from bench.errors import EXIT_INTERRUPTED, IncompleteError
     from bench.progress import ProgressPrinter
     from bench.results import StorageError, now_iso
-    from bench.runner import measure
+    from bench.runner import Event, RowFinished, measure
 
     progress = ProgressPrinter()
     total = done_before + len(plans)
@@ -541,12 +541,22 @@ def _record(
             worker_failures=[*failures, point.failure] if point.failure else failures,
         )
 
+    # A finished row is announced once it is stored, so a line on the screen is a row in
+    # the file even when the run is stopped right after it.
+    announced: list[RowFinished] = []
+
+    def emit(event: Event) -> None:
+        if isinstance(event, RowFinished):
+            announced.append(event)
+        else:
+            progress(event)
+
     try:
         rows = measure(
             plans,
             config,
             session,
-            progress,
+            emit,
             done_before=done_before,
             cache_dir=store.path.parent / "cache",
             checkpoint=checkpoint,
@@ -554,6 +564,8 @@ def _record(
         )
         for row in rows:
             store.append(row)
+            while announced:
+                progress(announced.pop(0))
     except KeyboardInterrupt:
         progress.close()
         _mark(store, state="interrupted", **_process_counts(store.result, planned))
