@@ -259,6 +259,11 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+def json_text(data: Mapping[str, Any]) -> str:
+    """The JSON text a result (or calibration) file holds."""
+    return json.dumps(_json_safe(data), indent=1, allow_nan=False, ensure_ascii=False)
+
+
 def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
@@ -285,7 +290,7 @@ def write_atomic(path: Path, data: Mapping[str, Any]) -> None:
     A directory or disk that cannot take it is one line naming the path (FbenchError); the
     old file is then left as it was.
     """
-    text = json.dumps(_json_safe(data), indent=1, allow_nan=False, ensure_ascii=False)
+    text = json_text(data)
     temporary = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

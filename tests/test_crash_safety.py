@@ -343,8 +343,11 @@ def test_a_disk_that_fills_mid_run_is_one_line_exit_4_and_a_valid_file(tmp_path)
     assert "Traceback" not in result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert "cannot write (No space left on device)" in last and "--resume" in last
-    assert "dwconv 768×2×2" in result.stderr  # the measured row was at least shown
     assert stored.rows == [] and stored.state == "running"
+    # The row it measured but could not store is shown, and the run is printed whole.
+    assert "dwconv 768×2×2" in result.stderr
+    printed = results.parse_result(json.loads(result.stdout), "stdout")
+    assert [row.operator for row in printed.rows] == ["dwconv"] and printed.rows[0].samples_ms
 
 
 @pytest.mark.slow

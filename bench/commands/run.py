@@ -519,7 +519,7 @@ def _record(
 ) -> int:
     from bench.errors import EXIT_INTERRUPTED, IncompleteError
     from bench.progress import ProgressPrinter
-    from bench.results import StorageError, now_iso
+    from bench.results import StorageError, json_text, now_iso
     from bench.runner import Event, RowFinished, measure
 
     progress = ProgressPrinter()
@@ -577,11 +577,15 @@ def _record(
         )
         return EXIT_INTERRUPTED
     except StorageError as error:
+        for event in announced:  # measured, though not stored: shown, and printed below
+            progress(event)
         progress.close()
         _mark(store, state="failed")  # likely fails too: the file keeps its last good state
+        print(json_text(store.result.to_dict()))
         raise IncompleteError(
-            f"{error}; {store.path} keeps the rows stored before; make room, then: "
-            + _resume_command(store)
+            f"{error}; {store.path} keeps the rows stored before, and the run with every "
+            "measured row is printed on stdout (save it over the file to keep them); make "
+            f"room, then: {_resume_command(store)}"
         ) from None
     except BaseException:
         progress.close()
