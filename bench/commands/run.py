@@ -529,8 +529,6 @@ def _record(
         f"({config.timing.method} method) → {store.path}"
     )
     planned = _processes_planned(config)
-    if planned > 1:
-        store.update(processes_planned=planned)
 
     def checkpoint(point: Checkpoint) -> None:
         failures = store.result.worker_failures
@@ -552,6 +550,8 @@ def _record(
             progress(event)
 
     try:
+        if planned > 1:
+            store.update(processes_planned=planned)
         rows = measure(
             plans,
             config,
@@ -567,8 +567,12 @@ def _record(
             while announced:
                 progress(announced.pop(0))
     except KeyboardInterrupt:
-        progress.close()
         _mark(store, state="interrupted", **_process_counts(store.result, planned))
+        kept_keys = {row.key() for row in store.result.rows}
+        for event in announced:  # stopped between storing a row and saying so
+            if event.row.key() in kept_keys:
+                progress(event)
+        progress.close()
         kept = len(store.result.rows)
         print(
             f"interrupted: {kept} of {total} rows kept in {store.path}; finish with: "
@@ -605,7 +609,10 @@ def _record(
             f"{missing} not timed{cause}; the finished processes are kept in {store.path}; "
             f"finish with: {_resume_command(store)}"
         )
-    store.update(state="complete", finished=now_iso(), **_process_counts(store.result, planned))
+    try:
+        store.update(state="complete", finished=now_iso(), **_process_counts(store.result, planned))
+    except StorageError as error:  # every row is stored; only the state could not be
+        raise IncompleteError(f"{error}; finish with: {_resume_command(store)}") from None
     if show_table:
         _print_table(store.path)
     print(f"stored: {store.path}", file=sys.stderr)
