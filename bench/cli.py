@@ -8,12 +8,16 @@ torch, onnxruntime or matplotlib: `fbench --help` must answer at once.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import importlib
+import io
+import os
 import sys
 from collections.abc import Sequence
 
 import bench
-from bench.errors import EXIT_INTERRUPTED, EXIT_USAGE, FbenchError
+from bench.errors import EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_USAGE, FbenchError
 
 COMMANDS = (
     "run",
@@ -32,7 +36,10 @@ COMMANDS = (
 EPILOG = """\
 exit codes: 0 success; 1 regression found (compare) or outputs differ (check); 2 bad
 input (flags, config, result files); 3 results not comparable or not trustworthy (compare:
-other device or config, disturbed rows); 130 interrupted (finished rows are kept).
+other device or config, disturbed rows); 4 could not finish though the input was good (run:
+a worker process died and left rows short, the disk filled; any command: its output could
+not be written); what was measured is kept, `fbench run --resume` finishes a run;
+130 interrupted by Ctrl-C or SIGTERM (finished rows are kept).
 
 Start with:  fbench run --device cpu      then:  fbench show <run-id>"""
 
@@ -68,23 +75,84 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
+def _tolerant_streams() -> None:
+    """A terminal or pipe that cannot encode a character (an ASCII-only locale and the
+    '×' of a shape) gets an escape instead of a UnicodeEncodeError after the work is done."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError, OSError):
+            stream.reconfigure(errors="backslashreplace")
+    if sys.stdout is None:
+        sys.stdout = _ClosedStream()
+
+
+class _ClosedStream(io.TextIOBase):
+    """Stands for a stdout that was closed when fbench started (`>&-`), where Python would
+    drop every print silently: writing to it is the one-line output error instead."""
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.EBADF, "standard output is closed")
+
+
+def _say(text: str) -> None:
+    """One line on stderr, if stderr can still take it."""
+    with contextlib.suppress(OSError, ValueError):
+        print(text, file=sys.stderr)
+        sys.stderr.flush()
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's last flush of a broken stdout does
+    not print a second error (or exit 120) after ours."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.close(devnull)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _tolerant_streams()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     try:
-        return args.handler(args)
+        code = args.handler(args)
+        sys.stdout.flush()  # an output error shows here, while we can still say so
+        return code
     except FbenchError as error:
-        print(f"fbench {args.command}: error: {error}", file=sys.stderr)
+        _say(f"fbench {args.command}: error: {error}")
         return error.exit_code
     except KeyboardInterrupt:
-        print(f"fbench {args.command}: interrupted", file=sys.stderr)
+        _say(f"fbench {args.command}: interrupted")
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # `fbench show x | head`: the reader left; not an error of ours
-        sys.stderr.close()
+        _silence_stdout()
+        with contextlib.suppress(OSError):
+            sys.stderr.close()
         return 0
+    except RecursionError:  # a file nested thousands deep (JSON, TOML)
+        _say(f"fbench {args.command}: error: an input file is nested too deeply to read")
+        return EXIT_USAGE
+    except OSError as error:
+        # What the command wrote to stdout (or stderr) could not be written: a full
+        # device, a closed or broken stream. Files the commands write say so themselves.
+        if not _is_output_error(error):
+            raise
+        _silence_stdout()
+        _say(f"fbench {args.command}: error: cannot write the output ({error.strerror})")
+        return EXIT_INCOMPLETE
+
+
+def _is_output_error(error: OSError) -> bool:
+    """An error of writing stdout/stderr, not of a file: no filename, and a stream's errno."""
+    return error.filename is None and error.errno in (
+        errno.EIO,
+        errno.ENOSPC,
+        errno.EPIPE,
+        errno.EBADF,
+        errno.EDQUOT,
+    )
 
 
 if __name__ == "__main__":

@@ -5,7 +5,11 @@ EXIT_OK = 0
 EXIT_REGRESSION = 1  # `fbench compare`: a significant slowdown
 EXIT_USAGE = 2  # bad flags, config or result files
 EXIT_NOT_COMPARABLE = 3  # `fbench compare`: the runs cannot be judged against each other
-EXIT_INTERRUPTED = 130  # Ctrl-C; finished rows are kept
+# The command could not finish, though its input was good: a worker process died and left
+# rows short of their planned processes, the disk filled, the output could not be written.
+# What was measured is kept (`fbench run --resume RUN_ID` finishes a run).
+EXIT_INCOMPLETE = 4
+EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM; finished rows (and processes) are kept
 
 
 class FbenchError(Exception):
@@ -21,6 +25,13 @@ class NotComparableError(FbenchError):
     """Two result sets that cannot be judged against each other (different device, config...)."""
 
     exit_code = EXIT_NOT_COMPARABLE
+
+
+class IncompleteError(FbenchError):
+    """The command could not finish for a reason outside its input (a worker that died, a
+    full disk, an output stream that broke); what was measured is kept."""
+
+    exit_code = EXIT_INCOMPLETE
 
 
 def one_line(error: BaseException) -> str:

@@ -23,11 +23,19 @@ run, with 1/processes of the budget (`worker_timing`). The parent pools every ro
 and judges the pooled row against the run's own targets (`pool_rows`); its interval is the
 wider of the pooled calls' and the one from the process medians, since the calls of one
 process share its luck. Rows still short of the target whose processes agree (their calls
-fall short), with sampling time left, get up to as many extra workers. A row is final, and
-stored, when the last worker has timed it; a row that fails in a worker is stored as failed
-at once and not retried. On Ctrl-C, the rows that at least one worker finished are pooled
-and stored; those timed in fewer processes than planned are `disturbed` (reason
-`interrupted`), with a note saying in how many.
+fall short), with sampling time left, get up to as many extra workers. A row that fails in
+a worker is stored as failed at once and not retried.
+
+Nothing finished is lost (docs/crash-safety.md): after every worker the run's file gets the
+pooled rows of all processes so far (`Checkpoint`: state `partial`), so killing the parent
+at any moment leaves every finished process. A worker that dies (a signal, a non-zero exit)
+is recorded (`worker_failure`) and the run goes on with the next; its rows end short of a
+process. On Ctrl-C or SIGTERM the rows that at least one worker finished are stored. Rows
+timed in fewer processes than planned are `disturbed` (reason `interrupted`), with a note
+saying in how many, and
+`--resume` gives them the missing processes: each process's samples, warm-up, telemetry
+and probe are kept in the row's `processes` entries, from which `worker_rows_of` rebuilds
+the per-process rows to pool them again.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ import json
 import math
 import os
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -51,7 +60,7 @@ from bench import host_probe, timing
 from bench import status as row_status
 from bench.config import RunConfig, TimingConfig
 from bench.errors import FbenchError
-from bench.results import ResultRow
+from bench.results import ResultRow, now_iso
 from bench.runner import (
     Emit,
     Phase,
@@ -238,6 +247,82 @@ def needs_another_process(worker_rows: Sequence[ResultRow], settings: TimingConf
     return pooled.processes_halfwidth is None or pooled.processes_halfwidth <= settings.ci_target
 
 
+@dataclass(frozen=True)
+class Checkpoint:
+    """What the run's file should hold now: the pooled rows of every process so far."""
+
+    rows: list[ResultRow]
+    processes_finished: int  # how many of the planned processes every row has had
+    processes_planned: int
+    failure: dict[str, Any] | None = None  # a worker that has just died (WorkerFailure)
+
+
+class WorkerDied(FbenchError):
+    """A worker process that ended without finishing its rows: killed by a signal, a
+    non-zero exit, or an error it reported."""
+
+    def __init__(
+        self, message: str, exit_code: int | None, signal_name: str | None, activity: str
+    ) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+        self.signal_name = signal_name
+        self.activity = activity
+
+
+def worker_failure(
+    error: WorkerDied, number: int, label: str, unfinished: Sequence[str]
+) -> dict[str, Any]:
+    """The run record's entry for a worker that died (`RunResult.worker_failures`)."""
+    return {
+        "process": number,
+        "label": label,
+        "exit_code": error.exit_code,
+        "signal": error.signal_name,
+        "last_activity": error.activity,
+        "rows_unfinished": list(unfinished),
+        "message": str(error),
+        "at": now_iso(),
+    }
+
+
+def processes_of(row: ResultRow) -> int:
+    """How many worker processes timed a stored row (1 for a one-process row)."""
+    return len(row.processes) if row.processes else 1
+
+
+def worker_rows_of(row: ResultRow) -> list[ResultRow]:
+    """The per-process rows a stored pooled row was made of, rebuilt from its `processes`
+    entries (their samples are consecutive in `samples_ms`), so that `--resume` can pool
+    them again with the processes still to come."""
+    rebuilt, start = [], 0
+    workload = (row.host_probe or {}).get("workload")
+    for entry in row.processes or ():
+        samples = row.samples_ms[start : start + int(entry.get("n") or 0)]
+        start += len(samples)
+        if not samples:
+            continue
+        probe_ms = entry.get("host_probe_ms")
+        rebuilt.append(
+            replace(
+                row,
+                status="ok",
+                notes=[],
+                samples_ms=samples,
+                latency_ms=timing.summarize(samples),
+                rounds=int(entry.get("rounds") or 0),
+                sampled_s=entry.get("sampled_s"),
+                warmup=dict(entry.get("warmup") or {}),
+                telemetry=dict(entry.get("telemetry") or {}),
+                host_probe={"workload": workload, "round_medians_ms": probe_ms}
+                if probe_ms
+                else None,
+                processes=[{"hash_seed": entry.get("hash_seed")}],
+            )
+        )
+    return rebuilt
+
+
 def measure_in_processes(
     plans: Sequence[Any],
     config: RunConfig,
@@ -245,38 +330,63 @@ def measure_in_processes(
     emit: Emit,
     finished: Callable[[ResultRow], ResultRow],
     cache_dir: Path | None,
+    checkpoint: Callable[[Checkpoint], None] | None = None,
+    stored: Sequence[ResultRow] = (),
 ) -> Iterator[ResultRow]:
     """Time `plans` in `config.timing.processes` workers in turn; yield each pooled row.
 
     Then, like a single process that keeps sampling a row until its interval is narrow
     enough, up to as many extra workers time only the rows that `needs_another_process`
     picks: short of the target, under `max_row_s`, and with processes that agree.
+
+    After every worker, `checkpoint` gets the pooled rows of the processes so far, so the
+    file never holds less than every finished process. A worker that dies is recorded
+    and the run goes on; its rows end short of the planned processes (`--resume` adds
+    them). `stored`: rows of an earlier attempt of these plans (`--resume`), whose
+    processes count towards the planned ones.
     """
     settings = config.timing
     count = settings.processes
-    gathered: dict[tuple, list[ResultRow]] = {plan.key(): [] for plan in plans}
+    earlier = {row.key(): row for row in stored}
+    gathered: dict[tuple, list[ResultRow]] = {
+        plan.key(): worker_rows_of(earlier[plan.key()]) if plan.key() in earlier else []
+        for plan in plans
+    }
 
-    def pooled_rows(interrupted: int = 0) -> Iterator[ResultRow]:
-        for plan in plans:
-            worker_rows = gathered.get(plan.key())
-            if worker_rows:
-                yield finished(_pooled(worker_rows, settings, session, interrupted))
+    def pooled_rows(reason: str) -> list[ResultRow]:
+        return [
+            _pooled(gathered[plan.key()], settings, session, count, reason)
+            for plan in plans
+            if gathered.get(plan.key())
+        ]
+
+    def save(reason: str, failure: dict[str, Any] | None = None) -> None:
+        if checkpoint is not None:
+            done = min((len(rows) for rows in gathered.values()), default=count)
+            checkpoint(Checkpoint(pooled_rows(reason), min(done, count), count, failure))
 
     try:
-        yield from _time_in_workers(plans, config, emit, finished, cache_dir, gathered)
+        yield from _time_in_workers(plans, config, emit, finished, cache_dir, gathered, save)
     except KeyboardInterrupt:
         # Keep what the finished processes measured (Ctrl-C keeps finished work), marked
         # disturbed: a row timed in fewer processes than planned is not the planned method.
-        yield from pooled_rows(interrupted=count)
+        save("interrupted")
         raise
-    yield from pooled_rows()
+    for row in pooled_rows("incomplete"):
+        yield finished(row)
 
 
 def _pooled(
-    worker_rows: Sequence[ResultRow], settings: TimingConfig, session: Any, interrupted: int = 0
+    worker_rows: Sequence[ResultRow],
+    settings: TimingConfig,
+    session: Any,
+    planned: int = 0,
+    reason: str = "interrupted",
 ) -> ResultRow:
-    """`pool_rows` with the device's verdict on each process's telemetry, and, for a run
-    interrupted before all `interrupted` planned processes timed the row, a note saying so."""
+    """`pool_rows` with the device's verdict on each process's telemetry, and, for a row
+    timed in fewer than the `planned` processes, a note saying so and why (`reason`).
+    Each process's warm-up, telemetry and probe are kept in its `processes` entry, so that
+    `--resume` can pool the row again with more processes (`worker_rows_of`)."""
     problems = [
         row_status.DeviceProblem(str(problem), row_status.problem_code(problem)).prefixed(
             f"process {number}: "
@@ -287,9 +397,23 @@ def _pooled(
         )
     ]
     stopped = None
-    if interrupted and len(worker_rows) < interrupted:
-        stopped = f"interrupted: timed in {len(worker_rows)} of {interrupted} planned processes"
-    return pool_rows(worker_rows, settings, problems, stopped)
+    if planned and len(worker_rows) < planned:
+        stopped = f"{reason}: timed in {len(worker_rows)} of {planned} planned processes"
+    pooled = pool_rows(worker_rows, settings, problems, stopped)
+    entries = [
+        {**entry, **_process_details(row)}
+        for entry, row in zip(pooled.processes or (), worker_rows, strict=True)
+    ]
+    return replace(pooled, processes=entries)
+
+
+def _process_details(row: ResultRow) -> dict[str, Any]:
+    telemetry = row.telemetry or {}
+    return {
+        "warmup": dict(row.warmup),
+        "telemetry": {"before": telemetry.get("before"), "after": telemetry.get("after")},
+        "host_probe_ms": list((row.host_probe or {}).get("round_medians_ms") or []) or None,
+    }
 
 
 def _time_in_workers(
@@ -299,8 +423,13 @@ def _time_in_workers(
     finished: Callable[[ResultRow], ResultRow],
     cache_dir: Path | None,
     gathered: dict[tuple, list[ResultRow]],
+    save: Callable[..., None],
 ) -> Iterator[ResultRow]:
     """The workers, in turn; each row they time goes into `gathered`, failed rows out.
+
+    The planned phase gives each row the processes it lacks (all of them in a fresh run),
+    one worker per missing process; a worker that dies costs its turn. Then up to as many
+    extra workers for the rows `needs_another_process` picks. After every worker, `save`.
 
     Each worker is started while the one before it builds and warms up, so its imports are
     done by the time it is needed (bench/worker.py); one started in case an extra process is
@@ -308,7 +437,8 @@ def _time_in_workers(
     """
     settings = config.timing
     count = settings.processes
-    last = 2 * count
+    planned_turns = count - min((len(rows) for rows in gathered.values()), default=count)
+    last = planned_turns + count
     index_of = {plan.key(): index for index, plan in enumerate(plan_rows(config))}
     worker_config = replace(config, timing=worker_timing(settings, count))
     upcoming: _Worker | None = _Worker()
@@ -318,39 +448,54 @@ def _time_in_workers(
         upcoming = _Worker()
         return upcoming
 
+    def wanted_in(turn: int) -> list[Any]:
+        if turn <= planned_turns:
+            return [p for p in plans if len(gathered.get(p.key(), [None] * count)) < count]
+        return [
+            plan
+            for plan in plans
+            if len(gathered.get(plan.key(), ())) >= count
+            and needs_another_process(gathered[plan.key()], settings)
+        ]
+
     try:
-        for number in range(1, last + 1):
-            if number <= count:
-                label = f"process {number}/{count}"
-                wanted = [plan for plan in plans if plan.key() in gathered]
-            else:
-                label = f"extra process {number - count}"
-                wanted = [
-                    plan
-                    for plan in plans
-                    if plan.key() in gathered
-                    and needs_another_process(gathered[plan.key()], settings)
-                ]
+        for turn in range(1, last + 1):
+            wanted = wanted_in(turn)
             if not wanted:
+                if turn <= planned_turns:
+                    continue
                 break
+            if turn <= planned_turns:
+                label = f"process {count - planned_turns + turn}/{count}"
+            else:
+                label = f"extra process {turn - planned_turns}"
             request = {
                 "config": worker_config.to_dict(),
                 "rows": [index_of[plan.key()] for plan in wanted],
                 # Each worker shuffles its rounds differently: no row always follows another.
-                "order_seed": config.seed + number,
+                "order_seed": config.seed + turn,
                 "cache_dir": str(cache_dir) if cache_dir is not None else None,
             }
             worker, upcoming = upcoming or _Worker(), None
             begin = time.monotonic()
-            for row in worker.run(request, label, emit, start_next if number < last else None):
-                if row.status == "failed":
-                    del gathered[row.key()]
-                    yield finished(row)
-                elif row.key() in gathered:
-                    # A worker's row has one process: say which, so the pooled row can.
-                    gathered[row.key()].append(
-                        replace(row, processes=[{"hash_seed": worker.hash_seed}])
-                    )
+            timed: set[tuple] = set()
+            try:
+                for row in worker.run(request, label, emit, start_next if turn < last else None):
+                    timed.add(row.key())
+                    if row.status == "failed":
+                        del gathered[row.key()]
+                        yield finished(row)
+                    elif row.key() in gathered:
+                        # A worker's row has one process: say which, so the pooled row can.
+                        gathered[row.key()].append(
+                            replace(row, processes=[{"hash_seed": worker.hash_seed}])
+                        )
+            except WorkerDied as error:
+                unfinished = [plan.label for plan in wanted if plan.key() not in timed]
+                save("partial", worker_failure(error, turn, label, unfinished))
+                emit(ProcessFinished(label, len(timed), time.monotonic() - begin, str(error)))
+                continue
+            save("partial")  # stored before it is announced: the line means it is kept
             emit(ProcessFinished(label, len(wanted), time.monotonic() - begin))
     finally:
         if upcoming is not None:
@@ -380,7 +525,12 @@ class _Worker:
         self._stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8")  # noqa: SIM115
         self._process = subprocess.Popen(
             [sys.executable, "-m", WORKER_MODULE],
-            env={**os.environ, "PYTHONHASHSEED": str(self.hash_seed)},
+            # FBENCH_PARENT_PID: the worker dies with this process (bench/worker.py).
+            env={
+                **os.environ,
+                "PYTHONHASHSEED": str(self.hash_seed),
+                "FBENCH_PARENT_PID": str(os.getpid()),
+            },
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
@@ -430,6 +580,7 @@ class _Worker:
         is ready; this one starts sampling only when that one is ready too."""
         following: _Worker | None = None
         error = None
+        activity = "starting"  # what it was doing last: a dead worker's record says
         try:
             self._say(json.dumps(request))
             if self.ready and start_next is not None:
@@ -443,12 +594,15 @@ class _Worker:
                     self.ready = True
                     following = start_next() if start_next is not None else None
                 elif kind == "warm":
+                    activity = "waiting to sample"
                     if following is not None:
                         following.wait_until_ready()
                     self._say("go")
                 elif kind == "phase":
+                    activity = message["message"]
                     emit(Phase(f"{prefix}: {message['message']}"))
                 elif kind == "round":
+                    activity = f"sampling (round {message['round']})"
                     active = [
                         (label, timing.LatencySummary.from_dict(summary))
                         for label, summary in message["active"]
@@ -457,17 +611,32 @@ class _Worker:
                 elif kind == "error":
                     error = message["message"]
             returncode = self._process.wait()
-            if returncode in (130, -2):  # the worker got the Ctrl-C too
+            # The worker got the Ctrl-C (or the SIGTERM of `timeout`, CI cancellation) too.
+            if returncode in (130, -signal.SIGINT, -signal.SIGTERM):
                 raise KeyboardInterrupt
             if error is not None:
-                raise FbenchError(f"{prefix}: {error}")
+                raise WorkerDied(f"{prefix}: {error}", returncode, None, activity)
+            if returncode < 0:
+                name = _signal_name(-returncode)
+                raise WorkerDied(
+                    f"{prefix} was killed by {name} ({activity})", None, name, activity
+                )
             if returncode != 0:
                 self._stderr.seek(0)
                 lines = [text.strip() for text in self._stderr.read().splitlines() if text.strip()]
                 last = lines[-1] if lines else "no message"
-                raise FbenchError(f"{prefix} exited with code {returncode}: {last}")
+                raise WorkerDied(
+                    f"{prefix} exited with code {returncode}: {last}", returncode, None, activity
+                )
         finally:
             self.stop()  # Ctrl-C or an error here: do not leave it running
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def _decode(line: str) -> dict[str, Any]:

@@ -72,7 +72,10 @@ class ProgressPrinter:
                     f"{label} {estimate.median:.3f} ms{interval} (n={estimate.n})"
                 )
         elif isinstance(event, ProcessFinished):
-            self._line(f"{event.label} timed {event.rows} row(s) in {event.seconds:.1f} s")
+            if event.failure:
+                self._line(f"{event.failure}; {event.rows} row(s) timed; the run goes on")
+            else:
+                self._line(f"{event.label} timed {event.rows} row(s) in {event.seconds:.1f} s")
         elif isinstance(event, Phase):
             if event.message.startswith("waited"):
                 self._line(event.message)

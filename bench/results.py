@@ -2,15 +2,20 @@
 writes it.
 
 One JSON file per run, `results/<run-id>.json`. It is rewritten atomically (temp file,
-fsync, rename) after every finished row, so Ctrl-C, a crash or a full disk leaves either
-the previous complete file or the new one, never a torn one; `fbench run --resume` finishes
-what is missing. Loading migrates `fbench.result/1` files in memory and validates every
-known field (bench/schema.py), naming the file and field that is wrong.
+fsync, rename) after every finished row (with several worker processes, after every
+worker), so Ctrl-C, a crash or a full disk leaves either the previous complete file or the
+new one, never a torn one; `fbench run --resume` finishes what is missing. While a run
+writes it, it holds a lock (`RunLock`) that keeps a second writer out. Loading migrates
+`fbench.result/1` files in memory and validates every known field (bench/schema.py),
+naming the file and field that is wrong.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import errno
+import fcntl
 import json
 import math
 import os
@@ -203,9 +208,16 @@ class RunResult:
     config: dict[str, Any]
     rows: list[ResultRow]
     rows_planned: int
-    state: str = "running"  # "running" | "complete" | "interrupted" | "failed"
+    state: str = "running"  # one of RUN_STATES
     finished: str | None = None
     resumed: list[str] = field(default_factory=list)  # times the run was resumed
+    # A multi-process run (bench/processes.py): the worker processes planned for every row,
+    # and how many of them every stored row has been timed in so far (None: one process).
+    processes_planned: int | None = None
+    processes_finished: int | None = None
+    # Worker processes that died: {"process", "label", "exit_code", "signal", "last_activity",
+    # "rows_unfinished", "message", "at"} (bench/processes.py WorkerFailure).
+    worker_failures: list[dict[str, Any]] = field(default_factory=list)
     fbench_version: str = bench.__version__
     schema: str = SCHEMA
     extra: dict[str, Any] = field(default_factory=dict)  # run fields of a newer fbench, kept
@@ -221,7 +233,10 @@ class RunResult:
             "state",
             "fbench_version",
             "rows_planned",
+            "processes_planned",
+            "processes_finished",
             "resumed",
+            "worker_failures",
             "environment",
             "config",
             "rows",
@@ -246,19 +261,55 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+def json_text(data: Mapping[str, Any]) -> str:
+    """The JSON text a result (or calibration) file holds."""
+    return json.dumps(_json_safe(data), indent=1, allow_nan=False, ensure_ascii=False)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+class StorageError(FbenchError):
+    """A file that could not be written (read-only, full disk, not a directory)."""
+
+
+def cannot_write(path: Path, error: OSError) -> StorageError:
+    """One line for a file that cannot be written (read-only, full disk, not a directory)."""
+    if isinstance(error, FileExistsError | NotADirectoryError) or error.errno == errno.ENOTDIR:
+        reason = f"{path.parent} is not a directory"
+    else:
+        reason = error.strerror or str(error)
+    return StorageError(f"{path}: cannot write ({reason})")
+
+
 def write_atomic(path: Path, data: Mapping[str, Any]) -> None:
-    """Write JSON so that `path` is always either the old complete file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(_json_safe(data), indent=1, allow_nan=False, ensure_ascii=False)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Write JSON so that `path` is always either the old complete file or the new one.
+
+    The file gets the permissions of any new file (0666 less the umask), not mkstemp's 0600.
+    A directory or disk that cannot take it is one line naming the path (FbenchError); the
+    old file is then left as it was.
+    """
+    text = json_text(data)
+    temporary = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
+        )
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            os.fchmod(stream.fileno(), 0o666 & ~_umask())
             stream.write(text + "\n")
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
+    except OSError as error:
+        _remove_quietly(temporary)
+        raise cannot_write(path, error) from None
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        _remove_quietly(temporary)
         raise
     try:  # make the rename itself durable
         directory = os.open(path.parent, os.O_RDONLY)
@@ -268,6 +319,13 @@ def write_atomic(path: Path, data: Mapping[str, Any]) -> None:
             os.close(directory)
     except OSError:
         pass
+
+
+def _remove_quietly(path: str | None) -> None:
+    if path is not None:
+        # On a full or read-only disk the temp file is the lesser problem.
+        with contextlib.suppress(OSError):
+            os.unlink(path)
 
 
 def new_run_id(
@@ -283,29 +341,110 @@ def new_run_id(
     return candidate
 
 
-class RunStore:
-    """A run's file on disk: created once, then rewritten atomically as rows finish."""
+class RunLock:
+    """An exclusive lock on a run's file, so that two `fbench run`s (say two `--resume`s)
+    cannot both write it: flock on a sidecar `.<name>.lock`, since the file itself is
+    replaced by every write. The kernel drops it when the process dies, even by SIGKILL."""
 
-    def __init__(self, path: Path, result: RunResult) -> None:
+    def __init__(self, path: Path) -> None:
+        self.path = path.parent / f".{path.name}.lock"
+        while True:
+            try:
+                descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+            except OSError as error:
+                raise cannot_write(self.path, error) from None
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = os.read(descriptor, 32).decode("ascii", "replace").strip() or "?"
+                os.close(descriptor)
+                raise FbenchError(
+                    f"{path}: another fbench run (pid {holder}) is writing this run; let it "
+                    "finish (or stop it) before resuming"
+                ) from None
+            # The holder before us may have removed the file after we opened it: then we
+            # locked an orphan, and a third run could lock the new one. Try again.
+            try:
+                current = os.stat(self.path).st_ino == os.fstat(descriptor).st_ino
+            except FileNotFoundError:
+                current = False
+            if current:
+                break
+            os.close(descriptor)
+        self._descriptor: int | None = descriptor
+        os.ftruncate(descriptor, 0)
+        os.write(descriptor, f"{os.getpid()}\n".encode())
+
+    def release(self) -> None:
+        if self._descriptor is None:
+            return
+        with contextlib.suppress(OSError):  # removed while still held: see above
+            self.path.unlink(missing_ok=True)
+        os.close(self._descriptor)
+        self._descriptor = None
+
+
+class RunStore:
+    """A run's file on disk: created once, then rewritten atomically as rows finish.
+
+    It holds the run's lock (`RunLock`) from `create` or `open` until `close`."""
+
+    def __init__(self, path: Path, result: RunResult, lock: RunLock | None = None) -> None:
         self.path = path
         self.result = result
+        self.lock = lock
 
     @classmethod
     def create(cls, path: Path, result: RunResult) -> RunStore:
         if path.exists():
             raise FbenchError(f"{path}: already exists; refusing to overwrite a stored run")
-        store = cls(path, result)
-        store.save()
+        lock = RunLock(path)
+        store = cls(path, result, lock)
+        try:
+            store.save()
+        except BaseException:
+            lock.release()
+            raise
         return store
+
+    @classmethod
+    def open(cls, path: Path) -> RunStore:
+        """A stored run, locked for this process (one line if another holds it), then read."""
+        lock = RunLock(path)
+        try:
+            return cls(path, read_result(path), lock)
+        except BaseException:
+            lock.release()
+            raise
+
+    def close(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
     def save(self) -> None:
         write_atomic(self.path, self.result.to_dict())
 
     def append(self, row: ResultRow) -> None:
-        self.result = self.result.with_row(row)
-        self.save()
+        """Store a finished row: in place of a stored row with its key, else at the end."""
+        self.put_rows([row])
+
+    def put_rows(self, rows: Sequence[ResultRow], **changes: Any) -> None:
+        """Store `rows` (each in place of a stored row with its key, else at the end) and
+        `changes` to the run's fields, in one write."""
+        stored = list(self.result.rows)
+        position = {row.key(): index for index, row in enumerate(stored)}
+        for row in rows:
+            index = position.get(row.key())
+            if index is None:
+                position[row.key()] = len(stored)
+                stored.append(row)
+            else:
+                stored[index] = row
+        self.update(rows=stored, **changes)
 
     def update(self, **changes: Any) -> None:
+        # In memory first: if this write fails (a full disk), the next one still has it.
         self.result = replace(self.result, **changes)
         self.save()
 
@@ -346,6 +485,9 @@ def parse_result(data: Any, source: str) -> RunResult:
         state=data.get("state", "complete"),
         finished=data.get("finished"),
         resumed=list(data.get("resumed", [])),
+        processes_planned=data.get("processes_planned"),
+        processes_finished=data.get("processes_finished"),
+        worker_failures=list(data.get("worker_failures", [])),
         fbench_version=data.get("fbench_version", "unknown"),
         extra={key: value for key, value in data.items() if key not in _RUN_KEYS},
     )
@@ -361,6 +503,8 @@ def read_json(path: Path, kind: str, missing_hint: str = "") -> Any:
         raise FbenchError(f"{path}: cannot read {kind} file ({error})") from None
     try:
         return json.loads(text)
+    except RecursionError:
+        raise FbenchError(f"{path}: corrupt {kind} file (nested too deeply)") from None
     except json.JSONDecodeError as error:
         raise FbenchError(
             f"{path}: corrupt {kind} file (invalid JSON at line {error.lineno}, column "

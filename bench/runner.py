@@ -198,6 +198,7 @@ class ProcessFinished:
     label: str  # "process 2/4", "extra process 1"
     rows: int
     seconds: float
+    failure: str | None = None  # it died: why (its rows are left short of a process)
 
 
 Event = RowFinished | RoundFinished | Phase | ProcessFinished
@@ -403,6 +404,8 @@ def measure(
     cache_dir: Path | None = None,
     order_seed: int | None = None,
     before_sampling: Callable[[], None] | None = None,
+    checkpoint: Callable[[Any], None] | None = None,
+    stored: Sequence[ResultRow] = (),
 ) -> Iterator[ResultRow]:
     """Measure `plans` on an open device session; yield each row as soon as it is final.
 
@@ -410,7 +413,9 @@ def measure(
     `order_seed` shuffles the rounds (default: the config's seed). `before_sampling` is
     called once every row is built and warm, just before the first timed round (a worker
     waits there for its parent: bench/worker.py). With `processes` > 1
-    (adaptive method) the rows are timed in worker processes instead (bench/processes.py).
+    (adaptive method) the rows are timed in worker processes instead (bench/processes.py),
+    which hand `checkpoint` the pooled rows after every process and count the processes
+    of `stored` rows (an earlier attempt's, for --resume) towards the planned ones.
     """
     settings = config.timing
     total = done_before + len(plans)
@@ -425,7 +430,9 @@ def measure(
     if settings.method == "adaptive" and settings.processes > 1:
         from bench.processes import measure_in_processes
 
-        yield from measure_in_processes(plans, config, session, emit, finished, cache_dir)
+        yield from measure_in_processes(
+            plans, config, session, emit, finished, cache_dir, checkpoint, stored
+        )
         return
 
     rows: list[_Row] = []

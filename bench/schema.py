@@ -30,7 +30,13 @@ SCHEMA = "fbench.result/2"
 SCHEMA_V1 = "fbench.result/1"
 SUPPORTED = (SCHEMA_V1, SCHEMA)
 
-RUN_STATES = ("running", "partial", "complete", "interrupted", "failed")
+# running: rows are being measured (a one-process run stores each as it finishes);
+# partial: a multi-process run between two worker processes: the file holds the pooled rows
+#   of the processes finished so far (`processes_finished` of `processes_planned`);
+# interrupted: Ctrl-C or SIGTERM; incomplete: it ended with rows short of their planned
+#   processes (a worker died: `worker_failures`) or missing; failed: an error stopped it.
+# All but complete can be finished with `fbench run --resume`.
+RUN_STATES = ("running", "partial", "complete", "interrupted", "incomplete", "failed")
 METHODS = ("adaptive", "official")
 ESTIMATORS = ("median", "mean")
 SUITES = ("operators", "networks")
@@ -306,6 +312,10 @@ PROCESS_FIELDS = {
     "rounds": Field(integer()),
     "sampled_s": Field(optional(number())),
     "hash_seed": Field(optional(integer())),
+    # kept per process so that a resumed run re-pools exactly (bench/processes.py)
+    "warmup": Field(optional(obj)),
+    "telemetry": Field(optional(obj)),
+    "host_probe_ms": Field(optional(list_of(POSITIVE))),
 }
 
 # bench/host_probe.py: a probe that failed keeps the rounds before it (maybe none) and says
@@ -450,6 +460,18 @@ ENVIRONMENT_FIELDS = {
     "calibration": Field(optional(obj)),
 }
 
+# bench/processes.py: a worker process that died, and what it was doing.
+WORKER_FAILURE_FIELDS = {
+    "process": Field(integer(1), required=True),
+    "label": Field(text),
+    "exit_code": Field(optional(integer(None))),
+    "signal": Field(optional(text)),
+    "last_activity": Field(optional(text)),
+    "rows_unfinished": Field(list_of(text)),
+    "message": Field(optional(text)),
+    "at": Field(optional(text)),
+}
+
 RUN_FIELDS: dict[str, Field] = {
     "schema": Field(one_of((SCHEMA,), "schema"), required=True),
     "run_id": Field(text, required=True),
@@ -459,6 +481,9 @@ RUN_FIELDS: dict[str, Field] = {
     "fbench_version": Field(text),
     "rows_planned": Field(integer()),
     "resumed": Field(list_of(text)),
+    "processes_planned": Field(optional(integer(1))),
+    "processes_finished": Field(optional(integer())),
+    "worker_failures": Field(list_of(record(WORKER_FAILURE_FIELDS))),
     "environment": Field(record(ENVIRONMENT_FIELDS), required=True),
     "config": Field(record(CONFIG_FIELDS), required=True),
     "rows": Field(list_of(record(ROW_FIELDS, _status_agrees)), required=True),

@@ -12,17 +12,23 @@ The conversation with the parent, one JSON object a line:
    the parent ("go", or end of input) before it samples: the parent answers once the next
    worker has finished its imports, so no import ever overlaps a timed call.
 4. It times the rows with the ordinary runner and sends {"event": "phase" | "round" | "row" |
-   "error", ...}. Anything else the libraries print goes to stderr, so stdout carries
-   nothing but messages.
+   "error", ...}; the phases ("building X", "warming up X") and rounds tell the parent what
+   it was doing if it dies (bench/processes.py records that). Anything else the libraries
+   print goes to stderr, so stdout carries nothing but messages.
+The worker dies with its parent (`_die_with_parent`): a parent killed by SIGKILL leaves no
+worker behind.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any, TextIO
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def _send(channel: TextIO, message: dict[str, Any]) -> None:
@@ -30,9 +36,28 @@ def _send(channel: TextIO, message: dict[str, Any]) -> None:
     channel.flush()
 
 
+def _die_with_parent() -> None:
+    """Have the kernel SIGKILL this worker when the parent dies (Linux prctl
+    PR_SET_PDEATHSIG), so a worker is never left running for nobody, even when the parent
+    was SIGKILLed and could not stop it. Done here rather than in a `preexec_fn`, which is
+    unsafe in a parent that has threads (torch's)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    expected = os.environ.get("FBENCH_PARENT_PID")
+    if expected and os.getppid() != int(expected):  # it died before the prctl took effect
+        os._exit(0)
+
+
 def main() -> int:
     from bench.errors import FbenchError, one_line
 
+    _die_with_parent()
     channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # stray prints from torch or a backend must not corrupt the messages
     sys.stdout = sys.stderr

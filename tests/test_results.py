@@ -32,6 +32,7 @@ def test_store_appends_atomically_and_leaves_no_temp_files(fixture_path, tmp_pat
     store = results.RunStore.create(path, replace(run, rows=[]))
     for row in run.rows[:3]:
         store.append(row)
+    store.close()  # its lock file goes with it
     assert [p.name for p in tmp_path.iterdir()] == ["run.json"]
     assert len(results.read_result(path).rows) == 3
 

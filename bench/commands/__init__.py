@@ -11,9 +11,17 @@ def add_results_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--results-dir",
         metavar="DIR",
+        type=nonempty,
         default=DEFAULT_RESULTS_DIR,
         help="where result files are stored and looked up by run id (default: %(default)s/)",
     )
+
+
+def nonempty(text: str) -> str:
+    """A name or path that must be given: '' would silently mean the default."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a value, got an empty string")
+    return text
 
 
 def comma_list(text: str) -> list[str]:

@@ -161,7 +161,18 @@ def run(args: argparse.Namespace) -> int:
         peak=peak,
     )
     output = args.output or default_path(Path(args.calibrations_dir), identity)
-    write_calibration(output, calibration)
+    try:
+        write_calibration(output, calibration)
+    except FbenchError as error:  # the measurement is made: print it rather than lose it
+        import json
+
+        from bench.errors import IncompleteError
+
+        print(json.dumps(calibration.to_dict(), indent=1, ensure_ascii=False))
+        raise IncompleteError(
+            f"{error}; the calibration is printed on stdout: save it as a file and pass it "
+            "with --calibration"
+        ) from None
     peak_value = peak.gflops_per_s if peak else None
     print("probes:")
     print("\n".join("  " + line for line in describe(sweep.probes, peak_value)))
