@@ -1,23 +1,21 @@
 """Timing a run in several worker processes, one after another, and pooling their samples.
 
-Why (measured on a 2-core KVM Xeon, README "Reliability of the gate"): a row's median moves
-from one fresh process to the next by more than its interval says. Eight fresh processes
-timing DWConv 192×28×28 gave medians 1.42–1.60 ms, each with a ±1% interval. What decides
-it is the process's memory layout, drawn at start-up from address-space randomisation and
-from the hash seed (which orders Python's own allocations): with both fixed, ten processes
-timing DWConv 384×14×14 agreed within 3.5%; with either one random, they spread 16–17%
-(benchmarks/layout.py). It is fixed for the life of a process, so sampling one process
-longer cannot average it out, and single-process sweeps disagreed on DWConv rows by up to
-12.7%. pyperf meets the same effect the same way: spread the samples over several processes.
-Each worker gets a fresh hash seed of its own (`draw_hash_seed`, stored per process), so an
-environment that fixes PYTHONHASHSEED does not make the draws less independent than the
-interval assumes.
+Why: a row's median moves from one fresh process to the next by more than its own interval
+says. What decides it is the process's memory layout, drawn at start-up from address-space
+randomisation and from the hash seed (which orders Python's own allocations); it is fixed
+for the life of a process, so sampling one process longer cannot average it out
+(docs/methodology.md, "Processes and memory layout", has the measurements and
+`benchmarks/layout.py` reproduces them). pyperf meets the same effect the same way: spread
+the samples over several processes. Each worker gets a fresh hash seed of its own
+(`draw_hash_seed`, stored per process), so an environment that fixes PYTHONHASHSEED does not
+make the draws less independent than the interval assumes.
 
 How: the parent runs `processes` workers (`python -m bench.worker`) one after another, never
 timing at the same time (they would share cores and caches). The one thing that overlaps is
-start-up: the next worker imports torch (2.7 s here) on the other cores while the current
-one builds and warms up, and the current one starts sampling only once those imports are
-done (bench/worker.py); that took ~8 s off a 4-process sweep. Each worker builds, checks and
+start-up: the next worker imports torch on the other cores while the current one builds
+and warms up, and the current one starts sampling only once those imports are done
+(bench/worker.py), which takes most of a torch import off every process after the first.
+Each worker builds, checks and
 warms every row itself and samples all rows in interleaved rounds, like a single-process
 run, with 1/processes of the budget (`worker_timing`). The parent pools every row's samples
 and judges the pooled row against the run's own targets (`pool_rows`); its interval is the
@@ -32,8 +30,7 @@ at any moment leaves every finished process. A worker that dies (a signal, a non
 is recorded (`worker_failure`) and the run goes on with the next; its rows end short of a
 process. On Ctrl-C or SIGTERM the rows that at least one worker finished are stored. Rows
 timed in fewer processes than planned are `disturbed` (reason `interrupted`), with a note
-saying in how many, and
-`--resume` gives them the missing processes: each process's samples, warm-up, telemetry
+saying in how many, and `--resume` gives them the missing processes: each process's samples, warm-up, telemetry
 and probe are kept in the row's `processes` entries, from which `worker_rows_of` rebuilds
 the per-process rows to pool them again.
 """
@@ -80,8 +77,8 @@ def worker_timing(settings: TimingConfig, processes: int) -> TimingConfig:
 
     The interval target is not split: every worker times each row to the run's own target,
     so the pooled interval meets it too unless the processes disagree, which it then shows.
-    (Widening a worker's target by √processes, as if the processes agreed, left 43 of 80
-    pooled rows just over ±1% in five sweeps here.)
+    (Widening a worker's target by √processes, as if the processes agreed, left most
+    pooled rows just over the target: docs/methodology.md, "One process against several".)
     """
     return replace(
         settings,
@@ -91,9 +88,9 @@ def worker_timing(settings: TimingConfig, processes: int) -> TimingConfig:
         max_row_s=settings.max_row_s / processes,
         # Warm-up gets a process past its first-call costs (allocations, kernel choice),
         # and the runner's untimed first round puts each row in the state it is sampled in;
-        # at the full 0.2 s a row in every process, warm-up took 23 s of a 6-process sweep
-        # here. With 1/processes of it (the settling test unchanged), the first calls of each
-        # process sat at 0.99–1.06 of its median, as with the full warm-up (0.99–1.07).
+        # the full minimum in every process made warm-up a large part of the sweep, and
+        # 1/processes of it (the settling test unchanged) left the first calls of each
+        # process as close to its median as the full warm-up did (docs/methodology.md).
         warmup_min_s=settings.warmup_min_s / processes,
     )
 
@@ -234,10 +231,9 @@ def needs_another_process(worker_rows: Sequence[ResultRow], settings: TimingConf
     """The pooled row misses the run's target, has sampling time left under its cap, and it
     is the calls, not the processes, that fall short: their medians agree within the target.
 
-    Why not also when the processes disagree: in five 6-process sweeps here, giving such
-    rows up to six more processes (where the spread so far said that could reach ±1%) made
-    sweeps 76–90 s instead of 60–64 s, and back-to-back sweeps agreed no better (0.8% /
-    5.6% on the median / worst row, against 0.6% / 6.4%); the rows stayed `imprecise`.
+    Why not also when the processes disagree: giving such rows more processes made sweeps
+    markedly longer, and back-to-back sweeps agreed no better; the rows stayed `imprecise`
+    (docs/methodology.md, "One process against several").
     """
     if not any(row.samples_ms for row in worker_rows):
         return False
@@ -507,8 +503,8 @@ def draw_hash_seed() -> int:
 
     Why: a row's speed depends on where its process's allocations land, and that layout is
     drawn from address-space randomisation *and* the hash seed (which orders Python's own
-    allocations). With either one left random, ten processes timing DWConv 384×14×14 spread
-    16–17% here; with both fixed, 3.5% (benchmarks/layout.py). The interval
+    allocations): with either one left random, processes spread several times as far as
+    with both fixed (docs/methodology.md; benchmarks/layout.py). The interval
     counts each process as an independent draw of that layout, so workers must not inherit
     one seed from an environment that fixes it (tox, CI scripts, `PYTHONHASHSEED=0`).
     """

@@ -1,9 +1,8 @@
 """The measurement procedure: plan rows, build and check them, warm up, sample, summarise.
 
-Why the procedure looks like this (measured on 2-core shared hosts, see the README):
+Why the procedure looks like this (docs/methodology.md has the measurements):
 - Host noise comes in spells of seconds. Timing one row after another lets a slow spell
-  land on one row only, which then looks slow; two runs then disagree by up to ~10% on
-  some row. So rows are sampled in interleaved rounds: each round gives every unfinished
+  land on one row only, which then looks slow, and two runs disagree on that row. So rows are sampled in interleaved rounds: each round gives every unfinished
   row a short slice, and every row is sampled in at least `min_rounds` rounds, so a slow
   spell is shared by all rows and the ratios between operators (the paper's point) hold.
 - A row is finished when the 95% interval of its median is within ±`ci_target` (after
@@ -492,8 +491,8 @@ def _interleaved(
     active = list(rows)
     # One untimed call of every row, in a shuffled order, before the first timed round: each
     # row's warm-up came before the other rows were built and warmed, so its first call in
-    # round 1 was not like the rest. Measured here: the first timed call of Conv 768×7×7 in
-    # each of six processes was 26–37% slower than its process median; after it, −1% to +4%.
+    # round 1 was not like the rest: it was far slower than the row's median without this
+    # call, and like the others with it (docs/methodology.md, step 6).
     for row in order.sample(active, len(active)):
         try:
             session.measure(row.call, calls=1)
