@@ -121,8 +121,8 @@ def label(row: ResultRow) -> str:
 
 def wall_seconds(run: RunResult) -> float | None:
     """Seconds from the file's creation to the run's end. None for a run that did not finish
-    or was resumed (the pause would count). Excludes the interpreter and torch import before
-    the file is created."""
+    or was resumed (the pause would count). Leaves out the start-up (interpreter, imports)
+    before the file is created."""
     if run.finished is None or run.resumed:
         return None
     try:

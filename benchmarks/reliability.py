@@ -31,6 +31,7 @@ import itertools
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -39,6 +40,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench import process_effect  # noqa: E402
+from bench import status as row_status  # noqa: E402
 from bench import sweep_precision as sp  # noqa: E402
 from bench.errors import FbenchError  # noqa: E402
 from bench.results import RunResult, read_result  # noqa: E402
@@ -52,9 +54,12 @@ def measure(runs: int, results_dir: Path, quick: bool, extra: list[str]) -> list
         command = [sys.executable, "-m", "bench.cli", "run", "--device", "cpu", "--no-table"]
         command += ["--results-dir", str(results_dir), *(["--quick"] if quick else []), *extra]
         print(f"run {index}/{runs}: {' '.join(command[2:])}", file=sys.stderr, flush=True)
+        start = time.perf_counter()
         subprocess.run(command, cwd=REPO, check=True)
         (new,) = set(results_dir.glob("*.json")) - before
         paths.append(new)
+        # The file's own wall time (the figures below) leaves out the start-up; this does not.
+        print(f"run {index}/{runs}: {time.perf_counter() - start:.0f} s, {new}", file=sys.stderr)
     return paths
 
 
@@ -218,7 +223,7 @@ def precision_lines(figures: Precision, sweep: str) -> list[str]:
     for index, s in enumerate(figures.sweeps, 1):
         wall = f"{s.wall_s:.0f} s" if s.wall_s is not None else "unknown"
         not_ok = ", ".join(
-            f"{n} {status}" for status, n in sorted(s.statuses.items()) if status != "ok"
+            f"{n} {status}" for status, n in sorted(s.statuses.items()) if status != row_status.OK
         )
         lines.append(
             f"| {index} `{s.run_id}` | {wall} | {sp.percent(s.median_halfwidth)} | "
