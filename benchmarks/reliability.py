@@ -6,26 +6,43 @@ the gate's own logic (reports.compare) at the default threshold, and counts fals
 in a copy of the later run of each pair (its stored samples and per-process medians × 1.10;
 its host probe untouched, as when the code and not the host got slower), once in every row
 and once in PConv's rows only, and counts how many planted rows the gate flags. Both without
-the host-speed correction (the default) and with it. Prints a Markdown summary for
-docs/methodology.md and docs/regression-gate.md.
+the host-speed correction (the default) and with it.
+
+It also reports, from the result files alone (bench/sweep_precision.py), each sweep's wall
+time and interval widths (median and widest row, rows within ±1% and ±1.5%) and the honesty
+figure of issue 15: per pair of sweeps, the rows whose medians moved by more than the two
+intervals combined, √(h₁² + h₂²), over all pairs and over back-to-back pairs; then issue 15's
+goals as a checklist. Prints a Markdown summary for docs/methodology.md and
+docs/regression-gate.md; `--json FILE` writes the figures too. Sweeps are taken in the order
+they were created (the files' `created`). Exit 0 when the gate passes, 1 when it does not
+(the goals do not change it), 2 for a result file that cannot be read.
 
     uv run python benchmarks/reliability.py                 # 5 full sweeps (lead, quiet host)
     uv run python benchmarks/reliability.py --quick --runs 3   # smoke test, a minute or so
     uv run python benchmarks/reliability.py --reuse results/rel/*.json   # re-analyse only
+    uv run python benchmarks/reliability.py --reuse a.json b.json --json figures.json
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import itertools
+import json
 import subprocess
 import sys
-from dataclasses import dataclass, field, replace
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench import process_effect  # noqa: E402
+from bench import status as row_status  # noqa: E402
+from bench import sweep_precision as sp  # noqa: E402
+from bench.errors import FbenchError  # noqa: E402
 from bench.results import RunResult, read_result  # noqa: E402
 from reports import compare  # noqa: E402
 
@@ -37,9 +54,12 @@ def measure(runs: int, results_dir: Path, quick: bool, extra: list[str]) -> list
         command = [sys.executable, "-m", "bench.cli", "run", "--device", "cpu", "--no-table"]
         command += ["--results-dir", str(results_dir), *(["--quick"] if quick else []), *extra]
         print(f"run {index}/{runs}: {' '.join(command[2:])}", file=sys.stderr, flush=True)
+        start = time.perf_counter()
         subprocess.run(command, cwd=REPO, check=True)
         (new,) = set(results_dir.glob("*.json")) - before
         paths.append(new)
+        # The file's own wall time (the figures below) leaves out the start-up; this does not.
+        print(f"run {index}/{runs}: {time.perf_counter() - start:.0f} s, {new}", file=sys.stderr)
     return paths
 
 
@@ -132,6 +152,124 @@ def gate_stats(
     return stats
 
 
+def in_time_order(runs: list[RunResult], paths: list[Path]) -> tuple[list[RunResult], list[Path]]:
+    """Runs (and their paths) by creation time, so that neighbours are back-to-back sweeps."""
+
+    def created(pair: tuple[RunResult, Path]) -> dt.datetime:
+        try:
+            moment = dt.datetime.fromisoformat(pair[0].created)
+        except ValueError:
+            return dt.datetime.min.replace(tzinfo=dt.UTC)
+        return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+    ordered = sorted(zip(runs, paths, strict=True), key=created)
+    return [run for run, _ in ordered], [path for _, path in ordered]
+
+
+@dataclass(frozen=True)
+class Precision:
+    """Everything bench.sweep_precision measures on a set of sweeps."""
+
+    sweeps: list[sp.SweepFigures]
+    all_pairs: sp.Honesty
+    back_to_back: sp.Honesty
+    goals: list[sp.Goal]
+    processes: int | None
+    exact_share: float | None  # share of rows exceeding if the intervals were exact
+
+
+def precision(runs: Sequence[RunResult]) -> Precision:
+    sweeps = [sp.sweep_figures(run) for run in runs]
+    all_pairs = sp.honesty(runs)
+    processes = sp.processes_per_row(runs)
+    exact = process_effect.exceedance_if_exact(processes) if processes else None
+    return Precision(
+        sweeps,
+        all_pairs,
+        sp.honesty(runs, back_to_back=True),
+        sp.goals(sweeps, all_pairs),
+        processes,
+        exact,
+    )
+
+
+def _pair_line(name: str, figure: sp.Honesty) -> str:
+    worst = figure.worst
+    if worst is None:
+        return f"| {name} | 0 | – | – |"
+    moves = ", ".join(f"{m.label} {m.change:+.1%} vs ±{m.combined:.1%}" for m in worst.moves)
+    mean = f"{figure.mean_exceeding:.2f}"
+    if any(pair.rows != 16 for pair in figure.pairs):  # the goal counts of 16 rows
+        mean += f" ({figure.mean_per_16:.2f} of 16)"
+    return (
+        f"| {name} | {len(figure.pairs)} | {mean} | sweeps {worst.first + 1}–"
+        f"{worst.second + 1}: {worst.exceeding} of {worst.rows}"
+        + (f" ({moves})" if moves else "")
+        + " |"
+    )
+
+
+def precision_lines(figures: Precision, sweep: str) -> list[str]:
+    """Markdown: the sweeps' widths and times, then the honesty figure."""
+    limits = list(figures.sweeps[0].within) if figures.sweeps else []
+    lines = [
+        f"### Interval widths and honesty ({len(figures.sweeps)} × `{sweep}`)",
+        "",
+        "| sweep | wall time | median row | widest row | "
+        + " | ".join(f"rows within ±{limit:.1%}" for limit in limits)
+        + " | rows not ok |",
+        "|---|---|---|---|" + "---|" * len(limits) + "---|",
+    ]
+    for index, s in enumerate(figures.sweeps, 1):
+        wall = f"{s.wall_s:.0f} s" if s.wall_s is not None else "unknown"
+        not_ok = ", ".join(
+            f"{n} {status}" for status, n in sorted(s.statuses.items()) if status != row_status.OK
+        )
+        lines.append(
+            f"| {index} `{s.run_id}` | {wall} | {sp.percent(s.median_halfwidth)} | "
+            f"{sp.percent(s.worst_halfwidth)} ({s.worst_row}) | "
+            + " | ".join(f"{s.within[limit]} of {s.rows}" for limit in limits)
+            + f" | {not_ok or 'none'} |"
+        )
+    lines += [
+        "",
+        "Rows whose medians moved between two sweeps by more than the two intervals combined,",
+        "√(h₁² + h₂²) on the log scale:",
+        "",
+        "| pairs of sweeps | pairs | rows exceeding per pair, mean | worst pair |",
+        "|---|---|---|---|",
+        _pair_line("all pairs", figures.all_pairs),
+        _pair_line("back-to-back", figures.back_to_back),
+        "",
+    ]
+    if figures.exact_share is not None:
+        lines.append(
+            f"With exact intervals ({figures.processes} processes per row, no drift between "
+            f"sweeps) about {16 * figures.exact_share:.2f} of 16 rows per pair would exceed."
+        )
+    else:
+        lines.append("Rows timed in one process: no figure for exact intervals.")
+    return lines
+
+
+def goal_lines(goals: Sequence[sp.Goal]) -> list[str]:
+    lines = ["### Issue 15 goals (default `fbench run --device cpu`)", ""]
+    for goal in goals:
+        mark = "x" if goal.met else " "
+        lines.append(f"- [{mark}] {goal.goal}: {goal.measured}: {'met' if goal.met else 'not met'}")
+    return lines
+
+
+def write_json(path: Path, figures: Precision, stats: dict[str, GateStats]) -> None:
+    data = sp.as_dict(
+        figures.sweeps, figures.all_pairs, figures.back_to_back, figures.goals, figures.exact_share
+    )
+    data["honesty"]["processes_per_row"] = figures.processes
+    data["gate"] = {name: {**asdict(stat), "ok": stat.ok()} for name, stat in stats.items()}
+    text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)
+    path.write_text(text + "\n", encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -140,17 +278,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse", nargs="+", type=Path, help="analyse these runs, measure none")
     parser.add_argument("--threshold", type=float, default=compare.DEFAULT_THRESHOLD)
     parser.add_argument("--slowdown", type=float, default=1.10)
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     parser.add_argument("run_args", nargs="*", help="extra fbench run flags after --")
     args = parser.parse_args(argv)
 
     if args.reuse:
-        paths = args.reuse
+        paths = list(args.reuse)
     else:
         args.results_dir.mkdir(parents=True, exist_ok=True)
         paths = measure(args.runs, args.results_dir, args.quick, args.run_args)
-    runs = [read_result(path) for path in paths]
+    try:
+        runs = [read_result(path) for path in paths]
+    except FbenchError as error:
+        print(f"reliability.py: {error}", file=sys.stderr)
+        return 2
     if len(runs) < 2:
         parser.error("need at least two runs")
+    runs, paths = in_time_order(runs, paths)
+    figures = precision(runs)
 
     settings = {
         "raw (default)": None,
@@ -197,7 +342,17 @@ def main(argv: list[str] | None = None) -> int:
     for name, stat in stats.items():
         print(f"false alarms, {name}: {', '.join(stat.false_rows) or 'none'}")
     print()
+    print("\n".join(precision_lines(figures, sweep)))
+    print()
     print("runs: " + ", ".join(str(path) for path in paths))
+    print()
+    print("\n".join(goal_lines(figures.goals)))
+    if args.json:
+        try:
+            write_json(args.json, figures, stats)
+        except OSError as error:
+            print(f"reliability.py: --json {args.json}: cannot write ({error})", file=sys.stderr)
+            return 2
     ok = stats["raw (default)"].ok()
     print("PASS" if ok else "FAIL: see the table", file=sys.stderr)
     return 0 if ok else 1
