@@ -1,6 +1,6 @@
 """The one exception type users see, and the exit codes the CLI maps errors to."""
 
-# Exit codes are a contract with CI scripts: keep them stable and documented in the README.
+# Exit codes are a contract with CI scripts: keep them stable and documented (README, docs/cli.md).
 EXIT_OK = 0
 EXIT_REGRESSION = 1  # `fbench compare`: a significant slowdown
 EXIT_USAGE = 2  # bad flags, config or result files

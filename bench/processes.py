@@ -30,9 +30,9 @@ at any moment leaves every finished process. A worker that dies (a signal, a non
 is recorded (`worker_failure`) and the run goes on with the next; its rows end short of a
 process. On Ctrl-C or SIGTERM the rows that at least one worker finished are stored. Rows
 timed in fewer processes than planned are `disturbed` (reason `interrupted`), with a note
-saying in how many, and `--resume` gives them the missing processes: each process's samples, warm-up, telemetry
-and probe are kept in the row's `processes` entries, from which `worker_rows_of` rebuilds
-the per-process rows to pool them again.
+saying in how many, and `--resume` gives them the missing processes: each process's samples,
+warm-up, telemetry and probe are kept in the row's `processes` entries, from which
+`worker_rows_of` rebuilds the per-process rows to pool them again.
 """
 
 from __future__ import annotations

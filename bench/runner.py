@@ -1,10 +1,11 @@
 """The measurement procedure: plan rows, build and check them, warm up, sample, summarise.
 
 Why the procedure looks like this (docs/methodology.md has the measurements):
-- Host noise comes in spells of seconds. Timing one row after another lets a slow spell
-  land on one row only, which then looks slow, and two runs disagree on that row. So rows are sampled in interleaved rounds: each round gives every unfinished
-  row a short slice, and every row is sampled in at least `min_rounds` rounds, so a slow
-  spell is shared by all rows and the ratios between operators (the paper's point) hold.
+- Host noise comes in spells of seconds. Timing one row after another lets a slow spell land
+  on one row only, which then looks slow, and two runs disagree on that row. So rows are
+  sampled in interleaved rounds: each round gives every unfinished row a short slice, and
+  every row is sampled in at least `min_rounds` rounds, so a slow spell is shared by all
+  rows and the ratios between operators (the paper's point) hold.
 - A row is finished when the 95% interval of its median is within ±`ci_target` (after
   `min_samples` and `min_rounds`), or when its sampling time reaches `max_row_s`; it is
   then `imprecise`, reported with its real interval rather than a tidy wrong number. A row

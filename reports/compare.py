@@ -4,9 +4,9 @@ A change is reported only when it is both statistically significant and larger t
 practical threshold (default 5%): on a noisy board, significance alone flags tiny real drifts
 and a threshold alone flags noise. Significance is tested on the unit that varies
 independently: for rows timed in several processes (bench/processes.py), the per-process
-medians (Welch's t on their logs), because calls within a process share its luck: over 50
-pairs of 3- and 4-process sweeps here, Mann–Whitney on the pooled calls failed 6 pairs on
-nothing (11 rows), the test on process medians 3 (6 rows); for rows timed in one process,
+medians (Welch's t on their logs), because calls within a process share its luck (on pairs
+of back-to-back sweeps, Mann–Whitney on the pooled calls failed about twice as many pairs on
+nothing: docs/regression-gate.md); for rows timed in one process,
 the per-call samples (Mann–Whitney U: no normality assumed, latency samples are skewed).
 A 95% interval of the ratio is shown so a reader sees how sure each verdict is, from the
 same unit as the test: Welch's interval on the process medians' logs (it excludes 1 exactly
@@ -25,10 +25,10 @@ ran in the current run. Host-speed correction (opt-in, `--host-correction`): bef
 the current samples are divided by the host's speed ratio, the rows' common shift (the median
 of their ratios) kept within `host_tolerance` of the probe's, so a slowdown of every row that
 the probe did not see still counts. It is off by default because it did not earn its place:
-over 40 pairs of back-to-back sweeps on this project's noisiest VMs it halved the false
-SLOWER/FASTER rows but not the pairs that fail (25 vs 26), and it hid part of a slowdown of
-every row (README, "fbench compare on a noisy host"). Rows on such a host also move apart
-from each other, which no single host factor explains.
+on back-to-back sweeps it halved the false SLOWER/FASTER rows but not the pairs that fail,
+and it hid part of a slowdown of every row (docs/methodology.md, "Host-speed correction in
+the gate"). Rows on such a host also move apart from each other, which no single host
+factor explains.
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ from bench.timing import median
 DEFAULT_THRESHOLD: float = COMPARE_DEFAULTS["threshold"]
 DEFAULT_ALPHA: float = COMPARE_DEFAULTS["alpha"]
 # How far the rows' common shift may stray from the probe's before the rest counts as the
-# code's doing. Measured on the 2-core VMs: the probe tracked the rows' common shift within
-# 2.6% through ±10% host swings.
+# code's doing: on the project's VMs the probe tracked the rows' common shift within a few
+# percent through much larger host swings (docs/methodology.md).
 DEFAULT_HOST_TOLERANCE: float = COMPARE_DEFAULTS["host_tolerance"]
 BOOTSTRAP_RESAMPLES = 2000
 # Too few samples give Mann–Whitney no power (n=3 vs 3 cannot reach p < 0.05).
