@@ -361,6 +361,7 @@ def run_header(run: RunResult) -> list[str]:
         f"batch {config.get('device_settings', {}).get('batch')}, {config.get('dtype')}, "
         f"method {describe_method(config['timing'])}",
     ]
+    lines.extend(progress_lines(run))
     probe_failure = host_probe.run_failure(run.rows)
     if probe_failure is not None:  # why rows have fewer probe rounds, or none
         lines.append(host_probe.failure_words(probe_failure, run.run_id))
@@ -370,6 +371,27 @@ def run_header(run: RunResult) -> list[str]:
     if config.get("quick"):
         smaller = "" if config.get("suite") == "networks" else "shapes and "
         lines.append(f"quick run: smoke-sized {smaller}timing, not comparable with the paper")
+    return lines
+
+
+def progress_lines(run: RunResult) -> list[str]:
+    """How far a multi-process run got, and each worker process that died (bench/processes.py):
+    a reader of a `partial`, `interrupted` or `incomplete` file sees what is missing and why."""
+    lines = []
+    planned, finished = run.processes_planned, run.processes_finished
+    if planned and finished is not None and finished < planned:
+        lines.append(
+            f"processes: every row timed in at least {finished} of {planned} planned; "
+            f"finish with: fbench run --resume {run.run_id}"
+        )
+    for failure in run.worker_failures:
+        how = failure.get("signal") or f"exit code {failure.get('exit_code')}"
+        doing = failure.get("last_activity")
+        lines.append(
+            f"worker {failure.get('label') or failure.get('process')} died ({how})"
+            + (f" while {doing}" if doing else "")
+            + (f": {failure['message']}" if failure.get("message") else "")
+        )
     return lines
 
 

@@ -377,3 +377,34 @@ def test_sigterm_of_a_one_process_run_keeps_its_finished_rows(tmp_path):
     stored = results.read_result(path)
     assert stored.state == "interrupted" and 1 <= len(stored.rows) <= 3
     assert stored.processes_planned is None and stored.rows[0].processes is None
+
+
+def test_show_says_how_far_a_run_got_and_which_worker_died(tmp_path):
+    from tests.conftest import FIXTURES, fbench
+
+    data = json.loads((FIXTURES / "cpu_table1.json").read_text())
+    data.update(
+        state="incomplete",
+        processes_planned=6,
+        processes_finished=3,
+        worker_failures=[
+            {
+                "process": 4,
+                "label": "process 4/6",
+                "exit_code": None,
+                "signal": "SIGKILL",
+                "last_activity": "sampling (round 7)",
+                "rows_unfinished": ["conv 96×56×56"],
+                "message": "killed",
+                "at": "2026-11-30T01:00:00+00:00",
+            }
+        ],
+    )
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(data))
+    shown = fbench("show", str(path))
+    assert shown.returncode == 0, shown.stderr
+    assert f"at least 3 of 6 planned; finish with: fbench run --resume {data['run_id']}" in (
+        shown.stdout
+    )
+    assert "worker process 4/6 died (SIGKILL) while sampling (round 7): killed" in shown.stdout
