@@ -42,6 +42,10 @@ class TimingConfig:
     official_calls: int = 200  # --method official: the FasterNet script's 200 timed calls
     perf_counters: bool = False  # --perf-counters: cycles, instructions, LLC misses per row
     host_probe: bool = True  # time a fixed GEMM in every round (bench/host_probe.py)
+    # A row whose rounds saw the host probe's 5–95% range move by more than this is
+    # `disturbed` (host_moved): on the project's 2-core VMs a run's range is usually a few
+    # percent (docs/methodology.md, step 9), so 10% is a host that changed speed mid-row.
+    host_moved_above: float = 0.10
     # Worker processes the adaptive method times every row in, one after another, each
     # with 1/processes of the budget (bench/processes.py): a row's speed varies from one
     # fresh process to the next, and pooling processes averages that out.
@@ -273,7 +277,7 @@ def _check_timing(where: str, timing: TimingConfig) -> None:
     for name in ("min_rounds", "official_calls", "processes"):
         if getattr(timing, name) < 1:
             problems.append(f"{name} must be at least 1, got {getattr(timing, name)}")
-    for name in ("round_s", "max_row_s", "warmup_tolerance"):
+    for name in ("round_s", "max_row_s", "warmup_tolerance", "host_moved_above"):
         value = getattr(timing, name)
         if not (value > 0 and math.isfinite(value)):
             problems.append(f"{name} must be a positive number, got {value}")

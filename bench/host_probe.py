@@ -67,6 +67,26 @@ def spread(round_medians_ms: Sequence[float]) -> float:
     return (quantile(ordered, 0.95) - quantile(ordered, 0.05)) / quantile(ordered, 0.5)
 
 
+# Fewer probe rounds than this say too little about a row's 5–95% range to call it moved.
+MIN_ROUNDS_TO_JUDGE = 8
+
+
+def moved_words(round_medians_ms: Sequence[float], threshold: float) -> str | None:
+    """A sentence when the host's own speed moved by more than `threshold` (a 5–95% range,
+    `spread`) over the rounds a row was sampled in; None when it did not, or when there are
+    too few rounds to tell. Such a row was timed on a host that was not in a steady state:
+    its median mixes two speeds, so it is `disturbed` (bench/status.py, `host_moved`)."""
+    if len(round_medians_ms) < MIN_ROUNDS_TO_JUDGE:
+        return None
+    moved = spread(round_medians_ms)
+    if moved <= threshold:
+        return None
+    return (
+        f"the host probe moved {moved:.1%} (5–95% range of {len(round_medians_ms)} rounds) "
+        f"while the row was sampled, beyond host_moved_above = {threshold:g}"
+    )
+
+
 # --- failures: stored with the rows, so a missing probe is explained, not guessed -----------
 #
 # A row's `host_probe` is {"workload", "round_medians_ms"} and, when the probe failed while

@@ -176,6 +176,11 @@ def pool_rows(
     )
     if unsettled and row_status.unsettled_disturbs(settings.warmup_max_s):
         causes.append((row_status.WARMUP_UNSETTLED, unsettled_note))
+    probe = host_probe.pool([row.host_probe for row in worker_rows])
+    probe_rounds = (probe or {}).get("round_medians_ms") or []
+    moved = host_probe.moved_words(probe_rounds, settings.host_moved_above)
+    if moved:
+        causes.append((row_status.HOST_MOVED, moved))
     reasons = row_status.unique([code for code, _ in causes] + interval_reasons)
     notes = [*interval, *(text for _, text in causes)]
     if unsettled and not row_status.unsettled_disturbs(settings.warmup_max_s):
@@ -211,7 +216,7 @@ def pool_rows(
         },
         telemetry={"before": first.telemetry.get("before"), "after": last.telemetry.get("after")},
         # The processes' probe rounds together, and a failure with its process number.
-        host_probe=host_probe.pool([row.host_probe for row in worker_rows]),
+        host_probe=probe,
         started=first.started,
         finished=last.finished,
     )

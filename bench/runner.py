@@ -327,6 +327,9 @@ def _finish(row: _Row, session: Any, settings: TimingConfig, converged: bool) ->
     causes = [(row_status.problem_code(problem), str(problem)) for problem in problems]
     if row.warmup.get("settled") is False and row_status.unsettled_disturbs(settings.warmup_max_s):
         causes.append((row_status.WARMUP_UNSETTLED, row.notes[0] if row.notes else ""))
+    moved = host_probe.moved_words(row.probe_ms, settings.host_moved_above)
+    if moved:
+        causes.append((row_status.HOST_MOVED, moved))
     interval = []
     if method == "adaptive" and not converged:
         interval = [interval_note(summary, row.sampled_s, row.rounds, settings)]

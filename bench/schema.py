@@ -415,6 +415,7 @@ TIMING_FIELDS = {
     "warmup_max_s": Field(number()),
     "warmup_tolerance": Field(number()),
     "host_probe": Field(boolean),
+    "host_moved_above": Field(number(above=True)),
     "perf_counters": Field(boolean),
 }
 

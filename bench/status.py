@@ -54,7 +54,8 @@ _REASONS = (
     Reason(
         "host_moved",
         DISTURBED,
-        "the host probe moved beyond the stated threshold (reserved: no rule sets it yet)",
+        "the host probe's 5–95% range over the row's rounds exceeded [timing] "
+        "host_moved_above (default 10%): the host changed speed while the row was timed",
     ),
     Reason("interrupted", DISTURBED, "the run stopped before every planned process timed it"),
     Reason("warmup_unsettled", DISTURBED, "warm-up never settled within its time limit"),

@@ -114,6 +114,29 @@ def test_the_pooled_probe_comes_from_the_processes_that_probed():
     assert pooled.host_probe == {"workload": "gemm", "round_medians_ms": [0.19, 0.2]}
 
 
+def test_a_host_that_moved_while_a_row_was_timed_makes_it_disturbed():
+    settings = config_module.TimingConfig(processes=2, min_samples=6, min_rounds=2)
+    samples = [1.0, 1.001, 0.999, 1.0, 1.002, 0.998, 1.0, 1.001]
+    steady = [0.170, 0.171, 0.169, 0.170, 0.172, 0.170, 0.171, 0.170]
+    calm = pool_rows(
+        [_worker_row(samples, probe=steady[:4]), _worker_row(samples, probe=steady[4:])], settings
+    )
+    assert "host_moved" not in calm.reasons and calm.status == "ok"
+    # The second process ran on a host 25% slower: the probe saw it, so the row's median
+    # mixes two speeds and stays out of averages.
+    slowed = [value * 1.25 for value in steady[4:]]
+    moved = pool_rows(
+        [_worker_row(samples, probe=steady[:4]), _worker_row(samples, probe=slowed)], settings
+    )
+    assert moved.status == "disturbed" and "host_moved" in moved.reasons
+    assert "host probe moved" in moved.why and "host_moved_above = 0.1" in moved.why
+    # Too few rounds to tell: no verdict from a handful of probe rounds.
+    few = pool_rows(
+        [_worker_row(samples, probe=steady[:2]), _worker_row(samples, probe=slowed[:2])], settings
+    )
+    assert "host_moved" not in few.reasons
+
+
 def test_processes_that_disagree_leave_the_pooled_row_imprecise_not_ok():
     # Each process alone is tight; together they say the row's speed depends on the process.
     fast = _worker_row([1.00 + i * 1e-5 for i in range(50)])
