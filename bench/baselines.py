@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bench.errors import FbenchError, NotComparableError
 from bench.identity import device_identity
-from bench.results import RunResult, read_result, write_atomic
+from bench.results import RunResult, StorageError, read_result, write_atomic
 
 DEFAULT_BASELINES_DIR = "baselines"
 
@@ -40,9 +40,9 @@ def save(run: RunResult, baselines_dir: Path) -> Path:
     path = baseline_path(run, baselines_dir)
     try:
         write_atomic(path, run.to_dict())
-    except OSError as error:  # the previous baseline, if any, is left as it was
+    except StorageError as error:  # the previous baseline, if any, is left as it was
         raise FbenchError(
-            f"--baselines-dir {baselines_dir}: cannot store {path.name}: {error.strerror or error}"
+            f"--baselines-dir {baselines_dir}: cannot store the baseline: {error}"
         ) from None
     return path
 

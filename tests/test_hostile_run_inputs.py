@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from bench import environment, results
+from bench import calibration, environment, results
 from bench.errors import EXIT_INCOMPLETE, EXIT_USAGE
 from tests.conftest import FIXTURES, REPO
 
@@ -168,10 +168,10 @@ def _fewer_operators(data: dict) -> None:
 @pytest.mark.parametrize(
     ("change", "fragment"),
     [
-        (_no_config, "cannot resume: its config block is invalid"),
+        (_no_config, "invalid result file: config.device: missing"),
         (_unknown_device, "cannot resume: its config names an unknown device 'quantum'"),
         (_absurd_processes, "[timing] processes must be at most 64, got 100000"),
-        (_bad_timing, "ci_target must be in (0, 1)"),
+        (_bad_timing, "config.timing.ci_target"),
         (_fewer_operators, "is not one its config plans"),
     ],
 )
@@ -233,4 +233,4 @@ def test_calibrate_prints_a_calibration_it_cannot_store(tmp_path):
     assert last.startswith(f"fbench calibrate: error: {target}: cannot write")
     assert "the calibration is printed on stdout" in last
     printed = json.loads(result.stdout)
-    assert printed["schema"] == "fbench.calibration/1" and printed["ceilings"]
+    assert printed["schema"] == calibration.SCHEMA and printed["ceilings"]

@@ -357,8 +357,8 @@ def _run(args: argparse.Namespace) -> int:
     path = args.config if args.config is not None else config_module.default_config_path()
     config = config_module.load(path, overrides)
     _check_bounds(config, f"{path}:" if path is not None else "")
+    _preflight(config, keep_going=args.keep_going)  # before anything is created or timed
     _check_results_dir(results_dir)
-    _preflight(config, keep_going=args.keep_going)
     return _measure(config, results_dir, show_table=not args.no_table, calibration=args.calibration)
 
 
