@@ -11,7 +11,8 @@ from statistics import fmean
 
 from bench.results import ResultRow
 from operators import StageShape
-from reports.table1 import Table, operator_order, operator_title, pconv_dwconv_ratio
+from reports.table import Table
+from reports.table1 import operator_order, operator_title, pconv_dwconv_ratio
 
 
 def _format_gflops(value: float | None) -> str:

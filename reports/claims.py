@@ -27,7 +27,8 @@ from bench.identity import device_model
 from bench.results import ResultRow, RunResult
 from bench.status import DISTURBED, FAILED
 from reports import paper
-from reports.table1 import Table, operator_title, paper_row
+from reports.table import Table
+from reports.table1 import operator_title, paper_row
 
 HOLDS = "holds"
 WEAKER = "holds weaker"

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 from bench.results import ResultRow
 from reports import paper
-from reports.table1 import Table, ci_text, format_g, format_ms, status_text
+from reports.table import Table
+from reports.table1 import ci_text, format_g, format_ms, status_text
 
 
 def _fmt_millions(value: float) -> str:

@@ -17,7 +17,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from reports.table1 import Table
+from reports.table import Table
 
 MISSING = "—"
 

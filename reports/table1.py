@@ -7,7 +7,7 @@ check values in cells, not strings.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from statistics import fmean
 from typing import Any
 
@@ -17,16 +17,7 @@ from bench.results import ResultRow, RunResult
 from bench.timing import median
 from operators import OPERATORS, StageShape
 from reports import paper
-
-
-@dataclass(frozen=True)
-class Table:
-    headers: list[str]
-    rows: list[list[object]]
-    notes: list[str] = field(default_factory=list)
-    # How each column prints a number (None prints as "—"); cells that are already text are
-    # printed as they are. Exports such as CSV and JSON keep the numbers themselves.
-    formats: list[Callable[[Any], str]] | None = None
+from reports.table import Table
 
 
 def operator_title(name: str) -> str:
