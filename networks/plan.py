@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.flop_count import CountMismatch
 from bench.results import ResultRow, row_key
 from networks.registry import NetworkSpec, get_network, zoo_source
 
@@ -70,8 +71,6 @@ class NetworkPlan:
         return int(self.counts.get("flops", 0))
 
     def check_count(self, counted: Any) -> None:
-        from bench.runner import CountMismatch
-
         expected = self.flops() - self.counts["bn_flops_removed"]
         if counted.flops != expected:
             raise CountMismatch(

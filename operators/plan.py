@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.flop_count import CountMismatch
 from bench.results import ResultRow, row_key
 from operators.counting import DTYPE_BYTES
 from operators.custom import (
@@ -104,8 +105,6 @@ class CustomOperatorPlan:
         return int(analytic if analytic is not None else self.counts.get("flops_fvcore", 0))
 
     def check_count(self, counted: Any) -> None:
-        from bench.runner import CountMismatch
-
         analytic = self.counts.get("flops_analytic")
         if analytic is not None and counted.flops != analytic:
             raise CountMismatch(
