@@ -190,12 +190,6 @@ ROOFLINE_HEADERS = (
 )
 
 
-def roofline_columns(row: ResultRow, calibration: Calibration) -> list[str]:
-    """The row's roofline cells, formatted, matching ROOFLINE_HEADERS ("—" where unknown)."""
-    point = roofline_point(row, calibration)
-    return ["—"] * len(ROOFLINE_HEADERS) if point is None else _cells(point)
-
-
 def _cells(point: RooflinePoint) -> list[str]:
     return [
         f"{point.intensity_paper:.2f}",
