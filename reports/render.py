@@ -17,9 +17,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from reports.formatting import MISSING
 from reports.table import Table
-
-MISSING = "—"
 
 
 def _text(value: object, fmt: Callable[[Any], str] | None) -> str:
