@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.flop_count import CountMismatch
-from bench.results import ResultRow, row_key
+from bench.plan import plan_key
+from bench.results import ResultRow
 from networks.registry import NetworkSpec, get_network, zoo_source
+from operators.registry import StageShape
 
 SUITE = "networks"
 
@@ -36,6 +38,25 @@ class NetworkPlan:
     @property
     def spec(self) -> NetworkSpec:
         return get_network(self.model, self.input_size)
+
+    @property
+    def operator(self) -> str:
+        """The row's operator name: the model key (as RowPlan.operator)."""
+        return self.model
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.spec.kwargs)
+
+    @property
+    def shape(self) -> StageShape:
+        """The input image: 3 channels at the network's resolution (stage 0: no stage)."""
+        size = self.spec.resolution
+        return StageShape(0, 3, size, size)
+
+    @property
+    def layers(self) -> int:
+        return 1  # a whole network, not a stack
 
     @property
     def label(self) -> str:
@@ -80,23 +101,10 @@ class NetworkPlan:
             )
 
     def key(self) -> tuple:
-        size = self.spec.resolution
-        return row_key(
-            self.model,
-            dict(self.spec.kwargs),
-            3,
-            size,
-            size,
-            1,
-            self.batch,
-            self.device,
-            self.backend,
-            self.dtype,
-            self.backend_options,
-        )
+        return plan_key(self)
 
     def skeleton(self, **values: Any) -> ResultRow:
-        spec, size = self.spec, self.spec.resolution
+        spec, shape = self.spec, self.shape
         details = {
             "source": spec.source,
             "bn_fusion": "folded into the preceding convolution",
@@ -104,13 +112,13 @@ class NetworkPlan:
         }
         values["backend_details"] = {**details, **values.get("backend_details", {})}
         return ResultRow(
-            operator=self.model,
-            operator_params=dict(spec.kwargs),
-            stage=0,
-            channels=3,
-            height=size,
-            width=size,
-            layers=1,
+            operator=self.operator,
+            operator_params=self.params,
+            stage=shape.stage,
+            channels=shape.channels,
+            height=shape.height,
+            width=shape.width,
+            layers=self.layers,
             batch=self.batch,
             device=self.device,
             backend=self.backend,

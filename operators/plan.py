@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.flop_count import CountMismatch
-from bench.results import ResultRow, row_key
+from bench.plan import plan_key
+from bench.results import ResultRow
 from operators.counting import DTYPE_BYTES
 from operators.custom import (
     CustomOperator,
@@ -132,19 +133,7 @@ class CustomOperatorPlan:
         )
 
     def key(self) -> tuple:
-        return row_key(
-            self.definition.name,
-            self.params,
-            self.shape.channels,
-            self.shape.height,
-            self.shape.width,
-            self.layers,
-            self.batch,
-            self.device,
-            self.backend,
-            self.dtype,
-            self.backend_options,
-        )
+        return plan_key(self)
 
     def skeleton(self, **values: Any) -> ResultRow:
         layer_bytes, op_bytes = self.memory_access_bytes()
