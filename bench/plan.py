@@ -1,7 +1,7 @@
 """What a planned row is, apart from how it is measured: the identity every plan shares (the
-runner's RowPlan, operators.plan.CustomOperatorPlan, networks.plan.NetworkPlan), and the row
-key it gives the row it produces. One place for the key, so that --resume and compare match a
-plan with the stored row by the same fields."""
+runner's RowPlan, operators.plan.CustomOperatorPlan, networks.plan.NetworkPlan), the fields it
+fixes in the row it produces, and that row's key. One place for the key, so that --resume and
+the process pool match a plan with its stored rows by the same fields."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from bench.results import row_key
 
 
 class Shape(Protocol):
+    @property
+    def stage(self) -> int: ...
     @property
     def channels(self) -> int: ...
     @property
@@ -41,6 +43,24 @@ class PlannedRow(Protocol):
     def dtype(self) -> str: ...
     @property
     def backend_options(self) -> Mapping[str, Any]: ...
+
+
+def row_identity(plan: PlannedRow) -> dict[str, Any]:
+    """The fields of a ResultRow that the plan fixes (what was measured, where and how)."""
+    return {
+        "operator": plan.operator,
+        "operator_params": dict(plan.params),
+        "stage": plan.shape.stage,
+        "channels": plan.shape.channels,
+        "height": plan.shape.height,
+        "width": plan.shape.width,
+        "layers": plan.layers,
+        "batch": plan.batch,
+        "device": plan.device,
+        "backend": plan.backend,
+        "backend_options": dict(plan.backend_options),
+        "dtype": plan.dtype,
+    }
 
 
 def plan_key(plan: PlannedRow) -> tuple:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.flop_count import CountMismatch
-from bench.plan import plan_key
+from bench.plan import plan_key, row_identity
 from bench.results import ResultRow
 from networks.registry import NetworkSpec, get_network, zoo_source
 from operators.registry import StageShape
@@ -104,7 +104,7 @@ class NetworkPlan:
         return plan_key(self)
 
     def skeleton(self, **values: Any) -> ResultRow:
-        spec, shape = self.spec, self.shape
+        spec = self.spec
         details = {
             "source": spec.source,
             "bn_fusion": "folded into the preceding convolution",
@@ -112,18 +112,7 @@ class NetworkPlan:
         }
         values["backend_details"] = {**details, **values.get("backend_details", {})}
         return ResultRow(
-            operator=self.operator,
-            operator_params=self.params,
-            stage=shape.stage,
-            channels=shape.channels,
-            height=shape.height,
-            width=shape.width,
-            layers=self.layers,
-            batch=self.batch,
-            device=self.device,
-            backend=self.backend,
-            backend_options=dict(self.backend_options),
-            dtype=self.dtype,
+            **row_identity(self),
             flops=self.flops(),
             memory_access_bytes=None,
             implementation_memory_access_bytes=None,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.flop_count import CountMismatch
-from bench.plan import plan_key
+from bench.plan import plan_key, row_identity
 from bench.results import ResultRow
 from operators.counting import DTYPE_BYTES
 from operators.custom import (
@@ -146,18 +146,7 @@ class CustomOperatorPlan:
             "analytic" if self.counts.get("flops_analytic") is not None else "fvcore"
         )
         return ResultRow(
-            operator=self.definition.name,
-            operator_params=self.params,
-            stage=self.shape.stage,
-            channels=self.shape.channels,
-            height=self.shape.height,
-            width=self.shape.width,
-            layers=self.layers,
-            batch=self.batch,
-            device=self.device,
-            backend=self.backend,
-            backend_options=dict(self.backend_options),
-            dtype=self.dtype,
+            **row_identity(self),
             flops=self.flops(),
             flops_torch=self.counts.get("flops_torch"),
             memory_access_bytes=layer_bytes,

@@ -36,3 +36,14 @@ def test_a_custom_operator_plan_keys_like_a_builtin_one_of_the_same_name():
         == row_key("blocky", {}, 8, 8, 8, 2, 1, "cpu", "torch", "float32", {})
     )
     assert builtin.key() == custom.key()
+
+
+def test_the_row_a_plan_produces_has_the_plans_key():
+    plan = NetworkPlan("fasternet_t0", batch=2, dtype="float32", device="cpu", backend="torch")
+    row = plan.skeleton(method="adaptive", status="failed", error="not measured")
+    assert row.key() == plan.key()
+    assert (row.operator, row.channels, row.layers, row.batch) == ("fasternet_t0", 3, 1, 2)
+    operator = CustomOperator("blocky", f"{REPO}/tests/custom_ops/file_ops.py:make_depthwise", {})
+    custom = CustomOperatorPlan(operator, SHAPE, 2, 1, "float32", "cpu", "torch")
+    row = custom.skeleton(method="adaptive", status="failed", error="not measured")
+    assert row.key() == custom.key() and row.stage == 1
