@@ -297,6 +297,43 @@ def _coverage(rowset: RowSet, names: Sequence[str], shapes: set[str]) -> str:
     return f"over {len(shapes)} feature maps; left out: {', '.join(left)}" if left else ""
 
 
+def _compared_rows(
+    claim: str, statement: str, rowset: RowSet, names: Sequence[str]
+) -> tuple[dict[str, list[ResultRow]], set[str]] | ClaimResult:
+    """The rows of `names` at the feature maps all of them have usable rows for (as _common),
+    or the claim not judged, and why: runs not comparable, an operator or a common feature
+    map missing."""
+    device = rowset.device
+    if rowset.problem:
+        return _not_judged(claim, statement, device, NOT_COMPARABLE, rowset.problem, rowset.runs)
+    by_operator, problem = _table1_rows(rowset)
+    if problem:
+        return _not_judged(claim, statement, device, NOT_COMPARABLE, problem, rowset.runs)
+    wanted = ",".join(names)
+    missing = [name for name in names if name not in by_operator]
+    if missing:
+        return _not_judged(
+            claim,
+            statement,
+            device,
+            NOT_MEASURED,
+            f"no usable {', '.join(missing)} rows; {_measure_operators(device, wanted)}",
+            rowset.runs,
+        )
+    rows, shapes = _common(by_operator, names)
+    if not shapes:
+        return _not_judged(
+            claim,
+            statement,
+            device,
+            NOT_MEASURED,
+            "no feature map has usable rows of every operator compared; "
+            + _measure_operators(device, wanted),
+            rowset.runs,
+        )
+    return rows, shapes
+
+
 def claim_table1_order(rowset: RowSet) -> ClaimResult:
     """Table 1: PConv > GConv > DWConv in FLOPS, on average over the feature maps."""
     column = paper.PAPER_DEVICE_COLUMN[rowset.device]
@@ -311,32 +348,10 @@ def _table1_order(rowset: RowSet) -> ClaimResult:
         "Table 1: FLOPS PConv > GConv > DWConv",
         rowset.device,
     )
-    if rowset.problem:
-        return _not_judged(claim, statement, device, NOT_COMPARABLE, rowset.problem, rowset.runs)
-    by_operator, problem = _table1_rows(rowset)
-    if problem:
-        return _not_judged(claim, statement, device, NOT_COMPARABLE, problem, rowset.runs)
-    missing = [name for name in ORDER if name not in by_operator]
-    if missing:
-        return _not_judged(
-            claim,
-            statement,
-            device,
-            NOT_MEASURED,
-            f"no usable {', '.join(missing)} rows; {_measure_operators(device, ','.join(ORDER))}",
-            rowset.runs,
-        )
-    rows, shapes = _common(by_operator, ORDER)
-    if not shapes:
-        return _not_judged(
-            claim,
-            statement,
-            device,
-            NOT_MEASURED,
-            "no feature map has usable rows of every operator compared; "
-            + _measure_operators(device, ",".join(ORDER)),
-            rowset.runs,
-        )
+    found = _compared_rows(claim, statement, rowset, ORDER)
+    if isinstance(found, ClaimResult):
+        return found
+    rows, shapes = found
     means = {name: mean_estimate(rows[name]) for name in ORDER}
     if any(estimate is None for estimate in means.values()):
         return _not_judged(
@@ -394,33 +409,11 @@ def _pconv_dwconv_ratio(rowset: RowSet) -> ClaimResult:
     column = paper.PAPER_DEVICE_COLUMN[device]
     claimed = paper.pconv_dwconv_ratio(column)
     statement = f"Table 1: PConv/DWConv FLOPS {claimed:.1f}× ({column.upper()})"
-    if rowset.problem:
-        return _not_judged(claim, statement, device, NOT_COMPARABLE, rowset.problem, rowset.runs)
-    by_operator, problem = _table1_rows(rowset)
-    if problem:
-        return _not_judged(claim, statement, device, NOT_COMPARABLE, problem, rowset.runs)
     names = ("pconv", "dwconv")
-    missing = [name for name in names if name not in by_operator]
-    if missing:
-        return _not_judged(
-            claim,
-            statement,
-            device,
-            NOT_MEASURED,
-            f"no usable {', '.join(missing)} rows; {_measure_operators(device, 'pconv,dwconv')}",
-            rowset.runs,
-        )
-    rows, shapes = _common(by_operator, names)
-    if not shapes:
-        return _not_judged(
-            claim,
-            statement,
-            device,
-            NOT_MEASURED,
-            "no feature map has usable rows of every operator compared; "
-            + _measure_operators(device, "pconv,dwconv"),
-            rowset.runs,
-        )
+    found = _compared_rows(claim, statement, rowset, names)
+    if isinstance(found, ClaimResult):
+        return found
+    rows, shapes = found
     pconv, dwconv = mean_estimate(rows["pconv"]), mean_estimate(rows["dwconv"])
     if pconv is None or dwconv is None:
         return _not_judged(

@@ -720,7 +720,7 @@ def _draw_panel(ax, panel: Panel, colors: dict[str, str], handles: dict[str, obj
             drawn.append(marker)
             xs.append(x * shift)
             ys.append(y)
-        if series.legend and series.filled:
+        if series.legend:
             handles.setdefault(
                 series.label,
                 Line2D(
@@ -730,20 +730,7 @@ def _draw_panel(ax, panel: Panel, colors: dict[str, str], handles: dict[str, obj
                     marker=series.marker,
                     markersize=size,
                     label=series.label,
-                    **_marker_style(color, "full"),
-                ),
-            )
-        elif series.legend:
-            handles.setdefault(
-                series.label,
-                Line2D(
-                    [],
-                    [],
-                    linestyle="none",
-                    marker=series.marker,
-                    markersize=size,
-                    label=series.label,
-                    **_marker_style(color, "none"),
+                    **_marker_style(color, "full" if series.filled else "none"),
                 ),
             )
     ax.set_xscale("log" if panel.xlog else "linear")
