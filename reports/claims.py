@@ -297,12 +297,13 @@ def _coverage(rowset: RowSet, names: Sequence[str], shapes: set[str]) -> str:
     return f"over {len(shapes)} feature maps; left out: {', '.join(left)}" if left else ""
 
 
-def _compared_rows(
+def _compared_means(
     claim: str, statement: str, rowset: RowSet, names: Sequence[str]
-) -> tuple[dict[str, list[ResultRow]], set[str]] | ClaimResult:
-    """The rows of `names` at the feature maps all of them have usable rows for (as _common),
-    or the claim not judged, and why: runs not comparable, an operator or a common feature
-    map missing."""
+) -> tuple[dict[str, Estimate], set[str]] | ClaimResult:
+    """The mean FLOPS estimate of each of `names` over the feature maps all of them have
+    usable rows for (as _common), and those feature maps; or the claim not judged, and why:
+    runs not comparable, an operator or a common feature map missing, a row without an
+    interval."""
     device = rowset.device
     if rowset.problem:
         return _not_judged(claim, statement, device, NOT_COMPARABLE, rowset.problem, rowset.runs)
@@ -331,7 +332,17 @@ def _compared_rows(
             + _measure_operators(device, wanted),
             rowset.runs,
         )
-    return rows, shapes
+    means = {name: mean_estimate(rows[name]) for name in names}
+    if any(estimate is None for estimate in means.values()):
+        return _not_judged(
+            claim,
+            statement,
+            device,
+            NOT_COMPARABLE,
+            "a row has no 95% interval (fewer than 6 samples)",
+            rowset.runs,
+        )
+    return means, shapes
 
 
 def claim_table1_order(rowset: RowSet) -> ClaimResult:
@@ -348,20 +359,10 @@ def _table1_order(rowset: RowSet) -> ClaimResult:
         "Table 1: FLOPS PConv > GConv > DWConv",
         rowset.device,
     )
-    found = _compared_rows(claim, statement, rowset, ORDER)
+    found = _compared_means(claim, statement, rowset, ORDER)
     if isinstance(found, ClaimResult):
         return found
-    rows, shapes = found
-    means = {name: mean_estimate(rows[name]) for name in ORDER}
-    if any(estimate is None for estimate in means.values()):
-        return _not_judged(
-            claim,
-            statement,
-            device,
-            NOT_COMPARABLE,
-            "a row has no 95% interval (fewer than 6 samples)",
-            rowset.runs,
-        )
+    means, shapes = found
     pairs = [(ORDER[i], ORDER[i + 1]) for i in range(len(ORDER) - 1)]
     ratios = [means[a].over(means[b]) for a, b in pairs]
     verdicts = [order_verdict(ratio) for ratio in ratios]
@@ -410,20 +411,11 @@ def _pconv_dwconv_ratio(rowset: RowSet) -> ClaimResult:
     claimed = paper.pconv_dwconv_ratio(column)
     statement = f"Table 1: PConv/DWConv FLOPS {claimed:.1f}× ({column.upper()})"
     names = ("pconv", "dwconv")
-    found = _compared_rows(claim, statement, rowset, names)
+    found = _compared_means(claim, statement, rowset, names)
     if isinstance(found, ClaimResult):
         return found
-    rows, shapes = found
-    pconv, dwconv = mean_estimate(rows["pconv"]), mean_estimate(rows["dwconv"])
-    if pconv is None or dwconv is None:
-        return _not_judged(
-            claim,
-            statement,
-            device,
-            NOT_COMPARABLE,
-            "a row has no 95% interval (fewer than 6 samples)",
-            rowset.runs,
-        )
+    means, shapes = found
+    pconv, dwconv = means["pconv"], means["dwconv"]
     return _ratio_result(
         claim,
         statement,
