@@ -18,6 +18,10 @@ from math import prod
 from typing import Any
 
 
+class CountMismatch(Exception):
+    """Analytic FLOPs and fvcore's count of the real module disagree: the row is wrong."""
+
+
 @dataclass(frozen=True)
 class FvcoreCount:
     flops: int

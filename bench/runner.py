@@ -35,14 +35,10 @@ from bench import host_probe, timing
 from bench import status as row_status
 from bench.config import RunConfig, TimingConfig
 from bench.errors import one_line
-from bench.flop_count import FvcoreCount
+from bench.flop_count import CountMismatch, FvcoreCount
 from bench.results import ResultRow, now_iso, row_key
 from operators import StageShape, get_operator
 from operators.counting import DTYPE_BYTES
-
-
-class CountMismatch(Exception):
-    """Analytic FLOPs and fvcore's count of the real module disagree: the row is wrong."""
 
 
 @dataclass(frozen=True)

@@ -47,10 +47,6 @@ class LatencySummary:
             return None
         return max(self.median - self.ci95_low, self.ci95_high - self.median) / self.median
 
-    @property
-    def iqr_rel(self) -> float:
-        return self.iqr / self.median if self.median > 0 else math.inf
-
 
 def quantile(sorted_values: Sequence[float], q: float) -> float:
     """Linear-interpolation quantile of already sorted values (numpy's default method)."""

@@ -83,13 +83,6 @@ def compile_unavailable(device: str) -> str | None:
     return None
 
 
-def _check_compile_options(options: Mapping[str, Any]) -> str | None:
-    modes = ("default", "reduce-overhead", "max-autotune")
-    if options["mode"] not in modes:
-        return f"mode must be one of {', '.join(modes)}, got {options['mode']!r}"
-    return None
-
-
 register_backend(
     BackendSpec(
         name="torch",
@@ -106,7 +99,8 @@ register_backend(
         devices=("cpu", "cuda", "arm"),
         prepare=prepare_torch_compile,
         unavailable_reason=compile_unavailable,
+        # No flag sets `mode`: it stays because every torch-compile row records it in its
+        # backend_options, which decide comparability (a new run must match stored ones).
         options={**TORCH_OPTIONS, "mode": "default"},
-        check_options=_check_compile_options,
     )
 )

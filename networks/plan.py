@@ -13,8 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.results import ResultRow, row_key
+from bench.flop_count import CountMismatch
+from bench.plan import plan_key, row_identity
+from bench.results import ResultRow
 from networks.registry import NetworkSpec, get_network, zoo_source
+from operators.registry import StageShape
 
 SUITE = "networks"
 
@@ -35,6 +38,25 @@ class NetworkPlan:
     @property
     def spec(self) -> NetworkSpec:
         return get_network(self.model, self.input_size)
+
+    @property
+    def operator(self) -> str:
+        """The row's operator name: the model key (as RowPlan.operator)."""
+        return self.model
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.spec.kwargs)
+
+    @property
+    def shape(self) -> StageShape:
+        """The input image: 3 channels at the network's resolution (stage 0: no stage)."""
+        size = self.spec.resolution
+        return StageShape(0, 3, size, size)
+
+    @property
+    def layers(self) -> int:
+        return 1  # a whole network, not a stack
 
     @property
     def label(self) -> str:
@@ -70,8 +92,6 @@ class NetworkPlan:
         return int(self.counts.get("flops", 0))
 
     def check_count(self, counted: Any) -> None:
-        from bench.runner import CountMismatch
-
         expected = self.flops() - self.counts["bn_flops_removed"]
         if counted.flops != expected:
             raise CountMismatch(
@@ -81,23 +101,10 @@ class NetworkPlan:
             )
 
     def key(self) -> tuple:
-        size = self.spec.resolution
-        return row_key(
-            self.model,
-            dict(self.spec.kwargs),
-            3,
-            size,
-            size,
-            1,
-            self.batch,
-            self.device,
-            self.backend,
-            self.dtype,
-            self.backend_options,
-        )
+        return plan_key(self)
 
     def skeleton(self, **values: Any) -> ResultRow:
-        spec, size = self.spec, self.spec.resolution
+        spec = self.spec
         details = {
             "source": spec.source,
             "bn_fusion": "folded into the preceding convolution",
@@ -105,18 +112,7 @@ class NetworkPlan:
         }
         values["backend_details"] = {**details, **values.get("backend_details", {})}
         return ResultRow(
-            operator=self.model,
-            operator_params=dict(spec.kwargs),
-            stage=0,
-            channels=3,
-            height=size,
-            width=size,
-            layers=1,
-            batch=self.batch,
-            device=self.device,
-            backend=self.backend,
-            backend_options=dict(self.backend_options),
-            dtype=self.dtype,
+            **row_identity(self),
             flops=self.flops(),
             memory_access_bytes=None,
             implementation_memory_access_bytes=None,

@@ -15,7 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.results import ResultRow, row_key
+from bench.flop_count import CountMismatch
+from bench.plan import plan_key, row_identity
+from bench.results import ResultRow
 from operators.counting import DTYPE_BYTES
 from operators.custom import (
     CustomOperator,
@@ -104,8 +106,6 @@ class CustomOperatorPlan:
         return int(analytic if analytic is not None else self.counts.get("flops_fvcore", 0))
 
     def check_count(self, counted: Any) -> None:
-        from bench.runner import CountMismatch
-
         analytic = self.counts.get("flops_analytic")
         if analytic is not None and counted.flops != analytic:
             raise CountMismatch(
@@ -133,19 +133,7 @@ class CustomOperatorPlan:
         )
 
     def key(self) -> tuple:
-        return row_key(
-            self.definition.name,
-            self.params,
-            self.shape.channels,
-            self.shape.height,
-            self.shape.width,
-            self.layers,
-            self.batch,
-            self.device,
-            self.backend,
-            self.dtype,
-            self.backend_options,
-        )
+        return plan_key(self)
 
     def skeleton(self, **values: Any) -> ResultRow:
         layer_bytes, op_bytes = self.memory_access_bytes()
@@ -158,18 +146,7 @@ class CustomOperatorPlan:
             "analytic" if self.counts.get("flops_analytic") is not None else "fvcore"
         )
         return ResultRow(
-            operator=self.definition.name,
-            operator_params=self.params,
-            stage=self.shape.stage,
-            channels=self.shape.channels,
-            height=self.shape.height,
-            width=self.shape.width,
-            layers=self.layers,
-            batch=self.batch,
-            device=self.device,
-            backend=self.backend,
-            backend_options=dict(self.backend_options),
-            dtype=self.dtype,
+            **row_identity(self),
             flops=self.flops(),
             flops_torch=self.counts.get("flops_torch"),
             memory_access_bytes=layer_bytes,

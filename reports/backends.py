@@ -11,11 +11,9 @@ from statistics import fmean
 
 from bench.results import ResultRow
 from operators import StageShape
-from reports.table1 import Table, operator_order, operator_title, pconv_dwconv_ratio
-
-
-def _format_gflops(value: float | None) -> str:
-    return "—" if value is None else f"{value:.2f}" if value < 1000 else f"{value:.0f}"
+from reports.formatting import format_g
+from reports.table import Table
+from reports.table1 import operator_order, operator_title, pconv_dwconv_ratio
 
 
 def backend_label(row: ResultRow) -> str:
@@ -52,13 +50,13 @@ def backends_table(runs: Mapping[str, Sequence[ResultRow]]) -> Table:
                     line.append("failed")
                 else:
                     flag = "" if row.status == "ok" else f" ({row.status})"
-                    line.append(_format_gflops(row.gflops_per_s) + flag)
+                    line.append(format_g(row.gflops_per_s) + flag)
             body.append(line)
         average: list[object] = ["", "Average"]
         for label in labels:
             values = [r.gflops_per_s for r in runs[label] if r.operator == name
                       and r.status == "ok" and r.gflops_per_s is not None]  # fmt: skip
-            average.append(_format_gflops(fmean(values)) if values else "—")
+            average.append(format_g(fmean(values)) if values else "—")
         body.append(average)
     ratios: list[object] = ["PConv/DWConv", ""]
     for label in labels:

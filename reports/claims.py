@@ -27,7 +27,8 @@ from bench.identity import device_model
 from bench.results import ResultRow, RunResult
 from bench.status import DISTURBED, FAILED
 from reports import paper
-from reports.table1 import Table, operator_title, paper_row
+from reports.table import Table
+from reports.table1 import operator_title, paper_row
 
 HOLDS = "holds"
 WEAKER = "holds weaker"
@@ -296,6 +297,54 @@ def _coverage(rowset: RowSet, names: Sequence[str], shapes: set[str]) -> str:
     return f"over {len(shapes)} feature maps; left out: {', '.join(left)}" if left else ""
 
 
+def _compared_means(
+    claim: str, statement: str, rowset: RowSet, names: Sequence[str]
+) -> tuple[dict[str, Estimate], set[str]] | ClaimResult:
+    """The mean FLOPS estimate of each of `names` over the feature maps all of them have
+    usable rows for (as _common), and those feature maps; or the claim not judged, and why:
+    runs not comparable, an operator or a common feature map missing, a row without an
+    interval."""
+    device = rowset.device
+    if rowset.problem:
+        return _not_judged(claim, statement, device, NOT_COMPARABLE, rowset.problem, rowset.runs)
+    by_operator, problem = _table1_rows(rowset)
+    if problem:
+        return _not_judged(claim, statement, device, NOT_COMPARABLE, problem, rowset.runs)
+    wanted = ",".join(names)
+    missing = [name for name in names if name not in by_operator]
+    if missing:
+        return _not_judged(
+            claim,
+            statement,
+            device,
+            NOT_MEASURED,
+            f"no usable {', '.join(missing)} rows; {_measure_operators(device, wanted)}",
+            rowset.runs,
+        )
+    rows, shapes = _common(by_operator, names)
+    if not shapes:
+        return _not_judged(
+            claim,
+            statement,
+            device,
+            NOT_MEASURED,
+            "no feature map has usable rows of every operator compared; "
+            + _measure_operators(device, wanted),
+            rowset.runs,
+        )
+    means = {name: mean_estimate(rows[name]) for name in names}
+    if any(estimate is None for estimate in means.values()):
+        return _not_judged(
+            claim,
+            statement,
+            device,
+            NOT_COMPARABLE,
+            "a row has no 95% interval (fewer than 6 samples)",
+            rowset.runs,
+        )
+    return means, shapes
+
+
 def claim_table1_order(rowset: RowSet) -> ClaimResult:
     """Table 1: PConv > GConv > DWConv in FLOPS, on average over the feature maps."""
     column = paper.PAPER_DEVICE_COLUMN[rowset.device]
@@ -310,42 +359,10 @@ def _table1_order(rowset: RowSet) -> ClaimResult:
         "Table 1: FLOPS PConv > GConv > DWConv",
         rowset.device,
     )
-    if rowset.problem:
-        return _not_judged(claim, statement, device, NOT_COMPARABLE, rowset.problem, rowset.runs)
-    by_operator, problem = _table1_rows(rowset)
-    if problem:
-        return _not_judged(claim, statement, device, NOT_COMPARABLE, problem, rowset.runs)
-    missing = [name for name in ORDER if name not in by_operator]
-    if missing:
-        return _not_judged(
-            claim,
-            statement,
-            device,
-            NOT_MEASURED,
-            f"no usable {', '.join(missing)} rows; {_measure_operators(device, ','.join(ORDER))}",
-            rowset.runs,
-        )
-    rows, shapes = _common(by_operator, ORDER)
-    if not shapes:
-        return _not_judged(
-            claim,
-            statement,
-            device,
-            NOT_MEASURED,
-            "no feature map has usable rows of every operator compared; "
-            + _measure_operators(device, ",".join(ORDER)),
-            rowset.runs,
-        )
-    means = {name: mean_estimate(rows[name]) for name in ORDER}
-    if any(estimate is None for estimate in means.values()):
-        return _not_judged(
-            claim,
-            statement,
-            device,
-            NOT_COMPARABLE,
-            "a row has no 95% interval (fewer than 6 samples)",
-            rowset.runs,
-        )
+    found = _compared_means(claim, statement, rowset, ORDER)
+    if isinstance(found, ClaimResult):
+        return found
+    means, shapes = found
     pairs = [(ORDER[i], ORDER[i + 1]) for i in range(len(ORDER) - 1)]
     ratios = [means[a].over(means[b]) for a, b in pairs]
     verdicts = [order_verdict(ratio) for ratio in ratios]
@@ -393,43 +410,12 @@ def _pconv_dwconv_ratio(rowset: RowSet) -> ClaimResult:
     column = paper.PAPER_DEVICE_COLUMN[device]
     claimed = paper.pconv_dwconv_ratio(column)
     statement = f"Table 1: PConv/DWConv FLOPS {claimed:.1f}× ({column.upper()})"
-    if rowset.problem:
-        return _not_judged(claim, statement, device, NOT_COMPARABLE, rowset.problem, rowset.runs)
-    by_operator, problem = _table1_rows(rowset)
-    if problem:
-        return _not_judged(claim, statement, device, NOT_COMPARABLE, problem, rowset.runs)
     names = ("pconv", "dwconv")
-    missing = [name for name in names if name not in by_operator]
-    if missing:
-        return _not_judged(
-            claim,
-            statement,
-            device,
-            NOT_MEASURED,
-            f"no usable {', '.join(missing)} rows; {_measure_operators(device, 'pconv,dwconv')}",
-            rowset.runs,
-        )
-    rows, shapes = _common(by_operator, names)
-    if not shapes:
-        return _not_judged(
-            claim,
-            statement,
-            device,
-            NOT_MEASURED,
-            "no feature map has usable rows of every operator compared; "
-            + _measure_operators(device, "pconv,dwconv"),
-            rowset.runs,
-        )
-    pconv, dwconv = mean_estimate(rows["pconv"]), mean_estimate(rows["dwconv"])
-    if pconv is None or dwconv is None:
-        return _not_judged(
-            claim,
-            statement,
-            device,
-            NOT_COMPARABLE,
-            "a row has no 95% interval (fewer than 6 samples)",
-            rowset.runs,
-        )
+    found = _compared_means(claim, statement, rowset, names)
+    if isinstance(found, ClaimResult):
+        return found
+    means, shapes = found
+    pconv, dwconv = means["pconv"], means["dwconv"]
     return _ratio_result(
         claim,
         statement,

@@ -14,8 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bench.results import ResultRow
-from reports.roofline import table1_order
-from reports.table1 import operator_title
+from reports.table1 import operator_rank, operator_title
 
 
 @dataclass(frozen=True)
@@ -143,7 +142,7 @@ def depth_fits(rows: Sequence[ResultRow]) -> tuple[list[DepthFit], list[str]]:
             )
         )
     devices = list(dict.fromkeys(fit.device for fit in fits))
-    fits.sort(key=lambda f: (devices.index(f.device), *table1_order(f.operator, f.stage)))
+    fits.sort(key=lambda f: (devices.index(f.device), operator_rank(f.operator), f.stage))
     return fits, skipped
 
 

@@ -6,19 +6,9 @@ from collections.abc import Sequence
 
 from bench.results import ResultRow
 from reports import paper
-from reports.table1 import Table, ci_text, format_g, format_ms, status_text
-
-
-def _fmt_millions(value: float) -> str:
-    return f"{value:.1f}"
-
-
-def _fmt_billions(value: float) -> str:
-    return f"{value:.2f}"
-
-
-def _fmt_ratio(value: float) -> str:
-    return f"{value:.2f}"
+from reports.formatting import fixed, format_g, format_ms
+from reports.table import Table
+from reports.table1 import ci_text, status_text
 
 
 def networks_table(rows: Sequence[ResultRow], with_paper: bool = True) -> Table:
@@ -36,11 +26,11 @@ def networks_table(rows: Sequence[ResultRow], with_paper: bool = True) -> Table:
     fmt_metric = format_g if throughput else format_ms
     with_paper = with_paper and column is not None
     headers = ["Network", "Params (M)", "FLOPs (G)", metric, "95% CI", "FLOPS (G/s)"]
-    formats = [str, _fmt_millions, _fmt_billions, fmt_metric, str, format_g]
+    formats = [str, fixed(1), fixed(2), fmt_metric, str, format_g]
     if with_paper:
         headers += ["Paper params (M)", "Paper FLOPs (G)", f"Paper {metric.lower()}"]
         headers += [f"{'Throughput' if throughput else 'Latency'} measured/paper"]
-        formats += [_fmt_millions, _fmt_billions, fmt_metric, _fmt_ratio]
+        formats += [fixed(1), fixed(2), fmt_metric, fixed(2)]
     headers.append("Status")
     formats.append(str)
 

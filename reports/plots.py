@@ -23,6 +23,7 @@ from reports.table1 import (
     DeviceGroup,
     device_groups,
     operator_order,
+    operator_rank,
     operator_title,
     paper_row,
 )
@@ -359,8 +360,8 @@ def _x_shifts(by_operator: dict[str, list[ResultRow]]) -> dict[int, float]:
 
 def _operator_marker(name: str) -> str:
     """The same marker for an operator in every panel: by its place in the registry."""
-    names = list(OPERATORS)
-    index = names.index(name) if name in names else len(names) + sum(map(ord, name))
+    rank, _ = operator_rank(name)
+    index = rank if name in OPERATORS else rank + sum(map(ord, name))
     return MARKERS[index % len(MARKERS)]
 
 
@@ -719,7 +720,7 @@ def _draw_panel(ax, panel: Panel, colors: dict[str, str], handles: dict[str, obj
             drawn.append(marker)
             xs.append(x * shift)
             ys.append(y)
-        if series.legend and series.filled:
+        if series.legend:
             handles.setdefault(
                 series.label,
                 Line2D(
@@ -729,20 +730,7 @@ def _draw_panel(ax, panel: Panel, colors: dict[str, str], handles: dict[str, obj
                     marker=series.marker,
                     markersize=size,
                     label=series.label,
-                    **_marker_style(color, "full"),
-                ),
-            )
-        elif series.legend:
-            handles.setdefault(
-                series.label,
-                Line2D(
-                    [],
-                    [],
-                    linestyle="none",
-                    marker=series.marker,
-                    markersize=size,
-                    label=series.label,
-                    **_marker_style(color, "none"),
+                    **_marker_style(color, "full" if series.filled else "none"),
                 ),
             )
     ax.set_xscale("log" if panel.xlog else "linear")

@@ -17,9 +17,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from reports.table1 import Table
-
-MISSING = "—"
+from reports.formatting import MISSING
+from reports.table import Table
 
 
 def _text(value: object, fmt: Callable[[Any], str] | None) -> str:

@@ -26,8 +26,10 @@ from typing import TextIO
 from bench.calibration import Calibration
 from bench.identity import device_model
 from bench.results import ResultRow
-from operators import OPERATORS
-from reports.table1 import operator_title
+from reports.formatting import fixed
+from reports.table1 import operator_rank, operator_title
+
+_one_decimal = fixed(1)
 
 
 def arithmetic_intensity(flops_per_sample: int, batch: int, memory_access_bytes: int) -> float:
@@ -190,12 +192,6 @@ ROOFLINE_HEADERS = (
 )
 
 
-def roofline_columns(row: ResultRow, calibration: Calibration) -> list[str]:
-    """The row's roofline cells, formatted, matching ROOFLINE_HEADERS ("—" where unknown)."""
-    point = roofline_point(row, calibration)
-    return ["—"] * len(ROOFLINE_HEADERS) if point is None else _cells(point)
-
-
 def _cells(point: RooflinePoint) -> list[str]:
     return [
         f"{point.intensity_paper:.2f}",
@@ -203,7 +199,7 @@ def _cells(point: RooflinePoint) -> list[str]:
         f"{point.attainable_gflops_per_s:.1f}",
         _percent(point.fraction_of_attainable),
         _percent(point.fraction_of_compute),
-        _number(point.achieved_gb_per_s),
+        _one_decimal(point.achieved_gb_per_s),
         point.bound,
         point.roof,
     ]
@@ -211,10 +207,6 @@ def _cells(point: RooflinePoint) -> list[str]:
 
 def _percent(value: float | None) -> str:
     return "—" if value is None else f"{value:.0%}"
-
-
-def _number(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1f}"
 
 
 def calibration_for(
@@ -239,14 +231,8 @@ def roofline_points(
     devices = list(dict.fromkeys(point.device for point in points))
     return sorted(
         points,
-        key=lambda p: (devices.index(p.device), *table1_order(p.operator, p.stage), p.layers),
+        key=lambda p: (devices.index(p.device), operator_rank(p.operator), p.stage, p.layers),
     )
-
-
-def table1_order(operator: str, stage: int) -> tuple[int, str, int]:
-    """Sort key: registry order (Conv, GConv, DWConv, PConv, extras), then stage."""
-    names = list(OPERATORS)
-    return (names.index(operator) if operator in names else len(names), operator, stage)
 
 
 def table_rows(points: Sequence[RooflinePoint]) -> tuple[list[str], list[list[str]]]:
@@ -267,7 +253,7 @@ def table_rows(points: Sequence[RooflinePoint]) -> tuple[list[str], list[list[st
             point.title,
             point.shape_label,
             *([str(point.layers)] if with_layers else []),
-            _number(point.measured_gflops_per_s),
+            _one_decimal(point.measured_gflops_per_s),
             *_cells(point),
             point.status,
         ]

@@ -7,7 +7,7 @@ check values in cells, not strings.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from statistics import fmean
 from typing import Any
 
@@ -17,16 +17,8 @@ from bench.results import ResultRow, RunResult
 from bench.timing import median
 from operators import OPERATORS, StageShape
 from reports import paper
-
-
-@dataclass(frozen=True)
-class Table:
-    headers: list[str]
-    rows: list[list[object]]
-    notes: list[str] = field(default_factory=list)
-    # How each column prints a number (None prints as "—"); cells that are already text are
-    # printed as they are. Exports such as CSV and JSON keep the numbers themselves.
-    formats: list[Callable[[Any], str]] | None = None
+from reports.formatting import fixed, format_g, format_ms
+from reports.table import Table
 
 
 def operator_title(name: str) -> str:
@@ -51,24 +43,6 @@ def paper_row(row: ResultRow) -> paper.PaperTable1Row | None:
     return paper.table1().get((spec.paper_operator, row.channels, row.height, row.width))
 
 
-def _fmt_millions(millions: float) -> str:
-    return f"{millions:.0f}" if millions >= 1000 else f"{millions:.2f}"
-
-
-def _fmt_flops_m(flops: int) -> str:
-    return _fmt_millions(flops / 1e6)
-
-
-def format_ms(ms: float | None) -> str:
-    if ms is None:
-        return "—"
-    return f"{ms:.2f}" if ms >= 1 else f"{ms:.3f}"
-
-
-def format_g(value: float | None) -> str:
-    return "—" if value is None else f"{value:.2f}" if value < 1000 else f"{value:.0f}"
-
-
 def status_text(row: ResultRow) -> str:
     if row.status == "failed":
         return f"failed: {row.error}"
@@ -81,11 +55,16 @@ def ci_text(row: ResultRow) -> str:
     return f"±{row.latency_ms.ci95_halfwidth_rel:.1%}"
 
 
+def operator_rank(name: str) -> tuple[int, str]:
+    """Sort key of an operator: registry order (Table 1's: Conv, GConv, DWConv, PConv, then
+    the extras), operators the registry does not know last, by name."""
+    names = list(OPERATORS)
+    return (names.index(name) if name in names else len(names), name)
+
+
 def operator_order(rows: Sequence[ResultRow]) -> list[str]:
-    """Registry order (Table 1's: Conv, GConv, DWConv, PConv, then the extras), unknown last."""
-    present = set(row.operator for row in rows)
-    known = [name for name in OPERATORS if name in present]
-    return known + sorted(present - set(known))
+    """The operators of the rows, in registry order, unknown last."""
+    return sorted({row.operator for row in rows}, key=operator_rank)
 
 
 def counts_in_averages(row: ResultRow) -> bool:
@@ -164,7 +143,7 @@ def table1(rows: Sequence[ResultRow], with_paper: bool = True) -> Table:
             line: list[object] = [
                 operator_title(name) if index == 0 else "",
                 StageShape(row.stage, row.channels, row.height, row.width).label,
-                _fmt_flops_m(row.flops),
+                format_g(row.flops / 1e6),
                 format_g(row.throughput_per_s) if throughput else format_ms(row.latency),
                 ci_text(row),
                 format_g(row.gflops_per_s),
@@ -487,10 +466,6 @@ def _line_key(row: ResultRow) -> tuple:
     )
 
 
-def _fmt_ratio(value: float) -> str:
-    return f"{value:.2f}"
-
-
 def _status_cell(row: ResultRow | None) -> str:
     return "" if row is None or row.status == "ok" else status_text(row)
 
@@ -522,7 +497,7 @@ def table1_devices(
     layers = sorted({row.layers for row in all_rows})
     layer_label = f"×{layers[0]} layers" if len(layers) == 1 else "per stack"
     headers = ["Operator", "Feature map", f"FLOPs (M), {layer_label}"]
-    formats: list[Callable[[Any], str]] = [str, str, _fmt_millions]
+    formats: list[Callable[[Any], str]] = [str, str, format_g]
 
     blocks: list[list[_Column]] = []
     for group in groups:
@@ -552,7 +527,7 @@ def table1_devices(
                 ),
                 _Column(
                     f"{group.label} FLOPS measured/paper",
-                    _fmt_ratio,
+                    fixed(2),
                     lambda r, p, g=group: _over(
                         r and r.gflops_per_s, p and p.gflops(g.paper_column)
                     ),

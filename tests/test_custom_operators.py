@@ -14,8 +14,9 @@ import pytest
 
 from bench.config import Overrides, RunConfig, resolve
 from bench.errors import FbenchError
+from bench.flop_count import CountMismatch
 from bench.results import read_result
-from bench.runner import CountMismatch, plan_rows
+from bench.runner import plan_rows
 from operators.custom import CustomOperator, parse_flag, preflight
 from operators.plan import CustomOperatorPlan
 from operators.registry import StageShape

@@ -152,7 +152,7 @@ def test_network_plan_counts_the_network_as_defined_and_checks_the_fused_one():
     reference = paper.table3()["FasterNet-T0"]
     assert plan.flops() / 1e9 == pytest.approx(reference.flops_g, rel=TOLERANCE)
     plan.check_count(count_flops(module, example))  # passes: fused = defined − folded BNs
-    from bench.runner import CountMismatch
+    from bench.flop_count import CountMismatch
 
     with pytest.raises(CountMismatch, match="BN-fused network"):
         plan.check_count(count_flops(nn.Sequential(module, nn.Linear(1000, 10)), example))

@@ -248,18 +248,13 @@ def test_cli_errors_are_one_line(tmp_path: Path):
     assert set(PLOT_KINDS) >= {"operators", "figure2"}
 
 
-def test_an_extension_module_registers_a_kind_and_gets_a_cli_choice(tmp_path, monkeypatch):
-    """What the roofline will do: a module listed in reports.EXTENSIONS registers itself."""
-    module = tmp_path / "fbench_test_extension.py"
-    module.write_text(
-        "from reports.plots import Figure, Panel, PlotKind, Series, register_plot\n"
-        "series = Series('s', [1.0, 2.0], [3.0, 4.0], ['a', 'b'])\n"
-        "figure = Figure('t', [Panel('p', 'FLOPs', 'FLOPS', [series])])\n"
-        "register_plot(PlotKind('ceiling', 'a test kind', lambda runs, paper: figure))\n"
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr("reports.EXTENSIONS", ("fbench_test_extension",))
+def test_a_registered_kind_gets_a_cli_choice(tmp_path, monkeypatch):
+    """What reports/roofline_extension.py does for the roofline: register_plot, and the kind
+    is a choice of `fbench plot`."""
     monkeypatch.setattr("reports.plots.PLOT_KINDS", dict(PLOT_KINDS))
+    series = Series("s", [1.0, 2.0], [3.0, 4.0], ["a", "b"])
+    figure = Figure("t", [Panel("p", "FLOPs", "FLOPS", [series])])
+    register_plot(PlotKind("ceiling", "a test kind", lambda runs, paper: figure))
     from bench.cli import main
 
     prefix = tmp_path / "c"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 DEFAULT_RESULTS_DIR = "results"
 
@@ -41,13 +42,21 @@ def positive_int(text: str) -> int:
     return value
 
 
-def int_list(text: str) -> list[int]:
-    try:
-        return [int(item) for item in comma_list(text)]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated stage numbers like 1,2, got {text!r}"
-        ) from None
+def int_list_of(what: str, example: str) -> Callable[[str], list[int]]:
+    """An argparse type for a comma-separated list of integers, e.g. ("depths", "1,5,10")."""
+
+    def parse(text: str) -> list[int]:
+        try:
+            return [int(item) for item in comma_list(text)]
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected comma-separated {what} like {example}, got {text!r}"
+            ) from None
+
+    return parse
+
+
+int_list = int_list_of("stage numbers", "1,2")
 
 
 def add_backend_options(parser: argparse.ArgumentParser) -> None:

@@ -34,10 +34,8 @@ point it corresponds to. PREFIX defaults to <results-dir>/plots/<kind>-<first ru
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from reports import load_extensions
+    import reports.roofline_extension  # noqa: F401  registers the roofline plot kind
     from reports.plots import PLOT_KINDS
-
-    load_extensions()  # plot kinds registered elsewhere become choices of KIND
 
     parser.add_argument(
         "kind",

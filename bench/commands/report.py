@@ -27,11 +27,9 @@ run, a CPU run, a Raspberry Pi run): devices with no file get no columns."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from reports import load_extensions
+    import reports.roofline_extension  # noqa: F401  registers the --roofline column set
     from reports.render import FORMATS
     from reports.table1 import COLUMN_SETS
-
-    load_extensions()  # column sets registered elsewhere get their flag below
 
     tables = parser.add_subparsers(dest="table", metavar="TABLE", required=True)
     table1 = tables.add_parser(

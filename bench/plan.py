@@ -1,0 +1,80 @@
+"""What a planned row is, apart from how it is measured: the identity every plan shares (the
+runner's RowPlan, operators.plan.CustomOperatorPlan, networks.plan.NetworkPlan), the fields it
+fixes in the row it produces, and that row's key. One place for the key, so that --resume and
+the process pool match a plan with its stored rows by the same fields."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from bench.results import row_key
+
+
+class Shape(Protocol):
+    @property
+    def stage(self) -> int: ...
+    @property
+    def channels(self) -> int: ...
+    @property
+    def height(self) -> int: ...
+    @property
+    def width(self) -> int: ...
+
+
+class PlannedRow(Protocol):
+    """The fields of a plan that make its row the same measurement as a stored one."""
+
+    @property
+    def operator(self) -> str: ...
+    @property
+    def params(self) -> Mapping[str, Any]: ...
+    @property
+    def shape(self) -> Shape: ...
+    @property
+    def layers(self) -> int: ...
+    @property
+    def batch(self) -> int: ...
+    @property
+    def device(self) -> str: ...
+    @property
+    def backend(self) -> str: ...
+    @property
+    def dtype(self) -> str: ...
+    @property
+    def backend_options(self) -> Mapping[str, Any]: ...
+
+
+def row_identity(plan: PlannedRow) -> dict[str, Any]:
+    """The fields of a ResultRow that the plan fixes (what was measured, where and how)."""
+    return {
+        "operator": plan.operator,
+        "operator_params": dict(plan.params),
+        "stage": plan.shape.stage,
+        "channels": plan.shape.channels,
+        "height": plan.shape.height,
+        "width": plan.shape.width,
+        "layers": plan.layers,
+        "batch": plan.batch,
+        "device": plan.device,
+        "backend": plan.backend,
+        "backend_options": dict(plan.backend_options),
+        "dtype": plan.dtype,
+    }
+
+
+def plan_key(plan: PlannedRow) -> tuple:
+    """The row key (bench.results.row_key) of the row this plan will produce."""
+    return row_key(
+        plan.operator,
+        plan.params,
+        plan.shape.channels,
+        plan.shape.height,
+        plan.shape.width,
+        plan.layers,
+        plan.batch,
+        plan.device,
+        plan.backend,
+        plan.dtype,
+        plan.backend_options,
+    )

@@ -1,0 +1,115 @@
+"""The commands whose output must stay byte-identical while the code is restructured (issue 17):
+`show`, `report table1` in every format, `compare`, `roofline` and `depth` on the committed
+example results and test fixtures. `record.py` writes their output into this folder;
+tests/test_golden.py re-runs them and compares."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+GOLDEN_DIR = Path(__file__).resolve().parent
+FORMATS = ("text", "md", "csv", "latex", "html", "json")
+
+_EX = "examples/results"
+_FX = "tests/fixtures"
+CPU_NETWORKS = f"{_EX}/20261123-074717-cpu-torch.json"
+CUDA = f"{_EX}/20261123-075145-cuda-torch.json"
+CPU_DEPTH = f"{_EX}/20261123-075736-cpu-torch.json"
+CPU = f"{_EX}/20261123-145545-cpu-torch.json"
+CPU_CALIBRATION = f"{_EX}/cpu-intel-r-xeon-r-processor-float32.json"
+CUDA_CALIBRATION = f"{_EX}/cuda-nvidia-h100-80gb-hbm3-float32.json"
+FX_CPU, FX_CUDA, FX_ARM = (f"{_FX}/{d}_table1.json" for d in ("cpu", "cuda", "arm"))
+FX_NETWORKS = f"{_FX}/cpu_networks.json"
+FX_CALIBRATION = f"{_FX}/cpu_calibration.json"
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    argv: tuple[str, ...]
+
+    @property
+    def path(self) -> Path:
+        return GOLDEN_DIR / f"{self.name}.txt"
+
+
+def _cases() -> list[Case]:
+    cases = [
+        Case(f"show-{name}", ("show", path))
+        for name, path in (
+            ("cpu", CPU),
+            ("cuda", CUDA),
+            ("cpu-networks", CPU_NETWORKS),
+            ("cpu-depth", CPU_DEPTH),
+            ("fixture-cpu", FX_CPU),
+            ("fixture-arm", FX_ARM),
+            ("fixture-networks", FX_NETWORKS),
+        )
+    ]
+    cases.append(Case("show-cpu-no-paper", ("show", "--no-paper", CPU)))
+    for fmt in FORMATS:
+        cases.append(Case(f"table1-{fmt}", ("report", "table1", "--format", fmt, CPU, CUDA)))
+        cases.append(
+            Case(
+                f"table1-paper-{fmt}",
+                ("report", "table1", "--paper", "--format", fmt, FX_CPU, FX_CUDA, FX_ARM),
+            )
+        )
+    cases.append(Case("table1-roofline", ("report", "table1", "--roofline", CPU)))
+    for fmt in ("text", "md", "json"):
+        cases.append(Case(f"compare-same-{fmt}", ("compare", "--format", fmt, FX_CPU, FX_CPU)))
+    cases.append(Case("compare-same-cuda", ("compare", FX_CUDA, FX_CUDA)))
+    cases.append(Case("compare-examples", ("compare", CPU, CPU_DEPTH)))
+    cases.append(Case("compare-devices", ("compare", FX_CPU, FX_CUDA)))
+    for fmt in ("text", "csv"):
+        cases.append(
+            Case(
+                f"roofline-{fmt}",
+                (
+                    "roofline",
+                    "--format",
+                    fmt,
+                    "--calibration",
+                    CPU_CALIBRATION,
+                    "--calibration",
+                    CUDA_CALIBRATION,
+                    CPU,
+                    CUDA,
+                ),
+            )
+        )
+        cases.append(
+            Case(
+                f"roofline-fixture-{fmt}",
+                ("roofline", "--format", fmt, "--calibration", FX_CALIBRATION, FX_CPU),
+            )
+        )
+        cases.append(Case(f"depth-{fmt}", ("depth", "--format", fmt, CPU_DEPTH)))
+    cases.append(Case("depth-at-5", ("depth", "--at-layers", "5", CPU_DEPTH)))
+    return cases
+
+
+CASES = _cases()
+
+
+def normalise(text: str) -> str:
+    """The checkout's path is the only thing in the output that depends on where it runs."""
+    return text.replace(str(ROOT), "<root>")
+
+
+def run_case(case: Case) -> str:
+    """Run the command in-process from the repository root; its exit code, stdout and
+    stderr in one text."""
+    from bench.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.chdir(ROOT), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(case.argv))
+    return normalise(
+        f"$ fbench {' '.join(case.argv)}\nexit {code}\n--- stdout\n{out.getvalue()}"
+        f"--- stderr\n{err.getvalue()}"
+    )
