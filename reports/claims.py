@@ -50,6 +50,19 @@ def usable(row: ResultRow) -> bool:
     return row.in_averages and row.gflops_per_s is not None
 
 
+def _why_unusable(rows: Sequence[ResultRow], operators: Sequence[str] = ()) -> str:
+    """' (8 rows disturbed (host_moved))': why the rows of `operators` (all: empty) were left
+    out, counted by reason; '' where there were none to leave out."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        if (not operators or row.operator in operators) and not usable(row):
+            reason = _unusable_reason(row)
+            counts[reason] = counts.get(reason, 0) + 1
+    if not counts:
+        return ""
+    return " (" + ", ".join(f"{n} row(s) {reason}" for reason, n in counts.items()) + ")"
+
+
 def _unusable_reason(row: ResultRow) -> str:
     if row.status == FAILED:
         return f"failed ({row.error})" if row.error else "failed"
@@ -318,7 +331,8 @@ def _compared_means(
             statement,
             device,
             NOT_MEASURED,
-            f"no usable {', '.join(missing)} rows; {_measure_operators(device, wanted)}",
+            f"no usable {', '.join(missing)} rows{_why_unusable(rowset.rows, missing)}; "
+            f"{_measure_operators(device, wanted)}",
             rowset.runs,
         )
     rows, shapes = _common(by_operator, names)
@@ -790,6 +804,16 @@ def claim_under_roof(rowset: RowSet, calibration: Calibration | None) -> ClaimRe
         )
     points = [roofline_point(row, calibration) for row in rowset.rows if usable(row)]
     points = [point for point in points if point is not None]
+    if not points:  # no verdict from nothing: every row was disturbed or failed
+        return _not_judged(
+            claim,
+            statement,
+            device,
+            NOT_MEASURED,
+            f"no usable operator rows{_why_unusable(rowset.rows)}; "
+            + _measure_operators(device, "conv,gconv,dwconv,pconv"),
+            rowset.runs,
+        )
     above = [f"{p.title} {p.shape_label}" for p in points if p.roof == CEILING_TOO_LOW]
     return ClaimResult(
         claim=claim,

@@ -132,7 +132,7 @@ FILL_WORD = {"full": "filled", "pale": "pale", "grey": "grey"}
 STATUS_MEANING = {
     "unstable": "unstable (95% interval wider than the target, or the device reported a problem)",
     "imprecise": "imprecise (95% interval wider than the target)",
-    "disturbed": "disturbed (the device reported a problem while timing the row)",
+    "disturbed": "disturbed (the device or host was not steady while timing the row)",
 }
 
 

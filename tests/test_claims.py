@@ -315,6 +315,25 @@ def test_roofline_claim_and_a_calibration_of_another_dtype_or_device():
     assert result.verdict == FAILS and "ceiling too low" in result.reason
 
 
+def test_a_run_whose_every_row_was_disturbed_gets_no_verdict_and_says_why():
+    # A noisy host: every row disturbed (host_moved). No claim may hold from no rows.
+    calibration = read_calibration(CALIBRATION)
+    run = dataclasses.replace(
+        load(CPU), environment={**load(CPU).environment, "cpu_model": "Hand-made Test CPU"}
+    )
+    noisy = with_rows(
+        run,
+        lambda r: dataclasses.replace(
+            r, status="disturbed", reasons=["host_moved"], why="the host probe moved 28%"
+        ),
+    )
+    results = check_claims([noisy], {"cpu": calibration})
+    for claim in ("under-roof", "table1-order", "pconv-dwconv-ratio"):
+        result = by_claim(results, claim, "cpu")
+        assert result.verdict == NOT_MEASURED, claim
+        assert "disturbed (host_moved)" in result.reason, result.reason
+
+
 # --- the command ------------------------------------------------------------------------------
 
 
