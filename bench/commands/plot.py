@@ -26,7 +26,7 @@ its 95% interval and status).
   fbench plot roofline RESULT...    the operators on the device's measured roofline (needs a
                                     calibration: fbench calibrate --device ...)
 
-A marker's fill is its row's status (filled: ok; pale: unstable or imprecise; grey:
+A marker's fill is its row's status (filled: ok; pale: imprecise; grey:
 disturbed); failed rows are counted in the caption, not drawn. The caption names each run
 (device, backend, batch, dtype, method). --paper adds the paper's points as hollow markers
 (Table 1, or Table 3 with FLOPS derived as FLOPs / latency), each joined to the measured
