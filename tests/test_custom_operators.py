@@ -282,8 +282,10 @@ def test_custom_rows_show_report_compare_and_load(custom_run, entry_point_dir):
     dw = next(i for i, line in enumerate(lines) if line.startswith("dw "))
     assert pconv < dw  # the paper's operators first, custom rows below
     assert "0.01" in lines[dw]  # 9,216 multiply-adds
-    compare = fbench_with(entry_point_dir, "compare", str(path), str(path))
-    assert compare.returncode == 0, compare.stderr
+    # --allow-unstable: a row the busy host disturbed (host_moved) is still judged, so the
+    # custom rows are compared whatever the machine was doing; against itself: no change.
+    compare = fbench_with(entry_point_dir, "compare", str(path), str(path), "--allow-unstable")
+    assert compare.returncode == 0, compare.stdout
     assert "dw 8×8×8" in compare.stdout
     show = fbench_with(entry_point_dir, "show", str(path))
     assert show.returncode == 0 and "make_pointwise" in show.stdout, show.stderr
