@@ -271,8 +271,11 @@ def precision_line(rows: Sequence[ResultRow], timing: dict) -> str | None:
             halfwidth = worst.latency_ms.ci95_halfwidth_rel or 0.0
             apart = row_status.PROCESSES_DIFFER in worst.reasons
             cause = "processes differ by memory layout" if apart else "its calls vary"
+            moved = row_status.HOST_MOVED in worst.reasons
+            if moved:  # then no number of processes or seconds narrows it: a quiet host does
+                cause = "the host's speed moved"
             parts.append(f"widest ±{halfwidth:.1%} ({_row_name(worst)}, {cause})")
-            hint = _narrowing_hint(worst, halfwidth, target, timing, apart)
+            hint = None if moved else _narrowing_hint(worst, halfwidth, target, timing, apart)
             if hint:
                 parts.append(hint)
     disturbed = [row for row in rows if row.status == row_status.DISTURBED]
@@ -284,6 +287,12 @@ def precision_line(rows: Sequence[ResultRow], timing: dict) -> str | None:
             if row_status.REASONS[code].status == row_status.DISTURBED
         )
         parts.append(f"{len(disturbed)} disturbed ({', '.join(codes)}), left out of averages")
+        if row_status.HOST_MOVED in codes:
+            # What a user can do about it: the host, not fbench, moved (bench/host_probe.py).
+            parts.append(
+                "the host's own speed moved while they were timed: repeat on a quiet machine "
+                "(or raise [timing] host_moved_above)"
+            )
     failed = sum(row.status == row_status.FAILED for row in rows)
     if failed:
         parts.append(f"{failed} failed")

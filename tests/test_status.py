@@ -72,6 +72,16 @@ def test_one_line_says_how_many_rows_reached_the_target_and_what_would_narrow_th
     rows[1] = replace(rows[1], status="failed", reasons=["error"], latency_ms=None)
     line = precision_line(rows, run.config["timing"])
     assert line.endswith("1 disturbed (throttled), left out of averages; 1 failed")
+    # A host that moved: said as the cause, with what to do, and no --processes hint.
+    moved = [
+        replace(row, status="disturbed", reasons=[*row.reasons, "host_moved"], why="moved")
+        if "interval_wide" in row.reasons
+        else row
+        for row in run.rows
+    ]
+    line = precision_line(moved, run.config["timing"])
+    assert "(dwconv 192×28×28, the host's speed moved)" in line and "--processes" not in line
+    assert line.endswith("repeat on a quiet machine (or raise [timing] host_moved_above)")
     every_ok = [replace(row, status="ok", reasons=[], why=None) for row in run.rows]
     assert precision_line(every_ok, run.config["timing"]) == "target ±1.0%: all 16 rows reached it"
 
