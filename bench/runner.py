@@ -36,7 +36,8 @@ from bench import status as row_status
 from bench.config import RunConfig, TimingConfig
 from bench.errors import one_line
 from bench.flop_count import CountMismatch, FvcoreCount
-from bench.results import ResultRow, now_iso, row_key
+from bench.plan import plan_key, row_identity
+from bench.results import ResultRow, now_iso
 from operators import StageShape, get_operator
 from operators.counting import DTYPE_BYTES
 
@@ -96,36 +97,13 @@ class RowPlan:
             )
 
     def key(self) -> tuple:
-        return row_key(
-            self.operator,
-            self.params,
-            self.shape.channels,
-            self.shape.height,
-            self.shape.width,
-            self.layers,
-            self.batch,
-            self.device,
-            self.backend,
-            self.dtype,
-            self.backend_options,
-        )
+        return plan_key(self)
 
     def skeleton(self, **values: Any) -> ResultRow:
         """A ResultRow with this plan's identity and counts filled in."""
         paper_bytes, implementation_bytes = self.memory_access_bytes()
         return ResultRow(
-            operator=self.operator,
-            operator_params=dict(self.params),
-            stage=self.shape.stage,
-            channels=self.shape.channels,
-            height=self.shape.height,
-            width=self.shape.width,
-            layers=self.layers,
-            batch=self.batch,
-            device=self.device,
-            backend=self.backend,
-            backend_options=dict(self.backend_options),
-            dtype=self.dtype,
+            **row_identity(self),
             flops=self.flops(),
             memory_access_bytes=paper_bytes,
             implementation_memory_access_bytes=implementation_bytes,

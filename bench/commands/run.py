@@ -17,6 +17,7 @@ from bench.commands import (
     backend_options,
     comma_list,
     int_list,
+    int_list_of,
     nonempty,
     positive_int,
 )
@@ -94,13 +95,11 @@ def pin_core(text: str) -> int | str:
     return core
 
 
+_depths = int_list_of("depths", "1,5,10")
+
+
 def depth_list(text: str) -> list[int]:
-    try:
-        depths = [int(item) for item in comma_list(text)]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated depths like 1,5,10, got {text!r}"
-        ) from None
+    depths = _depths(text)
     if not all(1 <= depth <= MAX_LAYERS for depth in depths):
         raise argparse.ArgumentTypeError(f"expected depths from 1 to {MAX_LAYERS}, got {text!r}")
     return depths
