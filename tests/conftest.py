@@ -28,9 +28,11 @@ def fbench(
     )
 
 
-def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
-    """Exit 2, one line on stderr naming the problem, no traceback."""
-    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+def assert_one_line_error(
+    result: subprocess.CompletedProcess, *fragments: str, code: int = 2
+) -> None:
+    """Exit `code` (2: bad input), one line on stderr naming the problem, no traceback."""
+    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert "Traceback" not in result.stderr

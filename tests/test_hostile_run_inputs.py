@@ -16,7 +16,7 @@ import pytest
 
 from bench import calibration, environment, results
 from bench.errors import EXIT_INCOMPLETE, EXIT_USAGE
-from tests.conftest import FIXTURES, REPO
+from tests.conftest import FIXTURES, REPO, assert_one_line_error
 
 
 def _snapshot(directory: Path) -> dict[str, bytes]:
@@ -35,12 +35,7 @@ def _fbench(*args: str, timeout: float = 120, **kwargs: Any) -> subprocess.Compl
 
 
 def _assert_one_line(result: subprocess.CompletedProcess, code: int, *fragments: str) -> None:
-    assert result.returncode == code, (result.returncode, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
+    assert_one_line_error(result, *fragments, code=code)
 
 
 @pytest.fixture
