@@ -57,9 +57,9 @@ pin_core = "none"
 """
 
 
-def _start(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
-    config = tmp_path / "two.toml"
-    config.write_text(TWO_PROCESSES)
+def _start(tmp_path: Path, config_text: str = TWO_PROCESSES) -> tuple[subprocess.Popen, Path]:
+    config = tmp_path / "run.toml"
+    config.write_text(config_text)
     results_dir = tmp_path / "results"
     parent = subprocess.Popen(
         [sys.executable, "-m", "bench.cli", "run", "--config", str(config),
@@ -353,19 +353,12 @@ def test_a_disk_that_fills_mid_run_is_one_line_exit_4_and_a_valid_file(tmp_path)
 
 @pytest.mark.slow
 def test_sigterm_of_a_one_process_run_keeps_its_finished_rows(tmp_path):
-    config = tmp_path / "one.toml"
-    config.write_text(
+    parent, results_dir = _start(
+        tmp_path,
         TWO_PROCESSES.replace("processes = 2", "processes = 1")
         .replace('["conv", "dwconv"]', '["conv", "dwconv", "pconv"]')
-        .replace("max_row_s = 1.0", 'max_row_s = 1.0\nschedule = "sequential"')
+        .replace("max_row_s = 1.0", 'max_row_s = 1.0\nschedule = "sequential"'),
     )
-    results_dir = tmp_path / "results"
-    parent = subprocess.Popen(
-        [sys.executable, "-m", "bench.cli", "run", "--config", str(config),
-         "--results-dir", str(results_dir), "--no-table"],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip
     with _watchdog(parent):
         _wait_for(parent, "[ 1/3]")  # printed once the row is stored
         parent.send_signal(signal.SIGTERM)
