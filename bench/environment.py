@@ -117,7 +117,7 @@ def address_randomisation() -> str | None:
     """Linux's address-space randomisation ("off", "conservative", "full"), None elsewhere.
 
     Recorded (as pyperf does) because the layout it draws for each process moves a row's
-    speed between processes (bench/processes.py): with it off, only the hash seed varies it.
+    speed between processes (bench/measure/processes.py): with it off, only the hash seed varies it.
     """
     value = read_text("/proc/sys/kernel/randomize_va_space")
     return ASLR_MODES.get(value, value) if value else None

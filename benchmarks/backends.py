@@ -34,7 +34,7 @@ CONFIGURATIONS = {
 
 def run_sweep(extra: list[str], results_dir: Path) -> tuple[Path, float]:
     """One `fbench run` in a fresh process: its result file and its wall-clock seconds."""
-    command = [sys.executable, "-m", "bench.cli", "run", "--device", "cpu", *extra,
+    command = [sys.executable, "-m", "fbench.cli", "run", "--device", "cpu", *extra,
                "--results-dir", str(results_dir), "--no-table"]  # fmt: skip
     start = time.perf_counter()
     completed = subprocess.run(

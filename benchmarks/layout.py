@@ -35,7 +35,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.processes import medians_spread  # noqa: E402
+from bench.measure.processes import medians_spread  # noqa: E402
 
 ADDR_NO_RANDOMIZE = 0x0040000  # linux/personality.h
 CONDITIONS = {
@@ -62,7 +62,7 @@ def time_one_process(
     import torch
 
     from bench import config as configuration
-    from bench.timing import median
+    from bench.stats.timing import median
     from devices import get_device
     from devices.torch_backend import apply_memory_format
     from operators.registry import get_operator

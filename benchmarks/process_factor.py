@@ -3,7 +3,7 @@
 Re-analyses stored result files only (it never measures): for each file whose rows were
 timed in several processes, the rows × processes matrix of log process medians is split
 into row effects, process effects shared by every row, and the rows' own residuals
-(bench/process_effect.py). Per file it prints P (processes common to every row), R (rows),
+(bench/stats/process_effect.py). Per file it prints P (processes common to every row), R (rows),
 the share of the between-process variance the shared effects carry, the F test's and a
 permutation test's p-values, how much of the shared effects the host probe explains (R², and
 the slope of process effect on log probe), and the rows' 95% half-widths: as stored, and with
@@ -44,7 +44,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench import process_effect as pe  # noqa: E402
-from bench.timing import summarize  # noqa: E402
+from bench.stats.timing import summarize  # noqa: E402
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ its host probe untouched, as when the code and not the host got slower), once in
 and once in PConv's rows only, and counts how many planted rows the gate flags. Both without
 the host-speed correction (the default) and with it.
 
-It also reports, from the result files alone (bench/sweep_precision.py), each sweep's wall
+It also reports, from the result files alone (reports/sweep_precision.py), each sweep's wall
 time and interval widths (median and widest row, rows within ±1% and ±1.5%) and the honesty
 figure of issue 15: per pair of sweeps, the rows whose medians moved by more than the two
 intervals combined, √(h₁² + h₂²), over all pairs and over back-to-back pairs; then issue 15's
@@ -51,7 +51,7 @@ def measure(runs: int, results_dir: Path, quick: bool, extra: list[str]) -> list
     paths = []
     for index in range(1, runs + 1):
         before = set(results_dir.glob("*.json"))
-        command = [sys.executable, "-m", "bench.cli", "run", "--device", "cpu", "--no-table"]
+        command = [sys.executable, "-m", "fbench.cli", "run", "--device", "cpu", "--no-table"]
         command += ["--results-dir", str(results_dir), *(["--quick"] if quick else []), *extra]
         print(f"run {index}/{runs}: {' '.join(command[2:])}", file=sys.stderr, flush=True)
         start = time.perf_counter()
@@ -168,7 +168,7 @@ def in_time_order(runs: list[RunResult], paths: list[Path]) -> tuple[list[RunRes
 
 @dataclass(frozen=True)
 class Precision:
-    """Everything bench.sweep_precision measures on a set of sweeps."""
+    """Everything reports.sweep_precision measures on a set of sweeps."""
 
     sweeps: list[sp.SweepFigures]
     all_pairs: sp.Honesty

@@ -92,7 +92,7 @@ def run_sweep(method: str, results_dir: Path, extra: list[str]) -> tuple[RunResu
         [
             sys.executable,
             "-m",
-            "bench.cli",
+            "fbench.cli",
             "run",
             "--device",
             "cpu",

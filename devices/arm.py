@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import environment
-from bench.status import CLOCK_CAPPED, GOVERNOR_CHANGED, THROTTLED, TOO_HOT, DeviceProblem
+from bench.results.status import CLOCK_CAPPED, GOVERNOR_CHANGED, THROTTLED, TOO_HOT, DeviceProblem
 from devices.cpu import CPU_SETTINGS, CpuSession, check_cpu_settings
 from devices.registry import DeviceSpec, register_device
 
@@ -174,7 +174,7 @@ def row_problems(
     before: Mapping[str, Any], after: Mapping[str, Any], disturbed_above_c: float
 ) -> list[str]:
     """Why a row measured between two telemetry readings cannot be trusted ([] if it can):
-    sentences that carry their reason code (bench.status.DeviceProblem)."""
+    sentences that carry their reason code (bench.results.status.DeviceProblem)."""
     problems = []
     for when, reading in (("before", before), ("after", after)):
         throttled = reading.get("throttled")

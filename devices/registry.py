@@ -41,7 +41,7 @@ class DeviceSession(Protocol):
         """Why a row whose telemetry went from `before` to `after` cannot be trusted.
 
         Any reason given (throttling, a capped clock...) marks the row "disturbed"; give it
-        as a `bench.status.DeviceProblem` to name its reason code (a plain string is
+        as a `bench.results.status.DeviceProblem` to name its reason code (a plain string is
         `device_problem`).
         """
 

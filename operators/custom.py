@@ -6,7 +6,7 @@ It may carry an analytic count as an attribute, `factory.flops(channels, height,
 **params)` → multiply-adds of one layer for one sample; the counted FLOPs must then equal it.
 
 Three ways in, one definition type (`CustomOperator`), which serialises into the run's
-config so that worker processes (bench/worker.py) rebuild exactly the same operator:
+config so that worker processes (bench/measure/worker.py) rebuild exactly the same operator:
 - `--operator [NAME=]TARGET:FACTORY[:KEY=VALUE,...]` on the command line;
 - an `[[operator]]` table in bench.toml (name, factory, params);
 - the `fbench.operators` entry-point group of an installed package (name = module:factory).

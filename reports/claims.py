@@ -23,9 +23,9 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from bench.calibration import Calibration
-from bench.identity import device_model
 from bench.results import ResultRow, RunResult
-from bench.status import DISTURBED, FAILED
+from bench.results.identity import device_model
+from bench.results.status import DISTURBED, FAILED
 from reports import paper
 from reports.table import Table
 from reports.table1 import operator_title, paper_row
@@ -42,7 +42,8 @@ DEVICES = ("cuda", "cpu", "arm")
 
 
 def usable(row: ResultRow) -> bool:
-    """A row a claim may use: measured in a steady state (`ok` or `imprecise`, bench/status.py).
+    """A row a claim may use: measured in a steady state (`ok` or `imprecise`,
+    bench/results/status.py).
 
     An imprecise row (interval wider than the target) is used: its interval widens the
     claim's, which is what it should do. Disturbed and failed rows are not.

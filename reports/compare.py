@@ -3,7 +3,7 @@
 A change is reported only when it is both statistically significant and larger than a
 practical threshold (default 5%): on a noisy board, significance alone flags tiny real drifts
 and a threshold alone flags noise. Significance is tested on the unit that varies
-independently: for rows timed in several processes (bench/processes.py), the per-process
+independently: for rows timed in several processes (bench/measure/processes.py), the per-process
 medians (Welch's t on their logs), because calls within a process share its luck (on pairs
 of back-to-back sweeps, Mann–Whitney on the pooled calls failed about twice as many pairs on
 nothing: docs/regression-gate.md); for rows timed in one process,
@@ -15,12 +15,12 @@ experiment (`experiment`: device, software versions, config and method, each a n
 are not judged at all (exit 3), unless the caller accepts chosen keys on purpose. Rows that
 were `disturbed`/`failed` are not judged either (exit 3): a gate that compares a hot board
 with a cool one produces false alarms. The exceptions: an `imprecise` row (its interval
-wider than the target, bench/status.py) is judged when the test is on process medians,
+wider than the target, bench/results/status.py) is judged when the test is on process medians,
 since that test weighs exactly the processes' disagreement; and `allow_unstable` judges
 every row held back like an ok one (a slowdown among them is a regression).
 
 The host probe: each row stores the median of a fixed GEMM timed in the same rounds
-(bench/host_probe.py), so the output always says how much faster or slower the host itself
+(bench/measure/host_probe.py), so the output always says how much faster or slower the host itself
 ran in the current run. Host-speed correction (opt-in, `--host-correction`): before judging,
 the current samples are divided by the host's speed ratio, the rows' common shift (the median
 of their ratios) kept within `host_tolerance` of the probe's, so a slowdown of every row that
@@ -38,12 +38,12 @@ from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from bench import host_probe
 from bench.config import COMPARE_DEFAULTS, TimingConfig
 from bench.errors import EXIT_NOT_COMPARABLE, EXIT_OK, EXIT_REGRESSION
+from bench.measure import host_probe
 from bench.results import ResultRow, RunResult
-from bench.status import FAILED, IMPRECISE, OK
-from bench.timing import median
+from bench.results.status import FAILED, IMPRECISE, OK
+from bench.stats.timing import median
 
 # One source for the defaults: bench.toml's [compare] table falls back to the same values.
 DEFAULT_THRESHOLD: float = COMPARE_DEFAULTS["threshold"]
@@ -80,7 +80,7 @@ RUN_KEYS = (
 
 # Verdicts of a row. SLOWER and FASTER are measured changes; UNTRUSTED ones make the gate
 # exit 3 when nothing is slower.
-# "not judged" / "not measured" are verdicts, not row statuses (bench.status.STATUSES): a
+# "not judged" / "not measured" are verdicts, not row statuses (bench.results.status.STATUSES): a
 # row held back because of its stored status or too few samples, and a row that failed.
 SLOWER, FASTER, SAME, NOT_JUDGED, NOT_MEASURED, MISSING, NEW = VERDICTS = (
     "slower", "faster", "same", "not judged", "not measured", "missing", "new",
@@ -113,7 +113,7 @@ class RowComparison:
     reason: str = ""
     raw_change: float | None = None  # before host-speed correction (= change when none)
     # "mann-whitney": on the per-call samples; "welch-processes": Welch's t on the logs of
-    # the per-process medians (both runs timed in several processes: bench/processes.py)
+    # the per-process medians (both runs timed in several processes: bench/measure/processes.py)
     test: str = "mann-whitney"
     # A row held back as NOT_JUDGED because of its stored status: what the test said of it
     # (SLOWER, FASTER or SAME), which `allow_unstable` uses as its verdict.
@@ -174,7 +174,7 @@ class Comparison:
     not_comparable: list[str] = field(default_factory=list)  # why the runs cannot be judged
     host: HostCorrection = field(default_factory=lambda: HostCorrection(False, reason="off"))
     accepted: list[str] = field(default_factory=list)  # differences accepted on purpose
-    # Host-probe failures stored in either run, in words (bench/host_probe.py).
+    # Host-probe failures stored in either run, in words (bench/measure/host_probe.py).
     host_probe_failures: list[str] = field(default_factory=list)
 
     @property
@@ -285,7 +285,7 @@ def welch_p(baseline: Sequence[float], current: Sequence[float]) -> float:
     """Two-sided Welch t-test p-value on the logs of per-process medians (2+ on each side).
 
     The process, not the call, is the unit here: calls within one process share its luck
-    (bench/processes.py), so testing the pooled calls as independent would call a shift
+    (bench/measure/processes.py), so testing the pooled calls as independent would call a shift
     between processes significant. Logs, because speed changes are ratios.
     """
     from scipy.stats import ttest_ind
@@ -587,7 +587,7 @@ def _judge_row(
 
 
 def _probe_failures(*runs: RunResult) -> list[tuple[str, str]]:
-    """(run id, words) for each run whose host probe failed (bench/host_probe.py)."""
+    """(run id, words) for each run whose host probe failed (bench/measure/host_probe.py)."""
     found = []
     for run in runs:
         failure = host_probe.run_failure(run.rows)

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import TextIO
 
 from bench.calibration import Calibration
-from bench.identity import device_model
 from bench.results import ResultRow
+from bench.results.identity import device_model
 from reports.formatting import fixed
 from reports.table1 import operator_rank, operator_title
 

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from statistics import fmean
 from typing import Any
 
-from bench import host_probe
-from bench import status as row_status
+from bench.measure import host_probe
 from bench.results import ResultRow, RunResult
-from bench.timing import median
+from bench.results import status as row_status
+from bench.stats.timing import median
 from operators import OPERATORS, StageShape
 from reports import paper
 from reports.formatting import fixed, format_g, format_ms
@@ -68,7 +68,7 @@ def operator_order(rows: Sequence[ResultRow]) -> list[str]:
 
 
 def counts_in_averages(row: ResultRow) -> bool:
-    """`ok` and `imprecise` rows (bench/status.py): an imprecise row's median is still the
+    """`ok` and `imprecise` rows (bench/results/status.py): an imprecise row's median is still the
     best estimate there is (on a shared host the DWConv rows' processes disagree by more
     than ±1% allows, run after run), and leaving it out would average a different set of
     stages for each operator. A `disturbed` row (throttled, interrupted...) is left out: its
@@ -215,8 +215,8 @@ def describe_method(timing: dict) -> str:
 
 
 def process_spread_line(rows: Sequence[ResultRow]) -> str | None:
-    """How far apart the worker processes' medians of a row were (bench/processes.py)."""
-    from bench.processes import process_spread
+    """How far apart the worker processes' medians of a row were (bench/measure/processes.py)."""
+    from bench.measure.processes import process_spread
 
     spreads = [(spread, row) for row in rows if (spread := process_spread(row)) is not None]
     if not spreads:
@@ -232,8 +232,8 @@ def process_spread_line(rows: Sequence[ResultRow]) -> str | None:
 
 
 def host_probe_line(rows: Sequence[ResultRow]) -> str | None:
-    """How much the host's own speed moved during the run (bench/host_probe.py), or None."""
-    from bench import host_probe
+    """How much the host's own speed moved during the run (bench/measure/host_probe.py), or None."""
+    from bench.measure import host_probe
 
     # Every row stores the probe's median in the rounds it was sampled in; rows share rounds,
     # so the run's rounds are the distinct values.
@@ -288,7 +288,8 @@ def precision_line(rows: Sequence[ResultRow], timing: dict) -> str | None:
         )
         parts.append(f"{len(disturbed)} disturbed ({', '.join(codes)}), left out of averages")
         if row_status.HOST_MOVED in codes:
-            # What a user can do about it: the host, not fbench, moved (bench/host_probe.py).
+            # What a user can do about it: the host, not fbench, moved
+            # (bench/measure/host_probe.py).
             parts.append(
                 "the host's own speed moved while they were timed: repeat on a quiet machine "
                 "(or raise [timing] host_moved_above)"
@@ -363,8 +364,9 @@ def run_header(run: RunResult) -> list[str]:
 
 
 def progress_lines(run: RunResult) -> list[str]:
-    """How far a multi-process run got, and each worker process that died (bench/processes.py):
-    a reader of a `partial`, `interrupted` or `incomplete` file sees what is missing and why."""
+    """How far a multi-process run got, and each worker process that died
+    (bench/measure/processes.py): a reader of a `partial`, `interrupted` or `incomplete` file
+    sees what is missing and why."""
     lines = []
     planned, finished = run.processes_planned, run.processes_finished
     if planned and finished is not None and finished < planned:

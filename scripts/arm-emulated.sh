@@ -190,7 +190,7 @@ Model		: Raspberry Pi 4 Model B Rev 1.4
 CPUINFO
 bind --bind "$ROOT/tmp/pi4-cpuinfo" "$ROOT/proc/cpuinfo"
 
-fbench() { in_root sh -c 'cd /opt/fbench && exec python -m bench.cli "$@"' fbench "$@"; }
+fbench() { in_root sh -c 'cd /opt/fbench && exec python -m fbench.cli "$@"' fbench "$@"; }
 R=(--results-dir /tmp/fbench-results)
 # Two worker processes each, so the aarch64 worker path and compare's process-level test run.
 log "fbench run --device arm --quick --processes 2 (twice)"

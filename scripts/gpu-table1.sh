@@ -4,7 +4,7 @@
 #   scripts/gpu-table1.sh            # everything below, in order
 #   scripts/gpu-table1.sh torch      # one part: devices | torch | official | fp16 | ort | cpu
 #
-# Works without uv (PYTHONPATH=repo root, `python3 -m bench.cli`), e.g. on a GPU host with
+# Works without uv (PYTHONPATH=repo root, `python3 -m fbench.cli`), e.g. on a GPU host with
 # torch and onnxruntime installed system-wide. Every part prints its table; result files go
 # to $RESULTS_DIR (default results/gpu) and are copied to $OUT when that is set.
 # `--backend onnxruntime` on cuda needs onnxruntime-gpu: without the CUDA execution provider
@@ -19,7 +19,7 @@ PART="${1:-all}"
 status=0
 
 # shellcheck disable=SC2317  # called through part()
-fbench() { "$PYTHON" -m bench.cli "$@"; }
+fbench() { "$PYTHON" -m fbench.cli "$@"; }
 
 part() {  # part NAME COMMAND...: run when selected; a failing part is reported, not fatal
     local name=$1

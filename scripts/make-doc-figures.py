@@ -90,7 +90,7 @@ def figure_commands(examples: Examples, out: Path) -> list[list[str]]:
 def build(examples_dir: Path = EXAMPLES, out: Path = FIGURES) -> list[list[str]]:
     """Draw every figure into `out`; raises if a command fails. Returns the commands run."""
     sys.path.insert(0, str(ROOT))
-    from bench.cli import main
+    from fbench.cli import main
 
     out.mkdir(parents=True, exist_ok=True)
     commands = figure_commands(find_examples(examples_dir), out)

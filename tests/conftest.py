@@ -19,7 +19,7 @@ def fbench(
     """`fbench ARGS` in a fresh process, as a user would run it."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run(
-        [sys.executable, "-m", "bench.cli", *args],
+        [sys.executable, "-m", "fbench.cli", *args],
         cwd=cwd or REPO,
         capture_output=True,
         text=True,

@@ -16,11 +16,11 @@ from bench.calibration import (
     theoretical_peak,
     write_calibration,
 )
-from bench.ceilings import CLOCK_SOURCES, best_per_ceiling, cpuinfo_mhz
+from bench.calibration.ceilings import CLOCK_SOURCES, best_per_ceiling, cpuinfo_mhz
 from bench.errors import FbenchError
-from bench.identity import device_identity
 from bench.results import read_result
-from bench.timing import LatencySummary
+from bench.results.identity import device_identity
+from bench.stats.timing import LatencySummary
 from devices.cuda import cuda_unavailable
 from tests.conftest import FIXTURES, assert_one_line_error, fbench
 

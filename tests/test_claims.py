@@ -10,7 +10,7 @@ import pytest
 
 from bench.calibration import read_calibration
 from bench.results import read_result
-from bench.timing import LatencySummary
+from bench.stats.timing import LatencySummary
 from reports import claims
 from reports.claims import (
     FAILS,

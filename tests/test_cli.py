@@ -106,7 +106,7 @@ def test_run_prints_table1_and_show_prints_the_same(quick_run):
 
 def test_help_does_not_import_torch():
     code = (
-        "import sys; from bench.cli import build_parser; build_parser(); "
+        "import sys; from fbench.cli import build_parser; build_parser(); "
         "print(sorted(m for m in ('torch', 'onnxruntime', 'matplotlib', 'pandas') "
         "if m in sys.modules))"
     )
@@ -204,7 +204,7 @@ def test_ctrl_c_keeps_finished_rows_and_resume_completes_them(tmp_path):
         [
             sys.executable,
             "-m",
-            "bench.cli",
+            "fbench.cli",
             "run",
             "--config",
             str(config),

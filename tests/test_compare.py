@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bench import host_probe
-from bench.cli import main
-from bench.identity import device_identity
+from bench.measure import host_probe
 from bench.results import parse_result
+from bench.results.identity import device_identity
+from fbench.cli import main
 from reports import compare
 from tests.conftest import FIXTURES, assert_one_line_error
 

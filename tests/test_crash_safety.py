@@ -24,11 +24,11 @@ import pytest
 
 from bench import config as config_module
 from bench import results
-from bench.commands import run as run_command
 from bench.errors import EXIT_INCOMPLETE, EXIT_INTERRUPTED, FbenchError
-from bench.processes import _pooled, processes_of, worker_rows_of
-from bench.runner import plan_rows
+from bench.measure.processes import _pooled, processes_of, worker_rows_of
+from bench.measure.runner import plan_rows
 from devices.cpu import CPU_SETTINGS, CpuSession
+from fbench.commands import run as run_command
 from tests.conftest import REPO, fbench
 from tests.test_processes import _worker_row
 
@@ -62,7 +62,7 @@ def _start(tmp_path: Path, config_text: str = TWO_PROCESSES) -> tuple[subprocess
     config.write_text(config_text)
     results_dir = tmp_path / "results"
     parent = subprocess.Popen(
-        [sys.executable, "-m", "bench.cli", "run", "--config", str(config),
+        [sys.executable, "-m", "fbench.cli", "run", "--config", str(config),
          "--results-dir", str(results_dir), "--no-table"],
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -174,7 +174,7 @@ def test_sigkill_of_the_parent_keeps_every_finished_process_and_one_resume_at_a_
 
     # Two resumes at once: the first holds the run's lock, the second stops with one line.
     first = subprocess.Popen(
-        [sys.executable, "-m", "bench.cli", "run", "--resume", str(path), "--no-table"],
+        [sys.executable, "-m", "fbench.cli", "run", "--resume", str(path), "--no-table"],
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     lock = results_dir / f".{path.name}.lock"

@@ -15,8 +15,8 @@ import pytest
 from bench.config import Overrides, RunConfig, resolve
 from bench.errors import FbenchError
 from bench.flop_count import CountMismatch
+from bench.measure.runner import plan_rows
 from bench.results import read_result
-from bench.runner import plan_rows
 from operators.custom import CustomOperator, parse_flag, preflight
 from operators.plan import CustomOperatorPlan
 from operators.registry import StageShape
@@ -53,7 +53,7 @@ def fbench_with(entry_point_dir: Path, *args: str) -> subprocess.CompletedProces
     path = os.pathsep.join(filter(None, [str(entry_point_dir), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path}
     return subprocess.run(
-        [sys.executable, "-m", "bench.cli", *args],
+        [sys.executable, "-m", "fbench.cli", *args],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -304,7 +304,7 @@ def test_custom_rows_show_report_compare_and_load(custom_run, entry_point_dir):
 
 
 def test_devices_lists_installed_operators(entry_point_dir, monkeypatch):
-    from bench.commands.devices import installed_operators_text
+    from fbench.commands.devices import installed_operators_text
 
     monkeypatch.syspath_prepend(str(entry_point_dir))  # where importlib.metadata looks
     text = installed_operators_text()
@@ -354,7 +354,7 @@ def test_zoo_models_are_planned_built_counted_and_folded_like_table3():
 
 
 def test_unknown_zoo_model_exits_2_before_timing(tmp_path, capsys):
-    from bench.cli import main
+    from fbench.cli import main
 
     results = tmp_path / "r"
     argv = ["run", "--suite", "networks", "--models", "timm:nonesuch", "--quick"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.cli import build_parser
+from fbench.cli import build_parser
 
 REPO = Path(__file__).resolve().parent.parent
 README = REPO / "README.md"

@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas
 import pytest
 
-from bench.cli import main
 from bench.results import read_result
+from fbench.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES_DIR = ROOT / "examples" / "results"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import host_probe
+from bench.measure import host_probe
 from bench.results import parse_result
 from reports import compare
 from tests.conftest import assert_one_line_error
@@ -342,7 +342,7 @@ def _quick_config():
 
 
 def test_a_probe_that_cannot_be_built_is_stored_as_failed_in_round_0(session, monkeypatch):
-    from bench.runner import measure, plan_rows
+    from bench.measure.runner import measure, plan_rows
 
     def broken(torch_device, seed=0):
         raise RuntimeError("simulated: probe kernel missing")
@@ -358,7 +358,7 @@ def test_a_probe_that_cannot_be_built_is_stored_as_failed_in_round_0(session, mo
 
 
 def test_a_probe_that_fails_in_round_2_is_stored_with_its_round(session, monkeypatch):
-    from bench import runner
+    from bench.measure import runner
 
     real = runner._sample_probe
     calls = []

@@ -30,7 +30,7 @@ def _snapshot(directory: Path) -> dict[str, bytes]:
 def _fbench(*args: str, timeout: float = 120, **kwargs: Any) -> subprocess.CompletedProcess:
     options = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **kwargs}
     return subprocess.run(
-        [sys.executable, "-m", "bench.cli", *args], cwd=REPO, text=True, timeout=timeout, **options
+        [sys.executable, "-m", "fbench.cli", *args], cwd=REPO, text=True, timeout=timeout, **options
     )
 
 
@@ -204,7 +204,7 @@ def test_output_that_cannot_be_written_is_one_line_and_exit_4(fixture_path):
         result = _fbench("show", str(fixture_path), stdout=full)
     _assert_one_line(result, EXIT_INCOMPLETE, "cannot write the output (No space left")
     closed = subprocess.run(
-        [sys.executable, "-m", "bench.cli", "show", str(fixture_path)],
+        [sys.executable, "-m", "fbench.cli", "show", str(fixture_path)],
         cwd=REPO, stderr=subprocess.PIPE, text=True, timeout=120,
         preexec_fn=lambda: os.close(1),
     )  # fmt: skip

@@ -1,9 +1,9 @@
-"""One device identity (bench/identity.py): calibrations and baselines are named from it."""
+"""One device identity (bench/results/identity.py): calibrations and baselines are named from it."""
 
 from __future__ import annotations
 
-from bench.identity import device_identity
 from bench.results import read_result
+from bench.results.identity import device_identity
 from tests.conftest import FIXTURES
 
 

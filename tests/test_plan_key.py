@@ -4,9 +4,9 @@ pool find a plan's rows by it."""
 
 from __future__ import annotations
 
+from bench.measure.runner import RowPlan
 from bench.plan import plan_key
 from bench.results import row_key
-from bench.runner import RowPlan
 from networks.plan import NetworkPlan
 from operators.custom import CustomOperator
 from operators.plan import CustomOperatorPlan

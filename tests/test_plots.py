@@ -255,7 +255,7 @@ def test_a_registered_kind_gets_a_cli_choice(tmp_path, monkeypatch):
     series = Series("s", [1.0, 2.0], [3.0, 4.0], ["a", "b"])
     figure = Figure("t", [Panel("p", "FLOPs", "FLOPS", [series])])
     register_plot(PlotKind("ceiling", "a test kind", lambda runs, paper: figure))
-    from bench.cli import main
+    from fbench.cli import main
 
     prefix = tmp_path / "c"
     assert main(["plot", "ceiling", str(NETWORKS), "-o", str(prefix), "--formats", "svg"]) == 0

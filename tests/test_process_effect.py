@@ -1,4 +1,5 @@
-"""bench/process_effect.py on synthetic rows × processes matrices with known process effects."""
+"""bench/stats/process_effect.py on synthetic rows × processes matrices with known process
+effects."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from bench import process_effect as pe
-from bench.timing import between_processes_halfwidth
+from bench.stats import process_effect as pe
+from bench.stats.timing import between_processes_halfwidth
 
 ROWS, PROCESSES = 16, 6
 

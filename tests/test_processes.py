@@ -1,4 +1,5 @@
-"""Timing a run in several worker processes (bench/processes.py), with real workers and torch."""
+"""Timing a run in several worker processes (bench/measure/processes.py), with real workers
+and torch."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 
 from bench import config as config_module
 from bench.errors import FbenchError
-from bench.processes import (
+from bench.measure.processes import (
     _Worker,
     draw_hash_seed,
     needs_another_process,
@@ -23,9 +24,9 @@ from bench.processes import (
     process_spread,
     worker_timing,
 )
-from bench.runner import RoundFinished, measure, plan_rows
-from bench.status import DeviceProblem
-from bench.timing import between_processes_halfwidth, summarize
+from bench.measure.runner import RoundFinished, measure, plan_rows
+from bench.results.status import DeviceProblem
+from bench.stats.timing import between_processes_halfwidth, summarize
 from devices.cpu import CPU_SETTINGS, CpuSession
 from reports.table1 import counts_in_averages
 from tests.conftest import REPO, assert_one_line_error, fbench
@@ -365,7 +366,7 @@ def _start_slow_run(tmp_path, config_text: str) -> tuple[subprocess.Popen, Path]
     config.write_text(config_text)
     results_dir = tmp_path / "results"
     parent = subprocess.Popen(
-        [sys.executable, "-m", "bench.cli", "run", "--config", str(config),
+        [sys.executable, "-m", "fbench.cli", "run", "--config", str(config),
          "--results-dir", str(results_dir), "--no-table"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         # A shell starts background jobs with SIGINT ignored: restore a terminal's default.

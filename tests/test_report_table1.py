@@ -296,7 +296,7 @@ def test_cli_writes_every_format(tmp_path: Path):
 
 
 def test_cli_column_set_flag_comes_from_the_registry(monkeypatch, capsys):
-    from bench.cli import main
+    from fbench.cli import main
 
     monkeypatch.setitem(
         COLUMN_SETS,

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from bench import results
-from bench.cli import main
 from bench.errors import FbenchError
-from bench.schema import ROW_FIELDS, validate_result
+from bench.results.schema import ROW_FIELDS, validate_result
+from fbench.cli import main
 from tests.conftest import FIXTURES, assert_one_line_error, fbench
 
 GOOD = FIXTURES / "cpu_table1.json"

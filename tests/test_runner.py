@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from bench import config as config_module
-from bench import host_probe
-from bench.runner import RowFinished, measure, plan_rows
-from bench.status import status_of
+from bench.measure import host_probe
+from bench.measure.runner import RowFinished, measure, plan_rows
+from bench.results.status import status_of
 from devices.cpu import CPU_SETTINGS, CpuSession
 from operators import OPERATORS, OperatorSpec, register
 from operators.counting import ConvPiece, LayerCost

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from bench import results
-from bench.schema import SCHEMA, SCHEMA_V1, migrate_v1, validate_result
-from bench.status import REASONS, STATUSES
+from bench.results.schema import SCHEMA, SCHEMA_V1, migrate_v1, validate_result
+from bench.results.status import REASONS, STATUSES
 from tests.conftest import FIXTURES, fbench
 
 V1 = FIXTURES / "v1"

@@ -1,4 +1,4 @@
-"""The status vocabulary (bench/status.py) and the run's one-line summary."""
+"""The status vocabulary (bench/results/status.py) and the run's one-line summary."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from bench import status
-from bench.results import read_result
+from bench.results import read_result, status
 from devices import arm
 from reports.table1 import precision_line
 from tests.conftest import FIXTURES, fbench

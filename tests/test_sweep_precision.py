@@ -1,4 +1,4 @@
-"""Interval widths and the honesty figure (bench/sweep_precision.py, benchmarks/reliability.py)
+"""Interval widths and the honesty figure (reports/sweep_precision.py, benchmarks/reliability.py)
 on copies of frozen result files whose medians are shifted by hand, so every count is known."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import sweep_precision as sp
 from bench.results import parse_result, read_result
+from reports import sweep_precision as sp
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TABLE1 = FIXTURES / "cpu_table1.json"  # /2, 16 rows at ±1.0% but dwconv 768×7×7 at ±5.0%

@@ -8,7 +8,7 @@ import statistics
 
 import pytest
 
-from bench import timing
+from bench.stats import timing
 
 
 def test_median_ci_ranks_match_the_sign_test_tables():

@@ -104,7 +104,7 @@ def normalise(text: str) -> str:
 def run_case(case: Case) -> str:
     """Run the command in-process from the repository root; its exit code, stdout and
     stderr in one text."""
-    from bench.cli import main
+    from fbench.cli import main
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.chdir(ROOT), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench.commands import add_results_dir
+from fbench.commands import add_results_dir
 
 if TYPE_CHECKING:
     from bench.calibration import Calibration, Ceiling

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench.commands import add_results_dir, positive_int
+from fbench.commands import add_results_dir, positive_int
 
 HELP = "fit latency vs stack depth: per-layer cost and fixed framework overhead"
 DESCRIPTION = """\

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.commands import add_results_dir, comma_list
 from bench.errors import FbenchError
+from fbench.commands import add_results_dir, comma_list
 
 IMAGE_FORMATS = ("png", "svg", "pdf", "jpg", "webp")
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench.commands import add_results_dir
+from fbench.commands import add_results_dir
 
 HELP = "store a run as this device's baseline for fbench compare"
 DESCRIPTION = """\
@@ -32,7 +32,7 @@ def directory(text: str) -> str:
 
 
 def add_baselines_dir(parser: argparse.ArgumentParser) -> None:
-    from bench.baselines import DEFAULT_BASELINES_DIR
+    from bench.results.baselines import DEFAULT_BASELINES_DIR
 
     parser.add_argument(
         "--baselines-dir",
@@ -51,8 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bench import baselines
-    from bench.results import read_result, resolve_path
+    from bench.results import baselines, read_result, resolve_path
     from reports.compare import row_is_ok
 
     result = read_result(resolve_path(args.run, Path(args.results_dir)))

@@ -10,9 +10,9 @@ Why the procedure looks like this (docs/methodology.md has the measurements):
   `min_samples` and `min_rounds`), or when its sampling time reaches `max_row_s`; it is
   then `imprecise`, reported with its real interval rather than a tidy wrong number. A row
   the device reports a problem for (throttled...) or whose warm-up never settled is
-  `disturbed` (bench/status.py: the words and their reason codes).
+  `disturbed` (bench/results/status.py: the words and their reason codes).
 - The host itself speeds up and slows down (every row by the same few percent, for tens of
-  seconds). A fixed GEMM, the host probe (bench/host_probe.py), takes a slice of every
+  seconds). A fixed GEMM, the host probe (bench/measure/host_probe.py), takes a slice of every
   round like a row; each row stores the probe's median in the rounds it was sampled in, so
   readers and `fbench compare` can tell a slower host from slower code.
 - `--method official` reproduces the FasterNet script instead: untimed warm-up calls, then
@@ -31,13 +31,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import host_probe, timing
-from bench import status as row_status
 from bench.config import RunConfig, TimingConfig
 from bench.errors import one_line
 from bench.flop_count import CountMismatch, FvcoreCount
+from bench.measure import host_probe
 from bench.plan import plan_key, row_identity
 from bench.results import ResultRow, now_iso
+from bench.results import status as row_status
+from bench.stats import timing
 from operators import StageShape, get_operator
 from operators.counting import DTYPE_BYTES
 
@@ -167,7 +168,7 @@ class Phase:
 
 @dataclass(frozen=True)
 class ProcessFinished:
-    """A worker of a multi-process run (bench/processes.py) has timed its rows."""
+    """A worker of a multi-process run (bench/measure/processes.py) has timed its rows."""
 
     label: str  # "process 2/4", "extra process 1"
     rows: int
@@ -389,8 +390,8 @@ def measure(
     `cache_dir` is where backends may keep what they build (exported ONNX models).
     `order_seed` shuffles the rounds (default: the config's seed). `before_sampling` is
     called once every row is built and warm, just before the first timed round (a worker
-    waits there for its parent: bench/worker.py). With `processes` > 1
-    (adaptive method) the rows are timed in worker processes instead (bench/processes.py),
+    waits there for its parent: bench/measure/worker.py). With `processes` > 1
+    (adaptive method) the rows are timed in worker processes instead (bench/measure/processes.py),
     which hand `checkpoint` the pooled rows after every process and count the processes
     of `stored` rows (an earlier attempt's, for --resume) towards the planned ones.
     """
@@ -405,7 +406,7 @@ def measure(
         return result
 
     if settings.method == "adaptive" and settings.processes > 1:
-        from bench.processes import measure_in_processes
+        from bench.measure.processes import measure_in_processes
 
         yield from measure_in_processes(
             plans, config, session, emit, finished, cache_dir, checkpoint, stored

@@ -1,7 +1,8 @@
 """Baselines: one stored run per device identity, so a CI runner compares with its own history.
 
 A baseline is a copy of a result file at `<baselines-dir>/<identity-slug>.json`, where the
-slug names the board, CPU, device, backend and torch version (bench.identity.device_identity):
+slug names the board, CPU, device, backend and torch version
+(bench.results.identity.device_identity):
 another board, or the same board after a torch upgrade, finds no baseline rather than a wrong
 one. A torch upgrade accepted on purpose (`fbench compare auto --accept-difference torch`)
 takes the same board's baseline of another torch version, when there is exactly one.
@@ -13,8 +14,8 @@ from collections.abc import Collection
 from pathlib import Path
 
 from bench.errors import FbenchError, NotComparableError
-from bench.identity import device_identity
 from bench.results import RunResult, StorageError, read_result, write_atomic
+from bench.results.identity import device_identity
 
 DEFAULT_BASELINES_DIR = "baselines"
 

@@ -1,4 +1,4 @@
-"""One worker of a multi-process run (bench/processes.py): `python -m bench.worker`.
+"""One worker of a multi-process run (bench/measure/processes.py): `python -m bench.measure.worker`.
 
 The conversation with the parent, one JSON object a line:
 1. The worker imports torch and fbench, then says {"event": "ready"}. The parent starts the
@@ -13,7 +13,7 @@ The conversation with the parent, one JSON object a line:
    worker has finished its imports, so no import ever overlaps a timed call.
 4. It times the rows with the ordinary runner and sends {"event": "phase" | "round" | "row" |
    "error", ...}; the phases ("building X", "warming up X") and rounds tell the parent what
-   it was doing if it dies (bench/processes.py records that). Anything else the libraries
+   it was doing if it dies (bench/measure/processes.py records that). Anything else the libraries
    print goes to stderr, so stdout carries nothing but messages.
 The worker dies with its parent (`_die_with_parent`): a parent killed by SIGKILL leaves no
 worker behind.
@@ -94,7 +94,7 @@ def _import_off_the_measuring_cores() -> None:
     try:
         import torch  # noqa: F401  (the 2.6 s of the import)
 
-        import bench.runner  # noqa: F401
+        import bench.measure.runner  # noqa: F401
         import devices  # noqa: F401
     finally:
         if moved:
@@ -109,7 +109,7 @@ def _wait_for_go(channel: TextIO) -> None:
 def _work(channel: TextIO, request: dict[str, Any]) -> int:
     from bench.config import RunConfig
     from bench.errors import FbenchError
-    from bench.runner import Phase, RoundFinished, measure, plan_rows
+    from bench.measure.runner import Phase, RoundFinished, measure, plan_rows
     from devices import get_device
 
     config = RunConfig.from_dict(request["config"])

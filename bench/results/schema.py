@@ -9,8 +9,8 @@ Format history (`SCHEMA`):
 - fbench.result/1 (fbench 0.1): row status ok | unstable | failed; why a row was `unstable`
   only in free-text `notes`; the device's problems under `telemetry.problems` (missing in
   the oldest files), which also held "interrupted: ..." for runs stopped early.
-- fbench.result/2: status ok | imprecise | disturbed | failed (bench/status.py); every row has
-  `reasons` (stable codes) and `why` (one sentence), and `device_problems` (the device's own
+- fbench.result/2: status ok | imprecise | disturbed | failed (bench/results/status.py); every
+  row has `reasons` (stable codes) and `why` (one sentence), and `device_problems` (the device's own
   sentences, formerly `telemetry.problems`; interruptions are a reason, not a device problem).
   /1 files are read through `migrate_v1`.
 """
@@ -23,8 +23,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bench import status as st
 from bench.errors import FbenchError
+from bench.results import status as st
 
 SCHEMA = "fbench.result/2"
 SCHEMA_V1 = "fbench.result/1"
@@ -312,13 +312,13 @@ PROCESS_FIELDS = {
     "rounds": Field(integer()),
     "sampled_s": Field(optional(number())),
     "hash_seed": Field(optional(integer())),
-    # kept per process so that a resumed run re-pools exactly (bench/processes.py)
+    # kept per process so that a resumed run re-pools exactly (bench/measure/processes.py)
     "warmup": Field(optional(obj)),
     "telemetry": Field(optional(obj)),
     "host_probe_ms": Field(optional(list_of(POSITIVE))),
 }
 
-# bench/host_probe.py: a probe that failed keeps the rounds before it (maybe none) and says
+# bench/measure/host_probe.py: a probe that failed keeps the rounds before it (maybe none) and says
 # where it failed; round 0 is its build and warm-up, `process` is set on pooled rows.
 PROBE_FAILURE_FIELDS = {
     "round": Field(integer(), required=True),
@@ -461,7 +461,7 @@ ENVIRONMENT_FIELDS = {
     "calibration": Field(optional(obj)),
 }
 
-# bench/processes.py: a worker process that died, and what it was doing.
+# bench/measure/processes.py: a worker process that died, and what it was doing.
 WORKER_FAILURE_FIELDS = {
     "process": Field(integer(1), required=True),
     "label": Field(text),

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.commands import comma_list, int_list, positive_int
 from bench.errors import one_line
+from fbench.commands import comma_list, int_list, positive_int
 
 HELP = "compare torch eager, channels-last and ONNX Runtime outputs operator by operator"
 DESCRIPTION = """\
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
     from bench import config as config_module
     from bench.errors import FbenchError
-    from bench.runner import plan_rows
+    from bench.measure.runner import plan_rows
     from devices.onnxruntime_backend import EXPORTERS
 
     for exporter in args.exporters:

@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench.commands import positive_int
-from bench.commands.run import pin_core
 from bench.config import DTYPES
+from fbench.commands import positive_int
+from fbench.commands.run import pin_core
 
 HELP = "measure the device's ceilings (best of GEMM and conv probes, bandwidth) for the roofline"
 DESCRIPTION = """\
@@ -99,10 +99,10 @@ def run(args: argparse.Namespace) -> int:
         theoretical_peak,
         write_calibration,
     )
-    from bench.ceilings import describe, measure_ceilings, plan_for
+    from bench.calibration.ceilings import describe, measure_ceilings, plan_for
     from bench.errors import FbenchError
-    from bench.identity import device_identity
     from bench.results import now_iso
+    from bench.results.identity import device_identity
     from devices import get_device
 
     overrides = config_module.Overrides(

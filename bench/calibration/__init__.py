@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 import bench
 from bench.errors import FbenchError
-from bench.identity import device_identity, device_model
 from bench.results import read_json, write_atomic
-from bench.timing import LatencySummary
+from bench.results.identity import device_identity, device_model
+from bench.stats.timing import LatencySummary
 
 if TYPE_CHECKING:
     from bench.results import RunResult

@@ -11,7 +11,7 @@ The kernels run in an open device session, so the thread count and core pinning 
 ones `fbench run` measures operators under: a single-thread ceiling is the one a
 single-thread Conv can be held to, not the whole socket's. Probes are sampled in
 interleaved rounds (as the runner does with rows) so a slow spell on a shared host hits
-every probe alike, and summarised by the median with its 95% interval (`bench.timing`). The
+every probe alike, and summarised by the median with its 95% interval (`bench.stats.timing`). The
 clock is read once per round, for the theoretical peak.
 
 What is counted: GEMM n×n×n is n³ multiply-adds (the paper's FLOPs unit); a 3×3 conv is
@@ -29,8 +29,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bench import environment, timing
+from bench import environment
 from bench.calibration import Ceiling, ceiling_from_latencies
+from bench.stats import timing
 from operators.counting import DTYPE_BYTES
 
 MiB = 2**20

@@ -11,8 +11,8 @@ import sys
 import time
 from typing import TextIO
 
+from bench.measure.runner import Event, Phase, ProcessFinished, RoundFinished, RowFinished
 from bench.results import ResultRow
-from bench.runner import Event, Phase, ProcessFinished, RoundFinished, RowFinished
 
 
 def describe_row(row: ResultRow) -> str:

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bench.timing import median, quantile
+from bench.stats.timing import median, quantile
 
 SIZE = 256
 # Stored with every probe sample set: two runs' probes are comparable only if this matches.
@@ -75,7 +75,7 @@ def moved_words(round_medians_ms: Sequence[float], threshold: float) -> str | No
     """A sentence when the host's own speed moved by more than `threshold` (a 5–95% range,
     `spread`) over the rounds a row was sampled in; None when it did not, or when there are
     too few rounds to tell. Such a row was timed on a host that was not in a steady state:
-    its median mixes two speeds, so it is `disturbed` (bench/status.py, `host_moved`)."""
+    its median mixes two speeds, so it is `disturbed` (bench/results/status.py, `host_moved`)."""
     if len(round_medians_ms) < MIN_ROUNDS_TO_JUDGE:
         return None
     moved = spread(round_medians_ms)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.commands import add_results_dir
 from bench.errors import FbenchError
+from fbench.commands import add_results_dir
 
 HELP = "rebuild the paper's tables from stored results; check the paper's claims (claims)"
 DESCRIPTION = """\

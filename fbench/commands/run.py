@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench.commands import (
+from bench.config import DTYPES
+from fbench.commands import (
     add_backend_options,
     add_results_dir,
     backend_options,
@@ -21,13 +22,12 @@ from bench.commands import (
     nonempty,
     positive_int,
 )
-from bench.config import DTYPES
 
 if TYPE_CHECKING:
     from bench.config import RunConfig
-    from bench.processes import Checkpoint
+    from bench.measure.processes import Checkpoint
+    from bench.measure.runner import RowPlan
     from bench.results import RunResult, RunStore
-    from bench.runner import RowPlan
     from devices import DeviceSession
 
 HELP = "measure the operators (or the networks) on a device and store the result"
@@ -433,8 +433,8 @@ def _measure(
 ) -> int:
     from bench import environment
     from bench.calibration import calibration_record
+    from bench.measure.runner import plan_rows
     from bench.results import RunResult, RunStore, new_run_id, now_iso
-    from bench.runner import plan_rows
 
     plans = plan_rows(config)
     session = _open_session(config)
@@ -529,8 +529,8 @@ def _left_to_do(stored: RunResult, config: RunConfig, path: Path) -> tuple[list[
     """The plans to time (rows not stored, and rows timed in fewer processes than
     planned) and the stored rows among them, whose processes count towards the plan."""
     from bench.errors import FbenchError
-    from bench.processes import processes_of
-    from bench.runner import plan_rows
+    from bench.measure.processes import processes_of
+    from bench.measure.runner import plan_rows
 
     try:
         every = plan_rows(config)
@@ -570,9 +570,9 @@ def _record(
     retimed: list | None = None,
 ) -> int:
     from bench.errors import EXIT_INTERRUPTED, IncompleteError
-    from bench.progress import ProgressPrinter
+    from bench.measure.runner import Event, RowFinished, measure
     from bench.results import StorageError, json_text, now_iso
-    from bench.runner import Event, RowFinished, measure
+    from fbench.progress import ProgressPrinter
 
     progress = ProgressPrinter()
     total = done_before + len(plans)
@@ -679,7 +679,7 @@ def _resume_command(store: RunStore) -> str:
 
 
 def _rows_short(result: RunResult, planned: int) -> list:
-    from bench.processes import processes_of
+    from bench.measure.processes import processes_of
 
     return [row for row in result.rows if row.status != "failed" and processes_of(row) < planned]
 
@@ -688,7 +688,7 @@ def _process_counts(result: RunResult, planned: int) -> dict[str, int]:
     """processes_finished: how many of the planned processes every planned row has had."""
     if planned < 2:
         return {}
-    from bench.processes import processes_of
+    from bench.measure.processes import processes_of
 
     timed = [processes_of(row) for row in result.rows if row.status != "failed"]
     unstored = result.rows_planned > len(result.rows)
@@ -708,12 +708,12 @@ def _print_table(path: Path) -> None:
     """Table 1 from the stored file, exactly as `fbench show` prints it.
 
     A --layers-sweep run prints the depth table instead (`fbench depth` on the file)."""
-    from bench.commands.show import render_run
     from bench.results import read_result
+    from fbench.commands.show import render_run
 
     result = read_result(path)
     if len({row.layers for row in result.rows}) > 1:
-        from bench.commands.depth import render_depth
+        from fbench.commands.depth import render_depth
 
         print(render_depth(result.rows))
         return

@@ -140,7 +140,7 @@ def between_processes_halfwidth(
     of the processes that timed it (0.01 = ±1%); None for fewer than two.
 
     Student's t on the logs of the medians: the process is the unit, because a row's speed
-    is partly fixed when its process starts (bench/processes.py) and the calls of one
+    is partly fixed when its process starts (bench/measure/processes.py) and the calls of one
     process share that luck. The calls' own interval (`summarize`) cannot see it: pooled
     calls can read ±0.4% while the process medians spread ten times that, and the next
     sweep moves the row by what the processes say (docs/methodology.md).

@@ -1,12 +1,12 @@
-"""The result file format (`fbench.result/2`, bench/schema.py): the only module that reads or
-writes it.
+"""The result file format (`fbench.result/2`, bench/results/schema.py): the only module that
+reads or writes it.
 
 One JSON file per run, `results/<run-id>.json`. It is rewritten atomically (temp file,
 fsync, rename) after every finished row (with several worker processes, after every
 worker), so Ctrl-C, a crash or a full disk leaves either the previous complete file or the
 new one, never a torn one; `fbench run --resume` finishes what is missing. While a run
 writes it, it holds a lock (`RunLock`) that keeps a second writer out. Loading migrates
-`fbench.result/1` files in memory and validates every known field (bench/schema.py),
+`fbench.result/1` files in memory and validates every known field (bench/results/schema.py),
 naming the file and field that is wrong.
 """
 
@@ -26,16 +26,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import bench
-from bench import status as row_status
 from bench.errors import FbenchError
-from bench.schema import RUN_STATES as RUN_STATES  # re-exported for readers
-from bench.schema import SCHEMA, upgrade
-from bench.timing import LatencySummary
+from bench.results import status as row_status
+from bench.results.schema import RUN_STATES as RUN_STATES  # re-exported for readers
+from bench.results.schema import SCHEMA, upgrade
+from bench.stats.timing import LatencySummary
 
 if TYPE_CHECKING:
     import pandas
 
-# The row statuses and reason codes live in bench/status.py; re-exported for readers.
+# The row statuses and reason codes live in bench/results/status.py; re-exported for readers.
 STATUSES = row_status.STATUSES
 
 
@@ -63,7 +63,7 @@ class ResultRow:
     flops: int  # multiply-adds of the whole stack for ONE sample (Table 1's FLOPs column)
     memory_access_bytes: int | None  # paper eqs. 2, 3, 5, whole stack and batch (None: networks)
     implementation_memory_access_bytes: int | None  # plus the copies the implementation makes
-    status: str  # "ok" | "imprecise" | "disturbed" | "failed" (bench/status.py)
+    status: str  # "ok" | "imprecise" | "disturbed" | "failed" (bench/results/status.py)
     latency_ms: LatencySummary | None = None
     latency_estimator: str = "median"  # which latency_ms field FLOPS and throughput use
     samples_ms: list[float] = field(default_factory=list)
@@ -84,14 +84,14 @@ class ResultRow:
     warmup: dict[str, Any] = field(default_factory=dict)
     rounds: int = 0
     sampled_s: float | None = None  # wall time spent sampling the row (not warm-up)
-    # Timed in several worker processes (bench/processes.py): one entry per process, in
+    # Timed in several worker processes (bench/measure/processes.py): one entry per process, in
     # order, {"median_ms", "n", "rounds", "sampled_s"}; samples_ms pools them all. None: the
     # row was timed in a single process.
     processes: list[dict[str, Any]] | None = None
     telemetry: dict[str, Any] = field(default_factory=dict)
     # --perf-counters: per-call cycles, instructions, LLC-load-misses (null if unsupported)
     hardware_counters: dict[str, Any] | None = None
-    # The host probe (bench/host_probe.py): {"workload", "round_medians_ms"}, the probe's
+    # The host probe (bench/measure/host_probe.py): {"workload", "round_medians_ms"}, the probe's
     # median in each round this row was sampled in; None for --method official.
     host_probe: dict[str, Any] | None = None
     # The network suite (Figure 2 / Table 3): which suite a row belongs to, the paper's name
@@ -211,12 +211,12 @@ class RunResult:
     state: str = "running"  # one of RUN_STATES
     finished: str | None = None
     resumed: list[str] = field(default_factory=list)  # times the run was resumed
-    # A multi-process run (bench/processes.py): the worker processes planned for every row,
+    # A multi-process run (bench/measure/processes.py): the worker processes planned for every row,
     # and how many of them every stored row has been timed in so far (None: one process).
     processes_planned: int | None = None
     processes_finished: int | None = None
     # Worker processes that died: {"process", "label", "exit_code", "signal", "last_activity",
-    # "rows_unfinished", "message", "at"} (bench/processes.py WorkerFailure).
+    # "rows_unfinished", "message", "at"} (bench/measure/processes.py WorkerFailure).
     worker_failures: list[dict[str, Any]] = field(default_factory=list)
     fbench_version: str = bench.__version__
     schema: str = SCHEMA
@@ -469,7 +469,7 @@ def resolve_path(reference: str | Path, results_dir: Path) -> Path:
 
 def parse_result(data: Any, source: str) -> RunResult:
     """Decoded JSON of a result file (/1 or /2) → a RunResult; /1 is migrated in memory and
-    every known field validated (bench/schema.py). Errors name `source` and the field."""
+    every known field validated (bench/results/schema.py). Errors name `source` and the field."""
     data = upgrade(data, source)
     try:
         rows = [ResultRow.from_dict(raw_row) for raw_row in data["rows"]]

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench.commands import add_results_dir
+from fbench.commands import add_results_dir
 
 if TYPE_CHECKING:
     from bench.results import RunResult

@@ -1,6 +1,6 @@
 """The `fbench` command: parse flags, dispatch to one module per verb, map errors to exit codes.
 
-Each verb lives in `bench/commands/<verb>.py` with `HELP`, `add_arguments(parser)` and
+Each verb lives in `fbench/commands/<verb>.py` with `HELP`, `add_arguments(parser)` and
 `run(args) -> int`. Nothing imported here (or at the top of a command module) may import
 torch, onnxruntime or matplotlib: `fbench --help` must answer at once.
 """
@@ -63,7 +63,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--version", action="version", version=f"fbench {bench.__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        module = importlib.import_module(f"bench.commands.{name}")
+        module = importlib.import_module(f"fbench.commands.{name}")
         command = commands.add_parser(
             name,
             help=module.HELP,

@@ -8,8 +8,8 @@ import os
 import sys
 from pathlib import Path
 
-from bench.commands import add_results_dir
-from bench.commands.baseline import add_baselines_dir
+from fbench.commands import add_results_dir
+from fbench.commands.baseline import add_baselines_dir
 
 HELP = "compare two runs row by row; exit 1 on a significant regression (CI gate)"
 DESCRIPTION = """\
@@ -132,10 +132,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bench import baselines
     from bench import config as config_module
     from bench.errors import FbenchError
-    from bench.results import read_result, resolve_path
+    from bench.results import baselines, read_result, resolve_path
     from reports import compare
 
     results_dir = Path(args.results_dir)

@@ -10,11 +10,11 @@ the samples over several processes. Each worker gets a fresh hash seed of its ow
 (`draw_hash_seed`, stored per process), so an environment that fixes PYTHONHASHSEED does not
 make the draws less independent than the interval assumes.
 
-How: the parent runs `processes` workers (`python -m bench.worker`) one after another, never
+How: the parent runs `processes` workers (`python -m bench.measure.worker`) one after another, never
 timing at the same time (they would share cores and caches). The one thing that overlaps is
 start-up: the next worker imports torch on the other cores while the current one builds
 and warms up, and the current one starts sampling only once those imports are done
-(bench/worker.py), which takes most of a torch import off every process after the first.
+(bench/measure/worker.py), which takes most of a torch import off every process after the first.
 Each worker builds, checks and
 warms every row itself and samples all rows in interleaved rounds, like a single-process
 run, with 1/processes of the budget (`worker_timing`). The parent pools every row's samples
@@ -53,12 +53,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench import host_probe, timing
-from bench import status as row_status
 from bench.config import RunConfig, TimingConfig
 from bench.errors import FbenchError
-from bench.results import ResultRow, now_iso
-from bench.runner import (
+from bench.measure import host_probe
+from bench.measure.runner import (
     Emit,
     Phase,
     ProcessFinished,
@@ -67,8 +65,11 @@ from bench.runner import (
     interval_note,
     plan_rows,
 )
+from bench.results import ResultRow, now_iso
+from bench.results import status as row_status
+from bench.stats import timing
 
-WORKER_MODULE = "bench.worker"
+WORKER_MODULE = "bench.measure.worker"
 
 
 def worker_timing(settings: TimingConfig, processes: int) -> TimingConfig:
@@ -144,7 +145,7 @@ def pool_rows(
     median's interval meets the run's target after the run's samples and rounds, `imprecise`
     when it does not (reason `interval_wide`, plus `processes_differ` when the processes'
     medians, not the calls, make it wide), and `disturbed` when the device reported
-    `problems` (throttling...: bench.status.DeviceProblem carries the code), a process's
+    `problems` (throttling...: bench.results.status.DeviceProblem carries the code), a process's
     warm-up never settled, or the run was `interrupted` (that sentence) before every planned
     process timed it. Each process's median, n, rounds and sampling time are kept in
     `processes`.
@@ -433,7 +434,7 @@ def _time_in_workers(
     extra workers for the rows `needs_another_process` picks. After every worker, `save`.
 
     Each worker is started while the one before it builds and warms up, so its imports are
-    done by the time it is needed (bench/worker.py); one started in case an extra process is
+    done by the time it is needed (bench/measure/worker.py); one started in case an extra process is
     needed is stopped if none is.
     """
     settings = config.timing
@@ -517,7 +518,7 @@ def draw_hash_seed() -> int:
 
 
 class _Worker:
-    """One `python -m bench.worker` process and the parent's side of its conversation."""
+    """One `python -m bench.measure.worker` process and the parent's side of its conversation."""
 
     def __init__(self, hash_seed: int | None = None) -> None:
         """Start it, with `hash_seed` as its PYTHONHASHSEED (None: a fresh one drawn here)."""
@@ -526,7 +527,7 @@ class _Worker:
         self._stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8")  # noqa: SIM115
         self._process = subprocess.Popen(
             [sys.executable, "-m", WORKER_MODULE],
-            # FBENCH_PARENT_PID: the worker dies with this process (bench/worker.py).
+            # FBENCH_PARENT_PID: the worker dies with this process (bench/measure/worker.py).
             env={
                 **os.environ,
                 "PYTHONHASHSEED": str(self.hash_seed),

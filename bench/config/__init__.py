@@ -27,7 +27,8 @@ PAPER_STAGES = ((96, 56, 56), (192, 28, 28), (384, 14, 14), (768, 7, 7))
 
 @dataclass(frozen=True)
 class TimingConfig:
-    """How rows are timed. See bench/runner.py for the procedure and docs/methodology.md for why."""
+    """How rows are timed. See bench/measure/runner.py for the procedure, docs/methodology.md
+    for why."""
 
     method: str = "adaptive"  # "adaptive" (median, interval, interleaved) or "official"
     ci_target: float = 0.01  # stop a row once its median's 95% CI is within ±1%
@@ -41,13 +42,13 @@ class TimingConfig:
     schedule: str = "interleaved"  # or "sequential": one row after another
     official_calls: int = 200  # --method official: the FasterNet script's 200 timed calls
     perf_counters: bool = False  # --perf-counters: cycles, instructions, LLC misses per row
-    host_probe: bool = True  # time a fixed GEMM in every round (bench/host_probe.py)
+    host_probe: bool = True  # time a fixed GEMM in every round (bench/measure/host_probe.py)
     # A row whose rounds saw the host probe's 5–95% range move by more than this is
     # `disturbed` (host_moved): on the project's 2-core VMs a run's range is usually a few
     # percent (docs/methodology.md, step 9), so 10% is a host that changed speed mid-row.
     host_moved_above: float = 0.10
     # Worker processes the adaptive method times every row in, one after another, each
-    # with 1/processes of the budget (bench/processes.py): a row's speed varies from one
+    # with 1/processes of the budget (bench/measure/processes.py): a row's speed varies from one
     # fresh process to the next, and pooling processes averages that out.
     processes: int = 6
 
