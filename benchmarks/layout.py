@@ -35,7 +35,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.measure.processes import medians_spread  # noqa: E402
+from bench.stats.timing import medians_spread  # noqa: E402
 
 ADDR_NO_RANDOMIZE = 0x0040000  # linux/personality.h
 CONDITIONS = {

@@ -216,9 +216,13 @@ def describe_method(timing: dict) -> str:
 
 def process_spread_line(rows: Sequence[ResultRow]) -> str | None:
     """How far apart the worker processes' medians of a row were (bench/measure/processes.py)."""
-    from bench.measure.processes import process_spread
+    from bench.stats.timing import medians_spread
 
-    spreads = [(spread, row) for row in rows if (spread := process_spread(row)) is not None]
+    spreads = [
+        (spread, row)
+        for row in rows
+        if (spread := medians_spread(row.process_medians_ms)) is not None
+    ]
     if not spreads:
         return None
     worst, worst_row = max(spreads, key=lambda item: item[0])

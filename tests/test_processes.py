@@ -21,12 +21,11 @@ from bench.measure.processes import (
     draw_hash_seed,
     needs_another_process,
     pool_rows,
-    process_spread,
     worker_timing,
 )
 from bench.measure.runner import RoundFinished, measure, plan_rows
 from bench.results.status import DeviceProblem
-from bench.stats.timing import between_processes_halfwidth, summarize
+from bench.stats.timing import between_processes_halfwidth, medians_spread, summarize
 from devices.cpu import CPU_SETTINGS, CpuSession
 from reports.table1 import counts_in_averages
 from tests.conftest import REPO, assert_one_line_error, fbench
@@ -81,7 +80,7 @@ def test_pooled_row_holds_every_sample_and_each_process_median():
     assert pooled.gflops_per_s == pytest.approx(pooled.flops / (pooled.latency_ms.median * 1e6))
     assert pooled.host_probe["round_medians_ms"] == [0.17, 0.18, 0.19]
     assert pooled.warmup == {"calls": 20, "seconds": 0.4, "settled": True}
-    assert process_spread(pooled) == pytest.approx(
+    assert medians_spread(pooled.process_medians_ms) == pytest.approx(
         second.latency_ms.median / first.latency_ms.median - 1
     )
 
@@ -146,7 +145,7 @@ def test_processes_that_disagree_leave_the_pooled_row_imprecise_not_ok():
     pooled = pool_rows([fast, slow], config_module.TimingConfig(processes=2))
     assert pooled.status == "imprecise" and counts_in_averages(pooled)
     assert pooled.notes[0].startswith("95% CI of the median is")
-    assert process_spread(pooled) == pytest.approx(0.2, rel=1e-3)
+    assert medians_spread(pooled.process_medians_ms) == pytest.approx(0.2, rel=1e-3)
 
 
 def test_rows_short_of_their_target_get_another_process_while_under_their_cap():

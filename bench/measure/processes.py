@@ -166,7 +166,7 @@ def pool_rows(
             medians = pooled.process_medians_ms
             interval.append(
                 f"the interval is the processes': their {len(medians)} medians differ by "
-                f"{medians_spread(medians):.1%} (the pooled calls alone: "
+                f"{timing.medians_spread(medians):.1%} (the pooled calls alone: "
                 f"±{pooled.calls_halfwidth or 0.0:.1%})"
             )
             interval_reasons.append(row_status.PROCESSES_DIFFER)
@@ -221,16 +221,6 @@ def pool_rows(
         started=first.started,
         finished=last.finished,
     )
-
-
-def process_spread(row: ResultRow) -> float | None:
-    """How far apart the processes' medians were: max / min - 1 (None: fewer than two)."""
-    return medians_spread(row.process_medians_ms)
-
-
-def medians_spread(medians: Sequence[float]) -> float | None:
-    """max / min - 1 of some processes' medians (None: fewer than two)."""
-    return max(medians) / min(medians) - 1.0 if len(medians) >= 2 else None
 
 
 def needs_another_process(worker_rows: Sequence[ResultRow], settings: TimingConfig) -> bool:

@@ -181,6 +181,11 @@ def has_settled(earlier: Sequence[float], later: Sequence[float], tolerance: flo
     return abs(current - previous) <= tolerance * previous
 
 
+def medians_spread(medians: Sequence[float]) -> float | None:
+    """How far apart some processes' medians are: max / min - 1 (None: fewer than two)."""
+    return max(medians) / min(medians) - 1.0 if len(medians) >= 2 else None
+
+
 def throughput_per_s(latency_ms: float, batch: int) -> float:
     """Inputs processed per second at the given per-call latency (images/s for a batch)."""
     return batch * 1000.0 / latency_ms
