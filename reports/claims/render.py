@@ -1,0 +1,52 @@
+"""The checked claims as a report: a `Table` (one line a claim, the reasons as notes; printed
+by reports/render.py as text or Markdown) or the `fbench.claims/1` JSON document. Measured
+values: docs/claims.md."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from reports.claims.model import VERDICTS, ClaimResult
+from reports.formatting import MISSING
+from reports.table import Table
+
+METHOD = (
+    "Intervals: 95%, from the rows' latency intervals; a mean's half-width is "
+    "sqrt(sum (h_i g_i)^2) / n, a ratio's log half-width the two log half-widths in "
+    "quadrature. holds: the interval reaches the paper's value; holds weaker: below it but "
+    "the same direction; fails: the interval excludes the paper's value and its direction."
+)
+
+
+def claims_table(results: Sequence[ClaimResult], notes: Sequence[str] = ()) -> Table:
+    """The claims as a `reports.render` table: one line each; reasons as notes under it."""
+    headers = ["Claim", "Device", "Measured", "95% interval", "Paper", "Verdict"]
+    rows: list[list[object]] = [
+        [
+            r.statement,
+            r.device,
+            r.measured_text or MISSING,
+            r.interval_text or MISSING,
+            r.paper_text or MISSING,
+            r.verdict,
+        ]
+        for r in results
+    ]
+    lines = [
+        f"{r.device} {r.claim}: {r.verdict}" + (f": {r.reason}" if r.reason else "")
+        for r in results
+        if r.reason
+    ]
+    return Table(headers=headers, rows=rows, notes=[*lines, *notes, METHOD])
+
+
+def claims_json(results: Sequence[ClaimResult], notes: Sequence[str] = ()) -> dict[str, Any]:
+    """The `fbench.claims/1` document: every claim's fields, the notes, the method, the verdicts."""
+    return {
+        "schema": "fbench.claims/1",
+        "claims": [result.to_dict() for result in results],
+        "notes": list(notes),
+        "method": METHOD,
+        "verdicts": list(VERDICTS),
+    }
