@@ -43,15 +43,18 @@ def by_claim(results, claim, device):
     return found
 
 
+def latency_summary(median_ms: float, halfwidth: float) -> LatencySummary:
+    """A latency of 50 samples with a ±halfwidth (relative) 95% interval."""
+    return LatencySummary(
+        median_ms, median_ms * (1 - halfwidth), median_ms * (1 + halfwidth), 0.0, median_ms, 0.0, 50
+    )
+
+
 def scaled(row, speed: float, halfwidth: float = 0.01):
     """The row `speed` times faster, with a ±halfwidth latency interval."""
-    latency = row.latency_ms.median / speed
-    summary = LatencySummary(
-        latency, latency * (1 - halfwidth), latency * (1 + halfwidth), 0.0, latency, 0.0, 50
-    )
     return dataclasses.replace(
         row,
-        latency_ms=summary,
+        latency_ms=latency_summary(row.latency_ms.median / speed, halfwidth),
         gflops_per_s=row.gflops_per_s * speed,
         throughput_per_s=(row.throughput_per_s or 0) * speed or None,
     )
@@ -62,15 +65,12 @@ def with_rows(run, transform):
 
 
 def network_row(template, name, key, latency_ms, halfwidth=0.01, flops=1_000_000_000):
-    summary = LatencySummary(
-        latency_ms, latency_ms * (1 - halfwidth), latency_ms * (1 + halfwidth), 0, latency_ms, 0, 50
-    )
     return dataclasses.replace(
         template,
         operator=key,
         network=name,
         flops=flops,
-        latency_ms=summary,
+        latency_ms=latency_summary(latency_ms, halfwidth),
         status="ok",
         gflops_per_s=flops / (latency_ms / 1000) / 1e9,
         throughput_per_s=1000 / latency_ms,
