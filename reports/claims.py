@@ -27,8 +27,9 @@ from bench.results import ResultRow, RunResult
 from bench.results.identity import device_model
 from bench.results.status import DISTURBED, FAILED
 from reports import paper
+from reports.paper import paper_row
+from reports.rows import operator_title
 from reports.table import Table
-from reports.table1 import operator_title, paper_row
 
 HOLDS = "holds"
 WEAKER = "holds weaker"
