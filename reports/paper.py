@@ -50,9 +50,6 @@ class PaperTable1Row:
     def latency_ms(self, column: str) -> float | None:
         return getattr(self, f"{column}_latency_ms", None)
 
-    def throughput_per_s(self, column: str) -> float | None:
-        return self.gpu_fps if column == "gpu" else None
-
     def gflops(self, column: str) -> float:
         return getattr(self, f"{column}_gflops")
 
