@@ -67,7 +67,7 @@ def main() -> int:
 
     from bench.results import read_result
     from reports.backends import backend_label, backends_table
-    from reports.table1 import render_text
+    from reports.render import render
 
     if args.render:
         runs: dict[str, list] = {}
@@ -75,7 +75,7 @@ def main() -> int:
             result = read_result(path)
             if result.rows:
                 runs.setdefault(backend_label(result.rows[0]), []).extend(result.rows)
-        print(render_text(backends_table(runs)))
+        print(render(backends_table(runs)))
         return 0
 
     extra = ["--operators", args.operators]
@@ -96,7 +96,7 @@ def main() -> int:
         files[name] = path
         result = read_result(path)
         runs[backend_label(result.rows[0]) if result.rows else name] = result.rows
-    print(render_text(backends_table(runs)))
+    print(render(backends_table(runs)))
     print()
     ort_rows = read_result(files["onnxruntime"]).rows
     export_s = sum(row.backend_details.get("onnx_export_s") or 0.0 for row in ort_rows)

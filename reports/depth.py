@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bench.results import ResultRow
-from reports.table1 import operator_rank, operator_title
+from reports.rows import operator_rank, operator_title
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from bench.results import ResultRow
 from reports import paper
 from reports.formatting import fixed, format_g, format_ms
+from reports.rows import ci_text, status_text
 from reports.table import Table
-from reports.table1 import ci_text, status_text
 
 
 def networks_table(rows: Sequence[ResultRow], with_paper: bool = True) -> Table:

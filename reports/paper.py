@@ -1,4 +1,5 @@
-"""The paper's own numbers (Chen et al., CVPR 2023), shipped with fbench as CSV.
+"""The paper's own numbers (Chen et al., CVPR 2023), shipped with fbench as CSV, and which
+stored rows they can be set beside.
 
 Table 1 (operators on GPU, CPU and ARM), its per-operator averages and Table 3 (networks),
 transcribed from the paper. fbench never reads them from anywhere but its own package.
@@ -7,9 +8,16 @@ transcribed from the paper. fbench never reads them from anywhere but its own pa
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from operators import OPERATORS
+
+if TYPE_CHECKING:
+    from bench.results import ResultRow
 
 DATA = Path(__file__).parent / "data"
 
@@ -41,9 +49,6 @@ class PaperTable1Row:
 
     def latency_ms(self, column: str) -> float | None:
         return getattr(self, f"{column}_latency_ms", None)
-
-    def throughput_per_s(self, column: str) -> float | None:
-        return self.gpu_fps if column == "gpu" else None
 
     def gflops(self, column: str) -> float:
         return getattr(self, f"{column}_gflops")
@@ -92,6 +97,39 @@ def pconv_dwconv_ratio(column: str) -> float:
     """The paper's headline: PConv's FLOPS over DWConv's (10.5× GPU, 6.2× CPU, 22.8× ARM)."""
     averages = table1_average_gflops()
     return averages["pconv"][column] / averages["dwconv"][column]
+
+
+def paper_row(row: ResultRow) -> PaperTable1Row | None:
+    """The paper's Table 1 entry this row reproduces, if it measures exactly that.
+
+    Same operator and parameters (GConv 16 groups, PConv r = 1/4), same feature map, 10
+    layers, fp32, and the batch of the paper's column for the device.
+    """
+    spec = OPERATORS.get(row.operator)
+    column = PAPER_DEVICE_COLUMN.get(row.device)
+    if spec is None or column is None or not spec.matches_paper(row.operator_params):
+        return None
+    if row.layers != PAPER_LAYERS or row.dtype != "float32":
+        return None
+    if row.batch != PAPER_BATCH[column]:
+        return None
+    return table1().get((spec.paper_operator, row.channels, row.height, row.width))
+
+
+def covers_paper(paper_operator: str, rows: Sequence[ResultRow]) -> bool:
+    """Whether `rows` are exactly the paper's four feature maps of an operator (for averages)."""
+    wanted = {key for key in table1() if key[0] == paper_operator}
+    found = {(paper_operator, r.channels, r.height, r.width) for r in rows if paper_row(r)}
+    return found == wanted and len(rows) == len(wanted)
+
+
+def matched_pconv_dwconv_ratio(rows: Sequence[ResultRow], column: str | None) -> float | None:
+    """The paper's PConv/DWConv ratio for `column`, if the rows' PConv and DWConv rows are all
+    the paper's own (else the measured ratio has nothing in the paper to be set beside)."""
+    compared = [row for row in rows if row.operator in ("pconv", "dwconv")]
+    if column is None or not compared or not all(paper_row(row) for row in compared):
+        return None
+    return pconv_dwconv_ratio(column)
 
 
 @dataclass(frozen=True)

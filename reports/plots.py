@@ -19,14 +19,9 @@ from bench.errors import FbenchError
 from bench.results import ResultRow, RunResult
 from operators import OPERATORS
 from reports import paper
-from reports.table1 import (
-    DeviceGroup,
-    device_groups,
-    operator_order,
-    operator_rank,
-    operator_title,
-    paper_row,
-)
+from reports.device_groups import DeviceGroup, device_groups
+from reports.paper import paper_row
+from reports.rows import operator_order, operator_rank, operator_title
 
 FLOPS_LABEL = "FLOPS (G multiply-adds/s)"
 HIGHLIGHT_FAMILY = "FasterNet"

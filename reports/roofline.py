@@ -27,7 +27,7 @@ from bench.calibration import Calibration
 from bench.results import ResultRow
 from bench.results.identity import device_model
 from reports.formatting import fixed
-from reports.table1 import operator_rank, operator_title
+from reports.rows import operator_rank, operator_title
 
 _one_decimal = fixed(1)
 

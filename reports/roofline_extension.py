@@ -9,8 +9,8 @@ from bench.calibration import calibration_for_run
 from bench.errors import FbenchError
 from bench.results import ResultRow, RunResult
 from reports import roofline
+from reports.device_groups import ColumnSet, DeviceColumn, DeviceGroup, register_columns
 from reports.plots import Figure, Panel, PlotKind, Series, register_plot
-from reports.table1 import ColumnSet, DeviceColumn, DeviceGroup, register_columns
 
 
 def _field(name: str) -> Callable[[ResultRow, DeviceGroup], float | None]:

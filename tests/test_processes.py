@@ -27,7 +27,7 @@ from bench.measure.runner import RoundFinished, measure, plan_rows
 from bench.results.status import DeviceProblem
 from bench.stats.timing import between_processes_halfwidth, medians_spread, summarize
 from devices.cpu import CPU_SETTINGS, CpuSession
-from reports.table1 import counts_in_averages
+from reports.averages import counts_in_averages
 from tests.conftest import REPO, assert_one_line_error, fbench
 
 

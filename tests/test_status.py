@@ -8,7 +8,7 @@ import pytest
 
 from bench.results import read_result, status
 from devices import arm
-from reports.table1 import precision_line
+from reports.run_summary import precision_line
 from tests.conftest import FIXTURES, fbench
 
 SIX_PROCESSES = FIXTURES / "v1" / "reference-six-processes-cpu.json"

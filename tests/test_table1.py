@@ -9,7 +9,9 @@ import pytest
 
 from bench.results import read_result
 from reports import paper
-from reports.table1 import pconv_dwconv_ratio, render_text, table1
+from reports.averages import pconv_dwconv_ratio
+from reports.render import render
+from reports.table1 import table1
 
 
 @pytest.fixture
@@ -111,6 +113,6 @@ def test_without_paper_columns(rows):
 
 
 def test_text_rendering_has_every_operator_and_the_notes(rows):
-    text = render_text(table1(rows))
+    text = render(table1(rows))
     for title in ("Conv 3×3", "GConv 3×3", "DWConv 3×3", "PConv 3×3", "PConv/DWConv FLOPS"):
         assert title in text

@@ -43,7 +43,9 @@ def run(args: argparse.Namespace) -> int:
 
 def render_run(result: RunResult, with_paper: bool = True) -> str:
     from reports.networks import networks_table
-    from reports.table1 import precision_line, render_text, run_header, table1
+    from reports.render import render
+    from reports.run_summary import precision_line, run_header
+    from reports.table1 import table1
 
     if not result.rows:
         return "\n".join([*run_header(result), "", "no rows stored yet"])
@@ -54,6 +56,6 @@ def render_run(result: RunResult, with_paper: bool = True) -> str:
         suite_rows = [row for row in result.rows if row.suite == suite]
         for device in dict.fromkeys(row.device for row in suite_rows):
             rows = [row for row in suite_rows if row.device == device]
-            blocks += ["", render_text(layout(rows, with_paper=with_paper))]
+            blocks += ["", render(layout(rows, with_paper=with_paper))]
     summary = precision_line(result.rows, result.config.get("timing") or {})
     return "\n".join([*blocks, *(["", summary] if summary else [])])

@@ -17,7 +17,7 @@ from reports.claims.model import (
     not_judged,
 )
 from reports.claims.rows import RowSet, measure_operators
-from reports.table1 import paper_row
+from reports.paper import paper_row
 
 FLOPS_CLAIM = ("pconv-flops", "Eq. 4: PConv FLOPs 1/16 of Conv's")
 MEMORY_CLAIM = ("pconv-memory", "Eqs. 2, 5: PConv memory access ~1/4 of Conv's")

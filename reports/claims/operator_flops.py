@@ -28,7 +28,8 @@ from reports.claims.rows import (
     usable,
     why_unusable,
 )
-from reports.table1 import operator_title, paper_row
+from reports.paper import paper_row
+from reports.rows import operator_title
 
 ORDER = ("pconv", "gconv", "dwconv")  # the paper's FLOPS ordering, highest first
 

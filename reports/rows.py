@@ -1,0 +1,46 @@
+"""How a stored row reads in any table: its operator's title and place in the registry order,
+its status cell and its interval cell. Shared by Table 1, the networks, backend, depth and
+roofline tables, the claims and the plots."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bench.results import ResultRow
+from operators import OPERATORS
+
+
+def operator_title(name: str) -> str:
+    spec = OPERATORS.get(name)
+    return spec.title if spec else name
+
+
+def operator_rank(name: str) -> tuple[int, str]:
+    """Sort key of an operator: registry order (Table 1's: Conv, GConv, DWConv, PConv, then
+    the extras), operators the registry does not know last, by name."""
+    names = list(OPERATORS)
+    return (names.index(name) if name in names else len(names), name)
+
+
+def operator_order(rows: Sequence[ResultRow]) -> list[str]:
+    """The operators of the rows, in registry order, unknown last."""
+    return sorted({row.operator for row in rows}, key=operator_rank)
+
+
+def status_text(row: ResultRow) -> str:
+    if row.status == "failed":
+        return f"failed: {row.error}"
+    return row.status
+
+
+def ci_text(row: ResultRow) -> str:
+    if row.latency_ms is None or row.latency_ms.ci95_halfwidth_rel is None:
+        return "—"
+    return f"±{row.latency_ms.ci95_halfwidth_rel:.1%}"
+
+
+def flops_header(rows: Sequence[ResultRow]) -> str:
+    """The FLOPs column's header: per layer count when the rows share one, else per stack."""
+    layers = sorted({row.layers for row in rows})
+    layer_label = f"×{layers[0]} layers" if len(layers) == 1 else "per stack"
+    return f"FLOPs (M), {layer_label}"
