@@ -14,7 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bench.results import ResultRow
+from reports.formatting import fixed, format_fitted_ms, format_share
 from reports.rows import operator_rank, operator_title
+from reports.table import Layout, Report, Table
+
+one_decimal, four_decimals = fixed(1), fixed(4)
 
 
 @dataclass(frozen=True)
@@ -146,7 +150,17 @@ def depth_fits(rows: Sequence[ResultRow]) -> tuple[list[DepthFit], list[str]]:
     return fits, skipped
 
 
-def table_rows(fits: Sequence[DepthFit], at_layers: int = 10) -> tuple[list[str], list[list[str]]]:
+# How to read the depth table, printed under it.
+READING = (
+    "latency = overhead + layers × per layer, least squares over the stored medians "
+    "(± the intercept's standard error). GMAC/s per layer: one layer's multiply-adds "
+    "/ per-layer time, the FLOPS with the overhead taken out."
+)
+
+
+def depth_table(fits: Sequence[DepthFit], at_layers: int = 10) -> Table:
+    """One line per fit, as text: a cell such as the latencies by depth or the overhead with
+    its error holds several numbers, and CSV keeps what the terminal shows."""
     headers = [
         "Device",
         "Operator",
@@ -158,31 +172,31 @@ def table_rows(fits: Sequence[DepthFit], at_layers: int = 10) -> tuple[list[str]
         "GMAC/s per layer",
         "R²",
     ]
-    cells = []
+    rows: list[list[object]] = []
     for fit in fits:
         by_depth = ", ".join(
-            f"{n}: {_ms(ms)}" for n, ms in zip(fit.layers, fit.latencies_ms, strict=True)
+            f"{n}: {format_fitted_ms(ms)}"
+            for n, ms in zip(fit.layers, fit.latencies_ms, strict=True)
         )
-        overhead = _ms(fit.overhead_ms)
+        overhead = format_fitted_ms(fit.overhead_ms)
         if fit.fit.intercept_stderr is not None:
-            overhead += f" ±{_ms(fit.fit.intercept_stderr)}"
-        share = fit.overhead_share(at_layers)
-        per_layer_rate = fit.per_layer_gflops_per_s
-        cells.append(
+            overhead += f" ±{format_fitted_ms(fit.fit.intercept_stderr)}"
+        rows.append(
             [
                 fit.device,
                 fit.title,
                 fit.shape_label,
                 by_depth,
-                _ms(fit.per_layer_ms),
+                format_fitted_ms(fit.per_layer_ms),
                 overhead,
-                "—" if share is None else f"{share:.0%}",
-                "—" if per_layer_rate is None else f"{per_layer_rate:.1f}",
-                "—" if fit.fit.r_squared is None else f"{fit.fit.r_squared:.4f}",
+                format_share(fit.overhead_share(at_layers)),
+                one_decimal(fit.per_layer_gflops_per_s),
+                four_decimals(fit.fit.r_squared),
             ]
         )
-    return headers, cells
+    return Table(headers, rows, layout=Layout(align="right", csv_line_end="\r\n"))
 
 
-def _ms(value: float) -> str:
-    return f"{value:.3f}" if abs(value) < 10 else f"{value:.2f}"
+def depth_report(fits: Sequence[DepthFit], at_layers: int = 10) -> Report:
+    """The depth table with how to read it underneath."""
+    return Report(depth_table(fits, at_layers), after=["", READING])

@@ -1,6 +1,7 @@
 """How the tables print numbers: one formatter per kind of number, shared by every report, so
 that a latency or a FLOPS value reads the same in Table 1, the networks table, the backend
-table and the roofline. Exports such as CSV and JSON keep the numbers themselves."""
+table, the roofline, the gate (compare) and the depth fit. Exports such as CSV and JSON keep
+the numbers themselves."""
 
 from __future__ import annotations
 
@@ -28,3 +29,26 @@ def fixed(digits: int) -> Callable[[float | None], str]:
         return MISSING if value is None else f"{value:.{digits}f}"
 
     return formatted
+
+
+def format_fitted_ms(ms: float | None) -> str:
+    """Milliseconds of a fitted line (slope, intercept, its error; may be negative): three
+    decimals below 10 ms, two above, so a per-layer cost keeps about four digits."""
+    if ms is None:
+        return MISSING
+    return f"{ms:.3f}" if abs(ms) < 10 else f"{ms:.2f}"
+
+
+def format_change(change: float | None) -> str:
+    """A relative change, signed, in percent with one decimal: +4.2%, -0.3%."""
+    return MISSING if change is None else f"{change:+.1%}"
+
+
+def format_share(share: float | None) -> str:
+    """A fraction of a whole in whole percent: 12%."""
+    return MISSING if share is None else f"{share:.0%}"
+
+
+def format_p(p_value: float | None) -> str:
+    """A p-value to two significant digits: 0.031, 1e-05, 1."""
+    return MISSING if p_value is None else f"{p_value:.2g}"

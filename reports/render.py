@@ -1,10 +1,23 @@
-"""Tables to text: the terminal, Markdown, CSV, LaTeX, HTML and JSON, one function each.
+"""The one exporter interface: every tabular report goes through `render(report, fmt)`.
 
-A `Table` holds numbers; the text formats print them with the table's per-column formats
-(the paper's digits, "—" for a missing value), while CSV and JSON keep full precision so they
-can be read back for analysis. Notes (devices, the PConv/DWConv ratio) go where each format
-can carry them: lines under the table, LaTeX comments, HTML paragraphs, a JSON list; CSV has
-only the table.
+What a report provides: a `Table` (reports/table.py: headers, rows of numbers or text, notes
+under it, a formatter per column, and a `Layout` where the report keeps a look of its own),
+or a `Report`: that table plus the prose lines above and below it (a title, a summary, how
+to read the table). Table 1, the networks and backends tables, claims, compare and depth
+build one of these; they never print a table themselves.
+
+What a format is: a name in `FORMATS` (the `--format` value) and a function `Table → str`:
+the terminal, Markdown, CSV, LaTeX, HTML and JSON. The text formats print each number with
+its column's formatter (the paper's digits, "—" for a missing value), while CSV and JSON keep
+full precision so they can be read back for analysis. Notes go where each format can carry
+them: lines under the table, LaTeX comments, HTML paragraphs, a JSON list; CSV has only the
+table. A `Report`'s prose is plain text or Markdown, so only `text` and `md` print it; the
+others print the table alone.
+
+How to add a format: write `render_NAME(table: Table) -> str` here (use `text_rows` for the
+printed cells, `filled_rows` for values read back), add it to `FORMATS`, and it is a choice
+of every command that offers `FORMATS`. A look a report needs that the defaults do not give
+(right-aligned columns, a bare Markdown table) is a field of `Layout`, read by that format.
 """
 
 from __future__ import annotations
@@ -18,7 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 from reports.formatting import MISSING
-from reports.table import Table
+from reports.table import Report, Table
 
 
 def _text(value: object, fmt: Callable[[Any], str] | None) -> str:
@@ -39,8 +52,9 @@ def text_rows(table: Table) -> list[list[str]]:
 def _tabulate(table: Table, tablefmt: str) -> str:
     from tabulate import tabulate
 
+    align = {"stralign": table.layout.align} if table.layout.align else {}
     return tabulate(
-        text_rows(table), headers=table.headers, tablefmt=tablefmt, disable_numparse=True
+        text_rows(table), headers=table.headers, tablefmt=tablefmt, disable_numparse=True, **align
     )
 
 
@@ -50,7 +64,15 @@ def render_terminal(table: Table) -> str:
 
 def render_markdown(table: Table) -> str:
     notes = [f"- {note}" for note in table.notes]
-    return "\n".join([_tabulate(table, "github"), *(["", *notes] if notes else [])])
+    body = _tabulate(table, "github") if table.layout.padded_markdown else _bare_pipes(table)
+    return "\n".join([body, *(["", *notes] if notes else [])])
+
+
+def _bare_pipes(table: Table) -> str:
+    """A pipe table without padding: what a CI summary renders anyway, and shorter to diff."""
+    lines = ["| " + " | ".join(table.headers) + " |", "|" + "---|" * len(table.headers)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in text_rows(table)]
+    return "\n".join(lines)
 
 
 def _number(value: object) -> object:
@@ -71,10 +93,12 @@ def filled_rows(table: Table) -> list[list[object]]:
 
 def render_csv(table: Table) -> str:
     stream = io.StringIO()
-    writer = csv.writer(stream, lineterminator="\n")
+    writer = csv.writer(stream, lineterminator=table.layout.csv_line_end)
     writer.writerow(table.headers)
     for row in filled_rows(table):
         writer.writerow(["" if _number(value) is None else value for value in row])
+    # Like every format, without the last newline (print adds it); a "\r\n" line end keeps
+    # its "\r", so the last row ends as the others do.
     return stream.getvalue().rstrip("\n")
 
 
@@ -147,9 +171,19 @@ FORMATS: dict[str, Callable[[Table], str]] = {
 }
 
 
-def render(table: Table, fmt: str = "text") -> str:
+# The formats whose output is read as prose, so a `Report`'s lines around the table go there.
+PROSE_FORMATS = ("text", "md")
+
+
+def render(table: Table | Report, fmt: str = "text") -> str:
+    """A table, or a report (its table and prose), in the format named `fmt` (no last newline)."""
     try:
         renderer = FORMATS[fmt]
     except KeyError:
         raise ValueError(f"unknown table format {fmt!r}; known: {', '.join(FORMATS)}") from None
-    return renderer(table)
+    if isinstance(table, Table):
+        return renderer(table)
+    body = [renderer(table.table)] if table.table is not None else []
+    if fmt not in PROSE_FORMATS:
+        return "\n".join(body)
+    return "\n".join([*table.before, *body, *table.after])

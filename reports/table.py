@@ -1,13 +1,23 @@
 """The table model every report lays out into: headers, rows of numbers or text, notes and how
-each column prints a number. Layout modules (table1, networks, claims...) build a `Table`;
-reports/render.py turns one into text in each format. Kept apart from both so that neither
-imports the other."""
+each column prints a number; and the `Report` around a table, its prose lines. Layout modules
+(table1, networks, claims, compare, depth...) build a `Table` or a `Report`; reports/render.py
+turns one into text in each format. Kept apart from both so that neither imports the other."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How the formats lay a table out where a report keeps a look of its own; the defaults
+    are Table 1's. Each format reads only its own field."""
+
+    align: str | None = None  # text: "right" aligns every column right (depth); None: tabulate's
+    padded_markdown: bool = True  # md: False writes a bare pipe table (compare's CI summary)
+    csv_line_end: str = "\n"  # csv: depth keeps the csv module's own "\r\n"
 
 
 @dataclass(frozen=True)
@@ -18,3 +28,15 @@ class Table:
     # How each column prints a number (None prints as "—"); cells that are already text are
     # printed as they are. Exports such as CSV and JSON keep the numbers themselves.
     formats: list[Callable[[Any], str]] | None = None
+    layout: Layout = Layout()
+
+
+@dataclass(frozen=True)
+class Report:
+    """What a tabular report produces: its table (None when there is nothing to tabulate) and
+    the prose lines above and below it (a title, a summary, how to read it), blank lines
+    included. Prose is plain text or Markdown, so only the text and md formats carry it."""
+
+    table: Table | None
+    before: list[str] = field(default_factory=list)
+    after: list[str] = field(default_factory=list)

@@ -37,11 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import csv
-
     from bench.errors import FbenchError
     from bench.results import load_results
-    from reports.depth import depth_fits, table_rows
+    from reports.depth import depth_fits, depth_report
+    from reports.render import render
 
     runs = load_results(args.results, Path(args.results_dir))
     rows = [row for result in runs for row in result.rows]
@@ -52,31 +51,15 @@ def run(args: argparse.Namespace) -> int:
             f"no operator × shape is measured at two or more depths (these results have "
             f"layers {', '.join(map(str, depths)) or 'none'}); run e.g. --layers 1, 5 and 10"
         )
-    if args.format == "csv":
-        headers, cells = table_rows(fits, args.at_layers)
-        writer = csv.writer(sys.stdout)
-        writer.writerow(headers)
-        writer.writerows(cells)
-    else:
-        print(render_depth(rows, args.at_layers))
+    print(render(depth_report(fits, args.at_layers), args.format))
     for note in skipped:
         print(f"note: skipped {note}", file=sys.stderr)
     return 0
 
 
 def render_depth(rows: list, at_layers: int = 10) -> str:
-    """The depth table as text, with how to read it."""
-    from tabulate import tabulate
+    """The depth table as text, with how to read it (also under a --layers-sweep run)."""
+    from reports.depth import depth_fits, depth_report
+    from reports.render import render
 
-    from reports.depth import depth_fits, table_rows
-
-    headers, cells = table_rows(depth_fits(rows)[0], at_layers)
-    return "\n".join(
-        [
-            tabulate(cells, headers=headers, disable_numparse=True, stralign="right"),
-            "",
-            "latency = overhead + layers × per layer, least squares over the stored medians "
-            "(± the intercept's standard error). GMAC/s per layer: one layer's multiply-adds "
-            "/ per-layer time, the FLOPS with the overhead taken out.",
-        ]
-    )
+    return render(depth_report(depth_fits(rows)[0], at_layers), "text")

@@ -1,0 +1,219 @@
+"""The gate's judgement: two stored runs → one verdict per row (reports/compare/verdicts.py).
+
+A change is reported only when it is both statistically significant and larger than a
+practical threshold (default 5%): on a noisy board, significance alone flags tiny real drifts
+and a threshold alone flags noise (the tests: reports/compare/statistics.py). Runs that are
+not the same experiment are not judged at all (reports/compare/comparability.py). Rows that
+were `disturbed`/`failed` are not judged either (exit 3): a gate that compares a hot board
+with a cool one produces false alarms. The exceptions: an `imprecise` row (its interval
+wider than the target, bench/results/status.py) is judged when the test is on process medians,
+since that test weighs exactly the processes' disagreement; and `allow_unstable` judges
+every row held back like an ok one (a slowdown among them is a regression).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import replace
+
+from bench.results import ResultRow, RunResult
+from bench.results.status import FAILED, IMPRECISE, OK
+from bench.stats.timing import median
+from reports.compare.comparability import comparability_problems
+from reports.compare.host import host_correction, probe_failures
+from reports.compare.statistics import bootstrap_ratio_ci, mann_whitney_p, welch_p, welch_ratio_ci
+from reports.compare.verdicts import (
+    DEFAULT_ALPHA,
+    DEFAULT_HOST_TOLERANCE,
+    DEFAULT_THRESHOLD,
+    FASTER,
+    MISSING,
+    NEW,
+    NOT_JUDGED,
+    NOT_MEASURED,
+    SAME,
+    SLOWER,
+    Comparison,
+    RowComparison,
+)
+
+# Too few samples give Mann–Whitney no power (n=3 vs 3 cannot reach p < 0.05).
+MIN_SAMPLES = 5
+
+
+# --- row statuses: every test of a stored row's status is one of these -----------------------
+
+
+def row_is_ok(row: ResultRow) -> bool:
+    """Trustworthy as stored: judged without conditions."""
+    return row.status == OK
+
+
+def row_has_failed(row: ResultRow) -> bool:
+    """Nothing to judge: the row failed, or has no samples."""
+    return row.status == FAILED or not row.samples_ms
+
+
+def compare_samples(
+    label: str,
+    baseline: Sequence[float],
+    current: Sequence[float],
+    threshold: float = DEFAULT_THRESHOLD,
+    alpha: float = DEFAULT_ALPHA,
+    host_factor: float = 1.0,
+    process_medians: tuple[Sequence[float], Sequence[float]] = ((), ()),
+) -> RowComparison:
+    """One row's verdict from its two sample sets (milliseconds); the current samples are
+    divided by `host_factor` (how much slower the host itself ran) before they are judged.
+
+    With per-process medians on both sides (2+ each), significance and the ratio's interval
+    come from Welch's t on them (`welch_p`, `welch_ratio_ci`), otherwise from Mann–Whitney U
+    and a bootstrap on the samples; the change is always that of the pooled medians."""
+    base_ms, cur_ms = median(baseline), median(current)
+    raw_change = cur_ms / base_ms - 1.0
+    change = cur_ms / host_factor / base_ms - 1.0  # median(x / f) is median(x) / f
+    if min(len(baseline), len(current)) < MIN_SAMPLES:
+        return RowComparison(
+            label, base_ms, cur_ms, change, None, None, NOT_JUDGED,
+            f"too few samples to test ({len(baseline)} vs {len(current)}; need {MIN_SAMPLES})",
+            raw_change,
+        )  # fmt: skip
+    base_processes, cur_processes = process_medians
+    if min(len(base_processes), len(cur_processes)) >= 2:
+        test = "welch-processes"
+        cur_corrected = [value / host_factor for value in cur_processes]
+        p_value = welch_p(base_processes, cur_corrected)
+        interval = welch_ratio_ci(base_processes, cur_corrected)
+    else:
+        test = "mann-whitney"
+        corrected = [value / host_factor for value in current] if host_factor != 1.0 else current
+        p_value = mann_whitney_p(baseline, corrected)
+        interval = bootstrap_ratio_ci(baseline, corrected)
+    significant = p_value < alpha
+    how = (
+        f", Welch on {len(base_processes)} vs {len(cur_processes)} process medians"
+        if test == "welch-processes"
+        else ""
+    )
+    if significant and abs(change) > threshold:
+        verdict = SLOWER if change > 0 else FASTER
+        reason = f"p={p_value:.2g}{how} < {alpha:g} and |{change:+.1%}| > {threshold:.0%}"
+    else:
+        verdict = SAME
+        reason = (
+            f"within the {threshold:.0%} threshold"
+            if abs(change) <= threshold
+            else f"not significant (p={p_value:.2g}{how})"
+        )
+    return RowComparison(
+        label, base_ms, cur_ms, change, interval, p_value, verdict, reason, raw_change, test
+    )
+
+
+def _row_label(row: ResultRow) -> str:
+    return f"{row.operator} {row.shape_label}"
+
+
+def compare_runs(
+    baseline: RunResult,
+    current: RunResult,
+    threshold: float = DEFAULT_THRESHOLD,
+    alpha: float = DEFAULT_ALPHA,
+    host_tolerance: float | None = None,
+    accept: Collection[str] = (),
+    allow_unstable: bool = False,
+) -> Comparison:
+    """Match rows by their identity (operator, params, shape, layers, batch, device, backend,
+    dtype) and judge each; rows that were not trustworthy in either run are not judged unless
+    `allow_unstable`. Runs that differ on an experiment key (`experiment`) are not judged
+    unless the key is in `accept`. A `host_tolerance` switches the host-speed correction on;
+    None (the default) judges raw medians and only reports how much the host probe moved."""
+    problems, accepted = comparability_problems(baseline, current, accept)
+    # Table 1's order (operators as configured, then stages), not the order rows finished in.
+    order = {name: i for i, name in enumerate(baseline.config.get("operators") or [])}
+    ordered = sorted(baseline.rows, key=lambda r: (order.get(r.operator, len(order)), r.stage))
+    base_rows = {row.key(): row for row in ordered}
+    cur_rows = {row.key(): row for row in current.rows}
+    if not problems and not set(base_rows) & set(cur_rows):
+        problems.append("no row of the current run matches a row of the baseline")
+    matched = [
+        (base, cur_rows[key])
+        for key, base in base_rows.items()
+        if key in cur_rows and not row_has_failed(base) and not row_has_failed(cur_rows[key])
+    ]
+    failures = probe_failures(baseline, current)
+    host = host_correction(
+        matched,
+        host_tolerance or DEFAULT_HOST_TOLERANCE,
+        apply=host_tolerance is not None,
+        failures=failures,
+    )
+    rows = []
+    for key, base in base_rows.items():
+        cur = cur_rows.get(key)
+        if cur is None:
+            rows.append(RowComparison(_row_label(base), base.latency, None, None, None, None,
+                                      MISSING, "not in the current run"))  # fmt: skip
+            continue
+        rows.append(_judge_row(base, cur, threshold, alpha, host.factor, allow_unstable))
+    for key, cur in cur_rows.items():
+        if key not in base_rows:
+            rows.append(RowComparison(_row_label(cur), None, cur.latency, None, None, None,
+                                      NEW, "not in the baseline"))  # fmt: skip
+    return Comparison(
+        baseline.run_id, current.run_id, threshold, alpha, rows, problems, host,
+        accepted, [words for _, words in failures],
+    )  # fmt: skip
+
+
+def _judge_row(
+    base: ResultRow,
+    cur: ResultRow,
+    threshold: float,
+    alpha: float,
+    host_factor: float,
+    allow_unstable: bool,
+) -> RowComparison:
+    """One matched row's verdict, its stored statuses considered."""
+    label = _row_label(base)
+    pair = (("baseline", base), ("current", cur))
+    failed = [(name, r) for name, r in pair if row_has_failed(r)]
+    if failed:
+        name, r = failed[0]
+        return RowComparison(label, base.latency, cur.latency, None, None, None, NOT_MEASURED,
+                             f"{name}: {r.error or 'no samples'}")  # fmt: skip
+    judged = compare_samples(
+        label, base.samples_ms, cur.samples_ms, threshold, alpha, host_factor,
+        (base.process_medians_ms, cur.process_medians_ms),
+    )  # fmt: skip
+    # An imprecise row (its processes disagree by more than the target allows) is judged like
+    # any other when the test is on process medians: that test already weighs the
+    # disagreement (docs/regression-gate.md).
+    flagged = [
+        (name, r)
+        for name, r in pair
+        if not row_is_ok(r) and not (judged.test == "welch-processes" and r.status == IMPRECISE)
+    ]
+    if not flagged or judged.verdict == NOT_JUDGED:  # ok rows, or too few samples to test
+        return judged
+    name, r = flagged[0]
+    why = f"{name} row {r.status}: {r.why or (r.notes[0] if r.notes else ', '.join(r.reasons))}"
+    if allow_unstable:
+        # Judged like an ok row: a slowdown among these rows is a regression (exit 1).
+        return replace(judged, reason=f"{judged.reason}; {why} (judged: --allow-unstable)")
+    if _beyond_doubt(judged, threshold):
+        return judged
+    # A row held back cannot clear the gate, but a slowdown whose whole interval lies beyond
+    # the threshold is still reported (above). Its own median is less certain than the
+    # target, so significance plus a change just past the threshold is not enough
+    # (docs/regression-gate.md).
+    return replace(judged, verdict=NOT_JUDGED, reason=why, judged=judged.verdict)
+
+
+def _beyond_doubt(judged: RowComparison, threshold: float) -> bool:
+    """SLOWER, and the whole 95% interval of the ratio lies beyond the threshold."""
+    return (
+        judged.verdict == SLOWER
+        and judged.ratio_ci95 is not None
+        and judged.ratio_ci95[0] > 1.0 + threshold
+    )
