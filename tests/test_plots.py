@@ -21,14 +21,13 @@ from reports.plots import (
     draw,
     figure2,
     figure_csv,
-    fill_caption,
     operators_figure,
-    paper_family,
-    plain_number,
     register_plot,
     run_caption,
-    status_fill,
 )
+from reports.plots.draw import plain_number
+from reports.plots.model import fill_caption, status_fill
+from reports.plots.networks import paper_family
 from tests.conftest import FIXTURES, assert_one_line_error, fbench
 
 OPERATOR_FILES = [FIXTURES / f"{device}_table1.json" for device in ("cuda", "cpu", "arm")]
@@ -90,9 +89,9 @@ def test_operators_of_equal_flops_are_spread_apart_along_x():
     assert [link.end[1] for link in links] == [29.67, 52.43, 45.25, 32.27]
 
 
-def test_status_fill_covers_both_vocabularies():
+def test_status_fill_maps_the_result_statuses():
     assert status_fill("ok") == "full"
-    assert status_fill("unstable") == status_fill("imprecise") == "pale"
+    assert status_fill("imprecise") == "pale"
     assert status_fill("disturbed") == "grey"
     assert fill_caption(["ok", "ok"]) is None  # nothing to explain
     caption = fill_caption(["ok", "imprecise", "disturbed", "imprecise"])
@@ -188,16 +187,21 @@ def test_log_ticks_are_plain_numbers():
     ]
 
 
-def test_a_new_kind_is_one_registration(monkeypatch):
-    monkeypatch.setattr("reports.plots.PLOT_KINDS", {})
+@pytest.fixture
+def plot_kinds():
+    """The registry as it is; kinds a test registers are gone after it."""
+    saved = dict(PLOT_KINDS)
+    yield PLOT_KINDS
+    PLOT_KINDS.clear()
+    PLOT_KINDS.update(saved)
 
+
+def test_a_new_kind_is_one_registration(plot_kinds):
     def build(runs, with_paper):
         return Figure("t", [Panel("p", "x", "y", [Series("s", [1.0], [2.0], ["a"])])])
 
     register_plot(PlotKind("ceiling", "a test kind", build))
-    from reports import plots
-
-    assert list(plots.PLOT_KINDS) == ["ceiling"]
+    assert list(plot_kinds) == ["operators", "figure2", "roofline", "ceiling"]
     with pytest.raises(ValueError, match="already registered"):
         register_plot(PlotKind("ceiling", "again", build))
 
@@ -248,10 +252,8 @@ def test_cli_errors_are_one_line(tmp_path: Path):
     assert set(PLOT_KINDS) >= {"operators", "figure2"}
 
 
-def test_a_registered_kind_gets_a_cli_choice(tmp_path, monkeypatch):
-    """What reports/roofline_extension.py does for the roofline: register_plot, and the kind
-    is a choice of `fbench plot`."""
-    monkeypatch.setattr("reports.plots.PLOT_KINDS", dict(PLOT_KINDS))
+def test_a_registered_kind_gets_a_cli_choice(tmp_path, plot_kinds):
+    """register_plot is all a kind needs to be a choice of `fbench plot`."""
     series = Series("s", [1.0, 2.0], [3.0, 4.0], ["a", "b"])
     figure = Figure("t", [Panel("p", "FLOPs", "FLOPS", [series])])
     register_plot(PlotKind("ceiling", "a test kind", lambda runs, paper: figure))

@@ -9,6 +9,8 @@ import pytest
 
 from bench.calibration import calibration_for_run, read_calibration
 from bench.results import read_result
+from reports.plots import roofline_figure
+from reports.render import text_rows
 from reports.roofline import (
     CEILING_TOO_LOW,
     ROOFLINE_HEADERS,
@@ -23,9 +25,9 @@ from reports.roofline import (
     ridge_point,
     roofline_point,
     roofline_points,
-    table_rows,
+    roofline_table,
+    summary_sentence,
 )
-from reports.roofline_extension import roofline_figure
 from tests.conftest import FIXTURES, assert_one_line_error, fbench
 
 CALIBRATION = FIXTURES / "cpu_calibration.json"  # GEMM 100 GMAC/s, copy 20 GB/s, L2 80 GB/s
@@ -106,7 +108,8 @@ def test_batch_scales_intensity(rows, calibration):
 
 
 def test_table_columns_of_a_row(rows, calibration):
-    headers, (line,) = table_rows([roofline_point(row_of(rows, "dwconv", 1), calibration)])
+    table = roofline_table([roofline_point(row_of(rows, "dwconv", 1), calibration)])
+    headers, (line,) = table.headers, text_rows(table)
     first = headers.index(ROOFLINE_HEADERS[0])
     cells = line[first : first + len(ROOFLINE_HEADERS)]
     assert headers[first : first + len(ROOFLINE_HEADERS)] == list(ROOFLINE_HEADERS)
@@ -221,8 +224,10 @@ def test_operator_summaries_state_the_goal(rows, calibration):
     assert conv.memory_bound == 0
     assert dwconv.memory_bound == dwconv.rows == 4
     assert pconv.memory_bound == 1  # 96×56×56 only, because of the slicing clone
-    assert dwconv.sentence().startswith("cpu DWConv 3×3: memory-bound; 7% of the compute ceiling")
-    assert "memory-bound at 1 of 4 shapes" in pconv.sentence()
+    assert summary_sentence(dwconv).startswith(
+        "cpu DWConv 3×3: memory-bound; 7% of the compute ceiling"
+    )
+    assert "memory-bound at 1 of 4 shapes" in summary_sentence(pconv)
 
 
 def test_a_row_above_the_ceiling_is_ceiling_too_low(rows, calibration, tmp_path, fixture_path):
@@ -241,12 +246,13 @@ def test_a_row_above_the_ceiling_is_ceiling_too_low(rows, calibration, tmp_path,
     assert roofline_point(row_of(rows, "conv", 4), low).roof == "under"  # 40.6 GMAC/s
     assert roofline_point(row_of(rows, "dwconv", 1), low).roof == "under"
     # The table says so, and the summary counts it; no word of cache.
-    headers, cells = table_rows(roofline_points(rows, low))
+    table = roofline_table(roofline_points(rows, low))
+    headers, cells = table.headers, text_rows(table)
     roof = headers.index("Roof")
     conv_cells = [line for line in cells if line[1] == "Conv 3×3"]
     assert [line[roof] for line in conv_cells] == [CEILING_TOO_LOW] * 3 + ["under"]
     summaries = {s.operator: s for s in operator_summaries(roofline_points(rows, low))}
-    assert summaries["conv"].sentence().endswith(f"{CEILING_TOO_LOW} at 3 of 4 shapes")
+    assert summary_sentence(summaries["conv"]).endswith(f"{CEILING_TOO_LOW} at 3 of 4 shapes")
     # The plot's CSV and the generic plot's series mark the same rows.
     plot_roofline(rows, low, tmp_path / "r")
     with (tmp_path / "r.csv").open() as stream:

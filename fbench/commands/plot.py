@@ -34,7 +34,6 @@ point it corresponds to. PREFIX defaults to <results-dir>/plots/<kind>-<first ru
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    import reports.roofline_extension  # noqa: F401  registers the roofline plot kind
     from reports.plots import PLOT_KINDS
 
     parser.add_argument(

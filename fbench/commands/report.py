@@ -27,7 +27,7 @@ run, a CPU run, a Raspberry Pi run): devices with no file get no columns."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    import reports.roofline_extension  # noqa: F401  registers the --roofline column set
+    import reports.roofline.columns  # noqa: F401  registers the --roofline column set
     from reports.device_groups import COLUMN_SETS
     from reports.render import FORMATS
 

@@ -5,13 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from fbench.commands import add_results_dir
-
-if TYPE_CHECKING:
-    from bench.calibration import Calibration, Ceiling
-    from reports.roofline import RooflinePoint
 
 HELP = "place stored rows on the device's roofline: intensity, attainable FLOPS, bound"
 DESCRIPTION = """\
@@ -61,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from bench.calibration import calibrations_for_runs
     from bench.errors import FbenchError
     from bench.results import load_results
-    from reports.roofline import plot_roofline, roofline_points, write_csv
+    from reports.roofline import plot_roofline, roofline_points, roofline_text, write_csv
 
     runs = load_results(args.results, Path(args.results_dir))
     calibrations, notes = calibrations_for_runs(
@@ -74,47 +69,10 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "csv":
         write_csv(sys.stdout, points)
     else:
-        print(_render(points, calibrations))
+        print(roofline_text(points, calibrations))
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     if args.output:
         for path in plot_roofline(rows, calibrations, args.output):
             print(f"wrote {path}", file=sys.stderr)
     return 0
-
-
-def _render(points: list[RooflinePoint], calibrations: dict[str, Calibration]) -> str:
-    from tabulate import tabulate
-
-    from reports.roofline import CEILING_TOO_LOW, operator_summaries, ridge_point, table_rows
-
-    lines = []
-    for device, calibration in calibrations.items():
-        compute, bandwidth = calibration.compute_ceiling, calibration.bandwidth_ceiling
-        cache = calibration.cache_bandwidth_gb_per_s
-        share = calibration.fraction_of_peak(compute)
-        lines.append(
-            f"{device} ceilings ({calibration.identity}, {calibration.created}): compute "
-            f"{compute.median:.1f} GMAC/s ({_probe(compute)}"
-            + (f", {share:.0%} of the stated peak" if share is not None else "")
-            + f"), bandwidth {bandwidth.median:.1f} GB/s ({_probe(bandwidth)})"
-            + (f", L2-resident copy {cache:.1f} GB/s" if cache else "")
-            + f"; ridge point {ridge_point(compute.median, bandwidth.median):.2f} MAC/B"
-        )
-    headers, cells = table_rows(points)
-    lines += ["", tabulate(cells, headers=headers, disable_numparse=True, stralign="right")]
-    lines += ["", *(summary.sentence() for summary in operator_summaries(points))]
-    lines.append(
-        "\nFLOPs are multiply-adds (as the paper counts). MAC/B: multiply-adds per byte, "
-        "bytes from the paper's eqs. 2/3/5 and from what the implementation moves (PConv's "
-        "copy). Attainable = min(compute ceiling, MAC/B (impl.) × bandwidth). Roof: "
-        f"'{CEILING_TOO_LOW}' where the row's 95% interval lies above the roof's: the "
-        "calibration did not reach the device's ceiling there (calibrate again, or a wider "
-        "sweep: --gemm-n)."
-    )
-    return "\n".join(lines)
-
-
-def _probe(ceiling: Ceiling) -> str:
-    probe = ceiling.details.get("probe")
-    return f"{ceiling.name}: {probe}" if probe else ceiling.name

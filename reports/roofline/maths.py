@@ -1,4 +1,4 @@
-"""The roofline: where each stored row sits against its device's measured ceilings.
+"""The roofline's maths: where each stored row sits against its device's measured ceilings.
 
 Pure arithmetic on result rows and a calibration (reads results, never measures):
 - arithmetic intensity I = multiply-adds per call / bytes moved per call. A row's `flops`
@@ -13,23 +13,19 @@ Pure arithmetic on result rows and a calibration (reads results, never measures)
 - a ceiling bounds the data or it is no ceiling: a row whose 95% interval lies wholly above
   the roof's is marked "ceiling too low" (the calibration did not find the device's real
   ceiling there), in the table and the plot. It is not explained away.
+
+The table, prose and CSV are in reports/roofline/report.py, the plots in
+reports/roofline/plot.py and reports/plots/roofline.py; measured rooflines in docs/roofline.md.
 """
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import TextIO
+from dataclasses import dataclass
 
 from bench.calibration import Calibration
 from bench.results import ResultRow
-from bench.results.identity import device_model
-from reports.formatting import fixed
 from reports.rows import operator_rank, operator_title
-
-_one_decimal = fixed(1)
 
 
 def arithmetic_intensity(flops_per_sample: int, batch: int, memory_access_bytes: int) -> float:
@@ -179,43 +175,13 @@ def roofline_point(row: ResultRow, calibration: Calibration) -> RooflinePoint | 
     )
 
 
-# The extra Table 1 columns (`fbench report table1 --roofline`), in order.
-ROOFLINE_HEADERS = (
-    "MAC/B (paper)",
-    "MAC/B (impl.)",
-    "Attainable GMAC/s",
-    "of attainable",
-    "of compute roof",
-    "GB/s moved",
-    "Bound",
-    "Roof",
-)
-
-
-def _cells(point: RooflinePoint) -> list[str]:
-    return [
-        f"{point.intensity_paper:.2f}",
-        f"{point.intensity_implementation:.2f}",
-        f"{point.attainable_gflops_per_s:.1f}",
-        _percent(point.fraction_of_attainable),
-        _percent(point.fraction_of_compute),
-        _one_decimal(point.achieved_gb_per_s),
-        point.bound,
-        point.roof,
-    ]
-
-
-def _percent(value: float | None) -> str:
-    return "—" if value is None else f"{value:.0%}"
-
-
 def calibration_for(
-    row: ResultRow, calibrations: Calibration | Mapping[str, Calibration]
+    calibrations: Calibration | Mapping[str, Calibration], device: str
 ) -> Calibration | None:
-    """The calibration that applies to a row: one for all, or one per device name."""
+    """The calibration that applies to a device's rows: one for all, or one per device name."""
     if isinstance(calibrations, Calibration):
         return calibrations
-    return calibrations.get(row.device)
+    return calibrations.get(device)
 
 
 def roofline_points(
@@ -224,7 +190,7 @@ def roofline_points(
     """Every row that can be placed, in Table 1's order: device, operator, stage."""
     points = []
     for row in rows:
-        calibration = calibration_for(row, calibrations)
+        calibration = calibration_for(calibrations, row.device)
         point = roofline_point(row, calibration) if calibration else None
         if point is not None:
             points.append(point)
@@ -235,36 +201,9 @@ def roofline_points(
     )
 
 
-def table_rows(points: Sequence[RooflinePoint]) -> tuple[list[str], list[list[str]]]:
-    """(headers, cells) of the per-row roofline table; a Layers column if depths differ."""
-    with_layers = len({point.layers for point in points}) > 1
-    headers = [
-        "Device",
-        "Operator",
-        "Feature map",
-        *(["Layers"] if with_layers else []),
-        "GMAC/s measured",
-        *ROOFLINE_HEADERS,
-        "Status",
-    ]
-    cells = [
-        [
-            point.device,
-            point.title,
-            point.shape_label,
-            *([str(point.layers)] if with_layers else []),
-            _one_decimal(point.measured_gflops_per_s),
-            *_cells(point),
-            point.status,
-        ]
-        for point in points
-    ]
-    return headers, cells
-
-
 @dataclass(frozen=True)
 class OperatorSummary:
-    """One operator on one device across its stages: the sentence the README's goal asks for."""
+    """One operator on one device across its stages (`report.summary_sentence` says it)."""
 
     device: str
     operator: str
@@ -275,31 +214,6 @@ class OperatorSummary:
     fraction_of_attainable: tuple[float, float]
     achieved_gb_per_s: tuple[float, float]
     above_roof: int = 0  # rows marked "ceiling too low"
-
-    def sentence(self) -> str:
-        bound = (
-            "memory-bound"
-            if self.memory_bound == self.rows
-            else "compute-bound"
-            if self.memory_bound == 0
-            else f"memory-bound at {self.memory_bound} of {self.rows} shapes"
-        )
-        too_low = (
-            f"; {CEILING_TOO_LOW} at {self.above_roof} of {self.rows} shapes"
-            if self.above_roof
-            else ""
-        )
-        return (
-            f"{self.device} {self.title}: {bound}; {_span(self.fraction_of_compute)} of the "
-            f"compute ceiling, {_span(self.fraction_of_attainable)} of attainable, "
-            f"{self.achieved_gb_per_s[0]:.1f}–{self.achieved_gb_per_s[1]:.1f} GB/s moved"
-            f"{too_low}"
-        )
-
-
-def _span(values: tuple[float, float]) -> str:
-    low, high = values
-    return f"{low:.0%}" if f"{low:.0%}" == f"{high:.0%}" else f"{low:.0%}–{high:.0%}"
 
 
 def operator_summaries(points: Sequence[RooflinePoint]) -> list[OperatorSummary]:
@@ -329,64 +243,6 @@ def operator_summaries(points: Sequence[RooflinePoint]) -> list[OperatorSummary]
             )
         )
     return summaries
-
-
-CSV_FIELDS = tuple(f for f in RooflinePoint.__dataclass_fields__ if f != "title")
-
-
-def write_csv(target: Path | TextIO, points: Sequence[RooflinePoint]) -> None:
-    """The points as CSV, one per row, to a file path or an open text stream."""
-    if not isinstance(target, Path):
-        writer = csv.DictWriter(target, fieldnames=CSV_FIELDS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(asdict(point) for point in points)
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with target.open("w", newline="", encoding="utf-8") as stream:
-        write_csv(stream, points)
-
-
-MARKERS = {"conv": "s", "gconv": "D", "dwconv": "v", "pconv": "o"}
-STAGE_COLOURS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02")
-
-
-def plot_roofline(
-    rows: Sequence[ResultRow],
-    calibration: Calibration | Mapping[str, Calibration],
-    path_prefix: Path | str,
-) -> list[Path]:
-    """Log-log roofline per device: ceilings, and every operator × stage as a point.
-
-    Writes PATH_PREFIX.png, .svg and .csv (the points and ceilings, for other tools) and
-    returns their paths. Filled markers sit at the implementation's intensity; where the
-    paper's equations give another intensity (PConv's copy), a hollow marker shows it.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    prefix = Path(path_prefix)
-    points = roofline_points(rows, calibration)
-    if not points:
-        raise ValueError("no row has both a memory-access count and a calibration")
-    devices = list(dict.fromkeys(point.device for point in points))
-    figure, axes = plt.subplots(1, len(devices), figsize=(7.5 * len(devices), 5.5), squeeze=False)
-    for axis, device in zip(axes[0], devices, strict=True):
-        mine = [point for point in points if point.device == device]
-        _draw_device(axis, device, mine, calibration_for_device(calibration, device))
-    figure.tight_layout()
-    written = []
-    for suffix in (".png", ".svg"):
-        path = prefix.with_name(prefix.name + suffix)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(path, dpi=150)
-        written.append(path)
-    plt.close(figure)
-    csv_path = prefix.with_name(prefix.name + ".csv")
-    write_csv(csv_path, points)
-    written.append(csv_path)
-    return written
 
 
 def ceiling_lines(
@@ -433,102 +289,3 @@ def intensity_range(
     low = min([*intensities, ridge_point(compute, cache or bandwidth)]) / 3
     high = max([*intensities, ridge_point(compute, bandwidth)]) * 3
     return low, high
-
-
-def calibration_for_device(
-    calibrations: Calibration | Mapping[str, Calibration], device: str
-) -> Calibration:
-    if isinstance(calibrations, Calibration):
-        return calibrations
-    return calibrations[device]
-
-
-def _draw_device(axis, device: str, points: Sequence[RooflinePoint], calibration) -> None:
-    compute = calibration.compute_gflops_per_s
-    bandwidth = calibration.bandwidth_gb_per_s
-    for label, xs, ys in ceiling_lines(calibration, *intensity_range(points, calibration)):
-        dashed = label.startswith("L2")
-        axis.loglog(
-            xs,
-            ys,
-            color="grey" if dashed else "black",
-            linestyle="--" if dashed else "-",
-            linewidth=1.5 if dashed else 2,
-            label=label,
-        )
-    axis.axvline(ridge_point(compute, bandwidth), color="black", linestyle=":", linewidth=0.8)
-    stages = sorted({p.stage for p in points})
-    for point in points:
-        colour = STAGE_COLOURS[stages.index(point.stage) % len(STAGE_COLOURS)]
-        marker = MARKERS.get(point.operator, "P")
-        if point.measured_gflops_per_s is None:
-            continue
-        axis.scatter(
-            point.intensity_implementation,
-            point.measured_gflops_per_s,
-            marker=marker,
-            color=colour,
-            edgecolor="black",
-            s=55,
-            zorder=3,
-        )
-        if abs(point.intensity_paper - point.intensity_implementation) > 1e-9:
-            axis.scatter(
-                point.intensity_paper,
-                point.measured_gflops_per_s,
-                marker=marker,
-                facecolor="none",
-                edgecolor=colour,
-                s=55,
-                zorder=3,
-            )
-            axis.plot(
-                [point.intensity_implementation, point.intensity_paper],
-                [point.measured_gflops_per_s] * 2,
-                color=colour,
-                linewidth=0.6,
-            )
-    too_low = [p for p in points if p.roof == CEILING_TOO_LOW]
-    if too_low:
-        axis.scatter(
-            [p.intensity_implementation for p in too_low],
-            [p.measured_gflops_per_s for p in too_low],
-            marker="o",
-            facecolor="none",
-            edgecolor="red",
-            linewidth=1.5,
-            s=160,
-            zorder=4,
-            label=f"{CEILING_TOO_LOW}: above the measured roof",
-        )
-    # Legend entries: operators by marker, stages by colour.
-    for name in dict.fromkeys(p.operator for p in points):
-        title = next(p.title for p in points if p.operator == name)
-        axis.scatter(
-            [], [], marker=MARKERS.get(name, "P"), color="white", edgecolor="black", label=title
-        )
-    for stage in stages:
-        shape = next(p.shape_label for p in points if p.stage == stage)
-        axis.scatter(
-            [],
-            [],
-            marker="o",
-            color=STAGE_COLOURS[stages.index(stage) % len(STAGE_COLOURS)],
-            label=f"stage {stage}: {shape}",
-        )
-    if any(abs(p.intensity_paper - p.intensity_implementation) > 1e-9 for p in points):
-        axis.scatter(
-            [],
-            [],
-            marker="o",
-            facecolor="none",
-            edgecolor="black",
-            label="hollow: paper eq. 5 intensity (no copies)",
-        )
-    model = device_model(calibration.environment)
-    model = calibration.identity if model == "unknown" else model
-    axis.set_title(f"{device}: {model} ({points[0].dtype}, batch {points[0].batch})", fontsize=10)
-    axis.set_xlabel("arithmetic intensity (multiply-adds per byte moved)")
-    axis.set_ylabel("performance (G multiply-adds/s, the paper's FLOPS)")
-    axis.grid(True, which="both", linewidth=0.3, alpha=0.5)
-    axis.legend(fontsize=7, loc="lower right")

@@ -1,0 +1,345 @@
+"""Render a `Figure` to files: the image with matplotlib (Agg: PNG, SVG, ...) and every
+plotted point as CSV beside it, so that each picture can be checked and re-plotted.
+matplotlib is imported inside the functions that draw (`fbench --help` must not load it).
+Example pictures are in docs/figures/."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from pathlib import Path
+
+from reports.plots.model import Figure, Panel, status_fill
+
+# tab10 without red: red is kept for the highlighted family (FasterNet)
+PALETTE = (
+    "tab:blue",
+    "tab:orange",
+    "tab:green",
+    "tab:purple",
+    "tab:brown",
+    "tab:pink",
+    "tab:gray",
+    "tab:olive",
+    "tab:cyan",
+    "black",
+    "navy",
+    "darkgoldenrod",
+    "teal",
+)
+
+
+def figure_csv(figure: Figure) -> str:
+    """Every plotted point, one line each: what the image shows, as numbers."""
+    stream = io.StringIO()
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(
+        [
+            "panel",
+            "series",
+            "point",
+            "x",
+            "y",
+            "y_low",
+            "y_high",
+            "status",
+            "x_label",
+            "y_label",
+            "source",
+        ]
+    )
+    for panel in figure.panels:
+        title = panel.title.replace("\n", " ")
+        axis_labels = [panel.xlabel, panel.ylabel]
+        for series in panel.series:
+            source = "measured" if series.filled else "paper"
+            count = len(series.x)
+            lows = series.y_low or [None] * count
+            highs = series.y_high or [None] * count
+            statuses = series.statuses or [""] * count
+            for point, x, y, low, high, status in zip(
+                series.points, series.x, series.y, lows, highs, statuses, strict=True
+            ):
+                writer.writerow(
+                    [title, series.label, point, x, y, low, high, status, *axis_labels, source]
+                )
+    return stream.getvalue()
+
+
+CAPTION_CHARS_PER_INCH = 15  # at CAPTION_FONT_SIZE points: where the caption wraps
+CAPTION_FONT_SIZE = 8
+CAPTION_LINE_INCHES = 0.16
+
+
+def draw(figure: Figure, prefix: Path, formats: Sequence[str] = ("png", "svg")) -> list[Path]:
+    """Render `figure` to PREFIX.png / PREFIX.svg and its points to PREFIX.csv; returns paths."""
+    import textwrap
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    count = len(figure.panels)
+    columns = min(count, 3)
+    rows = (count + columns - 1) // columns
+    width = figure.panel_size[0] * columns + (2.0 if figure.shared_legend else 0.0)
+    caption = [
+        line
+        for note in figure.notes
+        for line in textwrap.wrap(note, int(width * CAPTION_CHARS_PER_INCH))
+    ]
+    caption_inches = CAPTION_LINE_INCHES * len(caption) + (0.15 if caption else 0)
+    height = figure.panel_size[1] * rows + 0.5 + caption_inches
+    fig, axes = plt.subplots(rows, columns, figsize=(width, height), squeeze=False)
+    keys = list(dict.fromkeys(s.key or s.label for p in figure.panels for s in p.series))
+    colors = {key: PALETTE[index % len(PALETTE)] for index, key in enumerate(keys)}
+    handles: dict[str, object] = {}
+    markers = []  # per panel: the drawn markers, which labels must not cover
+    for ax, panel in zip(axes.flat, figure.panels, strict=False):
+        markers.append(_draw_panel(ax, panel, colors, handles))
+        if not figure.shared_legend:
+            _legend(ax, handles, figure.hollow_label, loc="best")
+            handles = {}
+    if figure.shared_legend:
+        _legend(
+            list(axes.flat)[count - 1],
+            handles,
+            figure.hollow_label,
+            loc="upper left",
+            bbox_to_anchor=(1.02, 1.0),
+        )
+    for ax in list(axes.flat)[count:]:
+        ax.set_visible(False)
+    fig.suptitle(figure.title, fontsize=13, y=1 - 0.1 / height, va="top")
+    if caption:
+        fig.text(
+            0.01,
+            0.01,
+            "\n".join(caption),
+            fontsize=CAPTION_FONT_SIZE,
+            color="0.25",
+            va="bottom",
+            ha="left",
+        )
+    fig.tight_layout(rect=(0, (caption_inches + 0.05) / height, 1, 1))
+    _place_labels(axes.flat, figure.panels, markers)
+    written = []
+    for fmt in formats:
+        path = prefix.with_name(f"{prefix.name}.{fmt}")
+        fig.savefig(path, dpi=150 if fmt == "png" else None)
+        written.append(path)
+    plt.close(fig)
+    csv_path = prefix.with_name(f"{prefix.name}.csv")
+    csv_path.write_text(figure_csv(figure), encoding="utf-8")
+    return [*written, csv_path]
+
+
+def _marker_style(color: str, fill: str) -> dict:
+    """matplotlib marker keywords for a fill: full, pale, grey, or hollow (the paper)."""
+    from matplotlib.colors import to_rgb
+
+    if fill == "full":
+        return {"markerfacecolor": color, "markeredgecolor": color}
+    if fill == "pale":  # the colour mixed with white: reads at any marker shape and size
+        pale = tuple(0.45 * channel + 0.55 for channel in to_rgb(color))
+        return {"markerfacecolor": pale, "markeredgecolor": color}
+    if fill == "grey":
+        return {"markerfacecolor": "0.8", "markeredgecolor": "0.45"}
+    return {"markerfacecolor": "white", "markeredgecolor": color}
+
+
+def _draw_panel(ax, panel: Panel, colors: dict[str, str], handles: dict[str, object]) -> list:
+    """Draw one panel's links, error bars and markers; returns the marker artists."""
+    from matplotlib.lines import Line2D
+
+    def color_of(key: str, highlight: bool) -> str:
+        return "tab:red" if highlight else colors[key]
+
+    for link in panel.links:
+        ax.plot(
+            [link.start[0], link.end[0]],
+            [link.start[1], link.end[1]],
+            "-",
+            color=color_of(link.key, link.highlight),
+            linewidth=0.8,
+            alpha=0.45,
+            zorder=1,
+        )
+    xs: list[float] = []
+    ys: list[float] = []
+    drawn = []
+    for series in panel.series:
+        color = color_of(series.key or series.label, series.highlight)
+        if series.style == "line":
+            ax.plot(series.x, series.y, "-", color=color, linewidth=1.2, zorder=1)
+            if series.legend:
+                handles.setdefault(series.label, Line2D([], [], color=color, label=series.label))
+            continue
+        count = len(series.x)
+        shifts = series.x_shift or [1.0] * count
+        statuses = series.statuses or [None] * count
+        lows = series.y_low or [None] * count
+        highs = series.y_high or [None] * count
+        size = 10 if series.highlight else 7
+        for x, y, shift, status, low, high in zip(
+            series.x, series.y, shifts, statuses, lows, highs, strict=True
+        ):
+            fill = "none" if not series.filled else status_fill(status) if status else "full"
+            if low is not None and high is not None:
+                ax.errorbar(
+                    x * shift,
+                    y,
+                    yerr=[[max(y - low, 0.0)], [max(high - y, 0.0)]],
+                    fmt="none",
+                    ecolor=color,
+                    elinewidth=1.0,
+                    capsize=2.5,
+                    zorder=2,
+                )
+            (marker,) = ax.plot(
+                [x * shift],
+                [y],
+                linestyle="none",
+                marker=series.marker,
+                markersize=size,
+                markeredgewidth=1.2,
+                zorder=4 if series.highlight else 3 if series.filled else 2.5,
+                **_marker_style(color, fill),
+            )
+            drawn.append(marker)
+            xs.append(x * shift)
+            ys.append(y)
+        if series.legend:
+            handles.setdefault(
+                series.label,
+                Line2D(
+                    [],
+                    [],
+                    linestyle="none",
+                    marker=series.marker,
+                    markersize=size,
+                    label=series.label,
+                    **_marker_style(color, "full" if series.filled else "none"),
+                ),
+            )
+    ax.set_xscale("log" if panel.xlog else "linear")
+    ax.set_yscale("log" if panel.ylog else "linear")
+    if xs:
+        _pad_limits(ax, xs, ys, panel)
+    for axis, log in ((ax.xaxis, panel.xlog), (ax.yaxis, panel.ylog)):
+        if log:
+            _plain_log_ticks(axis)
+    ax.set_title(panel.title, fontsize=10)
+    ax.set_xlabel(panel.xlabel)
+    ax.set_ylabel(panel.ylabel)
+    ax.grid(True, which="major", alpha=0.35)
+    ax.grid(True, which="minor", alpha=0.12)
+    return drawn
+
+
+def _pad_limits(ax, xs: Sequence[float], ys: Sequence[float], panel: Panel) -> None:
+    """Room around the points for their labels: 12% of the span each side (in log if log)."""
+    import math
+
+    for values, log, setter in ((xs, panel.xlog, ax.set_xlim), (ys, panel.ylog, ax.set_ylim)):
+        values = [v for v in values if v > 0] if log else list(values)
+        low, high = min(values), max(values)
+        if log:
+            span = max(math.log10(high / low), 0.3)
+            pad = 10 ** (0.12 * span)
+            setter(low / pad, high * pad)
+        else:
+            span = max(high - low, abs(high) * 0.1, 1e-9)
+            setter(min(low - 0.12 * span, 0 if low >= 0 else low), high + 0.12 * span)
+
+
+def plain_number(value: float, _position: object = None) -> str:
+    """2601 not 2.6×10³, 0.5 not 5×10⁻¹: a reader compares ticks with the tables."""
+    if value >= 1:
+        return f"{value:,.0f}".replace(",", "\u2009") if value == round(value) else f"{value:g}"
+    return f"{value:.10f}".rstrip("0").rstrip(".")
+
+
+def _plain_log_ticks(axis) -> None:
+    """Log ticks labelled as plain numbers; 1-2-5 within a decade when the axis spans few."""
+    import math
+
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    low, high = sorted(axis.get_view_interval())
+    decades = math.log10(high / low) if low > 0 else 10
+    if decades > 3.5:
+        subs: tuple[float, ...] = (1.0,)
+    elif decades > 1.2:
+        subs = (1.0, 2.0, 5.0)
+    else:
+        subs = (1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 7.0)
+    axis.set_major_locator(LogLocator(base=10, subs=subs))
+    axis.set_major_formatter(FuncFormatter(plain_number))
+    axis.set_minor_locator(LogLocator(base=10, subs=tuple(range(1, 10))))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _legend(ax, handles: dict[str, object], hollow_label: str | None, **where) -> None:
+    from matplotlib.lines import Line2D
+
+    entries = list(handles.values())
+    if hollow_label:
+        entries.append(
+            Line2D(
+                [],
+                [],
+                linestyle="none",
+                marker="o",
+                markersize=7,
+                markerfacecolor="white",
+                markeredgecolor="0.2",
+                label=hollow_label,
+            )
+        )
+    if entries:
+        ax.legend(handles=entries, fontsize=8, frameon=False, **where)
+
+
+def _place_labels(axes, panels: Sequence[Panel], markers: Sequence[list]) -> None:
+    """Write the annotated series' labels, moved by adjustText off each other and the markers."""
+    from adjustText import adjust_text
+
+    for ax, panel, drawn in zip(axes, panels, markers, strict=False):
+        texts = []
+        for series in panel.series:
+            if not series.annotate or series.style == "line":
+                continue
+            shifts = series.x_shift or [1.0] * len(series.x)
+            for x, y, shift, text in zip(
+                series.x, series.y, shifts, series.texts or series.points, strict=True
+            ):
+                if text:
+                    texts.append(
+                        ax.text(
+                            x * shift,
+                            y,
+                            text,
+                            fontsize=7,
+                            color="0.15",
+                            fontweight="bold" if series.highlight else "normal",
+                            zorder=5,
+                        )
+                    )
+        if texts:
+            adjust_text(
+                texts,
+                objects=drawn,
+                ax=ax,
+                # Pushed harder off the markers than adjustText's defaults and pulled back
+                # more gently: with 35 networks the defaults leave labels on the markers.
+                expand=(1.3, 1.6),
+                force_text=(0.3, 0.5),
+                force_static=(0.4, 0.6),
+                force_pull=(0.005, 0.005),
+                iter_lim=200,  # not its default 1 s time limit: the same picture on any machine
+                arrowprops={"arrowstyle": "-", "color": "0.55", "linewidth": 0.5},
+            )

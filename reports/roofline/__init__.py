@@ -1,0 +1,56 @@
+"""The roofline: where each stored row sits against its device's measured ceilings.
+
+maths.py places rows (pure: intensity, attainable FLOPS, ridge point, which roof applies);
+report.py says it as a table, sentences and CSV (`fbench roofline`); plot.py draws it with
+matplotlib (`fbench roofline --output`); columns.py adds it to Table 1 (`fbench report table1
+--roofline`). Measured rooflines are in docs/roofline.md.
+"""
+
+# The package's public API, for the CLI and other packages:
+from reports.roofline.maths import (
+    CEILING_TOO_LOW,
+    OperatorSummary,
+    RooflinePoint,
+    above_roof,
+    arithmetic_intensity,
+    attainable_gflops_per_s,
+    bound,
+    calibration_for,
+    ceiling_lines,
+    intensity_range,
+    operator_summaries,
+    ridge_point,
+    roofline_point,
+    roofline_points,
+)
+from reports.roofline.plot import plot_roofline
+from reports.roofline.report import (
+    ROOFLINE_HEADERS,
+    roofline_table,
+    roofline_text,
+    summary_sentence,
+    write_csv,
+)
+
+__all__ = [
+    "CEILING_TOO_LOW",
+    "ROOFLINE_HEADERS",
+    "OperatorSummary",
+    "RooflinePoint",
+    "above_roof",
+    "arithmetic_intensity",
+    "attainable_gflops_per_s",
+    "bound",
+    "calibration_for",
+    "ceiling_lines",
+    "intensity_range",
+    "operator_summaries",
+    "plot_roofline",
+    "ridge_point",
+    "roofline_point",
+    "roofline_points",
+    "roofline_table",
+    "roofline_text",
+    "summary_sentence",
+    "write_csv",
+]

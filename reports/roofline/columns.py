@@ -1,0 +1,44 @@
+"""The roofline's columns of Table 1 (`fbench report table1 --roofline`): a row's intensity,
+attainable FLOPS and the share of it reached, per device. Importing this module adds the
+column set to Table 1's (`reports.table1.register_columns`); reports.table1 cannot import the
+roofline itself, which places rows in Table 1's operator order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bench.calibration import calibration_for_run
+from bench.results import ResultRow
+from reports.device_groups import ColumnSet, DeviceColumn, DeviceGroup, register_columns
+from reports.formatting import fixed
+from reports.roofline.maths import roofline_point
+from reports.roofline.report import percent
+
+
+def _field(name: str) -> Callable[[ResultRow, DeviceGroup], float | None]:
+    """A Table 1 column reading one attribute of the row's roofline point."""
+
+    def value(row: ResultRow, group: DeviceGroup) -> float | None:
+        calibration = calibration_for_run(group.run, row.device)
+        point = roofline_point(row, calibration) if calibration else None
+        return None if point is None else getattr(point, name)
+
+    return value
+
+
+ROOFLINE_COLUMNS = register_columns(
+    ColumnSet(
+        "roofline",
+        "arithmetic intensity, attainable FLOPS and the share reached (needs fbench calibrate)",
+        (
+            DeviceColumn("{device} MAC/B", _field("intensity_implementation"), fixed(2)),
+            DeviceColumn("{device} attainable G/s", _field("attainable_gflops_per_s"), fixed(1)),
+            DeviceColumn(
+                "{device} of attainable", _field("fraction_of_attainable"), percent, average=True
+            ),
+            DeviceColumn(
+                "{device} of compute roof", _field("fraction_of_compute"), percent, average=True
+            ),
+        ),
+    )
+)

@@ -1,0 +1,183 @@
+"""The roofline as text: the per-row table (a `reports.table.Table`), the ceilings and
+per-operator sentences around it (`fbench roofline`), and the points as CSV (for other tools,
+and beside the plot). The numbers come from reports/roofline/maths.py; measured rooflines are
+in docs/roofline.md."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import TextIO
+
+from bench.calibration import Calibration, Ceiling
+from reports.formatting import fixed
+from reports.render import text_rows
+from reports.roofline.maths import (
+    CEILING_TOO_LOW,
+    OperatorSummary,
+    RooflinePoint,
+    operator_summaries,
+    ridge_point,
+)
+from reports.table import Table
+
+_one_decimal = fixed(1)
+_two_decimals = fixed(2)
+
+
+def percent(value: float) -> str:
+    """A fraction of a ceiling as a whole percentage: 0.867 → "87%"."""
+    return f"{value:.0%}"
+
+
+# The extra Table 1 columns (`fbench report table1 --roofline`), in order.
+ROOFLINE_HEADERS = (
+    "MAC/B (paper)",
+    "MAC/B (impl.)",
+    "Attainable GMAC/s",
+    "of attainable",
+    "of compute roof",
+    "GB/s moved",
+    "Bound",
+    "Roof",
+)
+
+
+def roofline_table(points: Sequence[RooflinePoint]) -> Table:
+    """The per-row roofline table, in the points' order; a Layers column if depths differ."""
+    with_layers = len({point.layers for point in points}) > 1
+    headers = [
+        "Device",
+        "Operator",
+        "Feature map",
+        *(["Layers"] if with_layers else []),
+        "GMAC/s measured",
+        *ROOFLINE_HEADERS,
+        "Status",
+    ]
+    rows: list[list[object]] = [
+        [
+            point.device,
+            point.title,
+            point.shape_label,
+            *([point.layers] if with_layers else []),
+            point.measured_gflops_per_s,
+            point.intensity_paper,
+            point.intensity_implementation,
+            point.attainable_gflops_per_s,
+            point.fraction_of_attainable,
+            point.fraction_of_compute,
+            point.achieved_gb_per_s,
+            point.bound,
+            point.roof,
+            point.status,
+        ]
+        for point in points
+    ]
+    formats = [
+        str,
+        str,
+        str,
+        *([str] if with_layers else []),
+        _one_decimal,
+        _two_decimals,
+        _two_decimals,
+        _one_decimal,
+        percent,
+        percent,
+        _one_decimal,
+        str,
+        str,
+        str,
+    ]
+    return Table(headers, rows, formats=formats)
+
+
+def summary_sentence(summary: OperatorSummary) -> str:
+    """One operator on one device in a sentence: bound, share of the ceilings, GB/s moved."""
+    if summary.memory_bound == summary.rows:
+        bound = "memory-bound"
+    elif summary.memory_bound == 0:
+        bound = "compute-bound"
+    else:
+        bound = f"memory-bound at {summary.memory_bound} of {summary.rows} shapes"
+    too_low = (
+        f"; {CEILING_TOO_LOW} at {summary.above_roof} of {summary.rows} shapes"
+        if summary.above_roof
+        else ""
+    )
+    low_gb, high_gb = summary.achieved_gb_per_s
+    return (
+        f"{summary.device} {summary.title}: {bound}; {_span(summary.fraction_of_compute)} of "
+        f"the compute ceiling, {_span(summary.fraction_of_attainable)} of attainable, "
+        f"{low_gb:.1f}–{high_gb:.1f} GB/s moved{too_low}"
+    )
+
+
+def _span(values: tuple[float, float]) -> str:
+    low, high = (percent(value) for value in values)
+    return low if low == high else f"{low}–{high}"
+
+
+def ceilings_line(device: str, calibration: Calibration) -> str:
+    """The device's roofs as the table uses them: compute, bandwidth, L2 copy, ridge point."""
+    compute, bandwidth = calibration.compute_ceiling, calibration.bandwidth_ceiling
+    cache = calibration.cache_bandwidth_gb_per_s
+    share = calibration.fraction_of_peak(compute)
+    return (
+        f"{device} ceilings ({calibration.identity}, {calibration.created}): compute "
+        f"{compute.median:.1f} GMAC/s ({_probe(compute)}"
+        + (f", {share:.0%} of the stated peak" if share is not None else "")
+        + f"), bandwidth {bandwidth.median:.1f} GB/s ({_probe(bandwidth)})"
+        + (f", L2-resident copy {cache:.1f} GB/s" if cache else "")
+        + f"; ridge point {ridge_point(compute.median, bandwidth.median):.2f} MAC/B"
+    )
+
+
+def _probe(ceiling: Ceiling) -> str:
+    probe = ceiling.details.get("probe")
+    return f"{ceiling.name}: {probe}" if probe else ceiling.name
+
+
+FOOTNOTE = (
+    "FLOPs are multiply-adds (as the paper counts). MAC/B: multiply-adds per byte, "
+    "bytes from the paper's eqs. 2/3/5 and from what the implementation moves (PConv's "
+    "copy). Attainable = min(compute ceiling, MAC/B (impl.) × bandwidth). Roof: "
+    f"'{CEILING_TOO_LOW}' where the row's 95% interval lies above the roof's: the "
+    "calibration did not reach the device's ceiling there (calibrate again, or a wider "
+    "sweep: --gemm-n)."
+)
+
+
+def roofline_text(points: Sequence[RooflinePoint], calibrations: Mapping[str, Calibration]) -> str:
+    """What `fbench roofline` prints: the ceilings, the table, a sentence per operator."""
+    from tabulate import tabulate
+
+    table = roofline_table(points)
+    # Right-aligned text columns, unlike render()'s terminal layout: kept as the roofline
+    # has always printed it (tests/golden/roofline-*.txt).
+    layout = tabulate(
+        text_rows(table), headers=table.headers, disable_numparse=True, stralign="right"
+    )
+    lines = [ceilings_line(device, calibration) for device, calibration in calibrations.items()]
+    lines += ["", layout, ""]
+    lines += [summary_sentence(summary) for summary in operator_summaries(points)]
+    lines.append(f"\n{FOOTNOTE}")
+    return "\n".join(lines)
+
+
+CSV_FIELDS = tuple(f for f in RooflinePoint.__dataclass_fields__ if f != "title")
+
+
+def write_csv(target: Path | TextIO, points: Sequence[RooflinePoint]) -> None:
+    """The points as CSV, one per row, to a file path or an open text stream."""
+    if not isinstance(target, Path):
+        writer = csv.DictWriter(target, fieldnames=CSV_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(asdict(point) for point in points)
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("w", newline="", encoding="utf-8") as stream:
+        write_csv(stream, points)
