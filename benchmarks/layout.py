@@ -55,6 +55,20 @@ def _no_aslr() -> None:
         raise OSError(ctypes.get_errno(), "personality(ADDR_NO_RANDOMIZE) refused")
 
 
+def worker_session(operator: str):
+    """Set this process up as a worker is, before anything is built: torch imported, one
+    thread, steady malloc, pinned, the operator looked up. Nothing runs in torch, so a fork
+    server (benchmarks/fork_draws.py) can call it once and fork its draws from there."""
+    import torch  # noqa: F401
+
+    from devices import get_device
+    from operators.registry import get_operator
+
+    get_operator(operator)  # an unknown name fails here, in the server, not in each draw
+    cpu = get_device("cpu")
+    return cpu.open_session(cpu.settings)
+
+
 def time_one_process(
     operator: str, stage: int, layers: int, seconds: float, channels_last: bool = False
 ) -> float:
@@ -63,14 +77,13 @@ def time_one_process(
 
     from bench import config as configuration
     from bench.stats.timing import median
-    from devices import get_device
     from devices.torch_backend import apply_memory_format
     from operators.registry import get_operator
 
     config = configuration.load(configuration.default_config_path())
     shape = next(shape for shape in config.stages if shape.stage == stage)
     spec = get_operator(operator)
-    session = get_device("cpu").open_session(get_device("cpu").settings)
+    session = worker_session(operator)
     torch.manual_seed(config.seed)
     stack = spec.build(shape, spec.resolve_params(), layers)
     example = torch.randn(1, shape.channels, shape.height, shape.width)
