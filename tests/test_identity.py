@@ -37,5 +37,5 @@ def test_a_runs_identity_comes_from_its_environment_and_config():
     run = read_result(FIXTURES / "cpu_table1.json")
     config = run.config
     identity = device_identity(run.environment, config["device"], config["backend"], "float32")
-    assert identity.to_dict()["device"] == "cpu" and identity.backend == "torch"
+    assert identity.device == "cpu" and identity.backend == "torch"
     assert identity.torch == run.environment["torch"]

@@ -14,8 +14,10 @@ from collections.abc import Collection
 from pathlib import Path
 
 from bench.errors import FbenchError, NotComparableError
-from bench.results import RunResult, StorageError, read_result, write_atomic
 from bench.results.identity import device_identity
+from bench.results.model import RunResult
+from bench.results.reading import read_result
+from bench.results.store import StorageError, write_atomic
 
 DEFAULT_BASELINES_DIR = "baselines"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 # Keys of the device session's environment that name the hardware, first found wins
@@ -44,9 +44,6 @@ class DeviceIdentity:
         ]
         text = "_".join(str(part) for part in parts if part)
         return re.sub(r"[^a-z0-9._+-]+", "-", text.lower()).strip("-") or "unknown"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def device_model(environment: Mapping[str, Any]) -> str:
