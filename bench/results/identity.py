@@ -45,6 +45,11 @@ class DeviceIdentity:
         text = "_".join(str(part) for part in parts if part)
         return re.sub(r"[^a-z0-9._+-]+", "-", text.lower()).strip("-") or "unknown"
 
+    def baseline_name_any_torch(self) -> str:
+        """A glob for this device's baseline names under any torch version (the last part),
+        for `fbench compare --accept-difference torch`."""
+        return self.baseline_name().rsplit("_torch-", 1)[0] + "_torch-*"
+
 
 def device_model(environment: Mapping[str, Any]) -> str:
     for key in MODEL_KEYS:
