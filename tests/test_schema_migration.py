@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from bench import results
-from bench.results.schema import SCHEMA, SCHEMA_V1, migrate_v1, validate_result
+from bench.results.migration import SCHEMA_V1, migrate_v1
+from bench.results.schema import SCHEMA, validate_result
 from bench.results.status import REASONS, STATUSES
 from tests.conftest import FIXTURES, fbench
 

@@ -1,5 +1,8 @@
 """Measure a device's roofline ceilings as the best of a small sweep of probes.
 
+Longer than ~350 lines on purpose: it has one concern, the probe sweep `fbench calibrate`
+runs (its plans, kernels, timers and clock reading).
+
 Compute: dense GEMM at several sizes, and 3×3 convolutions at Table 1 shapes through
 `torch.nn.functional.conv2d`, the library path the operators take (oneDNN on a CPU, cuDNN on
 a GPU): one GEMM size through one library is not a device's ceiling, and on some CPUs
@@ -30,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import environment
-from bench.calibration import Ceiling, ceiling_from_latencies
+from bench.calibration.model import Ceiling, ceiling_from_latencies
 from bench.stats import timing
 from operators.counting import DTYPE_BYTES
 

@@ -14,18 +14,23 @@ from collections.abc import Collection
 from pathlib import Path
 
 from bench.errors import FbenchError, NotComparableError
-from bench.results import RunResult, StorageError, read_result, write_atomic
-from bench.results.identity import device_identity
+from bench.results.identity import DeviceIdentity, device_identity
+from bench.results.model import RunResult
+from bench.results.reading import read_result
+from bench.results.store import StorageError, write_atomic
 
 DEFAULT_BASELINES_DIR = "baselines"
 
 
-def baseline_path(run: RunResult, baselines_dir: Path) -> Path:
+def _identity(run: RunResult) -> DeviceIdentity:
     config = run.config
-    identity = device_identity(
+    return device_identity(
         run.environment, config.get("device"), config.get("backend"), config.get("dtype")
     )
-    return baselines_dir / f"{identity.baseline_name()}.json"
+
+
+def baseline_path(run: RunResult, baselines_dir: Path) -> Path:
+    return baselines_dir / f"{_identity(run).baseline_name()}.json"
 
 
 def save(run: RunResult, baselines_dir: Path) -> Path:
@@ -59,7 +64,7 @@ def find(current: RunResult, baselines_dir: Path, accept: Collection[str] = ()) 
     _check_directory(baselines_dir)
     path = baseline_path(current, baselines_dir)
     if not path.is_file() and "torch" in accept:
-        others = sorted(baselines_dir.glob(path.name.rsplit("_torch-", 1)[0] + "_torch-*.json"))
+        others = sorted(baselines_dir.glob(f"{_identity(current).baseline_name_any_torch()}.json"))
         if len(others) > 1:
             raise NotComparableError(
                 f"several baselines for this device under other torch versions in "

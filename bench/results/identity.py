@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 # Keys of the device session's environment that name the hardware, first found wins
@@ -45,8 +45,10 @@ class DeviceIdentity:
         text = "_".join(str(part) for part in parts if part)
         return re.sub(r"[^a-z0-9._+-]+", "-", text.lower()).strip("-") or "unknown"
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def baseline_name_any_torch(self) -> str:
+        """A glob for this device's baseline names under any torch version (the last part),
+        for `fbench compare --accept-difference torch`."""
+        return self.baseline_name().rsplit("_torch-", 1)[0] + "_torch-*"
 
 
 def device_model(environment: Mapping[str, Any]) -> str:

@@ -1,34 +1,34 @@
-"""The result file's version, its history, the /1 → /2 migration and the strict validator.
+"""The result file's fields as tables of checks, and the strict validator that applies them.
 
 Every command that reads a result file goes through `bench.results.parse_result`, which
-calls `check_version`, `migrate_v1` (for /1 files, in memory: a file is never rewritten in
-place) and `validate_result`, so a bad file gets one line naming the file and the field, and
-exit 2, before any command touches a value. See docs/result-format.md for the fields.
-
-Format history (`SCHEMA`):
-- fbench.result/1 (fbench 0.1): row status ok | unstable | failed; why a row was `unstable`
-  only in free-text `notes`; the device's problems under `telemetry.problems` (missing in
-  the oldest files), which also held "interrupted: ..." for runs stopped early.
-- fbench.result/2: status ok | imprecise | disturbed | failed (bench/results/status.py); every
-  row has `reasons` (stable codes) and `why` (one sentence), and `device_problems` (the device's own
-  sentences, formerly `telemetry.problems`; interruptions are a reason, not a device problem).
-  /1 files are read through `migrate_v1`.
+migrates an older file (bench/results/migration.py) and then calls `validate_result`, so a
+bad file gets one line naming the file and the field, and exit 2, before any command
+touches a value. See docs/result-format.md for the fields.
 """
 
 from __future__ import annotations
 
-import copy
-import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 from bench.errors import FbenchError
 from bench.results import status as st
+from bench.results.checks import (
+    Field,
+    Invalid,
+    boolean,
+    integer,
+    list_of,
+    number,
+    obj,
+    one_of,
+    optional,
+    record,
+    text,
+    validate_fields,
+)
 
-SCHEMA = "fbench.result/2"
-SCHEMA_V1 = "fbench.result/1"
-SUPPORTED = (SCHEMA_V1, SCHEMA)
+SCHEMA = "fbench.result/2"  # the version this fbench writes; its history: migration.py
 
 # running: rows are being measured (a one-process run stores each as it finishes);
 # partial: a multi-process run between two worker processes: the file holds the pooled rows
@@ -40,247 +40,6 @@ RUN_STATES = ("running", "partial", "complete", "interrupted", "incomplete", "fa
 METHODS = ("adaptive", "official")
 ESTIMATORS = ("median", "mean")
 SUITES = ("operators", "networks")
-
-
-class Invalid(Exception):
-    """A field that is wrong: where (`rows[3].samples_ms[0]`) and what is wrong with it."""
-
-    def __init__(self, where: str, problem: str) -> None:
-        super().__init__(f"{where}: {problem}")
-        self.where, self.problem = where, problem
-
-
-# --- version --------------------------------------------------------------------------------
-
-
-def check_version(data: Any, source: str) -> str:
-    """The file's schema, if this fbench reads it; otherwise one line naming the version."""
-    if not isinstance(data, dict):
-        raise FbenchError(f"{source}: not an fbench result (top level is not an object)")
-    if "schema" not in data:
-        raise FbenchError(f"{source}: not an fbench result (no 'schema' field)")
-    version = data["schema"]
-    if version in SUPPORTED:
-        return version
-    if isinstance(version, str) and version.startswith("fbench.result/"):
-        raise FbenchError(
-            f"{source}: written in result format {version!r}, which this fbench "
-            f"{_fbench_version()} does not know (it reads {', '.join(SUPPORTED)}); "
-            "upgrade fbench to read it"
-        )
-    raise FbenchError(
-        f"{source}: schema {version!r} is not an fbench result format "
-        f"(this fbench reads {', '.join(SUPPORTED)})"
-    )
-
-
-def _fbench_version() -> str:
-    import bench
-
-    return bench.__version__
-
-
-# --- migration ------------------------------------------------------------------------------
-
-
-def migrate_v1(data: Mapping[str, Any]) -> dict[str, Any]:
-    """An `fbench.result/1` run as `fbench.result/2` (a new dict; `data` is not changed).
-
-    Rows: `ok` stays `ok`; `failed` gets the reason `error`. An `unstable` row becomes:
-    - `imprecise` (`interval_wide`, plus `processes_differ` when its notes said the interval
-      was the processes') when its `telemetry.problems` is an empty list: the device reported
-      nothing, so the interval was the only flaw;
-    - `disturbed`, with the reasons of its problems, when that list is not empty;
-    - when the list is missing (files older than the list): `imprecise` with `interval_wide`
-      if it has a latency, since in those files a device problem was a rare Pi-only case and
-      the interval the common one; `disturbed` with `unrecorded` if it has none.
-    `telemetry.problems` moves to `device_problems`, less the "interrupted: ..." entry, which
-    becomes the reason `interrupted`. Fields of the wrong type are left for the validator.
-    """
-    migrated = copy.deepcopy(dict(data))
-    migrated["schema"] = SCHEMA
-    rows = migrated.get("rows")
-    if isinstance(rows, list):
-        for index, row in enumerate(rows):
-            if isinstance(row, dict):
-                _migrate_v1_row(row, f"rows[{index}]")
-    return migrated
-
-
-def _migrate_v1_row(row: dict[str, Any], where: str) -> None:
-    telemetry = row.get("telemetry")
-    problems = telemetry.pop("problems", None) if isinstance(telemetry, dict) else None
-    if problems is not None and (
-        not isinstance(problems, list) or not all(isinstance(p, str) for p in problems)
-    ):
-        raise Invalid(f"{where}.telemetry.problems", "not a list of strings")
-    interrupted = [p for p in problems or () if _strip_process(p).startswith("interrupted")]
-    row["device_problems"] = [p for p in problems or () if p not in interrupted]
-    notes = row.get("notes") if isinstance(row.get("notes"), list) else []
-    text_notes = [note for note in notes if isinstance(note, str)]
-    status = row.get("status")
-    if status == "ok":
-        reasons: list[str] = []
-    elif status == "failed":
-        reasons = [st.ERROR]
-    elif status == "unstable":
-        causes = [st.INTERRUPTED] * bool(interrupted) + [
-            _v1_problem_code(p) for p in row["device_problems"]
-        ]
-        interval = []
-        said_interval = any(note.startswith("95% CI") for note in text_notes)
-        if said_interval or (not causes and row.get("latency_ms") is not None):
-            interval.append(st.INTERVAL_WIDE)
-        if any(note.startswith("the interval is the processes'") for note in text_notes):
-            interval.append(st.PROCESSES_DIFFER)
-        reasons = st.unique([*causes, *interval]) or [st.UNRECORDED]
-        row["status"] = st.status_of(reasons)
-    else:
-        return  # an unknown status: the validator names it
-    row["reasons"] = reasons
-    row["why"] = _v1_why(row, reasons, [*interrupted, *row["device_problems"]], text_notes)
-
-
-def _strip_process(problem: str) -> str:
-    """ "process 2: throttled ..." → "throttled ..." (how /1 multi-process rows named them)."""
-    head, _, rest = problem.partition(": ")
-    return rest if head.startswith("process ") and head[8:].isdigit() else problem
-
-
-def _v1_problem_code(problem: str) -> str:
-    """The reason code of a /1 device problem, from the sentences /1's devices wrote
-    (devices/arm.py). Only for migration: /2 devices give the code with the sentence."""
-    text = _strip_process(problem)
-    if "get_throttled" in text:
-        return st.THROTTLED
-    if "max frequency capped" in text:
-        return st.CLOCK_CAPPED
-    if text.startswith("governor changed"):
-        return st.GOVERNOR_CHANGED
-    if "°C" in text:
-        return st.TOO_HOT
-    return st.DEVICE_PROBLEM
-
-
-def _v1_why(
-    row: Mapping[str, Any], reasons: list[str], causes: list[str], notes: list[str]
-) -> str | None:
-    """One sentence: the error, the first disturbance, or the interval note(s)."""
-    if not reasons:
-        return None
-    if reasons == [st.ERROR]:
-        return str(row.get("error") or st.REASONS[st.ERROR].meaning)
-    if causes:
-        return causes[0]
-    interval = [n for n in notes if n.startswith(("95% CI", "the interval is the processes'"))]
-    if interval:
-        return "; ".join(interval)
-    return notes[0] if notes else st.REASONS[reasons[0]].meaning
-
-
-# --- the validator: one table of fields, one check per field ----------------------------------
-#
-# A check is `check(value, where)`; it raises `Invalid` or returns. `Field(check, required)`.
-# Fields not in a table are accepted as they are (a newer fbench's, kept in `extra`).
-
-Check = Callable[[Any, str], None]
-
-
-@dataclass(frozen=True)
-class Field:
-    check: Check
-    required: bool = False
-
-
-def _type_name(value: Any) -> str:
-    return "null" if value is None else type(value).__name__
-
-
-def text(value: Any, where: str) -> None:
-    if not isinstance(value, str):
-        raise Invalid(where, f"{value!r} is not a string")
-
-
-def boolean(value: Any, where: str) -> None:
-    if not isinstance(value, bool):
-        raise Invalid(where, f"{value!r} is not true or false")
-
-
-def obj(value: Any, where: str) -> None:
-    if not isinstance(value, dict):
-        raise Invalid(where, f"is a {_type_name(value)}, not an object")
-
-
-def integer(minimum: int | None = 0) -> Check:
-    def check(value: Any, where: str) -> None:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise Invalid(where, f"{value!r} is not a whole number")
-        if minimum is not None and value < minimum:
-            raise Invalid(where, f"{value} is below {minimum}")
-
-    return check
-
-
-def number(minimum: float | None = 0.0, above: bool = False) -> Check:
-    """A finite number ≥ `minimum` (> when `above`); NaN and infinities are refused."""
-
-    def check(value: Any, where: str) -> None:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise Invalid(where, f"{value!r} is not a number")
-        if not math.isfinite(value):
-            raise Invalid(where, f"{value!r} is not a finite number")
-        if minimum is not None and (value <= minimum if above else value < minimum):
-            raise Invalid(where, f"{value:g} is {'not above' if above else 'below'} {minimum:g}")
-
-    return check
-
-
-def optional(inner: Check) -> Check:
-    def check(value: Any, where: str) -> None:
-        if value is not None:
-            inner(value, where)
-
-    return check
-
-
-def one_of(choices: tuple[str, ...], what: str) -> Check:
-    def check(value: Any, where: str) -> None:
-        if value not in choices:
-            raise Invalid(where, f"unknown {what} {value!r} (known: {', '.join(choices)})")
-
-    return check
-
-
-def list_of(inner: Check) -> Check:
-    def check(value: Any, where: str) -> None:
-        if not isinstance(value, list):
-            raise Invalid(where, f"is a {_type_name(value)}, not a list")
-        for index, item in enumerate(value):
-            inner(item, f"{where}[{index}]")
-
-    return check
-
-
-def record(table: Mapping[str, Field], *rules: Callable[[Mapping[str, Any], str], None]) -> Check:
-    """An object whose known fields pass `table`'s checks, then the cross-field `rules`."""
-
-    def check(value: Any, where: str) -> None:
-        obj(value, where)
-        validate_fields(value, table, where)
-        for rule in rules:
-            rule(value, where)
-
-    return check
-
-
-def validate_fields(data: Mapping[str, Any], table: Mapping[str, Field], where: str) -> None:
-    prefix = f"{where}." if where else ""
-    for name, spec in table.items():
-        if name not in data:
-            if spec.required:
-                raise Invalid(f"{prefix}{name}", "missing")
-            continue
-        spec.check(data[name], f"{prefix}{name}")
 
 
 def _interval_holds_median(summary: Mapping[str, Any], where: str) -> None:
@@ -499,14 +258,3 @@ def validate_result(data: Mapping[str, Any], source: str) -> None:
         validate_fields(data, RUN_FIELDS, "")
     except Invalid as error:
         raise FbenchError(f"{source}: invalid result file: {error}") from None
-
-
-def upgrade(data: Any, source: str) -> dict[str, Any]:
-    """Decoded JSON of any supported version → a validated `fbench.result/2` dict."""
-    if check_version(data, source) == SCHEMA_V1:
-        try:
-            data = migrate_v1(data)
-        except Invalid as error:
-            raise FbenchError(f"{source}: invalid result file: {error}") from None
-    validate_result(data, source)
-    return data

@@ -1,0 +1,118 @@
+"""Reading result files: a path or run id → a validated `RunResult`, or many files → one pandas
+DataFrame (`load`, docs/python-api.md).
+
+Loading migrates `fbench.result/1` files in memory (bench/results/migration.py) and
+validates every known field (bench/results/schema.py), naming the file and field that is
+wrong; a file is never rewritten in place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bench.errors import FbenchError
+from bench.results.migration import upgrade
+from bench.results.model import ResultRow, RunResult
+
+if TYPE_CHECKING:
+    import pandas
+
+_RUN_KEYS = {f.name for f in fields(RunResult)} - {"extra"}
+
+
+def resolve_path(reference: str | Path, results_dir: Path) -> Path:
+    """A result given as a file path, or as a run id looked up in `results_dir`."""
+    candidate = Path(reference)
+    if candidate.is_file():
+        return candidate
+    by_id = results_dir / f"{reference}.json"
+    if by_id.is_file():
+        return by_id
+    if candidate.suffix == ".json" or os.sep in str(reference):
+        raise FbenchError(f"{reference}: no such result file")
+    raise FbenchError(f"no run {reference!r} in {results_dir}/ (and no file of that name)")
+
+
+def parse_result(data: Any, source: str) -> RunResult:
+    """Decoded JSON of a result file (/1 or /2) → a RunResult; /1 is migrated in memory and
+    every known field validated (bench/results/schema.py). Errors name `source` and the field."""
+    data = upgrade(data, source)
+    try:
+        rows = [ResultRow.from_dict(raw_row) for raw_row in data["rows"]]
+    except (TypeError, KeyError, ValueError) as error:  # the validator should have said
+        raise FbenchError(f"{source}: invalid result file: a row is malformed ({error})") from None
+    return RunResult(
+        run_id=data["run_id"],
+        created=data["created"],
+        environment=data["environment"],
+        config=data["config"],
+        rows=rows,
+        rows_planned=data.get("rows_planned", len(rows)),
+        state=data.get("state", "complete"),
+        finished=data.get("finished"),
+        resumed=list(data.get("resumed", [])),
+        processes_planned=data.get("processes_planned"),
+        processes_finished=data.get("processes_finished"),
+        worker_failures=list(data.get("worker_failures", [])),
+        fbench_version=data.get("fbench_version", "unknown"),
+        extra={key: value for key, value in data.items() if key not in _RUN_KEYS},
+    )
+
+
+def read_json(path: Path, kind: str, missing_hint: str = "") -> Any:
+    """Decoded JSON of a `kind` file ("result", "calibration"), or one line saying what is wrong."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FbenchError(f"{path}: no such {kind} file{missing_hint}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise FbenchError(f"{path}: cannot read {kind} file ({error})") from None
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise FbenchError(f"{path}: corrupt {kind} file (nested too deeply)") from None
+    except json.JSONDecodeError as error:
+        raise FbenchError(
+            f"{path}: corrupt {kind} file (invalid JSON at line {error.lineno}, column "
+            f"{error.colno}: {error.msg})"
+        ) from None
+
+
+def read_result(path: Path) -> RunResult:
+    return parse_result(read_json(path, "result"), str(path))
+
+
+def load_results(references: Sequence[str | Path], results_dir: Path) -> list[RunResult]:
+    return [read_result(resolve_path(ref, results_dir)) for ref in references]
+
+
+def load(paths: str | Path | Sequence[str | Path]) -> pandas.DataFrame:
+    """Result files → one pandas DataFrame, one row per measured row.
+
+    Latency statistics become `latency_ms.median`, ... columns and the run's environment is
+    flattened into `env.<field>` columns, so rows from several files and devices can be
+    filtered and grouped together (e.g. `df.groupby(["env.cpu_model", "operator"])`).
+    """
+    import pandas
+
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    records = []
+    for path in paths:
+        run = read_result(Path(path))
+        environment = pandas.json_normalize(run.environment, sep=".").to_dict("records")[0]
+        for row in run.rows:
+            record = row.to_dict()
+            record.pop("samples_ms")
+            latency = record.pop("latency_ms") or {}
+            record.update({f"latency_ms.{k}": v for k, v in latency.items()})
+            record["latency"] = row.latency
+            record.update({"run_id": run.run_id, "created": run.created, "file": str(path)})
+            record.update({f"env.{k}": v for k, v in environment.items()})
+            records.append(record)
+    return pandas.DataFrame.from_records(records)
