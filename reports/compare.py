@@ -40,9 +40,9 @@ from typing import Any
 
 from bench.config import COMPARE_DEFAULTS, TimingConfig
 from bench.errors import EXIT_NOT_COMPARABLE, EXIT_OK, EXIT_REGRESSION
-from bench.measure import host_probe
 from bench.results import ResultRow, RunResult
 from bench.results.status import FAILED, IMPRECISE, OK
+from bench.stats import host_probe
 from bench.stats.timing import median
 
 # One source for the defaults: bench.toml's [compare] table falls back to the same values.

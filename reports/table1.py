@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from statistics import fmean
 from typing import Any
 
-from bench.measure import host_probe
 from bench.results import ResultRow, RunResult
 from bench.results import status as row_status
+from bench.stats import host_probe
 from bench.stats.timing import median
 from operators import OPERATORS, StageShape
 from reports import paper
@@ -237,7 +237,7 @@ def process_spread_line(rows: Sequence[ResultRow]) -> str | None:
 
 def host_probe_line(rows: Sequence[ResultRow]) -> str | None:
     """How much the host's own speed moved during the run (bench/measure/host_probe.py), or None."""
-    from bench.measure import host_probe
+    from bench.stats import host_probe
 
     # Every row stores the probe's median in the rounds it was sampled in; rows share rounds,
     # so the run's rounds are the distinct values.
