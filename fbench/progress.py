@@ -11,7 +11,7 @@ import sys
 import time
 from typing import TextIO
 
-from bench.measure.runner import Event, Phase, ProcessFinished, RoundFinished, RowFinished
+from bench.measure.events import Event, Phase, ProcessFinished, RoundFinished, RowFinished
 from bench.results import ResultRow
 
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bench.measure import host_probe
 from bench.results import ResultRow, RunResult
 from bench.results import status as row_status
+from bench.stats import host_probe
 from bench.stats.timing import median, medians_spread
 
 
@@ -47,7 +47,7 @@ def process_spread_line(rows: Sequence[ResultRow]) -> str | None:
 
 
 def host_probe_line(rows: Sequence[ResultRow]) -> str | None:
-    """How much the host's own speed moved during the run (bench/measure/host_probe.py), or None."""
+    """How much the host's own speed moved during the run (bench/stats/host_probe.py), or None."""
     # Every row stores the probe's median in the rounds it was sampled in; rows share rounds,
     # so the run's rounds are the distinct values.
     probed = [row.host_probe for row in rows if row.host_probe]
@@ -102,7 +102,7 @@ def precision_line(rows: Sequence[ResultRow], timing: dict) -> str | None:
         parts.append(f"{len(disturbed)} disturbed ({', '.join(codes)}), left out of averages")
         if row_status.HOST_MOVED in codes:
             # What a user can do about it: the host, not fbench, moved
-            # (bench/measure/host_probe.py).
+            # (bench/stats/host_probe.py).
             parts.append(
                 "the host's own speed moved while they were timed: repeat on a quiet machine "
                 "(or raise [timing] host_moved_above)"

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.measure import host_probe
 from bench.results import parse_result
 from bench.results.identity import device_identity
+from bench.stats import host_probe
 from fbench.cli import main
 from reports import compare
 from tests.conftest import FIXTURES, assert_one_line_error

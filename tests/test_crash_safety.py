@@ -25,8 +25,9 @@ import pytest
 from bench import config as config_module
 from bench import results
 from bench.errors import EXIT_INCOMPLETE, EXIT_INTERRUPTED, FbenchError
-from bench.measure.processes import _pooled, processes_of, worker_rows_of
-from bench.measure.runner import plan_rows
+from bench.measure.pooling import processes_of, worker_rows_of
+from bench.measure.processes import _pooled
+from bench.plan.rows import plan_rows
 from devices.cpu import CPU_SETTINGS, CpuSession
 from fbench.commands import run as run_command
 from tests.conftest import REPO, fbench

@@ -15,7 +15,7 @@ import pytest
 from bench.config import Overrides, RunConfig, resolve
 from bench.errors import FbenchError
 from bench.flop_count import CountMismatch
-from bench.measure.runner import plan_rows
+from bench.plan.rows import plan_rows
 from bench.results import read_result
 from operators.custom import CustomOperator, parse_flag, preflight
 from operators.plan import CustomOperatorPlan

@@ -88,7 +88,7 @@ def test_cli_depth_needs_two_depths(fixture_path):
 
 def test_layers_sweep_plans_every_depth_and_survives_a_result_file():
     from bench import config
-    from bench.measure.runner import plan_rows
+    from bench.plan.rows import plan_rows
 
     resolved = config.load(
         None, config.Overrides(operators=["dwconv"], stages=[4], layers_sweep=[10, 1, 5, 5])

@@ -13,6 +13,7 @@ import pytest
 
 from bench.measure import host_probe
 from bench.results import parse_result
+from bench.stats import host_probe as probe_stats
 from reports import compare
 from tests.conftest import assert_one_line_error
 from tests.test_compare import _capture, fbench, mark, synthetic_run, write  # noqa: F401 (autouse)
@@ -274,7 +275,7 @@ def _probe_failed(run: dict, round_number: int, error: str, rounds: int = 0) -> 
         row["host_probe"] = {
             "workload": host_probe.WORKLOAD,
             "round_medians_ms": [0.2] * rounds,
-            "failure": host_probe.failure_record(round_number, error),
+            "failure": probe_stats.failure_record(round_number, error),
         }
     return run
 
@@ -307,14 +308,14 @@ def test_pooled_probe_records_keep_a_process_failure():
     ok = {"workload": "w", "round_medians_ms": [0.1, 0.2]}
     failed = {"workload": "w", "round_medians_ms": [0.3], "failure": {"round": 2, "error": "e"}}
     none_at_all = {"workload": "w", "round_medians_ms": [], "failure": {"round": 0, "error": "x"}}
-    assert host_probe.pool([ok, None]) == ok
-    assert host_probe.pool([None, None]) is None
-    assert host_probe.pool([ok, failed]) == {
+    assert probe_stats.pool([ok, None]) == ok
+    assert probe_stats.pool([None, None]) is None
+    assert probe_stats.pool([ok, failed]) == {
         "workload": "w",
         "round_medians_ms": [0.1, 0.2, 0.3],
         "failure": {"round": 2, "error": "e", "process": 2},
     }
-    assert host_probe.pool([none_at_all, none_at_all]) == {
+    assert probe_stats.pool([none_at_all, none_at_all]) == {
         "workload": "w",
         "round_medians_ms": [],
         "failure": {"round": 0, "error": "x", "process": 1},
@@ -342,7 +343,8 @@ def _quick_config():
 
 
 def test_a_probe_that_cannot_be_built_is_stored_as_failed_in_round_0(session, monkeypatch):
-    from bench.measure.runner import measure, plan_rows
+    from bench.measure.entry import measure
+    from bench.plan.rows import plan_rows
 
     def broken(torch_device, seed=0):
         raise RuntimeError("simulated: probe kernel missing")
@@ -359,6 +361,8 @@ def test_a_probe_that_cannot_be_built_is_stored_as_failed_in_round_0(session, mo
 
 def test_a_probe_that_fails_in_round_2_is_stored_with_its_round(session, monkeypatch):
     from bench.measure import runner
+    from bench.measure.entry import measure
+    from bench.plan.rows import plan_rows
 
     real = runner._sample_probe
     calls = []
@@ -371,7 +375,7 @@ def test_a_probe_that_fails_in_round_2_is_stored_with_its_round(session, monkeyp
 
     monkeypatch.setattr(runner, "_sample_probe", fails_in_round_2)
     config = _quick_config()
-    (row,) = runner.measure(runner.plan_rows(config), config, session, lambda event: None)
+    (row,) = measure(plan_rows(config), config, session, lambda event: None)
     assert row.rounds >= 2  # quick runs sample every row in at least 2 rounds
     assert row.host_probe["failure"] == {
         "round": 2,
@@ -379,7 +383,7 @@ def test_a_probe_that_fails_in_round_2_is_stored_with_its_round(session, monkeyp
     }
     assert len(row.host_probe["round_medians_ms"]) == 1  # round 1's only
     run = parse_result({**synthetic_run("r", 1), "rows": [row.to_dict()]}, "r")
-    assert host_probe.failure_words(host_probe.run_failure(run.rows), "r") == (
+    assert probe_stats.failure_words(probe_stats.run_failure(run.rows), "r") == (
         "host probe failed in round 2 of run r (RuntimeError: simulated: probe failed)"
     )
 

@@ -4,8 +4,8 @@ pool find a plan's rows by it."""
 
 from __future__ import annotations
 
-from bench.measure.runner import RowPlan
 from bench.plan import plan_key
+from bench.plan.rows import RowPlan
 from bench.results import row_key
 from networks.plan import NetworkPlan
 from operators.custom import CustomOperator

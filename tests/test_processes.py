@@ -16,14 +16,11 @@ import pytest
 
 from bench import config as config_module
 from bench.errors import FbenchError
-from bench.measure.processes import (
-    _Worker,
-    draw_hash_seed,
-    needs_another_process,
-    pool_rows,
-    worker_timing,
-)
-from bench.measure.runner import RoundFinished, measure, plan_rows
+from bench.measure.entry import measure
+from bench.measure.events import RoundFinished
+from bench.measure.pooling import needs_another_process, pool_rows, worker_timing
+from bench.measure.protocol import WorkerProcess, draw_hash_seed
+from bench.plan.rows import plan_rows
 from bench.results.status import DeviceProblem
 from bench.stats.timing import between_processes_halfwidth, medians_spread, summarize
 from devices.cpu import CPU_SETTINGS, CpuSession
@@ -202,7 +199,7 @@ def test_a_worker_that_fails_is_one_line_naming_the_process():
     config = replace(config, timing=worker_timing(config.timing, 2))
     request = {"config": config.to_dict(), "rows": [999], "order_seed": 1, "cache_dir": None}
     with pytest.raises(FbenchError, match=r"^process 1/2: the parent asked for a row"):
-        list(_Worker().run(request, "process 1/2", lambda event: None, None))
+        list(WorkerProcess().run(request, "process 1/2", lambda event: None, None))
 
 
 def test_the_next_worker_has_imported_before_this_one_samples():
@@ -210,11 +207,11 @@ def test_the_next_worker_has_imported_before_this_one_samples():
     config = _config(processes=2, operators=["dwconv"])
     config = replace(config, timing=worker_timing(config.timing, 2))  # as the parent sends it
     request = {"config": config.to_dict(), "rows": [0], "order_seed": 1, "cache_dir": None}
-    started: list[_Worker] = []
+    started: list[WorkerProcess] = []
     next_ready_at_each_round = []
 
     def start_next():
-        started.append(_Worker())
+        started.append(WorkerProcess())
         return started[-1]
 
     def emit(event):
@@ -222,7 +219,7 @@ def test_the_next_worker_has_imported_before_this_one_samples():
             next_ready_at_each_round.append(started[0].ready)
 
     try:
-        rows = list(_Worker().run(request, "process 1/2", emit, start_next))
+        rows = list(WorkerProcess().run(request, "process 1/2", emit, start_next))
     finally:
         for worker in started:
             worker.stop()
@@ -232,7 +229,7 @@ def test_the_next_worker_has_imported_before_this_one_samples():
 
 
 def test_a_worker_started_ahead_and_not_needed_exits_quietly():
-    worker = _Worker()
+    worker = WorkerProcess()
     worker.wait_until_ready()
     assert worker.ready
     worker._process.stdin.close()  # what the parent's end of input means: not needed
@@ -245,7 +242,7 @@ def test_a_worker_started_ahead_that_cannot_import_says_why(tmp_path, monkeypatc
     # one line the user sees when that worker is given work, not "no message".
     (tmp_path / "torch.py").write_text("raise ImportError('this torch is broken')\n")
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
-    worker = _Worker()
+    worker = WorkerProcess()
     worker.wait_until_ready()
     assert not worker.ready
     config = _config(processes=2)
@@ -260,7 +257,7 @@ def test_stopping_a_worker_that_exited_before_reading_its_request_is_quiet(tmp_p
     # worker's one-line error into a BrokenPipeError traceback (seen once in .ci/run).
     (tmp_path / "torch.py").write_text("raise ImportError('this torch is broken')\n")
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
-    worker = _Worker()
+    worker = WorkerProcess()
     assert worker._process.wait(timeout=60) == 2
     worker._say('{"rows": [0]}')  # fits the buffer; its flush meets the closed pipe
     worker.stop()
@@ -270,7 +267,7 @@ def test_stopping_a_worker_that_exited_before_reading_its_request_is_quiet(tmp_p
 def test_each_worker_runs_with_the_hash_seed_the_parent_drew(monkeypatch):
     # Even when the environment fixes one seed for everything (as tox or CI scripts do).
     monkeypatch.setenv("PYTHONHASHSEED", "0")
-    workers = [_Worker() for _ in range(2)]
+    workers = [WorkerProcess() for _ in range(2)]
     try:
         seen = []
         for worker in workers:

@@ -10,7 +10,9 @@ import torch
 
 from bench import config as config_module
 from bench.measure import host_probe
-from bench.measure.runner import RowFinished, measure, plan_rows
+from bench.measure.entry import measure
+from bench.measure.events import RowFinished
+from bench.plan.rows import plan_rows
 from bench.results.status import status_of
 from devices.cpu import CPU_SETTINGS, CpuSession
 from operators import OPERATORS, OperatorSpec, register

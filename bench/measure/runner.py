@@ -1,4 +1,5 @@
-"""The measurement procedure: plan rows, build and check them, warm up, sample, summarise.
+"""The measurement procedure in one process: build and check the planned rows (bench/plan),
+warm up, sample, summarise.
 
 Why the procedure looks like this (docs/methodology.md has the measurements):
 - Host noise comes in spells of seconds. Timing one row after another lets a slow spell land
@@ -7,10 +8,11 @@ Why the procedure looks like this (docs/methodology.md has the measurements):
   every row is sampled in at least `min_rounds` rounds, so a slow spell is shared by all
   rows and the ratios between operators (the paper's point) hold.
 - A row is finished when the 95% interval of its median is within ±`ci_target` (after
-  `min_samples` and `min_rounds`), or when its sampling time reaches `max_row_s`; it is
-  then `imprecise`, reported with its real interval rather than a tidy wrong number. A row
-  the device reports a problem for (throttled...) or whose warm-up never settled is
-  `disturbed` (bench/results/status.py: the words and their reason codes).
+  `min_samples` and `min_rounds`: bench/measure/stopping.py), or when its sampling time
+  reaches `max_row_s`; it is then `imprecise`, reported with its real interval rather than
+  a tidy wrong number. A row the device reports a problem for (throttled...) or whose
+  warm-up never settled is `disturbed` (bench/results/status.py: the words and their
+  reason codes).
 - The host itself speeds up and slows down (every row by the same few percent, for tens of
   seconds). A fixed GEMM, the host probe (bench/measure/host_probe.py), takes a slice of every
   round like a row; each row stores the probe's median in the rounds it was sampled in, so
@@ -19,7 +21,8 @@ Why the procedure looks like this (docs/methodology.md has the measurements):
   the mean of 200 calls, one row after another.
 
 The runner returns rows as they finish and writes nothing: the CLI stores each row
-atomically as it arrives, so an interrupted run keeps every finished row.
+atomically as it arrives, so an interrupted run keeps every finished row. A run timed in
+several worker processes starts at bench/measure/entry.py; each worker runs this procedure.
 """
 
 from __future__ import annotations
@@ -33,154 +36,14 @@ from typing import Any
 
 from bench.config import RunConfig, TimingConfig
 from bench.errors import one_line
-from bench.flop_count import CountMismatch, FvcoreCount
 from bench.measure import host_probe
-from bench.plan import plan_key, row_identity
+from bench.measure.events import Emit, Phase, RoundFinished, RowCount
+from bench.measure.stopping import interval_note, samples_converged
+from bench.plan.rows import RowPlan
 from bench.results import ResultRow, now_iso
 from bench.results import status as row_status
+from bench.stats import host_probe as probe_stats
 from bench.stats import timing
-from operators import StageShape, get_operator
-from operators.counting import DTYPE_BYTES
-
-
-@dataclass(frozen=True)
-class RowPlan:
-    """What one row measures (kept apart from how it was measured, like a TaskSpec)."""
-
-    operator: str
-    params: dict[str, Any]
-    shape: StageShape
-    layers: int
-    batch: int
-    dtype: str
-    device: str
-    backend: str
-    backend_options: dict[str, Any] = field(default_factory=dict)
-    seed: int = 0
-
-    @property
-    def label(self) -> str:
-        return f"{self.operator} {self.shape.label}"
-
-    def flops(self) -> int:
-        return get_operator(self.operator).flops(self.shape, self.params, self.layers)
-
-    def memory_access_bytes(self) -> tuple[int, int]:
-        """(paper eqs. 2/3/5, implementation) in bytes for the row's batch and dtype."""
-        spec, width = get_operator(self.operator), DTYPE_BYTES[self.dtype]
-        paper = spec.memory_access_elements(self.shape, self.params, self.layers, self.batch)
-        actual = spec.implementation_memory_access_elements(
-            self.shape, self.params, self.layers, self.batch
-        )
-        return paper * width, actual * width
-
-    def build(self) -> tuple[Any, Any]:
-        """The stack (eval mode, weights from `seed`) and an input batch, on CPU in fp32.
-
-        The runner counts FLOPs on these with fvcore (`check_count`), then moves them to the
-        device. Any plan type with `build`, `flops`, `check_count`, `key`, `skeleton` and
-        `label` can be measured (the network suite's is `networks.plan.NetworkPlan`).
-        """
-        import torch
-
-        torch.manual_seed(self.seed)
-        module = get_operator(self.operator).build(self.shape, self.params, self.layers)
-        generator = torch.Generator().manual_seed(self.seed)
-        size = (self.batch, self.shape.channels, self.shape.height, self.shape.width)
-        return module, torch.randn(size, generator=generator)
-
-    def check_count(self, counted: FvcoreCount) -> None:
-        """fvcore's count of the built stack must equal the analytic one (paper eqs.)."""
-        expected = self.flops()
-        if counted.flops != expected:
-            raise CountMismatch(
-                f"FLOPs disagree: analytic {expected:,} vs fvcore {counted.flops:,} multiply-adds"
-            )
-
-    def key(self) -> tuple:
-        return plan_key(self)
-
-    def skeleton(self, **values: Any) -> ResultRow:
-        """A ResultRow with this plan's identity and counts filled in."""
-        paper_bytes, implementation_bytes = self.memory_access_bytes()
-        return ResultRow(
-            **row_identity(self),
-            flops=self.flops(),
-            memory_access_bytes=paper_bytes,
-            implementation_memory_access_bytes=implementation_bytes,
-            **values,
-        )
-
-
-def plan_rows(config: RunConfig) -> list[Any]:
-    """Every operator at every stage (and depth), in config order (operator-major, like
-    Table 1), or with `suite = "networks"` every selected network (Table 3)."""
-    if config.suite == "networks":
-        from networks.plan import plan_networks
-
-        return plan_networks(config)
-    if config.custom_operators:
-        from operators.plan import plan_custom
-
-        return plan_custom(config, RowPlan)
-    return [
-        RowPlan(
-            operator=name,
-            params=dict(config.operator_params[name]),
-            shape=stage,
-            layers=layers,
-            batch=config.batch,
-            dtype=config.dtype,
-            device=config.device,
-            backend=config.backend,
-            backend_options=dict(config.backend_options),
-            seed=config.seed,
-        )
-        for name in config.operators
-        for stage in config.stages
-        for layers in config.depths
-    ]
-
-
-# --- progress events (the CLI renders them; the runner never prints) ------------------------
-
-
-@dataclass(frozen=True)
-class RowFinished:
-    row: ResultRow
-    done: int
-    total: int
-
-
-@dataclass(frozen=True)
-class RoundFinished:
-    round: int
-    active: list[tuple[str, timing.LatencySummary]]  # (row label, estimate so far)
-    done: int
-    total: int
-    process: str = ""  # "process 2/4" when a worker of a multi-process run reports it
-
-
-@dataclass(frozen=True)
-class Phase:
-    message: str  # "building 16 rows", "warming up conv 96×56×56", "waited 30 s to cool"
-
-
-@dataclass(frozen=True)
-class ProcessFinished:
-    """A worker of a multi-process run (bench/measure/processes.py) has timed its rows."""
-
-    label: str  # "process 2/4", "extra process 1"
-    rows: int
-    seconds: float
-    failure: str | None = None  # it died: why (its rows are left short of a process)
-
-
-Event = RowFinished | RoundFinished | Phase | ProcessFinished
-Emit = Callable[[Event], None]
-
-
-# --- the procedure --------------------------------------------------------------------------
 
 
 @dataclass
@@ -206,8 +69,15 @@ class _Row:
     # (CUDA events) returns one per-call average per block, which sums to far less.
     sampled_s: float = 0.0
 
+    @property
+    def samples_ms(self) -> list[float]:
+        return [s * 1000.0 for s in self.samples_s]
+
     def summary(self) -> timing.LatencySummary:
-        return timing.summarize([s * 1000.0 for s in self.samples_s])
+        return timing.summarize(self.samples_ms)
+
+    def converged(self, settings: TimingConfig) -> bool:
+        return samples_converged(self.samples_ms, self.rounds, settings)
 
 
 def _prepare(plan: RowPlan, session: Any, cache_dir: Path | None = None) -> _Row:
@@ -265,32 +135,6 @@ def _warm_up(row: _Row, session: Any, settings: TimingConfig) -> None:
         )
 
 
-def has_converged(summary: timing.LatencySummary, rounds: int, settings: TimingConfig) -> bool:
-    """Enough samples, in enough rounds, and the median's 95% interval within the target."""
-    if summary.n < settings.min_samples or rounds < settings.min_rounds:
-        return False
-    halfwidth = summary.ci95_halfwidth_rel
-    return halfwidth is not None and halfwidth <= settings.ci_target
-
-
-def interval_note(
-    summary: timing.LatencySummary, sampled_s: float, rounds: int, settings: TimingConfig
-) -> str:
-    """Why a row that never reached its target is `imprecise`, with its real interval."""
-    halfwidth = summary.ci95_halfwidth_rel
-    interval = f"±{halfwidth:.1%}" if halfwidth is not None else "undefined"
-    return (
-        f"95% CI of the median is {interval} after {sampled_s:.1f} s of sampling "
-        f"(n={summary.n}, {rounds} rounds); target ±{settings.ci_target:.1%}"
-    )
-
-
-def _is_converged(row: _Row, settings: TimingConfig) -> bool:
-    if len(row.samples_s) < settings.min_samples:  # also spares summarising no samples
-        return False
-    return has_converged(row.summary(), row.rounds, settings)
-
-
 def _finish(row: _Row, session: Any, settings: TimingConfig, converged: bool) -> ResultRow:
     method = settings.method
     summary = row.summary()
@@ -302,7 +146,7 @@ def _finish(row: _Row, session: Any, settings: TimingConfig, converged: bool) ->
     causes = [(row_status.problem_code(problem), str(problem)) for problem in problems]
     if row.warmup.get("settled") is False and row_status.unsettled_disturbs(settings.warmup_max_s):
         causes.append((row_status.WARMUP_UNSETTLED, row.notes[0] if row.notes else ""))
-    moved = host_probe.moved_words(row.probe_ms, settings.host_moved_above)
+    moved = probe_stats.moved_words(row.probe_ms, settings.host_moved_above)
     if moved:
         causes.append((row_status.HOST_MOVED, moved))
     interval = []
@@ -332,22 +176,10 @@ def _finish(row: _Row, session: Any, settings: TimingConfig, converged: bool) ->
         rounds=row.rounds,
         sampled_s=round(row.sampled_s, 4),
         telemetry={"before": row.telemetry_before, "after": telemetry_after},
-        host_probe=_probe_record(row.probe_ms, row.probe_failure),
+        host_probe=host_probe.record(row.probe_ms, row.probe_failure),
         started=row.started,
         finished=now_iso(),
     )
-
-
-def _probe_record(
-    round_medians_ms: list[float], failure: dict[str, Any] | None = None
-) -> dict[str, Any] | None:
-    if not round_medians_ms and failure is None:
-        return None
-    record = {
-        "workload": host_probe.WORKLOAD,
-        "round_medians_ms": [round(value, 6) for value in round_medians_ms],
-    }
-    return {**record, "failure": failure} if failure is not None else record
 
 
 def _hardware_counters(row: _Row, settings: TimingConfig) -> dict[str, Any]:
@@ -373,7 +205,7 @@ def _failed(plan: RowPlan, method: str, error: BaseException, started: str) -> R
     )
 
 
-def measure(
+def measure_in_process(
     plans: list[Any],
     config: RunConfig,
     session: Any,
@@ -382,36 +214,19 @@ def measure(
     cache_dir: Path | None = None,
     order_seed: int | None = None,
     before_sampling: Callable[[], None] | None = None,
-    checkpoint: Callable[[Any], None] | None = None,
-    stored: Sequence[ResultRow] = (),
 ) -> Iterator[ResultRow]:
-    """Measure `plans` on an open device session; yield each row as soon as it is final.
+    """Measure `plans` in this process on an open device session; yield each row as soon as
+    it is final.
 
     `cache_dir` is where backends may keep what they build (exported ONNX models).
     `order_seed` shuffles the rounds (default: the config's seed). `before_sampling` is
     called once every row is built and warm, just before the first timed round (a worker
-    waits there for its parent: bench/measure/worker.py). With `processes` > 1
-    (adaptive method) the rows are timed in worker processes instead (bench/measure/processes.py),
-    which hand `checkpoint` the pooled rows after every process and count the processes
-    of `stored` rows (an earlier attempt's, for --resume) towards the planned ones.
+    waits there for its parent: bench/measure/worker.py). Runs timed in several processes
+    start at bench/measure/entry.py, which picks this or the worker processes.
     """
     settings = config.timing
-    total = done_before + len(plans)
-    done = done_before
-
-    def finished(result: ResultRow) -> ResultRow:
-        nonlocal done
-        done += 1
-        emit(RowFinished(result, done, total))
-        return result
-
-    if settings.method == "adaptive" and settings.processes > 1:
-        from bench.measure.processes import measure_in_processes
-
-        yield from measure_in_processes(
-            plans, config, session, emit, finished, cache_dir, checkpoint, stored
-        )
-        return
+    count = RowCount(emit, done_before, done_before + len(plans))
+    finished = count.finished
 
     rows: list[_Row] = []
     for index, plan in enumerate(plans, 1):
@@ -434,7 +249,7 @@ def measure(
         seed = config.seed if order_seed is None else order_seed
         if before_sampling is not None:
             before_sampling()
-        yield from _interleaved(rows, session, config, emit, finished, lambda: (done, total), seed)
+        yield from _interleaved(rows, session, config, emit, count, seed)
 
 
 def _official(row: _Row, session: Any, config: RunConfig, finished: Callable) -> Iterator:
@@ -459,11 +274,11 @@ def _interleaved(
     session: Any,
     config: RunConfig,
     emit: Emit,
-    finished: Callable[[ResultRow], ResultRow],
-    progress: Callable[[], tuple[int, int]],
+    count: RowCount,
     order_seed: int,
 ) -> Iterator[ResultRow]:
     settings = config.timing
+    finished = count.finished
     # Shuffled each round (fixed seed: reproducible) so no row always follows the same one.
     order = random.Random(order_seed)
     probe = _start_probe(session, settings, config.seed, emit, rows) if rows else None
@@ -498,7 +313,7 @@ def _interleaved(
                     probe = None
                     emit(Phase(f"host probe off: {one_line(error)}"))
                     # Stored with the rows still sampled, so a report can say why they lack it.
-                    failure = host_probe.failure_record(round_number, one_line(error))
+                    failure = probe_stats.failure_record(round_number, one_line(error))
                     for other in active:
                         other.probe_failure = failure
                 continue
@@ -516,15 +331,14 @@ def _interleaved(
                 row.probe_ms.append(probe_ms)
         still_active = []
         for row in active:
-            converged = _is_converged(row, settings)
+            converged = row.converged(settings)
             if converged or row.sampled_s >= settings.max_row_s:
                 yield finished(_finish(row, session, settings, converged))
             else:
                 still_active.append(row)
         active = still_active
-        done, total = progress()
         estimates = [(row.plan.label, row.summary()) for row in active if row.samples_s]
-        emit(RoundFinished(round_number, estimates, done, total))
+        emit(RoundFinished(round_number, estimates, count.done, count.total))
 
 
 def _start_probe(
@@ -540,11 +354,11 @@ def _start_probe(
     except Exception as error:  # the probe is context, never a reason to lose the run
         emit(Phase(f"host probe off: {one_line(error)}"))
         for row in rows:
-            row.probe_failure = host_probe.failure_record(0, one_line(error))
+            row.probe_failure = probe_stats.failure_record(0, one_line(error))
         return None
     return probe
 
 
 def _sample_probe(probe: Callable[[], object], session: Any, settings: TimingConfig) -> float:
     samples_s = session.measure(probe, budget_s=settings.round_s)
-    return host_probe.round_median([s * 1000.0 for s in samples_s])
+    return probe_stats.round_median([s * 1000.0 for s in samples_s])

@@ -1,6 +1,7 @@
 """One worker of a multi-process run (bench/measure/processes.py): `python -m bench.measure.worker`.
 
-The conversation with the parent, one JSON object a line:
+The conversation with the parent, one JSON object a line (bench/measure/protocol.py has the
+messages and the parent's end):
 1. The worker imports torch and fbench, then says {"event": "ready"}. The parent starts the
    next worker while this one builds and warms up its rows, so that the next one's imports
    (a large share of a worker's start-up, docs/methodology.md) are not on the critical path.
@@ -13,8 +14,8 @@ The conversation with the parent, one JSON object a line:
    worker has finished its imports, so no import ever overlaps a timed call.
 4. It times the rows with the ordinary runner and sends {"event": "phase" | "round" | "row" |
    "error", ...}; the phases ("building X", "warming up X") and rounds tell the parent what
-   it was doing if it dies (bench/measure/processes.py records that). Anything else the libraries
-   print goes to stderr, so stdout carries nothing but messages.
+   it was doing if it dies (bench/measure/processes.py records that). Anything else the
+   libraries print goes to stderr, so stdout carries nothing but messages.
 The worker dies with its parent (`_die_with_parent`): a parent killed by SIGKILL leaves no
 worker behind.
 """
@@ -28,12 +29,10 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+# Only the standard library at the top: the rest is imported off the measuring cores
+# (`_import_off_the_measuring_cores`), so a worker starting up never slows one that times.
+
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-
-
-def _send(channel: TextIO, message: dict[str, Any]) -> None:
-    channel.write(json.dumps(message) + "\n")
-    channel.flush()
 
 
 def _die_with_parent() -> None:
@@ -63,7 +62,9 @@ def main() -> int:
     sys.stdout = sys.stderr
     try:
         _import_off_the_measuring_cores()
-        _send(channel, {"event": "ready"})
+        from bench.measure.protocol import READY, send
+
+        send(channel, {"event": READY})
         line = sys.stdin.readline()
         if not line.strip():
             return 0  # started ahead in case another process was needed; it was not
@@ -74,7 +75,9 @@ def main() -> int:
         lines = str(error).strip().splitlines()
         # An FbenchError is already worded for the user; anything else gets its type.
         message = lines[0] if isinstance(error, FbenchError) and lines else one_line(error)
-        _send(channel, {"event": "error", "message": message})
+        from bench.measure.protocol import ERROR, send
+
+        send(channel, {"event": ERROR, "message": message})
         return 2
 
 
@@ -94,6 +97,7 @@ def _import_off_the_measuring_cores() -> None:
     try:
         import torch  # noqa: F401  (the 2.6 s of the import)
 
+        import bench.measure.protocol
         import bench.measure.runner  # noqa: F401
         import devices  # noqa: F401
     finally:
@@ -102,14 +106,19 @@ def _import_off_the_measuring_cores() -> None:
 
 
 def _wait_for_go(channel: TextIO) -> None:
-    _send(channel, {"event": "warm"})
+    from bench.measure.protocol import WARM, send
+
+    send(channel, {"event": WARM})
     sys.stdin.readline()  # "go", or end of input: either way, sample now
 
 
 def _work(channel: TextIO, request: dict[str, Any]) -> int:
     from bench.config import RunConfig
     from bench.errors import FbenchError
-    from bench.measure.runner import Phase, RoundFinished, measure, plan_rows
+    from bench.measure.events import Event
+    from bench.measure.protocol import ROW, event_message, send
+    from bench.measure.runner import measure_in_process
+    from bench.plan.rows import plan_rows
     from devices import get_device
 
     config = RunConfig.from_dict(request["config"])
@@ -121,25 +130,15 @@ def _work(channel: TextIO, request: dict[str, Any]) -> int:
     except IndexError:
         raise FbenchError("the parent asked for a row this config does not plan") from None
 
-    def emit(event: object) -> None:
-        if isinstance(event, Phase):
-            _send(channel, {"event": "phase", "message": event.message})
-        elif isinstance(event, RoundFinished):
-            active = [[label, summary.to_dict()] for label, summary in event.active]
-            _send(
-                channel,
-                {
-                    "event": "round",
-                    "round": event.round,
-                    "active": active,
-                    "progress": [event.done, event.total],
-                },
-            )
+    def emit(event: Event) -> None:
+        message = event_message(event)
+        if message is not None:
+            send(channel, message)
 
     session = get_device(config.device).open_session(config.device_settings)
     cache_dir = Path(request["cache_dir"]) if request.get("cache_dir") else None
     try:
-        for row in measure(
+        for row in measure_in_process(
             chosen,
             config,
             session,
@@ -148,7 +147,7 @@ def _work(channel: TextIO, request: dict[str, Any]) -> int:
             order_seed=request["order_seed"],
             before_sampling=lambda: _wait_for_go(channel),
         ):
-            _send(channel, {"event": "row", "row": row.to_dict()})
+            send(channel, {"event": ROW, "row": row.to_dict()})
     finally:
         session.close()
     return 0

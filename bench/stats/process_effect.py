@@ -292,7 +292,7 @@ def paired_ratio_halfwidth(
 
 
 def split_rounds(values: Sequence[float], rounds: Sequence[int]) -> list[list[float]]:
-    """A pooled per-round list cut back into its processes (bench.measure.host_probe.pool joins the
+    """A pooled per-round list cut back into its processes (bench.stats.host_probe.pool joins the
     processes' rounds in process order); ValueError when the lengths do not add up."""
     if sum(rounds) != len(values):
         raise ValueError(f"{len(values)} values for {sum(rounds)} rounds")

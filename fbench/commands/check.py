@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
     from bench import config as config_module
     from bench.errors import FbenchError
-    from bench.measure.runner import plan_rows
+    from bench.plan.rows import plan_rows
     from devices.onnxruntime_backend import EXPORTERS
 
     for exporter in args.exporters:

@@ -26,7 +26,7 @@ from fbench.commands import (
 if TYPE_CHECKING:
     from bench.config import RunConfig
     from bench.measure.processes import Checkpoint
-    from bench.measure.runner import RowPlan
+    from bench.plan.rows import RowPlan
     from bench.results import RunResult, RunStore
     from devices import DeviceSession
 
@@ -433,7 +433,7 @@ def _measure(
 ) -> int:
     from bench import environment
     from bench.calibration import calibration_record
-    from bench.measure.runner import plan_rows
+    from bench.plan.rows import plan_rows
     from bench.results import RunResult, RunStore, new_run_id, now_iso
 
     plans = plan_rows(config)
@@ -529,8 +529,8 @@ def _left_to_do(stored: RunResult, config: RunConfig, path: Path) -> tuple[list[
     """The plans to time (rows not stored, and rows timed in fewer processes than
     planned) and the stored rows among them, whose processes count towards the plan."""
     from bench.errors import FbenchError
-    from bench.measure.processes import processes_of
-    from bench.measure.runner import plan_rows
+    from bench.measure.pooling import processes_of
+    from bench.plan.rows import plan_rows
 
     try:
         every = plan_rows(config)
@@ -570,7 +570,8 @@ def _record(
     retimed: list | None = None,
 ) -> int:
     from bench.errors import EXIT_INTERRUPTED, IncompleteError
-    from bench.measure.runner import Event, RowFinished, measure
+    from bench.measure.entry import measure
+    from bench.measure.events import Event, RowFinished
     from bench.results import StorageError, json_text, now_iso
     from fbench.progress import ProgressPrinter
 
@@ -679,7 +680,7 @@ def _resume_command(store: RunStore) -> str:
 
 
 def _rows_short(result: RunResult, planned: int) -> list:
-    from bench.measure.processes import processes_of
+    from bench.measure.pooling import processes_of
 
     return [row for row in result.rows if row.status != "failed" and processes_of(row) < planned]
 
@@ -688,7 +689,7 @@ def _process_counts(result: RunResult, planned: int) -> dict[str, int]:
     """processes_finished: how many of the planned processes every planned row has had."""
     if planned < 2:
         return {}
-    from bench.measure.processes import processes_of
+    from bench.measure.pooling import processes_of
 
     timed = [processes_of(row) for row in result.rows if row.status != "failed"]
     unstored = result.rows_planned > len(result.rows)

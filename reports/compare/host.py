@@ -2,7 +2,7 @@
 correction for it.
 
 Each row stores the median of a fixed GEMM timed in the same rounds
-(bench/measure/host_probe.py), so the output always says how much faster or slower the host
+(bench/stats/host_probe.py), so the output always says how much faster or slower the host
 itself ran in the current run. Host-speed correction (`--host-correction`): before judging,
 the current samples are divided by the host's speed ratio, the rows' common shift (the median
 of their ratios) kept within `host_tolerance` of the probe's, so a slowdown of every row that
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bench.measure import host_probe
 from bench.results import ResultRow, RunResult
+from bench.stats import host_probe
 from bench.stats.timing import median
 from reports.compare.statistics import host_speed_factor
 from reports.compare.verdicts import DEFAULT_HOST_TOLERANCE, HostCorrection
@@ -83,7 +83,7 @@ def host_correction(
 
 
 def probe_failures(*runs: RunResult) -> list[tuple[str, str]]:
-    """(run id, words) for each run whose host probe failed (bench/measure/host_probe.py)."""
+    """(run id, words) for each run whose host probe failed (bench/stats/host_probe.py)."""
     found = []
     for run in runs:
         failure = host_probe.run_failure(run.rows)

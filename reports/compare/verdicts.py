@@ -82,7 +82,7 @@ class Comparison:
     not_comparable: list[str] = field(default_factory=list)  # why the runs cannot be judged
     host: HostCorrection = field(default_factory=lambda: HostCorrection(False, reason="off"))
     accepted: list[str] = field(default_factory=list)  # differences accepted on purpose
-    # Host-probe failures stored in either run, in words (bench/measure/host_probe.py).
+    # Host-probe failures stored in either run, in words (bench/stats/host_probe.py).
     host_probe_failures: list[str] = field(default_factory=list)
 
     @property

@@ -1,7 +1,8 @@
-"""What a planned row is, apart from how it is measured: the identity every plan shares (the
-runner's RowPlan, operators.plan.CustomOperatorPlan, networks.plan.NetworkPlan), the fields it
-fixes in the row it produces, and that row's key. One place for the key, so that --resume and
-the process pool match a plan with its stored rows by the same fields."""
+"""What makes a planned row the same measurement as a stored one: the identity every plan
+shares (bench.plan.rows.RowPlan, operators.plan.CustomOperatorPlan, networks.plan.NetworkPlan),
+the fields it fixes in the row it produces, and that row's key. One place for the key, so
+that --resume and the process pool match a plan with its stored rows by the same fields.
+Below the operator and network registries, which implement plans of their own."""
 
 from __future__ import annotations
 

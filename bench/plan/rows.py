@@ -1,0 +1,117 @@
+"""The rows a config asks for, as typed specs of what to measure: `RowPlan` (one built-in
+operator at one stage and depth) and `plan_rows` (every row of a config, in Table 1's order,
+or the network suite's). A plan says what is measured, never how it went: the runner turns
+it into a ResultRow (bench/measure/runner.py). Above the config and the operator and network
+registries, whose plans (operators.plan, networks.plan) it dispatches to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.config import RunConfig
+from bench.flop_count import CountMismatch, FvcoreCount
+from bench.plan.identity import plan_key, row_identity
+from bench.results import ResultRow
+from operators import StageShape, get_operator
+from operators.counting import DTYPE_BYTES
+
+
+@dataclass(frozen=True)
+class RowPlan:
+    """What one row measures (kept apart from how it was measured, like a TaskSpec)."""
+
+    operator: str
+    params: dict[str, Any]
+    shape: StageShape
+    layers: int
+    batch: int
+    dtype: str
+    device: str
+    backend: str
+    backend_options: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+
+    @property
+    def label(self) -> str:
+        return f"{self.operator} {self.shape.label}"
+
+    def flops(self) -> int:
+        return get_operator(self.operator).flops(self.shape, self.params, self.layers)
+
+    def memory_access_bytes(self) -> tuple[int, int]:
+        """(paper eqs. 2/3/5, implementation) in bytes for the row's batch and dtype."""
+        spec, width = get_operator(self.operator), DTYPE_BYTES[self.dtype]
+        paper = spec.memory_access_elements(self.shape, self.params, self.layers, self.batch)
+        actual = spec.implementation_memory_access_elements(
+            self.shape, self.params, self.layers, self.batch
+        )
+        return paper * width, actual * width
+
+    def build(self) -> tuple[Any, Any]:
+        """The stack (eval mode, weights from `seed`) and an input batch, on CPU in fp32.
+
+        The runner counts FLOPs on these with fvcore (`check_count`), then moves them to the
+        device. Any plan type with `build`, `flops`, `check_count`, `key`, `skeleton` and
+        `label` can be measured (the network suite's is `networks.plan.NetworkPlan`).
+        """
+        import torch
+
+        torch.manual_seed(self.seed)
+        module = get_operator(self.operator).build(self.shape, self.params, self.layers)
+        generator = torch.Generator().manual_seed(self.seed)
+        size = (self.batch, self.shape.channels, self.shape.height, self.shape.width)
+        return module, torch.randn(size, generator=generator)
+
+    def check_count(self, counted: FvcoreCount) -> None:
+        """fvcore's count of the built stack must equal the analytic one (paper eqs.)."""
+        expected = self.flops()
+        if counted.flops != expected:
+            raise CountMismatch(
+                f"FLOPs disagree: analytic {expected:,} vs fvcore {counted.flops:,} multiply-adds"
+            )
+
+    def key(self) -> tuple:
+        return plan_key(self)
+
+    def skeleton(self, **values: Any) -> ResultRow:
+        """A ResultRow with this plan's identity and counts filled in."""
+        paper_bytes, implementation_bytes = self.memory_access_bytes()
+        return ResultRow(
+            **row_identity(self),
+            flops=self.flops(),
+            memory_access_bytes=paper_bytes,
+            implementation_memory_access_bytes=implementation_bytes,
+            **values,
+        )
+
+
+def plan_rows(config: RunConfig) -> list[Any]:
+    """Every operator at every stage (and depth), in config order (operator-major, like
+    Table 1), or with `suite = "networks"` every selected network (Table 3)."""
+    if config.suite == "networks":
+        from networks.plan import plan_networks
+
+        return plan_networks(config)
+    if config.custom_operators:
+        from operators.plan import plan_custom
+
+        return plan_custom(config, RowPlan)
+    return [
+        RowPlan(
+            operator=name,
+            params=dict(config.operator_params[name]),
+            shape=stage,
+            layers=layers,
+            batch=config.batch,
+            dtype=config.dtype,
+            device=config.device,
+            backend=config.backend,
+            backend_options=dict(config.backend_options),
+            seed=config.seed,
+        )
+        for name in config.operators
+        for stage in config.stages
+        for layers in config.depths
+    ]
