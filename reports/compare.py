@@ -38,7 +38,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from bench.config import COMPARE_DEFAULTS, TimingConfig
+from bench.config.model import COMPARE_DEFAULTS, TimingConfig
 from bench.errors import EXIT_NOT_COMPARABLE, EXIT_OK, EXIT_REGRESSION
 from bench.measure import host_probe
 from bench.results import ResultRow, RunResult

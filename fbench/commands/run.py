@@ -498,7 +498,7 @@ def _resume(reference: str, results_dir: Path, show_table: bool) -> int:
 def _stored_config(stored: RunResult, path: Path) -> RunConfig:
     """The stored run's config, checked as a config file would be, on this machine."""
     from bench import environment
-    from bench.config import RunConfig, _check_timing
+    from bench.config import RunConfig, check_timing
     from bench.errors import FbenchError
     from devices import BACKENDS, DEVICES
 
@@ -514,7 +514,7 @@ def _stored_config(stored: RunResult, path: Path) -> RunConfig:
     if min(config.depths) < 1:
         raise FbenchError(f"{where} its config has layers {min(config.depths)}")
     _check_bounds(config, f"{where} its config:")
-    _check_timing(f"{where} its config: [timing]", config.timing)
+    check_timing(f"{where} its config: [timing]", config.timing)
     here = environment.collect()
     for key in ("machine", "cpu_model", "torch"):
         if stored.environment.get(key) != here.get(key):
