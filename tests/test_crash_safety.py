@@ -29,7 +29,7 @@ from bench.measure.pooling import processes_of, worker_rows_of
 from bench.measure.processes import _pooled
 from bench.plan.rows import plan_rows
 from devices.cpu import CPU_SETTINGS, CpuSession
-from fbench.commands import run as run_command
+from fbench.commands.run_resume import left_to_do
 from tests.conftest import REPO, fbench
 from tests.test_processes import _worker_row
 
@@ -271,12 +271,12 @@ def test_resume_times_rows_short_of_their_processes_and_missing_rows_not_failed_
     stored = results.RunResult(
         "r", "now", {}, config.to_dict(), [one_process, failed, both], rows_planned=4
     )
-    plans, retimed = run_command._left_to_do(stored, config, tmp_path / "r.json")
+    plans, retimed = left_to_do(stored, config, tmp_path / "r.json")
     assert [plan.label for plan in plans] == ["conv 768×2×2", "gconv 768×2×2"]
     assert retimed == [one_process]
     stray = _config(processes=2, operators=["conv"])
     with pytest.raises(FbenchError, match="row dwconv 768×2×2 is not one its config plans"):
-        run_command._left_to_do(stored, stray, tmp_path / "r.json")
+        left_to_do(stored, stray, tmp_path / "r.json")
 
 
 def test_the_store_replaces_rows_by_key_and_honours_the_umask(fixture_path, tmp_path):

@@ -1,4 +1,6 @@
-"""One module per CLI verb, each with HELP, add_arguments(parser) and run(args) -> int."""
+"""One module per CLI verb, each with HELP, add_arguments(parser) and run(args) -> int, and
+the argument types they share. A verb's parts that are not flags live beside it as
+`<verb>_<part>.py` (run_checks, run_recording, run_resume)."""
 
 from __future__ import annotations
 
@@ -40,6 +42,20 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
+
+
+def pin_core(text: str) -> int | str:
+    if text in ("auto", "none"):
+        return text
+    try:
+        core = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a core number, auto or none, got {text!r}"
+        ) from None
+    if core < 0:
+        raise argparse.ArgumentTypeError(f"expected a core number ≥ 0, got {text!r}")
+    return core
 
 
 def int_list_of(what: str, example: str) -> Callable[[str], list[int]]:

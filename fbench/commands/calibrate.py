@@ -7,8 +7,7 @@ import sys
 from pathlib import Path
 
 from bench.config import DTYPES
-from fbench.commands import positive_int
-from fbench.commands.run import pin_core
+from fbench.commands import pin_core, positive_int
 
 HELP = "measure the device's ceilings (best of GEMM and conv probes, bandwidth) for the roofline"
 DESCRIPTION = """\

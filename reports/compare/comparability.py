@@ -9,7 +9,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from bench.config import TimingConfig
+from bench.config.model import TimingConfig
 from bench.results import RunResult
 
 # What must be equal for two runs to be the same experiment on the same device, by the name

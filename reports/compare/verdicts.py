@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bench.config import COMPARE_DEFAULTS
+from bench.config.model import COMPARE_DEFAULTS
 from bench.errors import EXIT_NOT_COMPARABLE, EXIT_OK, EXIT_REGRESSION
 
 # One source for the defaults: bench.toml's [compare] table falls back to the same values.

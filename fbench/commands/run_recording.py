@@ -1,0 +1,293 @@
+"""`fbench run`'s recording of a run: open the result file (a new one, or the stored run
+--resume continues), time the planned rows into it with progress on stderr, and leave it in
+its final state (complete, incomplete, interrupted, failed) with a line that says how to
+finish it (docs/crash-safety.md)."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fbench.commands.run_resume import (
+    left_to_do,
+    process_counts,
+    processes_planned,
+    rows_short,
+    stored_config,
+)
+
+if TYPE_CHECKING:
+    from bench.config import RunConfig
+    from bench.measure.processes import Checkpoint
+    from bench.plan.rows import RowPlan
+    from bench.results import ResultRow, RunStore
+    from devices import DeviceSession
+
+
+@contextlib.contextmanager
+def signals_interrupt() -> Iterator[None]:
+    """Ctrl-C and SIGTERM (what `timeout` and CI cancellation send) stop a run alike: a
+    KeyboardInterrupt that keeps what is finished. Any signal after the first is ignored,
+    so a second Ctrl-C cannot cut the saving of the rows short. (The handler stays and
+    ignores them itself: switching to SIG_IGN inside it makes Python print a "Signal 15
+    ignored due to race condition" traceback when both arrive at once.) A signal ignored
+    when fbench started (a background job's SIGINT) stays ignored."""
+    interrupted = False
+
+    def interrupt(signum: int, frame: object) -> None:
+        nonlocal interrupted
+        if not interrupted:
+            interrupted = True
+            raise KeyboardInterrupt
+
+    previous = {}
+    for number in (signal.SIGINT, signal.SIGTERM):
+        try:
+            if signal.getsignal(number) is not signal.SIG_IGN:
+                previous[number] = signal.signal(number, interrupt)
+        except ValueError:  # not the main thread (main() called from a test's thread)
+            pass
+    try:
+        yield
+    finally:
+        if not interrupted:  # else keep ignoring them until the process exits
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+
+def _open_session(config: RunConfig) -> DeviceSession:
+    from bench.errors import FbenchError
+    from devices import get_backend, get_device
+
+    device = get_device(config.device)
+    reason = device.unavailable_reason()
+    if reason:
+        raise FbenchError(f"--device {device.name}: not available on this machine: {reason}")
+    reason = get_backend(config.backend).unavailable_reason(device.name)
+    if reason:
+        raise FbenchError(f"--backend {config.backend}: not available on this machine: {reason}")
+    return device.open_session(config.device_settings)
+
+
+def measure_new_run(
+    config: RunConfig, results_dir: Path, show_table: bool, calibration: str | None = None
+) -> int:
+    from bench import environment
+    from bench.calibration import calibration_record
+    from bench.plan.rows import plan_rows
+    from bench.results import RunResult, RunStore, new_run_id, now_iso
+
+    plans = plan_rows(config)
+    session = _open_session(config)
+    env = {**environment.collect(), **session.environment()}
+    env["calibration"] = calibration_record(calibration, config.device, env, config.dtype)
+    run_id = new_run_id(results_dir, config.device, config.backend)
+    path = results_dir / f"{run_id}.json"
+    result = RunResult(
+        run_id=run_id,
+        created=now_iso(),
+        environment=env,
+        config=config.to_dict(),
+        rows=[],
+        rows_planned=len(plans),
+    )
+    try:
+        store = RunStore.create(path, result)
+    except BaseException:
+        session.close()
+        raise
+    try:
+        return _record(store, plans, config, session, done_before=0, show_table=show_table)
+    finally:
+        store.close()
+
+
+def resume_run(reference: str, results_dir: Path, show_table: bool) -> int:
+    from bench.results import RunStore, now_iso, resolve_path
+
+    path = resolve_path(reference, results_dir)
+    store = RunStore.open(path)  # locked: a second --resume of this run stops here
+    try:
+        stored = store.result
+        config = stored_config(stored, path)
+        plans, retimed = left_to_do(stored, config, path)
+        if not plans:
+            if stored.state != "complete":
+                store.update(state="complete", finished=stored.finished or now_iso())
+            print(
+                f"{path}: all {len(stored.rows)} rows are already stored; nothing to resume",
+                file=sys.stderr,
+            )
+            if show_table:
+                _print_table(path)
+            return 0
+        session = _open_session(config)
+        store.update(state="running", resumed=[*stored.resumed, now_iso()])
+        return _record(
+            store,
+            plans,
+            config,
+            session,
+            done_before=len(stored.rows) - len(retimed),
+            show_table=show_table,
+            retimed=retimed,
+        )
+    finally:
+        store.close()
+
+
+def _record(
+    store: RunStore,
+    plans: list[RowPlan],
+    config: RunConfig,
+    session: DeviceSession,
+    done_before: int,
+    show_table: bool,
+    retimed: list[ResultRow] | None = None,
+) -> int:
+    from bench.errors import EXIT_INTERRUPTED, IncompleteError
+    from bench.measure.entry import measure
+    from bench.measure.events import Event, RowFinished
+    from bench.results import StorageError, json_text
+    from fbench.progress import ProgressPrinter
+
+    progress = ProgressPrinter()
+    total = done_before + len(plans)
+    progress.message(
+        f"measuring {len(plans)} row(s) on {config.device}/{config.backend} "
+        f"({config.timing.method} method) → {store.path}"
+    )
+    planned = processes_planned(config)
+
+    def checkpoint(point: Checkpoint) -> None:
+        failures = store.result.worker_failures
+        store.put_rows(
+            point.rows,
+            state="partial",
+            processes_finished=point.processes_finished,
+            worker_failures=[*failures, point.failure] if point.failure else failures,
+        )
+
+    # A finished row is announced once it is stored, so a line on the screen is a row in
+    # the file even when the run is stopped right after it.
+    announced: list[RowFinished] = []
+
+    def emit(event: Event) -> None:
+        if isinstance(event, RowFinished):
+            announced.append(event)
+        else:
+            progress(event)
+
+    try:
+        if planned > 1:
+            store.update(processes_planned=planned)
+        rows = measure(
+            plans,
+            config,
+            session,
+            emit,
+            done_before=done_before,
+            cache_dir=store.path.parent / "cache",
+            checkpoint=checkpoint,
+            stored=retimed or (),
+        )
+        for row in rows:
+            store.append(row)
+            while announced:
+                progress(announced.pop(0))
+    except KeyboardInterrupt:
+        _mark(store, state="interrupted", **process_counts(store.result, planned))
+        kept_keys = {row.key() for row in store.result.rows}
+        for event in announced:  # stopped between storing a row and saying so
+            if event.row.key() in kept_keys:
+                progress(event)
+        progress.close()
+        kept = len(store.result.rows)
+        print(
+            f"interrupted: {kept} of {total} rows kept in {store.path}; finish with: "
+            + _resume_command(store),
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    except StorageError as error:
+        for event in announced:  # measured, though not stored: shown, and printed below
+            progress(event)
+        progress.close()
+        _mark(store, state="failed")  # likely fails too: the file keeps its last good state
+        print(json_text(store.result.to_dict()))
+        raise IncompleteError(
+            f"{error}; {store.path} keeps the rows stored before, and the run with every "
+            "measured row is printed on stdout (save it over the file to keep them); make "
+            f"room, then: {_resume_command(store)}"
+        ) from None
+    except BaseException:
+        progress.close()
+        _mark(store, state="failed")
+        raise
+    finally:
+        session.close()
+    progress.close()
+    return _finish(store, planned, show_table)
+
+
+def _finish(store: RunStore, planned: int, show_table: bool) -> int:
+    """Store the final state of a run whose rows all came back: complete, or incomplete
+    (exit 4) when rows or processes are missing (a worker process died)."""
+    from bench.errors import IncompleteError
+    from bench.results import StorageError, now_iso
+
+    missing = store.result.rows_planned - len(store.result.rows)
+    short = rows_short(store.result, planned)
+    if missing > 0 or short:
+        _mark(store, state="incomplete", **process_counts(store.result, planned))
+        died = store.result.worker_failures
+        cause = f"; {died[-1]['message']}" if died else ""
+        raise IncompleteError(
+            f"incomplete: {len(short)} row(s) timed in fewer than {planned} processes and "
+            f"{missing} not timed{cause}; the finished processes are kept in {store.path}; "
+            f"finish with: {_resume_command(store)}"
+        )
+    try:
+        store.update(state="complete", finished=now_iso(), **process_counts(store.result, planned))
+    except StorageError as error:  # every row is stored; only the state could not be
+        raise IncompleteError(f"{error}; finish with: {_resume_command(store)}") from None
+    if show_table:
+        _print_table(store.path)
+    print(f"stored: {store.path}", file=sys.stderr)
+    return 0
+
+
+def _resume_command(store: RunStore) -> str:
+    command = f"fbench run --resume {store.result.run_id}"
+    if store.path.parent != Path("results"):
+        command += f" --results-dir {store.path.parent}"
+    return command
+
+
+def _mark(store: RunStore, **changes: object) -> None:
+    """Store the run's final state if the disk lets us: a failure to write it must not
+    hide the error that ended the run, and the file keeps its last good state."""
+    from bench.errors import FbenchError
+
+    with contextlib.suppress(FbenchError, OSError):
+        store.update(**changes)
+
+
+def _print_table(path: Path) -> None:
+    """Table 1 from the stored file, exactly as `fbench show` prints it.
+
+    A --layers-sweep run prints the depth table instead (`fbench depth` on the file)."""
+    from bench.results import read_result
+    from fbench.commands.show import render_run
+
+    result = read_result(path)
+    if len({row.layers for row in result.rows}) > 1:
+        from fbench.commands.depth import render_depth
+
+        print(render_depth(result.rows))
+        return
+    print(render_run(result))
