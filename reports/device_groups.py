@@ -1,6 +1,6 @@
 """A set of runs split into device groups (one run's rows on one device and backend): the
 blocks of columns of Table 1 across devices (reports/table1_devices.py) and the panels of the
-plots (reports/plots.py), and the optional column sets a block can carry (`--roofline`)."""
+plots (reports/plots/), and the optional column sets a block can carry (`--roofline`)."""
 
 from __future__ import annotations
 

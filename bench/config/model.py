@@ -136,7 +136,7 @@ class Overrides:
     input_size: int | None = None
 
 
-# [compare]: the regression gate's defaults (fbench compare, reports/compare.py); the one
+# [compare]: the regression gate's defaults (fbench compare, reports/compare/); the one
 # source for both a bench.toml without [compare] and the report's own defaults.
 COMPARE_DEFAULTS: dict[str, Any] = {
     "threshold": 0.05,

@@ -95,7 +95,8 @@ def typed_table(
 
 def compare_settings(raw: Mapping[str, Any], source: str) -> dict[str, Any]:
     """[compare] threshold (smallest change reported), alpha (Mann–Whitney level) and the
-    host-speed correction (reports/compare.py): on/off and how far it may stray from the probe."""
+    host-speed correction (reports/compare/host.py): on/off and how far it may stray from the
+    probe."""
     where = f"{source}: [compare]"
     settings = typed_table(where, subtable(raw, "compare", source), COMPARE_DEFAULTS)
     for key in ("threshold", "alpha", "host_tolerance"):

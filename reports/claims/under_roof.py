@@ -1,5 +1,5 @@
 """fbench's own claim: its measured ceilings bound the data, so every Table 1 row lies under
-its device's roofline (reports/roofline.py places the rows). Judged only with a calibration of
+its device's roofline (reports/roofline/maths.py places the rows). Judged only with a calibration of
 the same device, dtype and hardware. Measured values: docs/claims.md."""
 
 from __future__ import annotations
