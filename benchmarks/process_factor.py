@@ -459,7 +459,7 @@ class Headline:
 
 
 def headline(sweep: Sweep, top: str = "pconv", bottom: str = "dwconv") -> Headline | None:
-    """reports.averages.pconv_dwconv_ratio, and the same ratio process by process."""
+    """reports.table1.averages.pconv_dwconv_ratio, and the same ratio process by process."""
     tops = [row for row in sweep.rows if row.operator == top]
     bottoms = [row for row in sweep.rows if row.operator == bottom]
     if not tops or not bottoms:

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from bench.results import ResultRow, RunResult, read_result
 from reports import compare
-from reports.averages import pconv_dwconv_ratio
+from reports.table1.averages import pconv_dwconv_ratio
 
 AGREEMENT = 0.03  # issue 3: two back-to-back full runs agree per row within 3%
 

@@ -11,7 +11,7 @@ from statistics import fmean
 
 from bench.results import ResultRow
 from operators import StageShape
-from reports.averages import pconv_dwconv_ratio
+from reports.table1.averages import pconv_dwconv_ratio
 from reports.formatting import format_g
 from reports.rows import operator_order, operator_title
 from reports.table import Table

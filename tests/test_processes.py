@@ -24,7 +24,7 @@ from bench.plan.rows import plan_rows
 from bench.results.status import DeviceProblem
 from bench.stats.timing import between_processes_halfwidth, medians_spread, summarize
 from devices.cpu import CPU_SETTINGS, CpuSession
-from reports.averages import counts_in_averages
+from reports.table1.averages import counts_in_averages
 from tests.conftest import REPO, assert_one_line_error, fbench
 
 

@@ -45,7 +45,7 @@ def render_run(result: RunResult, with_paper: bool = True) -> str:
     from reports.networks import networks_table
     from reports.render import render
     from reports.run_summary import precision_line, run_header
-    from reports.table1 import table1
+    from reports.table1.one_device import table1
 
     if not result.rows:
         return "\n".join([*run_header(result), "", "no rows stored yet"])

@@ -10,7 +10,7 @@ from bench.errors import FbenchError
 from bench.results import ResultRow, RunResult
 from operators import OPERATORS
 from reports import paper
-from reports.device_groups import DeviceGroup, device_groups
+from reports.table1.columns import DeviceGroup, device_groups
 from reports.paper import paper_row
 from reports.plots.model import FLOPS_LABEL, MARKERS, Figure, Link, Panel, Series, fill_caption
 from reports.plots.rows import gflops_interval, usable

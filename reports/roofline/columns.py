@@ -1,6 +1,6 @@
 """The roofline's columns of Table 1 (`fbench report table1 --roofline`): a row's intensity,
 attainable FLOPS and the share of it reached, per device. Importing this module adds the
-column set to Table 1's (`reports.table1.register_columns`); reports.table1 cannot import the
+column set to Table 1's (`reports.table1.one_device.register_columns`); reports.table1.one_device cannot import the
 roofline itself, which places rows in Table 1's operator order."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from bench.calibration import calibration_for_run
 from bench.results import ResultRow
-from reports.device_groups import ColumnSet, DeviceColumn, DeviceGroup, register_columns
+from reports.table1.columns import ColumnSet, DeviceColumn, DeviceGroup, register_columns
 from reports.formatting import fixed
 from reports.roofline.maths import roofline_point
 from reports.roofline.report import percent

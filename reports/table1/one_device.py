@@ -1,7 +1,7 @@
 """One device's Table 1, as `fbench show` prints it under the run header: a line per operator ×
 feature map with latency (or throughput), its interval, FLOPS, the paper's values and the
 row's status, an average per operator, and the PConv/DWConv ratio. Reads results, never
-measures; Table 1 across devices (`fbench report table1`) is reports/table1_devices.py.
+measures; Table 1 across devices (`fbench report table1`) is reports/table1/devices.py.
 
 Layout is a pure function of rows (→ `Table`); rendering is reports/render.py, so tests check
 values in cells, not strings.
@@ -15,7 +15,7 @@ from statistics import fmean
 from bench.results import ResultRow
 from operators import OPERATORS, StageShape
 from reports import paper
-from reports.averages import average_status, averaged_gflops, averages_notes, pconv_dwconv_ratio
+from reports.table1.averages import average_status, averaged_gflops, averages_notes, pconv_dwconv_ratio
 from reports.formatting import format_g, format_ms
 from reports.paper import matched_pconv_dwconv_ratio, paper_row
 from reports.rows import ci_text, flops_header, operator_order, operator_title, status_text

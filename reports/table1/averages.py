@@ -1,6 +1,6 @@
 """What a per-operator average and the PConv/DWConv FLOPS ratio are made of: which rows count
 (by their status, bench/results/status.py), and the notes that say what was left out. Both
-Table 1 layouts (reports/table1.py, reports/table1_devices.py) use these rules."""
+Table 1 layouts (reports/table1/one_device.py, reports/table1/devices.py) use these rules."""
 
 from __future__ import annotations
 

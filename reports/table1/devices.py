@@ -3,7 +3,7 @@ operator × feature map, FLOPs once, then for every device its throughput (GPU, 
 latency (CPU, ARM) and FLOPS. Cells hold numbers (None where a device has no value);
 `Table.formats` says how each column prints, so CSV and JSON exports keep full precision while
 the terminal, Markdown, LaTeX and HTML show the paper's digits (reports/render.py). Reads
-results, never measures; one device's table for `fbench show` is reports/table1.py."""
+results, never measures; one device's table for `fbench show` is reports/table1/one_device.py."""
 
 from __future__ import annotations
 
@@ -15,14 +15,14 @@ from typing import Any
 from bench.results import ResultRow, RunResult
 from operators import OPERATORS, StageShape
 from reports import paper
-from reports.averages import (
+from reports.table1.averages import (
     average_status,
     averaged_gflops,
     averages_notes,
     counts_in_averages,
     pconv_dwconv_ratio,
 )
-from reports.device_groups import DeviceGroup, describe_group, device_groups, extra_columns
+from reports.table1.columns import DeviceGroup, describe_group, device_groups, extra_columns
 from reports.formatting import fixed, format_g, format_ms
 from reports.paper import covers_paper, matched_pconv_dwconv_ratio, paper_row
 from reports.rows import flops_header, operator_order, operator_title, status_text

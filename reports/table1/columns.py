@@ -1,5 +1,5 @@
 """A set of runs split into device groups (one run's rows on one device and backend): the
-blocks of columns of Table 1 across devices (reports/table1_devices.py) and the panels of the
+blocks of columns of Table 1 across devices (reports/table1/devices.py) and the panels of the
 plots (reports/plots/), and the optional column sets a block can carry (`--roofline`)."""
 
 from __future__ import annotations
