@@ -11,10 +11,10 @@ from statistics import fmean
 
 from bench.results import ResultRow
 from operators import StageShape
-from reports.table1.averages import pconv_dwconv_ratio
 from reports.formatting import format_g
 from reports.rows import operator_order, operator_title
 from reports.table import Table
+from reports.table1.averages import pconv_dwconv_ratio
 
 
 def backend_label(row: ResultRow) -> str:

@@ -14,8 +14,8 @@ import pytest
 
 from bench.results import read_result
 from reports import paper
-from reports.table1.columns import COLUMN_SETS, ColumnSet, DeviceColumn, register_columns
 from reports.render import FORMATS, render
+from reports.table1.columns import COLUMN_SETS, ColumnSet, DeviceColumn, register_columns
 from reports.table1.devices import table1_devices
 from tests.conftest import FIXTURES, assert_one_line_error, fbench
 

@@ -9,8 +9,8 @@ import pytest
 
 from bench.results import read_result
 from reports import paper
-from reports.table1.averages import pconv_dwconv_ratio
 from reports.render import render
+from reports.table1.averages import pconv_dwconv_ratio
 from reports.table1.one_device import table1
 
 

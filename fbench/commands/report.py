@@ -28,8 +28,8 @@ run, a CPU run, a Raspberry Pi run): devices with no file get no columns."""
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     import reports.roofline.columns  # noqa: F401  registers the --roofline column set
-    from reports.table1.columns import COLUMN_SETS
     from reports.render import FORMATS
+    from reports.table1.columns import COLUMN_SETS
 
     tables = parser.add_subparsers(dest="table", metavar="TABLE", required=True)
     table1 = tables.add_parser(
@@ -96,8 +96,8 @@ def run(args: argparse.Namespace) -> int:
     if args.table == "claims":
         return _claims(args)
     from bench.results import load_results
-    from reports.table1.columns import COLUMN_SETS, device_groups
     from reports.render import render
+    from reports.table1.columns import COLUMN_SETS, device_groups
     from reports.table1.devices import table1_devices
 
     runs = load_results(args.results, Path(args.results_dir))

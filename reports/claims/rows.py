@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from bench.results import ResultRow, RunResult
 from bench.results.identity import device_model
 from bench.results.status import DISTURBED, FAILED
-from reports.table1.averages import counts_in_averages
 from reports.rows import operator_title
+from reports.table1.averages import counts_in_averages
 
 # A row a claim may use is a row Table 1 averages: measured in a steady state (`ok` or
 # `imprecise`, bench/results/status.py). An imprecise row (interval wider than the target) is

@@ -10,11 +10,11 @@ from bench.errors import FbenchError
 from bench.results import ResultRow, RunResult
 from operators import OPERATORS
 from reports import paper
-from reports.table1.columns import DeviceGroup, device_groups
 from reports.paper import paper_row
 from reports.plots.model import FLOPS_LABEL, MARKERS, Figure, Link, Panel, Series, fill_caption
 from reports.plots.rows import gflops_interval, usable
 from reports.rows import operator_order, operator_rank, operator_title
+from reports.table1.columns import DeviceGroup, device_groups
 
 # Points of one operator share their FLOPs (Table 1's stages are built so); they are spread
 # this far apart along the log x axis (in decades) so that the four stages stay visible.

@@ -1,7 +1,7 @@
 """The roofline's columns of Table 1 (`fbench report table1 --roofline`): a row's intensity,
 attainable FLOPS and the share of it reached, per device. Importing this module adds the
-column set to Table 1's (`reports.table1.one_device.register_columns`); reports.table1.one_device cannot import the
-roofline itself, which places rows in Table 1's operator order."""
+column set to Table 1's (`reports.table1.columns.register_columns`); Table 1 cannot import
+the roofline itself, which places rows in Table 1's operator order."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from collections.abc import Callable
 
 from bench.calibration import calibration_for_run
 from bench.results import ResultRow
-from reports.table1.columns import ColumnSet, DeviceColumn, DeviceGroup, register_columns
 from reports.formatting import fixed
 from reports.roofline.maths import roofline_point
 from reports.roofline.report import percent
+from reports.table1.columns import ColumnSet, DeviceColumn, DeviceGroup, register_columns
 
 
 def _field(name: str) -> Callable[[ResultRow, DeviceGroup], float | None]:

@@ -15,6 +15,10 @@ from typing import Any
 from bench.results import ResultRow, RunResult
 from operators import OPERATORS, StageShape
 from reports import paper
+from reports.formatting import fixed, format_g, format_ms
+from reports.paper import covers_paper, matched_pconv_dwconv_ratio, paper_row
+from reports.rows import flops_header, operator_order, operator_title, status_text
+from reports.table import Table
 from reports.table1.averages import (
     average_status,
     averaged_gflops,
@@ -23,10 +27,6 @@ from reports.table1.averages import (
     pconv_dwconv_ratio,
 )
 from reports.table1.columns import DeviceGroup, describe_group, device_groups, extra_columns
-from reports.formatting import fixed, format_g, format_ms
-from reports.paper import covers_paper, matched_pconv_dwconv_ratio, paper_row
-from reports.rows import flops_header, operator_order, operator_title, status_text
-from reports.table import Table
 
 
 def _line_key(row: ResultRow) -> tuple:

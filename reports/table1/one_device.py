@@ -15,11 +15,16 @@ from statistics import fmean
 from bench.results import ResultRow
 from operators import OPERATORS, StageShape
 from reports import paper
-from reports.table1.averages import average_status, averaged_gflops, averages_notes, pconv_dwconv_ratio
 from reports.formatting import format_g, format_ms
 from reports.paper import matched_pconv_dwconv_ratio, paper_row
 from reports.rows import ci_text, flops_header, operator_order, operator_title, status_text
 from reports.table import Table
+from reports.table1.averages import (
+    average_status,
+    averaged_gflops,
+    averages_notes,
+    pconv_dwconv_ratio,
+)
 
 
 def table1(rows: Sequence[ResultRow], with_paper: bool = True) -> Table:
