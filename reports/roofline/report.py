@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TextIO
 
 from bench.calibration import Calibration, Ceiling
 from reports.formatting import fixed
-from reports.render import text_rows
+from reports.render import render
 from reports.roofline.maths import (
     CEILING_TOO_LOW,
     OperatorSummary,
@@ -21,7 +21,7 @@ from reports.roofline.maths import (
     operator_summaries,
     ridge_point,
 )
-from reports.table import Table
+from reports.table import Layout, Report, Table
 
 _one_decimal = fixed(1)
 _two_decimals = fixed(2)
@@ -151,21 +151,23 @@ FOOTNOTE = (
 )
 
 
-def roofline_text(points: Sequence[RooflinePoint], calibrations: Mapping[str, Calibration]) -> str:
+def roofline_report(
+    points: Sequence[RooflinePoint], calibrations: Mapping[str, Calibration]
+) -> Report:
     """What `fbench roofline` prints: the ceilings, the table, a sentence per operator."""
-    from tabulate import tabulate
-
     table = roofline_table(points)
-    # Right-aligned text columns, unlike render()'s terminal layout: kept as the roofline
-    # has always printed it (tests/golden/roofline-*.txt).
-    layout = tabulate(
-        text_rows(table), headers=table.headers, disable_numparse=True, stralign="right"
+    before = [ceilings_line(device, calibration) for device, calibration in calibrations.items()]
+    sentences = [summary_sentence(summary) for summary in operator_summaries(points)]
+    return Report(
+        # Right-aligned columns: the roofline's own look (tests/golden/roofline-*.txt).
+        replace(table, layout=Layout(align="right")),
+        before=[*before, ""],
+        after=["", *sentences, f"\n{FOOTNOTE}"],
     )
-    lines = [ceilings_line(device, calibration) for device, calibration in calibrations.items()]
-    lines += ["", layout, ""]
-    lines += [summary_sentence(summary) for summary in operator_summaries(points)]
-    lines.append(f"\n{FOOTNOTE}")
-    return "\n".join(lines)
+
+
+def roofline_text(points: Sequence[RooflinePoint], calibrations: Mapping[str, Calibration]) -> str:
+    return render(roofline_report(points, calibrations), "text")
 
 
 CSV_FIELDS = tuple(f for f in RooflinePoint.__dataclass_fields__ if f != "title")
