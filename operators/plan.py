@@ -19,14 +19,8 @@ from bench.flop_count import CountMismatch
 from bench.plan import plan_key, row_identity
 from bench.results import ResultRow
 from operators.counting import DTYPE_BYTES
-from operators.custom import (
-    CustomOperator,
-    OperatorProblem,
-    analytic_flops,
-    build_stack,
-    check_output,
-    source_record,
-)
+from operators.custom import CustomOperator, OperatorProblem
+from operators.custom_build import analytic_flops, build_stack, check_output, source_record
 from operators.registry import StageShape
 
 

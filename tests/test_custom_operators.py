@@ -17,7 +17,8 @@ from bench.errors import FbenchError
 from bench.flop_count import CountMismatch
 from bench.plan.rows import plan_rows
 from bench.results import read_result
-from operators.custom import CustomOperator, parse_flag, preflight
+from operators.custom import CustomOperator, parse_flag
+from operators.custom_build import preflight
 from operators.plan import CustomOperatorPlan
 from operators.registry import StageShape
 from tests.conftest import REPO, assert_one_line_error

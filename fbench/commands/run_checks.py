@@ -56,7 +56,7 @@ def preflight(config: RunConfig, keep_going: bool) -> None:
     """Build every custom operator and zoo model once before anything is timed: one that
     cannot run stops the run (exit 2), or with --keep-going is stored as failed rows."""
     from networks.registry import zoo_problems
-    from operators.custom import preflight_config
+    from operators.custom_build import preflight_config
 
     problems = [*preflight_config(config), *zoo_problems(config)]
     if problems and not keep_going:
