@@ -360,11 +360,10 @@ def test_a_probe_that_cannot_be_built_is_stored_as_failed_in_round_0(session, mo
 
 
 def test_a_probe_that_fails_in_round_2_is_stored_with_its_round(session, monkeypatch):
-    from bench.measure import runner
     from bench.measure.entry import measure
     from bench.plan.rows import plan_rows
 
-    real = runner._sample_probe
+    real = host_probe.sample
     calls = []
 
     def fails_in_round_2(probe, session, settings):
@@ -373,7 +372,7 @@ def test_a_probe_that_fails_in_round_2_is_stored_with_its_round(session, monkeyp
             raise RuntimeError("simulated: probe failed")
         return real(probe, session, settings)
 
-    monkeypatch.setattr(runner, "_sample_probe", fails_in_round_2)
+    monkeypatch.setattr(host_probe, "sample", fails_in_round_2)
     config = _quick_config()
     (row,) = measure(plan_rows(config), config, session, lambda event: None)
     assert row.rounds >= 2  # quick runs sample every row in at least 2 rounds

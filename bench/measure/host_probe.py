@@ -15,8 +15,9 @@ medians follow the convolution rows' closely, while a memory copy's barely move.
 (256³ multiply-adds, well under a round on a CPU and on a Pi 4) so a slice of it fits in
 every round.
 
-This module builds the probe and makes the record a row stores; the runner times it, and
-the arithmetic on its round medians is bench/stats/host_probe.py.
+This module builds, warms and samples the probe and makes the record a row stores; the
+runner calls it in every round; the arithmetic on its round medians is
+bench/stats/host_probe.py.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bench.stats.host_probe import SIZE, WORKLOAD
+from bench.config.model import TimingConfig
+from bench.stats.host_probe import SIZE, WORKLOAD, round_median
 
 
 def build(torch_device: str, seed: int = 0) -> Callable[[], object]:
@@ -35,6 +37,19 @@ def build(torch_device: str, seed: int = 0) -> Callable[[], object]:
     a = torch.randn(SIZE, SIZE, generator=generator).to(torch_device)
     b = torch.randn(SIZE, SIZE, generator=generator).to(torch_device)
     return lambda: torch.mm(a, b)
+
+
+def start(session: Any, settings: TimingConfig, seed: int) -> Callable[[], object]:
+    """The probe, built on the session's device and warmed up like a row."""
+    probe = build(session.torch_device, seed)
+    session.measure(probe, budget_s=max(settings.warmup_min_s, settings.round_s))
+    return probe
+
+
+def sample(probe: Callable[[], object], session: Any, settings: TimingConfig) -> float:
+    """The probe's median in one round, in ms."""
+    samples_s = session.measure(probe, budget_s=settings.round_s)
+    return round_median([s * 1000.0 for s in samples_s])
 
 
 def record(

@@ -308,7 +308,7 @@ def _interleaved(
         for row in order.sample(slots, len(slots)):
             if row is None:
                 try:
-                    probe_ms = _sample_probe(probe, session, settings)
+                    probe_ms = host_probe.sample(probe, session, settings)
                 except Exception as error:  # context only: stop probing, keep measuring
                     probe = None
                     emit(Phase(f"host probe off: {one_line(error)}"))
@@ -344,21 +344,14 @@ def _interleaved(
 def _start_probe(
     session: Any, settings: TimingConfig, seed: int, emit: Emit, rows: Sequence[_Row] = ()
 ) -> Callable[[], object] | None:
-    """Build and warm the host probe; None (and a note) if it is switched off or cannot run:
-    then the failure (round 0) is stored with `rows`."""
+    """The host probe, warmed; None (and a note) if it is switched off or cannot run: then
+    the failure (round 0) is stored with `rows`."""
     if not settings.host_probe:
         return None
     try:
-        probe = host_probe.build(session.torch_device, seed)
-        session.measure(probe, budget_s=max(settings.warmup_min_s, settings.round_s))
+        return host_probe.start(session, settings, seed)
     except Exception as error:  # the probe is context, never a reason to lose the run
         emit(Phase(f"host probe off: {one_line(error)}"))
         for row in rows:
             row.probe_failure = probe_stats.failure_record(0, one_line(error))
         return None
-    return probe
-
-
-def _sample_probe(probe: Callable[[], object], session: Any, settings: TimingConfig) -> float:
-    samples_s = session.measure(probe, budget_s=settings.round_s)
-    return probe_stats.round_median([s * 1000.0 for s in samples_s])
