@@ -43,7 +43,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench import process_effect as pe  # noqa: E402
+from bench.stats import process_effect as pe  # noqa: E402
 from bench.stats.timing import summarize  # noqa: E402
 
 

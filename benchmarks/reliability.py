@@ -39,12 +39,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench import process_effect  # noqa: E402
-from bench import status as row_status  # noqa: E402
-from bench import sweep_precision as sp  # noqa: E402
 from bench.errors import FbenchError  # noqa: E402
 from bench.results import RunResult, read_result  # noqa: E402
+from bench.results import status as row_status  # noqa: E402
+from bench.stats import process_effect  # noqa: E402
 from reports import compare  # noqa: E402
+from reports import sweep_precision as sp  # noqa: E402
 
 
 def measure(runs: int, results_dir: Path, quick: bool, extra: list[str]) -> list[Path]:
