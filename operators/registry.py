@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bench.registry import Registry
 from operators.counting import ConvPiece, LayerCost
 
 if TYPE_CHECKING:  # torch is imported lazily: listing operators must stay instant
@@ -83,23 +84,15 @@ class OperatorSpec:
         return stack.eval()
 
 
-OPERATORS: dict[str, OperatorSpec] = {}
+OPERATORS: Registry[OperatorSpec] = Registry("operator")
 
 
 def register(spec: OperatorSpec) -> OperatorSpec:
-    if spec.name in OPERATORS:
-        raise ValueError(f"operator {spec.name!r} registered twice")
-    OPERATORS[spec.name] = spec
-    return spec
+    return OPERATORS.add(spec.name, spec)
 
 
 def get_operator(name: str) -> OperatorSpec:
-    from bench.errors import FbenchError
-
-    try:
-        return OPERATORS[name]
-    except KeyError:
-        raise FbenchError(f"unknown operator {name!r}; known: {', '.join(OPERATORS)}") from None
+    return OPERATORS.find(name)
 
 
 # --- definitions ---------------------------------------------------------------------------
