@@ -2,7 +2,8 @@
 shares (bench.plan.rows.RowPlan, operators.plan.CustomOperatorPlan, networks.plan.NetworkPlan),
 the settings every plan takes from the config, the fields it fixes in the row it produces, and
 that row's key. One place for the key, so that --resume and the process pool match a plan with
-its stored rows by the same fields. Below the operator and network registries, which implement plans of their own."""
+its stored rows by the same fields. Below the operator and network registries, which implement
+plans of their own."""
 
 from __future__ import annotations
 
