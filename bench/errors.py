@@ -1,4 +1,9 @@
-"""The one exception type users see, and the exit codes the CLI maps errors to."""
+"""The one exception type users see, the exit codes the CLI maps errors to, and reading a
+user's file with its failures as those one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 # Exit codes are a contract with CI scripts: keep them stable and documented (README, docs/cli.md).
 EXIT_OK = 0
@@ -39,3 +44,14 @@ def one_line(error: BaseException) -> str:
     a row, a check or a worker that failed reports the exception, without a traceback."""
     lines = str(error).strip().splitlines()
     return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+
+
+def read_user_file(path: Path, kind: str, missing: str) -> str:
+    """The text of a file the user named (a config, a result, a calibration), or one line
+    saying why not: `missing` when there is no such file, else what stopped the read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FbenchError(f"{path}: {missing}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise FbenchError(f"{path}: cannot read {kind} file ({error})") from None

@@ -337,12 +337,9 @@ def report(label: str, result: dict[str, Any], startup: dict[str, float]) -> Non
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--operator", default="dwconv")
-    parser.add_argument("--stage", type=int, default=3, help="1-4 (default 3: 384×14×14)")
-    parser.add_argument("--layers", type=int, default=10)
+    layout.add_stack_arguments(parser)
     parser.add_argument("--draws", type=int, default=16, help="per condition (default 16)")
     parser.add_argument("--seconds", type=float, default=1.0, help="sampling per draw")
-    parser.add_argument("--channels-last", action="store_true", help="NHWC, as --channels-last")
     parser.add_argument("--out", type=Path, help="also write the draws and summary here (JSON)")
     parser.add_argument("--from", dest="from_file", type=Path, help="re-analyse an --out file")
     parser.add_argument("--server", action="store_true", help=argparse.SUPPRESS)

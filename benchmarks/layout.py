@@ -114,14 +114,19 @@ def run_child(condition: str, args: argparse.Namespace) -> float:
     return float(done.stdout.strip())
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags that say which stack a process times (this script's and fork_draws.py's)."""
     parser.add_argument("--operator", default="dwconv")
     parser.add_argument("--stage", type=int, default=3, help="1-4 (default 3: 384×14×14)")
     parser.add_argument("--layers", type=int, default=10)
+    parser.add_argument("--channels-last", action="store_true", help="NHWC, as --channels-last")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_stack_arguments(parser)
     parser.add_argument("--processes", type=int, default=8, help="per condition (default 8)")
     parser.add_argument("--seconds", type=float, default=1.0, help="sampling per process")
-    parser.add_argument("--channels-last", action="store_true", help="NHWC, as --channels-last")
     parser.add_argument("--out", type=Path, help="also write the medians here (JSON)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bench.registry import Registry
+
 if TYPE_CHECKING:
     import torch
 
@@ -100,22 +102,16 @@ class BackendSpec:
     check_options: Callable[[Mapping[str, Any]], str | None] = lambda options: None
 
 
-DEVICES: dict[str, DeviceSpec] = {}
-BACKENDS: dict[str, BackendSpec] = {}
+DEVICES: Registry[DeviceSpec] = Registry("device")
+BACKENDS: Registry[BackendSpec] = Registry("backend")
 
 
 def register_device(spec: DeviceSpec) -> DeviceSpec:
-    if spec.name in DEVICES:
-        raise ValueError(f"device {spec.name!r} registered twice")
-    DEVICES[spec.name] = spec
-    return spec
+    return DEVICES.add(spec.name, spec)
 
 
 def register_backend(spec: BackendSpec) -> BackendSpec:
-    if spec.name in BACKENDS:
-        raise ValueError(f"backend {spec.name!r} registered twice")
-    BACKENDS[spec.name] = spec
-    return spec
+    return BACKENDS.add(spec.name, spec)
 
 
 def backends_for(device: str) -> list[str]:
@@ -123,18 +119,8 @@ def backends_for(device: str) -> list[str]:
 
 
 def get_device(name: str) -> DeviceSpec:
-    from bench.errors import FbenchError
-
-    try:
-        return DEVICES[name]
-    except KeyError:
-        raise FbenchError(f"unknown device {name!r}; known: {', '.join(DEVICES)}") from None
+    return DEVICES.find(name)
 
 
 def get_backend(name: str) -> BackendSpec:
-    from bench.errors import FbenchError
-
-    try:
-        return BACKENDS[name]
-    except KeyError:
-        raise FbenchError(f"unknown backend {name!r}; known: {', '.join(BACKENDS)}") from None
+    return BACKENDS.find(name)

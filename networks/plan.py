@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.flop_count import CountMismatch
-from bench.plan import plan_key, row_identity
+from bench.plan import plan_key, row_identity, run_settings
 from bench.results import ResultRow
 from networks.registry import NetworkSpec, get_network, zoo_source
 from operators.registry import StageShape
@@ -129,12 +129,7 @@ def plan_networks(config: Any) -> list[NetworkPlan]:
     return [
         NetworkPlan(
             model=name,
-            batch=config.batch,
-            dtype=config.dtype,
-            device=config.device,
-            backend=config.backend,
-            backend_options=dict(config.backend_options),
-            seed=config.seed,
+            **run_settings(config),
             input_size=getattr(config, "input_size", None),
         )
         for name in config.models

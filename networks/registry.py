@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from bench.registry import Registry
+
 if TYPE_CHECKING:  # torch, timm and torchvision are imported lazily, only when building
     from torch import nn
 
@@ -30,14 +32,11 @@ class NetworkSpec:
         return self.build_model(**self.kwargs).eval()
 
 
-NETWORKS: dict[str, NetworkSpec] = {}
+NETWORKS: Registry[NetworkSpec] = Registry("network", twice="is registered twice")
 
 
 def register(spec: NetworkSpec) -> NetworkSpec:
-    if spec.key in NETWORKS:
-        raise ValueError(f"network {spec.key!r} is registered twice")
-    NETWORKS[spec.key] = spec
-    return spec
+    return NETWORKS.add(spec.key, spec)
 
 
 def get_network(key: str, input_size: int | None = None) -> NetworkSpec:

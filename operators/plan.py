@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.flop_count import CountMismatch
-from bench.plan import plan_key, row_identity
+from bench.plan import plan_key, row_identity, run_settings
 from bench.results import ResultRow
 from operators.counting import DTYPE_BYTES
 from operators.custom import CustomOperator, OperatorProblem
@@ -158,16 +158,7 @@ def plan_custom(config: Any, builtin_plan: type) -> list[Any]:
         custom = config.custom_operator(name)
         for stage in config.stages:
             for layers in config.depths:
-                common = dict(
-                    shape=stage,
-                    layers=layers,
-                    batch=config.batch,
-                    dtype=config.dtype,
-                    device=config.device,
-                    backend=config.backend,
-                    backend_options=dict(config.backend_options),
-                    seed=config.seed,
-                )
+                common = dict(shape=stage, layers=layers, **run_settings(config))
                 if custom is not None:
                     plans.append(CustomOperatorPlan(definition=custom, **common))
                 else:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bench.registry import Registry
 from operators.counting import ConvPiece, LayerCost
 
 if TYPE_CHECKING:  # torch is imported lazily: listing operators must stay instant
@@ -83,23 +84,15 @@ class OperatorSpec:
         return stack.eval()
 
 
-OPERATORS: dict[str, OperatorSpec] = {}
+OPERATORS: Registry[OperatorSpec] = Registry("operator")
 
 
 def register(spec: OperatorSpec) -> OperatorSpec:
-    if spec.name in OPERATORS:
-        raise ValueError(f"operator {spec.name!r} registered twice")
-    OPERATORS[spec.name] = spec
-    return spec
+    return OPERATORS.add(spec.name, spec)
 
 
 def get_operator(name: str) -> OperatorSpec:
-    from bench.errors import FbenchError
-
-    try:
-        return OPERATORS[name]
-    except KeyError:
-        raise FbenchError(f"unknown operator {name!r}; known: {', '.join(OPERATORS)}") from None
+    return OPERATORS.find(name)
 
 
 # --- definitions ---------------------------------------------------------------------------
@@ -157,72 +150,81 @@ def _pconv_layer(form: str) -> Callable[[int, Params], nn.Module]:
     return build
 
 
+def _plain_conv(
+    kernel_size: int, groups: Callable[[int, Params], int] = lambda c, p: 1, **spec: Any
+) -> OperatorSpec:
+    """One c → c convolution per layer, with `groups(channels, params)` groups."""
+    return OperatorSpec(
+        layer_cost=lambda c, p: LayerCost(convs=(ConvPiece(c, c, kernel_size, groups(c, p)),)),
+        build_layer=lambda c, p: _conv2d(c, kernel_size, groups(c, p)),
+        **spec,
+    )
+
+
+def _pconv(form: str, **spec: Any) -> OperatorSpec:
+    """Partial convolution in one of its two forms, at the paper's ratio r = 1/4 by default."""
+    return OperatorSpec(
+        defaults={"partial_ratio": 0.25},
+        layer_cost=_pconv_cost(form),
+        build_layer=_pconv_layer(form),
+        check=_check_partial,
+        paper_operator="pconv",
+        paper_params={"partial_ratio": 0.25},
+        **spec,
+    )
+
+
 register(
-    OperatorSpec(
+    _plain_conv(
+        3,
         name="conv",
         title="Conv 3×3",
         summary="regular 3×3 convolution, c → c channels",
-        layer_cost=lambda c, p: LayerCost(convs=(ConvPiece(c, c, 3),)),
-        build_layer=lambda c, p: _conv2d(c, 3),
         paper_operator="conv",
     )
 )
 register(
-    OperatorSpec(
+    _plain_conv(
+        3,
+        lambda c, p: p["groups"],
         name="gconv",
         title="GConv 3×3",
         summary="group 3×3 convolution (16 groups by default, as in the paper)",
         defaults={"groups": 16},
-        layer_cost=lambda c, p: LayerCost(convs=(ConvPiece(c, c, 3, p["groups"]),)),
-        build_layer=lambda c, p: _conv2d(c, 3, p["groups"]),
         check=_check_groups,
         paper_operator="gconv",
         paper_params={"groups": 16},
     )
 )
 register(
-    OperatorSpec(
+    _plain_conv(
+        3,
+        lambda c, p: c,
         name="dwconv",
         title="DWConv 3×3",
         summary="depthwise 3×3 convolution: one filter per channel",
-        layer_cost=lambda c, p: LayerCost(convs=(ConvPiece(c, c, 3, c),)),
-        build_layer=lambda c, p: _conv2d(c, 3, c),
         paper_operator="dwconv",
     )
 )
 register(
-    OperatorSpec(
+    _pconv(
+        "slicing",
         name="pconv",
         title="PConv 3×3",
         summary="partial convolution on the first c·r channels, slicing form (the paper's)",
-        defaults={"partial_ratio": 0.25},
-        layer_cost=_pconv_cost("slicing"),
-        build_layer=_pconv_layer("slicing"),
-        check=_check_partial,
-        paper_operator="pconv",
-        paper_params={"partial_ratio": 0.25},
     )
 )
 register(
-    OperatorSpec(
+    _pconv(
+        "split_cat",
         name="pconv_split_cat",
         title="PConv 3×3 (split-cat)",
         summary="partial convolution, split-cat form (FasterNet's training/inference default)",
-        defaults={"partial_ratio": 0.25},
-        layer_cost=_pconv_cost("split_cat"),
-        build_layer=_pconv_layer("split_cat"),
-        check=_check_partial,
-        paper_operator="pconv",
-        paper_params={"partial_ratio": 0.25},
     )
 )
 register(
-    OperatorSpec(
-        name="pwconv",
-        title="PWConv 1×1",
-        summary="pointwise 1×1 convolution, c → c channels",
-        layer_cost=lambda c, p: LayerCost(convs=(ConvPiece(c, c, 1),)),
-        build_layer=lambda c, p: _conv2d(c, 1),
+    _plain_conv(
+        1, name="pwconv", title="PWConv 1×1", summary="pointwise 1×1 convolution, c → c channels"
     )
 )
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from bench.results import ResultRow
 from reports.formatting import fixed, format_fitted_ms, format_share
-from reports.rows import operator_rank, operator_title
+from reports.rows import operator_rank, row_place
 from reports.table import Layout, Report, Table
 
 one_decimal, four_decimals = fixed(1), fixed(4)
@@ -130,15 +130,7 @@ def depth_fits(rows: Sequence[ResultRow]) -> tuple[list[DepthFit], list[str]]:
         latencies = tuple(float(row.latency) for row in group)
         fits.append(
             DepthFit(
-                device=first.device,
-                operator=first.operator,
-                title=operator_title(first.operator),
-                stage=first.stage,
-                channels=first.channels,
-                height=first.height,
-                width=first.width,
-                batch=first.batch,
-                dtype=first.dtype,
+                **row_place(first),
                 layers=layers,
                 latencies_ms=latencies,
                 flops_per_layer=first.flops // first.layers,

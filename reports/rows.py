@@ -5,6 +5,7 @@ roofline tables, the claims and the plots."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from bench.results import ResultRow
 from operators import OPERATORS
@@ -13,6 +14,22 @@ from operators import OPERATORS
 def operator_title(name: str) -> str:
     spec = OPERATORS.get(name)
     return spec.title if spec else name
+
+
+def row_place(row: ResultRow) -> dict[str, Any]:
+    """Where a stored row stands in a per-row report (depth fits, roofline points): its device,
+    operator and title, stage, feature map, batch and dtype, as keyword arguments."""
+    return {
+        "device": row.device,
+        "operator": row.operator,
+        "title": operator_title(row.operator),
+        "stage": row.stage,
+        "channels": row.channels,
+        "height": row.height,
+        "width": row.width,
+        "batch": row.batch,
+        "dtype": row.dtype,
+    }
 
 
 def operator_rank(name: str) -> tuple[int, str]:

@@ -10,19 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.config.model import COMPARE_DEFAULTS
-from bench.errors import FbenchError
+from bench.errors import FbenchError, read_user_file
 
 DEFAULT_CONFIG_FILE = "bench.toml"
 BUILT_IN = "built-in defaults"  # the source named in messages when there is no file
 
 
 def read_toml(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise FbenchError(f"{path}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise FbenchError(f"{path}: cannot read config file ({error})") from None
+    text = read_user_file(path, "config", "config file not found")
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

@@ -1,8 +1,9 @@
 """What makes a planned row the same measurement as a stored one: the identity every plan
 shares (bench.plan.rows.RowPlan, operators.plan.CustomOperatorPlan, networks.plan.NetworkPlan),
-the fields it fixes in the row it produces, and that row's key. One place for the key, so
-that --resume and the process pool match a plan with its stored rows by the same fields.
-Below the operator and network registries, which implement plans of their own."""
+the settings every plan takes from the config, the fields it fixes in the row it produces, and
+that row's key. One place for the key, so that --resume and the process pool match a plan with
+its stored rows by the same fields. Below the operator and network registries, which implement
+plans of their own."""
 
 from __future__ import annotations
 
@@ -44,6 +45,19 @@ class PlannedRow(Protocol):
     def dtype(self) -> str: ...
     @property
     def backend_options(self) -> Mapping[str, Any]: ...
+
+
+def run_settings(config: Any) -> dict[str, Any]:
+    """The fields every plan takes from the run's config as they are: where and how each row
+    runs (batch, dtype, device, backend and its options) and the seed of its weights."""
+    return {
+        "batch": config.batch,
+        "dtype": config.dtype,
+        "device": config.device,
+        "backend": config.backend,
+        "backend_options": dict(config.backend_options),
+        "seed": config.seed,
+    }
 
 
 def row_identity(plan: PlannedRow) -> dict[str, Any]:

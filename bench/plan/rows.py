@@ -12,7 +12,7 @@ from typing import Any
 
 from bench.config import RunConfig
 from bench.flop_count import CountMismatch, FvcoreCount
-from bench.plan.identity import plan_key, row_identity
+from bench.plan.identity import plan_key, row_identity, run_settings
 from bench.results import ResultRow
 from operators import StageShape, get_operator
 from operators.counting import DTYPE_BYTES
@@ -104,12 +104,7 @@ def plan_rows(config: RunConfig) -> list[Any]:
             params=dict(config.operator_params[name]),
             shape=stage,
             layers=layers,
-            batch=config.batch,
-            dtype=config.dtype,
-            device=config.device,
-            backend=config.backend,
-            backend_options=dict(config.backend_options),
-            seed=config.seed,
+            **run_settings(config),
         )
         for name in config.operators
         for stage in config.stages

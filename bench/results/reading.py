@@ -15,7 +15,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.errors import FbenchError
+from bench.errors import FbenchError, read_user_file
 from bench.results.migration import upgrade
 from bench.results.model import ResultRow, RunResult
 
@@ -66,12 +66,7 @@ def parse_result(data: Any, source: str) -> RunResult:
 
 def read_json(path: Path, kind: str, missing_hint: str = "") -> Any:
     """Decoded JSON of a `kind` file ("result", "calibration"), or one line saying what is wrong."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise FbenchError(f"{path}: no such {kind} file{missing_hint}") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise FbenchError(f"{path}: cannot read {kind} file ({error})") from None
+    text = read_user_file(path, kind, f"no such {kind} file{missing_hint}")
     try:
         return json.loads(text)
     except RecursionError:

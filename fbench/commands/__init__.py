@@ -10,6 +10,18 @@ from collections.abc import Callable
 DEFAULT_RESULTS_DIR = "results"
 
 
+def add_result_files(parser: argparse.ArgumentParser, help: str = "result file or run id") -> None:
+    """The stored runs a report reads: one or more result files or run ids."""
+    parser.add_argument("results", metavar="RESULT", nargs="+", help=help)
+
+
+def add_table_format(parser: argparse.ArgumentParser) -> None:
+    """--format of the reports that print one table: text on a terminal, or csv."""
+    parser.add_argument(
+        "--format", choices=("text", "csv"), default="text", help="table format on stdout"
+    )
+
+
 def add_results_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--results-dir",

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from fbench.commands import add_results_dir, positive_int
+from fbench.commands import add_result_files, add_results_dir, add_table_format, positive_int
 
 HELP = "fit latency vs stack depth: per-layer cost and fixed framework overhead"
 DESCRIPTION = """\
@@ -22,7 +22,7 @@ a noisy host a slow spell during one of them bends the line."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("results", metavar="RESULT", nargs="+", help="run ids or result files")
+    add_result_files(parser, help="run ids or result files")
     parser.add_argument(
         "--at-layers",
         metavar="N",
@@ -30,9 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=10,
         help="depth at which the overhead share is stated (default: %(default)s, the paper's)",
     )
-    parser.add_argument(
-        "--format", choices=("text", "csv"), default="text", help="table format on stdout"
-    )
+    add_table_format(parser)
     add_results_dir(parser)
 
 

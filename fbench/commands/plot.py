@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from bench.errors import FbenchError
-from fbench.commands import add_results_dir, comma_list
+from fbench.commands import add_result_files, add_results_dir, comma_list
 
 IMAGE_FORMATS = ("png", "svg", "pdf", "jpg", "webp")
 
@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=list(PLOT_KINDS),
         help="; ".join(f"{kind.name}: {kind.help}" for kind in PLOT_KINDS.values()),
     )
-    parser.add_argument("results", metavar="RESULT", nargs="+", help="result file or run id")
+    add_result_files(parser)
     parser.add_argument(
         "--paper", action="store_true", help="overlay the paper's numbers as hollow markers"
     )

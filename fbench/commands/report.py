@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from bench.errors import FbenchError
-from fbench.commands import add_results_dir
+from fbench.commands import add_result_files, add_results_dir
 
 HELP = "rebuild the paper's tables from stored results; check the paper's claims (claims)"
 DESCRIPTION = """\
@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Table 1 across devices, beside the paper's numbers with --paper",
         description="Table 1 of the paper from result files of one or more devices.",
     )
-    table1.add_argument("results", metavar="RESULT", nargs="+", help="result file or run id")
+    add_result_files(table1)
     table1.add_argument(
         "--paper",
         action="store_true",
@@ -71,7 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "holds weaker, fails, not measured, not comparable). Exit 0 whatever the verdicts; "
         "see docs/claims.md.",
     )
-    claims.add_argument("results", metavar="RESULT", nargs="+", help="result file or run id")
+    add_result_files(claims)
     claims.add_argument(
         "--format",
         choices=("text", "md", "json"),

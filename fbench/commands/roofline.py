@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from fbench.commands import add_results_dir
+from fbench.commands import add_result_files, add_results_dir, add_table_format
 
 HELP = "place stored rows on the device's roofline: intensity, attainable FLOPS, bound"
 DESCRIPTION = """\
@@ -26,7 +26,7 @@ Nothing is measured."""
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from bench.calibration import DEFAULT_CALIBRATIONS_DIR
 
-    parser.add_argument("results", metavar="RESULT", nargs="+", help="run ids or result files")
+    add_result_files(parser, help="run ids or result files")
     parser.add_argument(
         "--calibration",
         metavar="FILE",
@@ -40,9 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="write the roofline plot to PREFIX.png, PREFIX.svg and PREFIX.csv",
     )
-    parser.add_argument(
-        "--format", choices=("text", "csv"), default="text", help="table format on stdout"
-    )
+    add_table_format(parser)
     parser.add_argument(
         "--calibrations-dir",
         metavar="DIR",

@@ -10,20 +10,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+from bench.registry import Registry
 from bench.results import RunResult
 from reports.plots.model import Figure, PlotKind
 from reports.plots.networks import figure2
 from reports.plots.operators import operators_figure
 from reports.plots.roofline import roofline_figure
 
-PLOT_KINDS: dict[str, PlotKind] = {}
+PLOT_KINDS: Registry[PlotKind] = Registry("plot kind", twice="is already registered")
 
 
 def register_plot(kind: PlotKind) -> PlotKind:
-    if kind.name in PLOT_KINDS:
-        raise ValueError(f"plot kind {kind.name!r} is already registered")
-    PLOT_KINDS[kind.name] = kind
-    return kind
+    return PLOT_KINDS.add(kind.name, kind)
 
 
 register_plot(

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from bench.calibration import Calibration
 from bench.results import ResultRow
-from reports.rows import operator_rank, operator_title
+from reports.rows import operator_rank, row_place
 
 
 def arithmetic_intensity(flops_per_sample: int, batch: int, memory_access_bytes: int) -> float:
@@ -141,16 +141,8 @@ def roofline_point(row: ResultRow, calibration: Calibration) -> RooflinePoint | 
         roof_bandwidth.ci95_high or bandwidth,
     )
     return RooflinePoint(
-        device=row.device,
-        operator=row.operator,
-        title=operator_title(row.operator),
-        stage=row.stage,
-        channels=row.channels,
-        height=row.height,
-        width=row.width,
+        **row_place(row),
         layers=row.layers,
-        batch=row.batch,
-        dtype=row.dtype,
         flops_per_call=row.flops * row.batch,
         memory_access_bytes=row.memory_access_bytes,
         implementation_memory_access_bytes=implementation_bytes,
