@@ -7,7 +7,7 @@ import platform
 import pytest
 
 from bench import config
-from devices import arm
+from devices import arm, arm_telemetry
 from tests.conftest import FIXTURES, REPO, assert_one_line_error, fbench
 
 PI = FIXTURES / "arm"
@@ -27,11 +27,11 @@ def test_cortex_a72_detected_from_a_pi4_cpuinfo_and_board_model():
 
 
 def test_other_arm_cpu_runs_but_says_so_and_x86_is_unknown():
-    neoverse = arm.parse_cpu_identity(read("cpuinfo_neoverse_n1.txt"))
+    neoverse = arm_telemetry.parse_cpu_identity(read("cpuinfo_neoverse_n1.txt"))
     assert neoverse["is_cortex_a72"] is False
     assert neoverse["cpu_part"] == "0xd0c"
     assert "0xd0c" in neoverse["cpu_name"]
-    x86 = arm.parse_cpu_identity(read("cpuinfo_x86.txt"))
+    x86 = arm_telemetry.parse_cpu_identity(read("cpuinfo_x86.txt"))
     assert x86 == {
         "cpu_implementer": None,
         "cpu_part": None,
@@ -56,19 +56,19 @@ def test_other_arm_cpu_runs_but_says_so_and_x86_is_unknown():
     ],
 )
 def test_get_throttled_bits_decoded(name, now, occurred):
-    decoded = arm.parse_throttled(read(name))
+    decoded = arm_telemetry.parse_throttled(read(name))
     assert decoded["raw"] == name.rsplit("_", 1)[1]
     assert {flag for flag, on in decoded["now"].items() if on} == now
     assert {flag for flag, on in decoded["occurred"].items() if on} == occurred
 
 
 def test_frequency_capped_bit():
-    assert arm.decode_throttled(0x20002)["now"]["frequency_capped"] is True
-    assert arm.decode_throttled(0x20000)["now"]["frequency_capped"] is False
+    assert arm_telemetry.decode_throttled(0x20002)["now"]["frequency_capped"] is True
+    assert arm_telemetry.decode_throttled(0x20000)["now"]["frequency_capped"] is False
 
 
 def test_telemetry_from_a_pi_and_from_nothing():
-    reading = arm.telemetry_from_sources(
+    reading = arm_telemetry.telemetry_from_sources(
         {
             "temp": read("thermal_zone0_temp"),
             "cur_freq": read("scaling_cur_freq"),
@@ -84,9 +84,11 @@ def test_telemetry_from_a_pi_and_from_nothing():
     assert reading["arm_clock_mhz"] == pytest.approx(1500.4)
     assert reading["throttled"]["raw"] == "0x0"
     # No sysfs, no vcgencmd (a VM, emulation, a non-Pi board): nulls, never a crash.
-    empty = arm.telemetry_from_sources({})
+    empty = arm_telemetry.telemetry_from_sources({})
     assert set(empty.values()) == {None}
-    garbage = arm.telemetry_from_sources({"temp": "n/a", "get_throttled": "error", "cur_freq": ""})
+    garbage = arm_telemetry.telemetry_from_sources(
+        {"temp": "n/a", "get_throttled": "error", "cur_freq": ""}
+    )
     assert garbage["soc_temp_c"] is None and garbage["throttled"] is None
     assert garbage["cpu_mhz"] is None
 
@@ -98,27 +100,27 @@ def _reading(throttled: int | None = 0, temp: float = 50.0, max_mhz: float = 150
         "cpu_max_mhz": max_mhz,
         "governor": "ondemand",
         "arm_clock_mhz": 1500.0,
-        "throttled": arm.decode_throttled(throttled) if throttled is not None else None,
+        "throttled": arm_telemetry.decode_throttled(throttled) if throttled is not None else None,
     }
 
 
 def test_row_problems_name_what_made_the_row_untrustworthy():
-    assert arm.row_problems(_reading(), _reading(), 80.0) == []
+    assert arm_telemetry.row_problems(_reading(), _reading(), 80.0) == []
     # "Has occurred since boot" bits that were already set before the row are not its fault.
-    assert arm.row_problems(_reading(0x50000), _reading(0x50000), 80.0) == []
-    during = arm.row_problems(_reading(0x0), _reading(0x50000), 80.0)
+    assert arm_telemetry.row_problems(_reading(0x50000), _reading(0x50000), 80.0) == []
+    during = arm_telemetry.row_problems(_reading(0x0), _reading(0x50000), 80.0)
     assert len(during) == 1 and "under voltage" in during[0] and "during the row" in during[0]
-    now = arm.row_problems(_reading(0x0), _reading(0x50005), 80.0)
+    now = arm_telemetry.row_problems(_reading(0x0), _reading(0x50005), 80.0)
     assert any("under voltage, throttled after the row" in p for p in now)
-    soft = arm.row_problems(_reading(0x80008), _reading(0x80008), 80.0)
+    soft = arm_telemetry.row_problems(_reading(0x80008), _reading(0x80008), 80.0)
     assert any("soft temperature limit" in p for p in soft)
-    capped = arm.row_problems(_reading(max_mhz=1500.0), _reading(max_mhz=1000.0), 80.0)
+    capped = arm_telemetry.row_problems(_reading(max_mhz=1500.0), _reading(max_mhz=1000.0), 80.0)
     assert capped == ["CPU max frequency capped during the row: 1500 → 1000 MHz"]
-    hot = arm.row_problems(_reading(temp=70.0), _reading(temp=82.5), 80.0)
+    hot = arm_telemetry.row_problems(_reading(temp=70.0), _reading(temp=82.5), 80.0)
     assert hot and "82.5 °C" in hot[0]
     # Without vcgencmd or sysfs there is nothing to judge: not a problem.
-    nothing = arm.telemetry_from_sources({})
-    assert arm.row_problems(nothing, nothing, 80.0) == []
+    nothing = arm_telemetry.telemetry_from_sources({})
+    assert arm_telemetry.row_problems(nothing, nothing, 80.0) == []
 
 
 class FakeBoard:

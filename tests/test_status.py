@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from bench.results import read_result, status
-from devices import arm
+from devices import arm_telemetry
 from reports.run_summary import precision_line
 from tests.conftest import FIXTURES, fbench
 
@@ -42,13 +42,13 @@ def test_device_problems_carry_their_code_and_stay_strings():
 def test_the_pi_names_each_problem_s_code():
     def reading(throttled=0, max_mhz=1500.0, temp=50.0, governor="performance"):
         return {
-            "throttled": arm.decode_throttled(throttled),
+            "throttled": arm_telemetry.decode_throttled(throttled),
             "cpu_max_mhz": max_mhz,
             "soc_temp_c": temp,
             "governor": governor,
         }
 
-    problems = arm.row_problems(
+    problems = arm_telemetry.row_problems(
         reading(), reading(0x50000, max_mhz=1000.0, temp=82.5, governor="ondemand"), 80.0
     )
     assert [status.problem_code(p) for p in problems] == [
