@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from bench.results import ResultRow
 from reports.formatting import fixed, format_fitted_ms, format_share
-from reports.rows import operator_rank, row_place
+from reports.rows import RowPlace, operator_rank, row_place
 from reports.table import Layout, Report, Table
 
 one_decimal, four_decimals = fixed(1), fixed(4)
@@ -60,16 +60,9 @@ def fit_line(xs: Sequence[float], ys: Sequence[float]) -> LineFit:
 
 
 @dataclass(frozen=True)
-class DepthFit:
+class DepthFit(RowPlace):
     """One operator × shape on one device: its latency at each depth and the fitted line."""
 
-    device: str
-    operator: str
-    title: str
-    stage: int
-    channels: int
-    height: int
-    width: int
     batch: int
     dtype: str
     layers: tuple[int, ...]

@@ -5,6 +5,7 @@ roofline tables, the claims and the plots."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from bench.results import ResultRow
@@ -14,6 +15,20 @@ from operators import OPERATORS
 def operator_title(name: str) -> str:
     spec = OPERATORS.get(name)
     return spec.title if spec else name
+
+
+@dataclass(frozen=True)
+class RowPlace:
+    """Where a stored row stands in a per-row report (a depth fit, a roofline point): the
+    fields such reports begin with, in this order (their CSV columns follow it)."""
+
+    device: str
+    operator: str
+    title: str
+    stage: int
+    channels: int
+    height: int
+    width: int
 
 
 def row_place(row: ResultRow) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from bench.calibration import Calibration
 from bench.results import ResultRow
-from reports.rows import operator_rank, row_place
+from reports.rows import RowPlace, operator_rank, row_place
 
 
 def arithmetic_intensity(flops_per_sample: int, batch: int, memory_access_bytes: int) -> float:
@@ -58,16 +58,9 @@ def bound(intensity: float, compute_gflops_per_s: float, bandwidth_gb_per_s: flo
 
 
 @dataclass(frozen=True)
-class RooflinePoint:
+class RooflinePoint(RowPlace):
     """One row placed on its device's roofline."""
 
-    device: str
-    operator: str
-    title: str
-    stage: int
-    channels: int
-    height: int
-    width: int
     layers: int
     batch: int
     dtype: str
