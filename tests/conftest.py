@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +27,29 @@ def fbench(
         timeout=timeout,
         env=env,
     )
+
+
+def start_fbench(*args: str) -> subprocess.Popen:
+    """`fbench ARGS` started in the background, stderr piped, so a test can signal it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "fbench.cli", *args],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # A shell starts background jobs with SIGINT ignored, and Python keeps it ignored:
+        # give the child the default disposition a user's terminal would, so Ctrl-C lands.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+
+
+def start_run(tmp_path: Path, config_text: str) -> tuple[subprocess.Popen, Path]:
+    """`fbench run` of `config_text` started in the background; its results folder."""
+    config = tmp_path / "run.toml"
+    config.write_text(config_text)
+    results_dir = tmp_path / "results"
+    run = start_fbench(
+        "run", "--config", str(config), "--results-dir", str(results_dir), "--no-table"
+    )
+    return run, results_dir
 
 
 def assert_one_line_error(

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from operators import get_operator
-from tests.conftest import REPO, assert_one_line_error, fbench
+from tests.conftest import REPO, assert_one_line_error, fbench, start_fbench
 
 ENVIRONMENT_FIELDS = (
     "python",
@@ -200,25 +200,7 @@ def test_ctrl_c_keeps_finished_rows_and_resume_completes_them(tmp_path):
     config = tmp_path / "slow.toml"
     config.write_text(SLOW_CONFIG)
     results_dir = tmp_path / "results"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "fbench.cli",
-            "run",
-            "--config",
-            str(config),
-            "--results-dir",
-            str(results_dir),
-        ],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        # A shell starts background jobs with SIGINT ignored, and Python keeps it ignored:
-        # give the child the default disposition a user's terminal would, so Ctrl-C lands.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
+    process = start_fbench("run", "--config", str(config), "--results-dir", str(results_dir))
     deadline = time.monotonic() + 120
     while len(_rows_in(results_dir)) < 2 and time.monotonic() < deadline:
         assert process.poll() is None, process.communicate()

@@ -13,7 +13,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -30,7 +29,7 @@ from bench.measure.processes import _pooled
 from bench.plan.rows import plan_rows
 from devices.cpu import CPU_SETTINGS, CpuSession
 from fbench.commands.run_resume import left_to_do
-from tests.conftest import REPO, fbench
+from tests.conftest import fbench, start_fbench, start_run
 from tests.test_processes import _worker_row
 
 # Two processes, rows that never reach their (unreachable) target and so sample for their
@@ -56,21 +55,6 @@ host_probe = false
 [devices.cpu]
 pin_core = "none"
 """
-
-
-def _start(tmp_path: Path, config_text: str = TWO_PROCESSES) -> tuple[subprocess.Popen, Path]:
-    config = tmp_path / "run.toml"
-    config.write_text(config_text)
-    results_dir = tmp_path / "results"
-    parent = subprocess.Popen(
-        [sys.executable, "-m", "fbench.cli", "run", "--config", str(config),
-         "--results-dir", str(results_dir), "--no-table"],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        # A shell starts background jobs with SIGINT ignored: restore a terminal's default.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )  # fmt: skip
-    return parent, results_dir
 
 
 @contextlib.contextmanager
@@ -124,7 +108,7 @@ def _assert_completed_in_two_processes(path: Path, before: results.RunResult) ->
 
 @pytest.mark.slow
 def test_a_worker_killed_mid_sweep_is_recorded_and_resume_adds_its_process(tmp_path):
-    parent, results_dir = _start(tmp_path)
+    parent, results_dir = start_run(tmp_path, TWO_PROCESSES)
     with _watchdog(parent):
         _wait_for(parent, "process 1/2 timed")
         _workers(parent)[0].send_signal(signal.SIGKILL)  # process 2, given its rows now
@@ -159,7 +143,7 @@ def test_a_worker_killed_mid_sweep_is_recorded_and_resume_adds_its_process(tmp_p
 
 @pytest.mark.slow
 def test_sigkill_of_the_parent_keeps_every_finished_process_and_one_resume_at_a_time(tmp_path):
-    parent, results_dir = _start(tmp_path)
+    parent, results_dir = start_run(tmp_path, TWO_PROCESSES)
     with _watchdog(parent):
         _wait_for(parent, "process 1/2 timed")  # printed once it is stored
         workers = _workers(parent)
@@ -174,10 +158,7 @@ def test_sigkill_of_the_parent_keeps_every_finished_process_and_one_resume_at_a_
     assert all("partial: timed in 1 of 2 planned processes" in row.notes for row in stored.rows)
 
     # Two resumes at once: the first holds the run's lock, the second stops with one line.
-    first = subprocess.Popen(
-        [sys.executable, "-m", "fbench.cli", "run", "--resume", str(path), "--no-table"],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    first = start_fbench("run", "--resume", str(path), "--no-table")
     lock = results_dir / f".{path.name}.lock"
     with _watchdog(first):
         while not (lock.exists() and lock.read_text().strip() == str(first.pid)):
@@ -200,7 +181,7 @@ def test_sigkill_of_the_parent_keeps_every_finished_process_and_one_resume_at_a_
 def test_sigterm_keeps_finished_processes_a_second_signal_loses_nothing_and_resume_completes(
     tmp_path,
 ):
-    parent, results_dir = _start(tmp_path)
+    parent, results_dir = start_run(tmp_path, TWO_PROCESSES)
     with _watchdog(parent):
         _wait_for(parent, "process 1/2 timed")
         workers = _workers(parent)
@@ -354,7 +335,7 @@ def test_a_disk_that_fills_mid_run_is_one_line_exit_4_and_a_valid_file(tmp_path)
 
 @pytest.mark.slow
 def test_sigterm_of_a_one_process_run_keeps_its_finished_rows(tmp_path):
-    parent, results_dir = _start(
+    parent, results_dir = start_run(
         tmp_path,
         TWO_PROCESSES.replace("processes = 2", "processes = 1")
         .replace('["conv", "dwconv"]', '["conv", "dwconv", "pconv"]')

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import psutil
 import pytest
@@ -25,7 +22,7 @@ from bench.results.status import DeviceProblem
 from bench.stats.timing import between_processes_halfwidth, medians_spread, summarize
 from devices.cpu import CPU_SETTINGS, CpuSession
 from reports.table1.averages import counts_in_averages
-from tests.conftest import REPO, assert_one_line_error, fbench
+from tests.conftest import assert_one_line_error, fbench, start_run
 
 
 def _config(**overrides):
@@ -356,23 +353,8 @@ pin_core = "none"
 """
 
 
-def _start_slow_run(tmp_path, config_text: str) -> tuple[subprocess.Popen, Path]:
-    """`fbench run` of `config_text` in a subprocess that Ctrl-C (SIGINT) can interrupt."""
-    config = tmp_path / "slow.toml"
-    config.write_text(config_text)
-    results_dir = tmp_path / "results"
-    parent = subprocess.Popen(
-        [sys.executable, "-m", "fbench.cli", "run", "--config", str(config),
-         "--results-dir", str(results_dir), "--no-table"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        # A shell starts background jobs with SIGINT ignored: restore a terminal's default.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )  # fmt: skip
-    return parent, results_dir
-
-
 def test_ctrl_c_stops_the_worker_and_resume_times_the_rows_in_processes(tmp_path):
-    parent, results_dir = _start_slow_run(tmp_path, SLOW_CONFIG)
+    parent, results_dir = start_run(tmp_path, SLOW_CONFIG)
     deadline = time.monotonic() + 120
     workers: list[psutil.Process] = []
     while not workers and time.monotonic() < deadline:  # wait until process 1 is sampling
@@ -400,7 +382,7 @@ def test_ctrl_c_stops_the_worker_and_resume_times_the_rows_in_processes(tmp_path
 
 def test_ctrl_c_after_a_finished_process_keeps_its_rows_as_disturbed(tmp_path):
     config_text = SLOW_CONFIG.replace("max_row_s = 6.0", "max_row_s = 2.0")
-    parent, results_dir = _start_slow_run(tmp_path, config_text)
+    parent, results_dir = start_run(tmp_path, config_text)
     for line in parent.stderr:  # progress lines, one per finished process
         if "process 1/2 timed" in line:
             break
