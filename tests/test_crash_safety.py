@@ -29,8 +29,8 @@ from bench.measure.processes import _pooled
 from bench.plan.rows import plan_rows
 from devices.cpu import CPU_SETTINGS, CpuSession
 from fbench.commands.run_resume import left_to_do
-from tests.conftest import fbench, start_fbench, start_run
-from tests.test_processes import _worker_row
+from tests.conftest import FIXTURES, fbench, start_fbench, start_run
+from tests.test_processes import _config, _worker_row
 
 # Two processes, rows that never reach their (unreachable) target and so sample for their
 # whole, small, budget: each worker takes a second or two after its imports.
@@ -232,11 +232,6 @@ def test_a_stored_pooled_row_splits_back_into_its_processes_for_resume():
     assert processes_of(stored) == 2 and processes_of(first) == 1
 
 
-def _config(**overrides):
-    values = {"stages": [4], "layers": 1, "quick": True, "pin_core": "none"} | overrides
-    return config_module.load(None, config_module.Overrides(**values))
-
-
 def test_resume_times_rows_short_of_their_processes_and_missing_rows_not_failed_ones(tmp_path):
     config = _config(processes=2, operators=["conv", "dwconv", "pconv", "gconv"])
     conv, dwconv, pconv, _ = plan_rows(config)
@@ -355,8 +350,6 @@ def test_sigterm_of_a_one_process_run_keeps_its_finished_rows(tmp_path):
 
 
 def test_show_says_how_far_a_run_got_and_which_worker_died(tmp_path):
-    from tests.conftest import FIXTURES, fbench
-
     data = json.loads((FIXTURES / "cpu_table1.json").read_text())
     data.update(
         state="incomplete",
