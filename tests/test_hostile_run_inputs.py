@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from bench import calibration, environment, results
-from bench.errors import EXIT_INCOMPLETE, EXIT_USAGE
+from bench.errors import EXIT_INCOMPLETE
 from tests.conftest import FIXTURES, REPO, assert_one_line_error
 
 
@@ -32,10 +32,6 @@ def _fbench(*args: str, timeout: float = 120, **kwargs: Any) -> subprocess.Compl
     return subprocess.run(
         [sys.executable, "-m", "fbench.cli", *args], cwd=REPO, text=True, timeout=timeout, **options
     )
-
-
-def _assert_one_line(result: subprocess.CompletedProcess, code: int, *fragments: str) -> None:
-    assert_one_line_error(result, *fragments, code=code)
 
 
 @pytest.fixture
@@ -85,7 +81,7 @@ def test_empty_and_absurd_flags(results_dir, flags, fragment):
     before = _snapshot(results_dir)
     where = [] if flags[0] == "--results-dir" else ["--results-dir", str(results_dir)]
     result = _fbench("run", "--quick", *where, *flags)
-    _assert_one_line(result, EXIT_USAGE, fragment)
+    assert_one_line_error(result, fragment)
     assert _snapshot(results_dir) == before
 
 
@@ -100,7 +96,7 @@ def test_absurd_values_in_a_config_file(tmp_path, results_dir, text, fragment):
     before = _snapshot(results_dir)
     config = _config(tmp_path, text)
     result = _fbench("run", "--config", str(config), "--results-dir", str(results_dir))
-    _assert_one_line(result, EXIT_USAGE, str(config), fragment)
+    assert_one_line_error(result, str(config), fragment)
     assert _snapshot(results_dir) == before
 
 
@@ -113,16 +109,16 @@ def test_a_fifo_a_device_or_a_directory_as_config_is_refused_without_reading(tmp
         (tmp_path, "a directory"),
     ):
         result = _fbench("run", "--config", str(path), "--results-dir", str(results_dir))
-        _assert_one_line(result, EXIT_USAGE, f"--config {path}: {fragment}")
+        assert_one_line_error(result, f"--config {path}: {fragment}")
 
 
 def test_a_results_dir_that_is_a_file_or_cannot_be_created(tmp_path, results_dir):
     before = _snapshot(results_dir)
     stored = results_dir / "stored.json"
     result = _fbench("run", "--quick", "--results-dir", str(stored))
-    _assert_one_line(result, EXIT_USAGE, f"--results-dir {stored}: not a directory")
+    assert_one_line_error(result, f"--results-dir {stored}: not a directory")
     result = _fbench("run", "--quick", "--results-dir", "/proc/fbench-results")
-    _assert_one_line(result, EXIT_USAGE, "--results-dir /proc/fbench-results: cannot create it")
+    assert_one_line_error(result, "--results-dir /proc/fbench-results: cannot create it")
     assert _snapshot(results_dir) == before
 
 
@@ -135,8 +131,8 @@ def test_a_read_only_results_dir(results_dir):
         resumed = _fbench("run", "--resume", "stored", "--results-dir", str(results_dir))
     finally:
         results_dir.chmod(0o755)
-    _assert_one_line(result, EXIT_USAGE, f"--results-dir {results_dir}: not writable")
-    _assert_one_line(resumed, EXIT_USAGE, "cannot write")
+    assert_one_line_error(result, f"--results-dir {results_dir}: not writable")
+    assert_one_line_error(resumed, "cannot write")
     assert _snapshot(results_dir) == before
 
 
@@ -174,7 +170,7 @@ def test_resume_checks_the_stored_config_again(results_dir, change, fragment):
     path = _write_variant(results_dir, "edited.json", change)
     before = _snapshot(results_dir)
     result = _fbench("run", "--resume", "edited", "--results-dir", str(results_dir))
-    _assert_one_line(result, EXIT_USAGE, str(path), fragment)
+    assert_one_line_error(result, str(path), fragment)
     assert _snapshot(results_dir) == before  # no lock file left behind either
 
 
@@ -183,7 +179,7 @@ def test_resume_of_a_deeply_nested_file_is_one_line(results_dir):
     nested.write_text("[" * 100_000)
     before = _snapshot(results_dir)
     for command in (["run", "--resume", str(nested)], ["show", str(nested)]):
-        _assert_one_line(_fbench(*command), EXIT_USAGE, f"{nested}: corrupt result file")
+        assert_one_line_error(_fbench(*command), f"{nested}: corrupt result file")
     assert _snapshot(results_dir) == before
 
 
@@ -195,20 +191,22 @@ def test_resume_of_a_run_another_process_writes_is_refused(results_dir):
         result = _fbench("run", "--resume", "stored", "--results-dir", str(results_dir))
     finally:
         holder.release()
-    _assert_one_line(result, EXIT_USAGE, f"another fbench run (pid {os.getpid()})")
+    assert_one_line_error(result, f"another fbench run (pid {os.getpid()})")
     assert path.read_bytes() == before
 
 
 def test_output_that_cannot_be_written_is_one_line_and_exit_4(fixture_path):
     with open("/dev/full", "w") as full:
         result = _fbench("show", str(fixture_path), stdout=full)
-    _assert_one_line(result, EXIT_INCOMPLETE, "cannot write the output (No space left")
+    assert_one_line_error(result, "cannot write the output (No space left", code=EXIT_INCOMPLETE)
     closed = subprocess.run(
         [sys.executable, "-m", "fbench.cli", "show", str(fixture_path)],
         cwd=REPO, stderr=subprocess.PIPE, text=True, timeout=120,
         preexec_fn=lambda: os.close(1),
     )  # fmt: skip
-    _assert_one_line(closed, EXIT_INCOMPLETE, "cannot write the output (standard output is closed")
+    assert_one_line_error(
+        closed, "cannot write the output (standard output is closed", code=EXIT_INCOMPLETE
+    )
 
 
 def test_an_ascii_only_stdout_gets_escapes_not_a_traceback(fixture_path):
