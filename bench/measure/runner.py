@@ -38,7 +38,7 @@ from bench.config import RunConfig, TimingConfig
 from bench.errors import one_line
 from bench.measure import host_probe
 from bench.measure.events import Emit, Phase, RoundFinished, RowCount
-from bench.measure.stopping import interval_note, samples_converged
+from bench.measure.stopping import has_converged, interval_note
 from bench.plan.rows import RowPlan
 from bench.results import ResultRow, now_iso
 from bench.results import status as row_status
@@ -69,15 +69,8 @@ class _Row:
     # (CUDA events) returns one per-call average per block, which sums to far less.
     sampled_s: float = 0.0
 
-    @property
-    def samples_ms(self) -> list[float]:
-        return [s * 1000.0 for s in self.samples_s]
-
     def summary(self) -> timing.LatencySummary:
-        return timing.summarize(self.samples_ms)
-
-    def converged(self, settings: TimingConfig) -> bool:
-        return samples_converged(self.samples_ms, self.rounds, settings)
+        return timing.summarize([s * 1000.0 for s in self.samples_s])
 
 
 def _prepare(plan: RowPlan, session: Any, cache_dir: Path | None = None) -> _Row:
@@ -329,15 +322,18 @@ def _interleaved(
         if probe_ms is not None:
             for row in sampled:
                 row.probe_ms.append(probe_ms)
-        still_active = []
+        # One summary per row and round serves both the stopping rule and the progress line.
+        still_active, estimates = [], []
         for row in active:
-            converged = row.converged(settings)
+            summary = row.summary() if row.samples_s else None
+            converged = summary is not None and has_converged(summary, row.rounds, settings)
             if converged or row.sampled_s >= settings.max_row_s:
                 yield finished(_finish(row, session, settings, converged))
             else:
                 still_active.append(row)
+                if summary is not None:
+                    estimates.append((row.plan.label, summary))
         active = still_active
-        estimates = [(row.plan.label, row.summary()) for row in active if row.samples_s]
         emit(RoundFinished(round_number, estimates, count.done, count.total))
 
 

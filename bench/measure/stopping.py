@@ -9,8 +9,6 @@ several (bench/measure/pooling.py). docs/methodology.md has the reasons for the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from bench.config import TimingConfig
 from bench.stats import timing
 
@@ -21,13 +19,6 @@ def has_converged(summary: timing.LatencySummary, rounds: int, settings: TimingC
         return False
     halfwidth = summary.ci95_halfwidth_rel
     return halfwidth is not None and halfwidth <= settings.ci_target
-
-
-def samples_converged(samples_ms: Sequence[float], rounds: int, settings: TimingConfig) -> bool:
-    """`has_converged` for raw samples (too few to summarise are not converged)."""
-    if len(samples_ms) < settings.min_samples:  # also spares summarising no samples
-        return False
-    return has_converged(timing.summarize(samples_ms), rounds, settings)
 
 
 def interval_note(
