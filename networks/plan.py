@@ -130,7 +130,7 @@ def plan_networks(config: Any) -> list[NetworkPlan]:
         NetworkPlan(
             model=name,
             **run_settings(config),
-            input_size=getattr(config, "input_size", None),
+            input_size=config.input_size,
         )
         for name in config.models
     ]

@@ -82,7 +82,7 @@ def zoo_problem(key: str) -> str | None:
 
 def zoo_problems(config: Any) -> list[str]:
     """One line per zoo model of a network run that does not exist (checked before timing)."""
-    if getattr(config, "suite", None) != "networks":
+    if config.suite != "networks":
         return []
     found = ((key, zoo_problem(key)) for key in config.models if key.startswith(ZOOS))
     return [f"--models {key}: {problem}" for key, problem in found if problem]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.flop_count import CountMismatch
-from bench.plan import plan_key, row_identity, run_settings
+from bench.plan import plan_key, row_identity
 from bench.results import ResultRow
 from operators.counting import DTYPE_BYTES
 from operators.custom import CustomOperator, OperatorProblem
@@ -148,20 +148,3 @@ class CustomOperatorPlan:
             operator_source=source,
             **values,
         )
-
-
-def plan_custom(config: Any, builtin_plan: type) -> list[Any]:
-    """Every operator, built-in (`builtin_plan`, the runner's RowPlan) or custom, at every
-    shape and depth, in config order (operator-major, like Table 1)."""
-    plans: list[Any] = []
-    for name in config.operators:
-        custom = config.custom_operator(name)
-        for stage in config.stages:
-            for layers in config.depths:
-                common = dict(shape=stage, layers=layers, **run_settings(config))
-                if custom is not None:
-                    plans.append(CustomOperatorPlan(definition=custom, **common))
-                else:
-                    params = dict(config.operator_params[name])
-                    plans.append(builtin_plan(operator=name, params=params, **common))
-    return plans

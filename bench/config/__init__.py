@@ -15,7 +15,6 @@ also runs from a directory without one. The modules, in the order a config flows
 
 # The package's public API: what the CLI, the pipeline and the tests import from bench.config.
 from bench.config.model import (
-    COMPARE_DEFAULTS,
     DTYPES,
     NETWORK_TIMING,
     PAPER_STAGES,
@@ -29,7 +28,6 @@ from bench.config.toml import default_config_path, load_compare_settings
 from bench.errors import FbenchError
 
 __all__ = [
-    "COMPARE_DEFAULTS",
     "DTYPES",
     "NETWORK_TIMING",
     "PAPER_STAGES",

@@ -94,19 +94,27 @@ def plan_rows(config: RunConfig) -> list[Any]:
         from networks.plan import plan_networks
 
         return plan_networks(config)
-    if config.custom_operators:
-        from operators.plan import plan_custom
-
-        return plan_custom(config, RowPlan)
     return [
-        RowPlan(
-            operator=name,
-            params=dict(config.operator_params[name]),
-            shape=stage,
-            layers=layers,
-            **run_settings(config),
-        )
+        _operator_plan(config, name, stage, layers)
         for name in config.operators
         for stage in config.stages
         for layers in config.depths
     ]
+
+
+def _operator_plan(config: RunConfig, name: str, shape: StageShape, layers: int) -> Any:
+    """A built-in operator's `RowPlan`, or a custom operator's plan (operators.plan)."""
+    custom = config.custom_operator(name)
+    if custom is not None:
+        from operators.plan import CustomOperatorPlan
+
+        return CustomOperatorPlan(
+            definition=custom, shape=shape, layers=layers, **run_settings(config)
+        )
+    return RowPlan(
+        operator=name,
+        params=dict(config.operator_params[name]),
+        shape=shape,
+        layers=layers,
+        **run_settings(config),
+    )

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fbench.commands import DEFAULT_RESULTS_DIR
 from fbench.commands.run_resume import (
     left_to_do,
     process_counts,
@@ -263,7 +264,7 @@ def _finish(store: RunStore, planned: int, show_table: bool) -> int:
 
 def _resume_command(store: RunStore) -> str:
     command = f"fbench run --resume {store.result.run_id}"
-    if store.path.parent != Path("results"):
+    if store.path.parent != Path(DEFAULT_RESULTS_DIR):
         command += f" --results-dir {store.path.parent}"
     return command
 
