@@ -13,7 +13,7 @@ from statistics import fmean
 from typing import Any
 
 from bench.results import ResultRow, RunResult
-from operators import OPERATORS, StageShape
+from operators import OPERATORS
 from reports import paper
 from reports.formatting import fixed, format_g, format_ms
 from reports.paper import covers_paper, matched_pconv_dwconv_ratio, paper_row
@@ -136,7 +136,7 @@ def table1_devices(
             first = lines[key]
             line: list[object] = [
                 operator_title(name) if index == 0 else "",
-                StageShape(first.stage, first.channels, first.height, first.width).label,
+                first.shape_label,
                 first.flops / 1e6,
             ]
             for block, rows in zip(blocks, by_group, strict=True):
