@@ -150,15 +150,13 @@ def table1_devices(
     ratios_text = []
     for group, block in zip(groups, blocks, strict=True):
         measured = pconv_dwconv_ratio(group.rows)
-        reference = (
-            matched_pconv_dwconv_ratio(group.rows, group.paper_column) if with_paper else None
-        )
+        paper_ratio = matched_pconv_dwconv_ratio(group.rows, group.paper_column)
+        reference = paper_ratio if with_paper else None
         values = {"gflops": measured, "paper_gflops": reference}
         values["ratio"] = _over(measured, reference)
         ratio_line += [values.get(column.role, "") for column in block]
         if measured is not None:
             text = f"{group.label} {measured:.1f}×"
-            paper_ratio = matched_pconv_dwconv_ratio(group.rows, group.paper_column)
             if paper_ratio is not None:
                 text += f" (paper {paper_ratio:.1f}× on {group.paper_column.upper()})"
             ratios_text.append(text)
