@@ -90,10 +90,6 @@ class DepthFit(RowPlace):
             return None
         return self.flops_per_layer * self.batch / (self.fit.slope / 1000.0) / 1e9
 
-    @property
-    def shape_label(self) -> str:
-        return f"{self.channels}×{self.height}×{self.width}"
-
 
 def _depth_key(row: ResultRow) -> tuple:
     """Everything that identifies a row except its depth."""

@@ -30,6 +30,10 @@ class RowPlace:
     height: int
     width: int
 
+    @property
+    def shape_label(self) -> str:
+        return f"{self.channels}×{self.height}×{self.width}"
+
 
 def row_place(row: ResultRow) -> dict[str, Any]:
     """Where a stored row stands in a per-row report (depth fits, roofline points): its device,

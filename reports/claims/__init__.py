@@ -23,13 +23,12 @@ from reports.claims.model import (
     mean_estimate,
     order_verdict,
 )
-from reports.claims.render import METHOD, claims_json, claims_table
+from reports.claims.render import claims_json, claims_table
 from reports.claims.rows import usable
 
 __all__ = [
     "FAILS",
     "HOLDS",
-    "METHOD",
     "NOT_COMPARABLE",
     "NOT_MEASURED",
     "VERDICTS",

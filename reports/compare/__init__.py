@@ -8,7 +8,6 @@ What the gate decides and why, with measured numbers: docs/regression-gate.md.
 
 # The package's public API (fbench's commands, tests and benchmarks import these from here).
 from reports.compare.comparability import (
-    RUN_KEYS,
     Difference,
     comparability_problems,
     differences,
@@ -17,7 +16,7 @@ from reports.compare.comparability import (
 )
 from reports.compare.host import host_correction
 from reports.compare.judge import compare_runs, row_is_ok
-from reports.compare.output import comparison_report, render_markdown, render_text
+from reports.compare.output import render_markdown, render_text
 from reports.compare.statistics import (
     bootstrap_medians,
     bootstrap_ratio_ci,
@@ -27,7 +26,6 @@ from reports.compare.statistics import (
     welch_ratio_ci,
 )
 from reports.compare.verdicts import (
-    DEFAULT_ALPHA,
     DEFAULT_HOST_TOLERANCE,
     DEFAULT_THRESHOLD,
     NOT_JUDGED,
@@ -38,11 +36,9 @@ from reports.compare.verdicts import (
 )
 
 __all__ = [
-    "DEFAULT_ALPHA",
     "DEFAULT_HOST_TOLERANCE",
     "DEFAULT_THRESHOLD",
     "NOT_JUDGED",
-    "RUN_KEYS",
     "VERDICTS",
     "Comparison",
     "Difference",
@@ -52,7 +48,6 @@ __all__ = [
     "bootstrap_ratio_ci",
     "comparability_problems",
     "compare_runs",
-    "comparison_report",
     "differences",
     "experiment",
     "experiment_keys",

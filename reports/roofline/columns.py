@@ -9,9 +9,8 @@ from collections.abc import Callable
 
 from bench.calibration import calibration_for_run
 from bench.results import ResultRow
-from reports.formatting import fixed
+from reports.formatting import fixed, format_share
 from reports.roofline.maths import roofline_point
-from reports.roofline.report import percent
 from reports.table1.columns import ColumnSet, DeviceColumn, DeviceGroup, register_columns
 
 
@@ -34,10 +33,16 @@ ROOFLINE_COLUMNS = register_columns(
             DeviceColumn("{device} MAC/B", _field("intensity_implementation"), fixed(2)),
             DeviceColumn("{device} attainable G/s", _field("attainable_gflops_per_s"), fixed(1)),
             DeviceColumn(
-                "{device} of attainable", _field("fraction_of_attainable"), percent, average=True
+                "{device} of attainable",
+                _field("fraction_of_attainable"),
+                format_share,
+                average=True,
             ),
             DeviceColumn(
-                "{device} of compute roof", _field("fraction_of_compute"), percent, average=True
+                "{device} of compute roof",
+                _field("fraction_of_compute"),
+                format_share,
+                average=True,
             ),
         ),
     )

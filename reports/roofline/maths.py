@@ -84,10 +84,6 @@ class RooflinePoint(RowPlace):
     compute_ceiling: str = "gemm"  # which ceiling is the roof ("gemm" or "conv")
     roof: str = "under"  # "under" or CEILING_TOO_LOW
 
-    @property
-    def shape_label(self) -> str:
-        return f"{self.channels}×{self.height}×{self.width}"
-
 
 CEILING_TOO_LOW = "ceiling too low"
 

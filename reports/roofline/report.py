@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bench.calibration import Calibration, Ceiling
-from reports.formatting import fixed
+from reports.formatting import fixed, format_share
 from reports.render import render
 from reports.roofline.maths import (
     CEILING_TOO_LOW,
@@ -25,11 +25,6 @@ from reports.table import Layout, Report, Table
 
 _one_decimal = fixed(1)
 _two_decimals = fixed(2)
-
-
-def percent(value: float) -> str:
-    """A fraction of a ceiling as a whole percentage: 0.867 → "87%"."""
-    return f"{value:.0%}"
 
 
 # The extra Table 1 columns (`fbench report table1 --roofline`), in order.
@@ -85,8 +80,8 @@ def roofline_table(points: Sequence[RooflinePoint]) -> Table:
         _two_decimals,
         _two_decimals,
         _one_decimal,
-        percent,
-        percent,
+        format_share,
+        format_share,
         _one_decimal,
         str,
         str,
@@ -117,7 +112,7 @@ def summary_sentence(summary: OperatorSummary) -> str:
 
 
 def _span(values: tuple[float, float]) -> str:
-    low, high = (percent(value) for value in values)
+    low, high = (format_share(value) for value in values)
     return low if low == high else f"{low}–{high}"
 
 

@@ -13,7 +13,7 @@ from statistics import fmean
 from typing import Any
 
 from bench.results import ResultRow, RunResult
-from operators import OPERATORS, StageShape
+from operators import OPERATORS
 from reports import paper
 from reports.formatting import fixed, format_g, format_ms
 from reports.paper import covers_paper, matched_pconv_dwconv_ratio, paper_row
@@ -136,7 +136,7 @@ def table1_devices(
             first = lines[key]
             line: list[object] = [
                 operator_title(name) if index == 0 else "",
-                StageShape(first.stage, first.channels, first.height, first.width).label,
+                first.shape_label,
                 first.flops / 1e6,
             ]
             for block, rows in zip(blocks, by_group, strict=True):
@@ -150,15 +150,13 @@ def table1_devices(
     ratios_text = []
     for group, block in zip(groups, blocks, strict=True):
         measured = pconv_dwconv_ratio(group.rows)
-        reference = (
-            matched_pconv_dwconv_ratio(group.rows, group.paper_column) if with_paper else None
-        )
+        paper_ratio = matched_pconv_dwconv_ratio(group.rows, group.paper_column)
+        reference = paper_ratio if with_paper else None
         values = {"gflops": measured, "paper_gflops": reference}
         values["ratio"] = _over(measured, reference)
         ratio_line += [values.get(column.role, "") for column in block]
         if measured is not None:
             text = f"{group.label} {measured:.1f}×"
-            paper_ratio = matched_pconv_dwconv_ratio(group.rows, group.paper_column)
             if paper_ratio is not None:
                 text += f" (paper {paper_ratio:.1f}× on {group.paper_column.upper()})"
             ratios_text.append(text)

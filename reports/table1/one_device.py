@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from statistics import fmean
 
 from bench.results import ResultRow
-from operators import OPERATORS, StageShape
+from operators import OPERATORS
 from reports import paper
 from reports.formatting import format_g, format_ms
 from reports.paper import matched_pconv_dwconv_ratio, paper_row
@@ -51,7 +51,7 @@ def table1(rows: Sequence[ResultRow], with_paper: bool = True) -> Table:
             reference = paper_row(row) if with_paper and column else None
             line: list[object] = [
                 operator_title(name) if index == 0 else "",
-                StageShape(row.stage, row.channels, row.height, row.width).label,
+                row.shape_label,
                 format_g(row.flops / 1e6),
                 format_g(row.throughput_per_s) if throughput else format_ms(row.latency),
                 ci_text(row),
