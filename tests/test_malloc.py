@@ -16,7 +16,10 @@ import pytest
 from devices import malloc
 
 # A DWConv 96×56×56 stack (10 layers, 1.2 MB per output) after warm-up: minor page faults
-# per call. Each one is the kernel zeroing a page that malloc just got from the OS.
+# per call, in each of three windows of 20 calls. Each fault is the kernel zeroing a page that
+# malloc just got from the OS. A heap that grows once more late (seen in CI: one ~300-page
+# output, 14.7 faults "per call" over one window) is not a per-call cost, so the test takes
+# the quietest window; a mode that faults on every call faults in every window.
 PROBE = """
 import json, resource, sys
 from devices import malloc
@@ -30,11 +33,14 @@ x = torch.randn(1, 96, 56, 56)
 with torch.inference_mode():
     for _ in range(5):
         stack(x)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    for _ in range(20):
-        stack(x)
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-print(json.dumps({"record": record, "faults_per_call": (after - before) / 20}))
+    windows = []
+    for _ in range(3):
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        for _ in range(20):
+            stack(x)
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        windows.append((after - before) / 20)
+print(json.dumps({"record": record, "windows": windows, "faults_per_call": min(windows)}))
 """
 
 glibc_only = pytest.mark.skipif(malloc.libc_version() is None, reason="needs glibc")

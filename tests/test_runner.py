@@ -183,6 +183,7 @@ def test_unreachable_target_marks_rows_imprecise_not_ok(session):
                 # Not what this test is about: on a busy host the probe's rounds could move
                 # past host_moved_above and make the row disturbed for that reason instead.
                 host_probe=False,
+                processes=1,  # one process is enough to miss a target of ±0.0001%
             ),
         }
     )
