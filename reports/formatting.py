@@ -15,6 +15,12 @@ def format_g(value: float | None) -> str:
     return MISSING if value is None else f"{value:.2f}" if value < 1000 else f"{value:.0f}"
 
 
+def format_g_prose(value: float) -> str:
+    """G/s inside a sentence, as the paper's text prints them: whole numbers from 100 up,
+    three significant digits below (the claims report's "72.9 > 25.9 > 6.42 G/s")."""
+    return f"{value:.0f}" if value >= 100 else f"{value:.3g}"
+
+
 def format_ms(ms: float | None) -> str:
     """Milliseconds: two decimals, three below 1 ms."""
     if ms is None:

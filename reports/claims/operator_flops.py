@@ -28,15 +28,11 @@ from reports.claims.rows import (
     usable,
     why_unusable,
 )
+from reports.formatting import format_g_prose
 from reports.paper import paper_row
 from reports.rows import operator_title
 
 ORDER = ("pconv", "gconv", "dwconv")  # the paper's FLOPS ordering, highest first
-
-
-def _g(value: float) -> str:
-    """G/s as the paper prints them: whole numbers from 100 up, three digits below."""
-    return f"{value:.0f}" if value >= 100 else f"{value:.3g}"
 
 
 def _table1_rows(rowset: RowSet) -> tuple[dict[str, dict[str, ResultRow]], str | None]:
@@ -122,7 +118,7 @@ def claim_table1_order(rowset: RowSet) -> ClaimResult:
     """Table 1: PConv > GConv > DWConv in FLOPS, on average over the feature maps."""
     column = paper.PAPER_DEVICE_COLUMN[rowset.device]
     averages = paper.table1_average_gflops()
-    paper_text = " > ".join(_g(averages[name][column]) for name in ORDER) + " G/s"
+    paper_text = " > ".join(format_g_prose(averages[name][column]) for name in ORDER) + " G/s"
     return with_paper(_table1_order(rowset, paper_text), None, paper_text)
 
 
@@ -149,7 +145,7 @@ def _table1_order(rowset: RowSet, paper_text: str) -> ClaimResult:
         low=min(ratio.low for ratio in ratios),
         high=min(ratio.high for ratio in ratios),
         paper=None,
-        measured_text=" > ".join(_g(means[name].value) for name in ORDER) + " G/s",
+        measured_text=" > ".join(format_g_prose(means[name].value) for name in ORDER) + " G/s",
         interval_text="; ".join(f"{ratio.low:.2f}–{ratio.high:.2f}×" for ratio in ratios),
         paper_text=paper_text,
         reason="; ".join(

@@ -7,18 +7,37 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bench.calibration import calibration_for_run
-from bench.results import ResultRow
+from bench.calibration import Calibration, calibration_for_run
+from bench.results import ResultRow, RunResult
 from reports.formatting import fixed, format_share
 from reports.roofline.maths import roofline_point
 from reports.table1.columns import ColumnSet, DeviceColumn, DeviceGroup, register_columns
+
+
+class _LastCalibration:
+    """The calibration of the run whose cells are being filled: Table 1 asks for it once
+    per cell (4 columns × 16 rows a device), and finding it may read every stored
+    calibration file. Holds one run, compared by identity: the table fills a device's
+    cells one after another."""
+
+    def __init__(self) -> None:
+        self._key: tuple[RunResult, str] | None = None
+        self._calibration: Calibration | None = None
+
+    def __call__(self, run: RunResult, device: str) -> Calibration | None:
+        if self._key is None or self._key[0] is not run or self._key[1] != device:
+            self._key, self._calibration = (run, device), calibration_for_run(run, device)
+        return self._calibration
+
+
+_calibration_of = _LastCalibration()
 
 
 def _field(name: str) -> Callable[[ResultRow, DeviceGroup], float | None]:
     """A Table 1 column reading one attribute of the row's roofline point."""
 
     def value(row: ResultRow, group: DeviceGroup) -> float | None:
-        calibration = calibration_for_run(group.run, row.device)
+        calibration = _calibration_of(group.run, row.device)
         point = roofline_point(row, calibration) if calibration else None
         return None if point is None else getattr(point, name)
 
