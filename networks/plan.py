@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.flop_count import CountMismatch
-from bench.plan import plan_key, row_identity, run_settings
+from bench.plan import RunSettings, plan_key, row_identity, run_settings
 from bench.results import ResultRow
 from networks.registry import NetworkSpec, get_network, zoo_source
 from operators.registry import StageShape
@@ -23,14 +23,8 @@ SUITE = "networks"
 
 
 @dataclass(frozen=True)
-class NetworkPlan:
+class NetworkPlan(RunSettings):
     model: str  # registry key, e.g. "fasternet_t0"
-    batch: int
-    dtype: str
-    device: str
-    backend: str
-    backend_options: dict[str, Any] = field(default_factory=dict)
-    seed: int = 0
     input_size: int | None = None  # --input-size, else the network's own resolution
     # Counts taken while building (flops, params, folded BNs): filled once, read by the rows.
     counts: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)

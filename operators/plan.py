@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.flop_count import CountMismatch
-from bench.plan import plan_key, row_identity
+from bench.plan import RunSettings, plan_key, row_identity
 from bench.results import ResultRow
 from operators.counting import DTYPE_BYTES
 from operators.custom import CustomOperator, OperatorProblem
@@ -25,16 +25,10 @@ from operators.registry import StageShape
 
 
 @dataclass(frozen=True)
-class CustomOperatorPlan:
+class CustomOperatorPlan(RunSettings):
     definition: CustomOperator
     shape: StageShape
     layers: int
-    batch: int
-    dtype: str
-    device: str
-    backend: str
-    backend_options: dict[str, Any] = field(default_factory=dict)
-    seed: int = 0
     # Counts taken while building: filled once, read by the rows.
     counts: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 

@@ -134,7 +134,9 @@ def built(plan: CustomOperatorPlan) -> CustomOperatorPlan:
 
 
 def plan_for(operator: CustomOperator, layers: int = 2, batch: int = 1) -> CustomOperatorPlan:
-    return CustomOperatorPlan(operator, SHAPE, layers, batch, "float32", "cpu", "torch")
+    return CustomOperatorPlan(
+        operator, SHAPE, layers, batch=batch, dtype="float32", device="cpu", backend="torch"
+    )
 
 
 def test_counted_flops_and_bytes_equal_a_hand_count():

@@ -14,6 +14,8 @@ from operators.registry import StageShape
 from tests.conftest import REPO
 
 SHAPE = StageShape(1, 8, 8, 8)
+# Where and how every plan here runs: keyword-only in every plan (bench.plan.RunSettings).
+SETTINGS = {"batch": 1, "dtype": "float32", "device": "cpu", "backend": "torch"}
 
 
 def test_a_network_plan_keys_its_row_by_model_input_and_settings():
@@ -28,8 +30,8 @@ def test_a_network_plan_keys_its_row_by_model_input_and_settings():
 
 def test_a_custom_operator_plan_keys_like_a_builtin_one_of_the_same_name():
     operator = CustomOperator("blocky", f"{REPO}/tests/custom_ops/file_ops.py:make_depthwise", {})
-    custom = CustomOperatorPlan(operator, SHAPE, 2, 1, "float32", "cpu", "torch")
-    builtin = RowPlan("blocky", {}, SHAPE, 2, 1, "float32", "cpu", "torch")
+    custom = CustomOperatorPlan(operator, SHAPE, 2, **SETTINGS)
+    builtin = RowPlan("blocky", {}, SHAPE, 2, **SETTINGS)
     assert (
         custom.key()
         == plan_key(custom)
@@ -44,6 +46,6 @@ def test_the_row_a_plan_produces_has_the_plans_key():
     assert row.key() == plan.key()
     assert (row.operator, row.channels, row.layers, row.batch) == ("fasternet_t0", 3, 1, 2)
     operator = CustomOperator("blocky", f"{REPO}/tests/custom_ops/file_ops.py:make_depthwise", {})
-    custom = CustomOperatorPlan(operator, SHAPE, 2, 1, "float32", "cpu", "torch")
+    custom = CustomOperatorPlan(operator, SHAPE, 2, **SETTINGS)
     row = custom.skeleton(method="adaptive", status="failed", error="not measured")
     assert row.key() == custom.key() and row.stage == 1

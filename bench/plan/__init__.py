@@ -4,6 +4,6 @@ TaskSpec apart from its Measurement): `identity` is the row key every kind of pl
 the rows a config asks for (`RowPlan`, `plan_rows`), above the config and the registries."""
 
 # The package's public API for the registries' plans (operators.plan, networks.plan).
-from bench.plan.identity import plan_key, row_identity, run_settings
+from bench.plan.identity import RunSettings, plan_key, row_identity, run_settings
 
-__all__ = ["plan_key", "row_identity", "run_settings"]
+__all__ = ["RunSettings", "plan_key", "row_identity", "run_settings"]

@@ -8,6 +8,7 @@ plans of their own."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bench.results import row_key
@@ -45,6 +46,20 @@ class PlannedRow(Protocol):
     def dtype(self) -> str: ...
     @property
     def backend_options(self) -> Mapping[str, Any]: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunSettings:
+    """Where and how a planned row runs, and the seed of its weights: the fields every plan
+    (RowPlan, CustomOperatorPlan, NetworkPlan) takes from the config as they are. Keyword-only,
+    so that each plan's own fields (what it measures) stay first and positional."""
+
+    batch: int
+    dtype: str
+    device: str
+    backend: str
+    backend_options: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
 
 
 def run_settings(config: Any) -> dict[str, Any]:

@@ -7,31 +7,25 @@ registries, whose plans (operators.plan, networks.plan) it dispatches to.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from bench.config import RunConfig
 from bench.flop_count import CountMismatch, FvcoreCount
-from bench.plan.identity import plan_key, row_identity, run_settings
+from bench.plan.identity import RunSettings, plan_key, row_identity, run_settings
 from bench.results import ResultRow
 from operators import StageShape, get_operator
 from operators.counting import DTYPE_BYTES
 
 
 @dataclass(frozen=True)
-class RowPlan:
+class RowPlan(RunSettings):
     """What one row measures (kept apart from how it was measured, like a TaskSpec)."""
 
     operator: str
     params: dict[str, Any]
     shape: StageShape
     layers: int
-    batch: int
-    dtype: str
-    device: str
-    backend: str
-    backend_options: dict[str, Any] = field(default_factory=dict)
-    seed: int = 0
 
     @property
     def label(self) -> str:
