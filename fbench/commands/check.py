@@ -51,7 +51,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=["dynamo", "torchscript"],
         help="torch.onnx exporters to check (default: dynamo,torchscript)",
     )
-    parser.add_argument("--opset", metavar="N", type=positive_int, default=18)
+    parser.add_argument(
+        "--opset",
+        metavar="N",
+        type=positive_int,
+        default=18,
+        help="ONNX opset of the exported graphs (default: 18)",
+    )
     parser.add_argument("--config", metavar="FILE", type=Path, help="experiment file")
     parser.add_argument(
         "--quick", action="store_true", help="2 layers, 1/4 spatial size: a few seconds"

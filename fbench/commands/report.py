@@ -67,7 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "claims",
         help="the paper's claims checked on the results: holds, holds weaker, fails, ...",
         description="The paper's testable claims, each checked per device on the given "
-        "results: measured value, 95%% interval, the paper's value and a verdict (holds, "
+        "results: measured value, 95% interval, the paper's value and a verdict (holds, "
         "holds weaker, fails, not measured, not comparable). Exit 0 whatever the verdicts; "
         "see docs/claims.md.",
     )
