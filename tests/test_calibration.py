@@ -109,6 +109,75 @@ def test_bad_calibration_files_are_named(tmp_path, content, fragment):
     assert fragment in str(error.value)
 
 
+def _gemm(**values):
+    return lambda data: data["ceilings"]["gemm"].update(values)
+
+
+# (case, how to spoil the fixture, the field the one line must name): each of these reached
+# a roofline's arithmetic before calibration files were validated (TypeError,
+# ZeroDivisionError, "need 0 < low < high" from matplotlib, a string read as true).
+SPOILED_CALIBRATIONS = [
+    ("median-text", _gemm(median="x"), "ceilings.gemm.median"),
+    ("median-null", _gemm(median=None), "ceilings.gemm.median"),
+    ("median-zero", _gemm(median=0), "ceilings.gemm.median"),
+    ("median-negative", _gemm(median=-5.0, ci95_low=-6.0, ci95_high=-4.0), "ceilings.gemm.median"),
+    ("bandwidth-text", lambda d: d["ceilings"]["memory_copy"].update(median="x"),
+     "ceilings.memory_copy.median"),
+    ("interval-misses-median", _gemm(ci95_low=200.0, ci95_high=300.0),
+     "ceilings.gemm.ci95_low/ci95_high"),
+    ("unknown-kind", _gemm(kind="magic"), "ceilings.gemm.kind"),
+    ("details-a-list", _gemm(details=[1]), "ceilings.gemm.details"),
+    ("latency-missing", lambda d: d["ceilings"]["gemm"].pop("latency_ms"),
+     "ceilings.gemm.latency_ms"),
+    ("settings-a-list", lambda d: d.update(settings=[1, 2]), "settings"),
+    ("environment-a-list", lambda d: d.update(environment=[1]), "environment"),
+    ("quick-text", lambda d: d.update(quick="false"), "quick"),
+    ("peak-text", lambda d: d.update(schema=SCHEMA, probes={}, peak="fast"), "peak"),  # /2
+    ("probe-median-zero", lambda d: d.update(schema=SCHEMA, probes={"gemm": {
+        **d["ceilings"]["gemm"], "median": 0}}), "probes.gemm.median"),
+    ("identity-missing", lambda d: d.pop("identity"), "identity"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("case", "spoil", "field"), SPOILED_CALIBRATIONS, ids=[c[0] for c in SPOILED_CALIBRATIONS]
+)
+def test_spoiled_calibration_fields_are_named(tmp_path, case, spoil, field):
+    data = json.loads(CALIBRATION.read_text())
+    spoil(data)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(FbenchError, match=r"bad\.json: not a valid fbench calibration") as error:
+        read_calibration(path)
+    assert field in str(error.value)
+
+
+def test_version_1_files_are_validated_after_migration(tmp_path):
+    data = json.loads(CALIBRATION.read_text())
+    data["schema"] = SCHEMA_V1
+    data["ceilings"]["gemm"]["median"] = 0
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(FbenchError, match=r"old\.json: .*ceilings\.gemm\.median"):
+        read_calibration(path)
+
+
+def test_a_spoiled_calibration_is_one_line_for_roofline_and_refused_by_run(tmp_path):
+    data = json.loads(CALIBRATION.read_text())
+    data["ceilings"]["gemm"]["median"] = "x"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data))
+    roofline = fbench("roofline", str(FIXTURES / "cpu_table1.json"), "--calibration", str(bad))
+    assert_one_line_error(roofline, str(bad), "ceilings.gemm.median")
+    # fbench run refuses it before measuring, so no result records it.
+    run = fbench(
+        "run", "--quick", "--stages", "1", "--operators", "pconv", "--calibration", str(bad),
+        "--results-dir", str(tmp_path / "results"),
+    )  # fmt: skip
+    assert_one_line_error(run, str(bad), "ceilings.gemm.median")
+    assert not list((tmp_path / "results").glob("*.json"))
+
+
 def test_missing_calibration_file_says_how_to_make_one(tmp_path):
     with pytest.raises(FbenchError, match="fbench calibrate"):
         read_calibration(tmp_path / "absent.json")

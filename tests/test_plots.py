@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -250,6 +251,17 @@ def test_cli_errors_are_one_line(tmp_path: Path):
         "--formats",
     )
     assert set(PLOT_KINDS) >= {"operators", "figure2"}
+
+
+@pytest.mark.parametrize("kind", ["operators", "figure2", "roofline"])
+def test_a_run_with_no_rows_is_one_line_for_every_kind(tmp_path: Path, kind):
+    # A run interrupted before its first row is a valid file with no rows to draw.
+    empty = tmp_path / "empty.json"
+    data = json.loads(OPERATOR_FILES[0].read_text())
+    empty.write_text(json.dumps({**data, "rows": [], "state": "interrupted"}))
+    result = fbench("plot", kind, str(empty), "-o", str(tmp_path / "x"))
+    assert_one_line_error(result, "no ")
+    assert not list(tmp_path.glob("x.*"))
 
 
 def test_a_registered_kind_gets_a_cli_choice(tmp_path, plot_kinds):

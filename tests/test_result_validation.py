@@ -74,6 +74,11 @@ CORPUS = [
     ("v1-row-missing-method", V1, _row0(lambda row: row.pop("method")), "rows[0].method"),
     ("v1-problems-not-a-list", V1, _set(telemetry={"problems": "throttled"}),
      "rows[0].telemetry.problems"),
+    ("zero-memory-access", GOOD, _set(memory_access_bytes=0), "rows[0].memory_access_bytes"),
+    ("recorded-calibration-rate-text", GOOD,
+     lambda d: d["environment"].update(calibration={
+         "ceilings": {"gemm": {"kind": "compute", "median": "x"}}}),
+     "environment.calibration.ceilings.gemm.median"),
     ("future-schema", GOOD, lambda data: data.update(schema="fbench.result/3"),
      "'fbench.result/3'"),
 ]  # fmt: skip

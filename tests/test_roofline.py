@@ -64,6 +64,14 @@ def test_attainable_is_the_lower_roof():
     assert bound(5.0, 100.0, 20.0) == "compute"
 
 
+def test_a_row_without_multiply_adds_has_no_place_on_the_roofline(rows, calibration):
+    # A custom layer that only moves data (fvcore counts 0) has intensity 0: nothing to
+    # divide its FLOPS by, and no place on log axes; the table and plots leave it out.
+    moves_only = dataclasses.replace(rows[0], flops=0, gflops_per_s=0.0)
+    assert roofline_point(moves_only, calibration) is None
+    assert len(roofline_points([moves_only, *rows[1:]], calibration)) == len(rows) - 1
+
+
 def test_dwconv_stage1_by_hand(rows, calibration):
     point = roofline_point(row_of(rows, "dwconv", 1), calibration)
     # 10 layers of 56·56·9·96 multiply-adds; bytes 10 · (2·96·56·56 + 9·96) · 4 (eq. 3).

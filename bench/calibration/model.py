@@ -16,10 +16,11 @@ from typing import Any
 
 import bench
 from bench.results.identity import device_model
+from bench.results.schema import CEILING_KINDS
 from bench.stats.timing import LatencySummary
 
 SCHEMA = "fbench.calibration/2"  # the version this fbench writes; its history: store.py
-KINDS = ("compute", "bandwidth")
+KINDS = CEILING_KINDS  # "compute" (G multiply-adds/s) and "bandwidth" (GB/s)
 # The roofline's compute roof is the best compute ceiling (GEMM or convolution) and its slope
 # the best DRAM-sized bandwidth ceiling; cache-sized copies are a separate, dashed slope.
 COMPUTE_CEILING = "gemm"  # every calibration has one; /1 files have no other compute ceiling

@@ -23,12 +23,12 @@ from bench.calibration.model import (
     BANDWIDTH_CEILING,
     COMPUTE_CEILING,
     DRAM_CEILINGS,
-    KINDS,
     SCHEMA,
     Calibration,
     Ceiling,
     Peak,
 )
+from bench.calibration.schema import validate_calibration
 from bench.errors import FbenchError
 from bench.results import read_json, write_atomic
 from bench.results.identity import device_identity
@@ -60,7 +60,9 @@ def migrate(data: dict[str, Any]) -> dict[str, Any]:
     if isinstance(ceilings, dict):
         for name, raw in ceilings.items():
             if isinstance(raw, dict):
-                details = {**raw.get("details", {}), "ceiling": name}
+                details = raw.get("details", {})
+                if isinstance(details, dict):  # else the validator names it, after this
+                    details = {**details, "ceiling": name}
                 probes[name] = {**raw, "details": details}
     return {**data, "schema": SCHEMA, "probes": probes, "peak": None, "migrated_from": SCHEMA_V1}
 
@@ -76,15 +78,9 @@ def parse_calibration(data: Any, source: str) -> Calibration:
             f"{' and '.join(repr(s) for s in SCHEMAS)}{hint}"
         )
     data = migrate(data)
-    required = ("identity", "device", "dtype", "created", "environment", "ceilings")
-    missing = [name for name in required if name not in data]
-    if missing:
-        raise FbenchError(
-            f"{source}: not a valid fbench calibration: missing "
-            f"{', '.join(repr(m) for m in missing)}"
-        )
-    ceilings = _parse_ceilings(data["ceilings"], "ceiling", source)
-    probes = _parse_ceilings(data.get("probes") or {}, "probe", source)
+    validate_calibration(data, source)  # every field a roofline reads, typed and in range
+    ceilings = _parse_ceilings(data["ceilings"])
+    probes = _parse_ceilings(data.get("probes") or {})
     for needed in (COMPUTE_CEILING, BANDWIDTH_CEILING):
         if needed not in ceilings:
             raise FbenchError(
@@ -92,17 +88,14 @@ def parse_calibration(data: Any, source: str) -> Calibration:
                 "(re-run fbench calibrate)"
             )
     peak = data.get("peak")
-    try:
-        peak = Peak.from_dict(peak) if isinstance(peak, dict) else None
-    except TypeError as error:
-        raise FbenchError(f"{source}: 'peak' is malformed ({error})") from None
+    peak = Peak.from_dict(peak) if peak is not None else None
     return Calibration(
         identity=data["identity"],
         device=data["device"],
         dtype=data["dtype"],
         created=data["created"],
         environment=data["environment"],
-        settings=dict(data.get("settings", {})),
+        settings=dict(data.get("settings") or {}),
         ceilings=ceilings,
         quick=bool(data.get("quick", False)),
         fbench_version=data.get("fbench_version", "unknown"),
@@ -112,18 +105,10 @@ def parse_calibration(data: Any, source: str) -> Calibration:
     )
 
 
-def _parse_ceilings(raw_ceilings: Any, what: str, source: str) -> dict[str, Ceiling]:
-    if not isinstance(raw_ceilings, dict):
-        raise FbenchError(f"{source}: not a valid fbench calibration: '{what}s' is not an object")
-    ceilings = {}
-    for name, raw in raw_ceilings.items():
-        try:
-            ceilings[name] = Ceiling.from_dict(raw)
-        except (TypeError, KeyError, AttributeError) as error:
-            raise FbenchError(f"{source}: {what} {name!r} is malformed ({error})") from None
-        if ceilings[name].kind not in KINDS:
-            raise FbenchError(f"{source}: {what} {name!r} has unknown kind {raw.get('kind')!r}")
-    return ceilings
+def _parse_ceilings(raw_ceilings: Mapping[str, Any]) -> dict[str, Ceiling]:
+    """Validated ceilings (bench/calibration/schema.py) by name; the key names a ceiling
+    whose record does not."""
+    return {name: Ceiling.from_dict({"name": name, **raw}) for name, raw in raw_ceilings.items()}
 
 
 def read_calibration(path: Path) -> Calibration:

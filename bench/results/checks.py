@@ -101,6 +101,17 @@ def list_of(inner: Check) -> Check:
     return check
 
 
+def mapping_of(inner: Check) -> Check:
+    """An object whose every value passes `inner` (keys are names: ceilings by name)."""
+
+    def check(value: Any, where: str) -> None:
+        obj(value, where)
+        for key, item in value.items():
+            inner(item, f"{where}.{key}")
+
+    return check
+
+
 def record(table: Mapping[str, Field], *rules: Callable[[Mapping[str, Any], str], None]) -> Check:
     """An object whose known fields pass `table`'s checks, then the cross-field `rules`."""
 

@@ -19,6 +19,7 @@ from bench.results.checks import (
     boolean,
     integer,
     list_of,
+    mapping_of,
     number,
     obj,
     one_of,
@@ -42,7 +43,7 @@ ESTIMATORS = ("median", "mean")
 SUITES = ("operators", "networks")
 
 
-def _interval_holds_median(summary: Mapping[str, Any], where: str) -> None:
+def interval_holds_median(summary: Mapping[str, Any], where: str) -> None:
     low, high, middle = summary.get("ci95_low"), summary.get("ci95_high"), summary["median"]
     if low is not None and high is not None and not low <= middle <= high:
         raise Invalid(
@@ -111,12 +112,14 @@ ROW_FIELDS: dict[str, Field] = {
     "dtype": Field(text, required=True),
     "method": Field(one_of(METHODS, "method"), required=True),
     "flops": Field(integer(), required=True),
-    "memory_access_bytes": Field(optional(integer()), required=True),
-    "implementation_memory_access_bytes": Field(optional(integer()), required=True),
+    # A layer reads its input and writes its output: a count of 0 bytes is no count (and
+    # divides by zero in the roofline and the claims); networks have none (null).
+    "memory_access_bytes": Field(optional(integer(1)), required=True),
+    "implementation_memory_access_bytes": Field(optional(integer(1)), required=True),
     "status": Field(one_of(st.STATUSES, "status"), required=True),
     "reasons": Field(list_of(one_of(tuple(st.REASONS), "reason code")), required=True),
     "why": Field(optional(text)),
-    "latency_ms": Field(optional(record(LATENCY_FIELDS, _interval_holds_median))),
+    "latency_ms": Field(optional(record(LATENCY_FIELDS, interval_holds_median))),
     "latency_estimator": Field(one_of(ESTIMATORS, "latency_estimator")),
     "samples_ms": Field(list_of(POSITIVE)),
     "throughput_per_s": Field(optional(number())),
@@ -207,6 +210,41 @@ CONFIG_FIELDS = {
     "input_size": Field(optional(integer(1))),
 }
 
+# A device calibration's ceilings (bench/calibration/): what a run records of the one it was
+# measured beside (`environment.calibration`), so that a report can draw its roofline years
+# later. Rates are G multiply-adds/s or GB/s, > 0: the roofline divides by them.
+CEILING_KINDS = ("compute", "bandwidth")
+CEILING_RATE_FIELDS = {
+    "kind": Field(one_of(CEILING_KINDS, "ceiling kind"), required=True),
+    "unit": Field(text),
+    "median": Field(POSITIVE, required=True),
+    "ci95_low": Field(optional(POSITIVE)),
+    "ci95_high": Field(optional(POSITIVE)),
+}
+PEAK_FIELDS = {
+    "gflops_per_s": Field(optional(POSITIVE)),
+    "lanes": Field(optional(integer(1))),
+    "fma_units": Field(optional(integer(1))),
+    "clock_mhz": Field(optional(POSITIVE)),
+    "vector_isa": Field(optional(text)),
+    "assumption": Field(text),
+    "reason": Field(optional(text)),
+    "clock_source": Field(optional(text)),
+}
+RECORDED_CALIBRATION_FIELDS = {
+    "file": Field(optional(text)),
+    "identity": Field(text),
+    "model": Field(optional(text)),
+    "device": Field(text),
+    "dtype": Field(text),
+    "created": Field(text),
+    "quick": Field(boolean),
+    "ceilings": Field(mapping_of(record(CEILING_RATE_FIELDS, interval_holds_median))),
+    "compute_ceiling": Field(text),
+    "bandwidth_ceiling": Field(text),
+    "peak": Field(optional(record(PEAK_FIELDS))),
+}
+
 # The environment is what the host reported (free-form); these are the keys commands read.
 ENVIRONMENT_FIELDS = {
     "machine": Field(optional(text)),
@@ -217,7 +255,7 @@ ENVIRONMENT_FIELDS = {
     "governor": Field(optional(text)),
     "pinned_core": Field(optional(integer())),
     "threads": Field(optional(obj)),
-    "calibration": Field(optional(obj)),
+    "calibration": Field(optional(record(RECORDED_CALIBRATION_FIELDS))),
 }
 
 # bench/measure/processes.py: a worker process that died, and what it was doing.

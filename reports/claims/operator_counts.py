@@ -36,7 +36,11 @@ def _pconv_conv_pairs(
     for rowset in rowsets:
         if rowset.problem:
             continue
-        conv = {r.shape_label: r for r in rowset.rows if r.operator == "conv" and paper_row(r)}
+        conv = {
+            r.shape_label: r
+            for r in rowset.rows
+            if r.operator == "conv" and paper_row(r) and r.flops > 0  # the whole of a ratio
+        }
         pairs = [
             (row, conv[row.shape_label])
             for row in rowset.rows

@@ -10,6 +10,7 @@ import io
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench.errors import FbenchError
 from reports.plots.model import Figure, Panel, status_fill
 
 # tab10 without red: red is kept for the highlighted family (FasterNet)
@@ -81,6 +82,8 @@ def draw(figure: Figure, prefix: Path, formats: Sequence[str] = ("png", "svg")) 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if not figure.panels:
+        raise FbenchError(f"nothing to plot: {figure.title!r} has no rows to show")
     prefix.parent.mkdir(parents=True, exist_ok=True)
     count = len(figure.panels)
     columns = min(count, 3)

@@ -26,6 +26,8 @@ def roofline_figure(runs: Sequence[RunResult], with_paper: bool) -> Figure:
         for run in runs
         for device in dict.fromkeys(row.device for row in run.rows)
     ]
+    if not panels:
+        raise FbenchError("no rows in the given results to place on a roofline")
     return Figure("Roofline: measured FLOPS against the device's measured ceilings", panels)
 
 

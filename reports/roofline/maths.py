@@ -110,8 +110,9 @@ def _measured_low(row: ResultRow) -> float | None:
 
 
 def roofline_point(row: ResultRow, calibration: Calibration) -> RooflinePoint | None:
-    """The row on the roofline, or None where it has no memory-access count (networks)."""
-    if row.memory_access_bytes is None:
+    """The row on the roofline, or None where it has no memory-access count (networks) or no
+    multiply-adds (a custom layer that only moves data: intensity 0, no place on log axes)."""
+    if row.memory_access_bytes is None or row.flops <= 0:
         return None
     implementation_bytes = row.implementation_memory_access_bytes or row.memory_access_bytes
     compute = calibration.compute_gflops_per_s

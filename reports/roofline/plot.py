@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from bench.calibration import Calibration
+from bench.errors import FbenchError
 from bench.results import ResultRow
 from bench.results.identity import device_model
 from reports.roofline.maths import (
@@ -45,7 +46,7 @@ def plot_roofline(
     prefix = Path(path_prefix)
     points = roofline_points(rows, calibration)
     if not points:
-        raise ValueError("no row has both a memory-access count and a calibration")
+        raise FbenchError("no row has both a memory-access count and a calibration")
     devices = list(dict.fromkeys(point.device for point in points))
     figure, axes = plt.subplots(1, len(devices), figsize=(7.5 * len(devices), 5.5), squeeze=False)
     for axis, device in zip(axes[0], devices, strict=True):
