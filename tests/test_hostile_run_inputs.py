@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from bench import calibration, environment, results
-from bench.errors import EXIT_INCOMPLETE
+from bench.errors import EXIT_INCOMPLETE, FbenchError
+from operators import OPERATORS
 from tests.conftest import FIXTURES, REPO, assert_one_line_error
 
 
@@ -227,3 +228,38 @@ def test_calibrate_prints_a_calibration_it_cannot_store(tmp_path):
     assert "the calibration is printed on stdout" in last
     printed = json.loads(result.stdout)
     assert printed["schema"] == calibration.SCHEMA and printed["ceilings"]
+
+
+@pytest.mark.parametrize("operator", sorted(OPERATORS))
+def test_build_bytes_is_the_built_stack_and_input_in_fp32(operator):
+    # The memory check's lower bound, against what torch really allocates for the row.
+    from bench.config import Overrides, load
+    from bench.plan.rows import plan_rows
+
+    config = load(None, Overrides(operators=[operator], stages=[4], layers=3, quick=True))
+    (plan,) = plan_rows(config)
+    module, inputs = plan.build()
+    built = sum(p.numel() * p.element_size() for p in module.parameters())
+    assert plan.build_bytes() == built + inputs.numel() * 4
+
+
+def test_a_row_that_cannot_be_built_in_memory_is_refused_before_anything_is_written(results_dir):
+    # Left to run, the kernel's OOM killer ends such a run without a word, its file "running".
+    before = _snapshot(results_dir)
+    result = _fbench(
+        "run", "--quick", "--operators", "pconv", "--shape", "100000x1000x1000",
+        "--results-dir", str(results_dir),
+    )  # fmt: skip
+    assert_one_line_error(result, "pconv 100000×1000×1000", "needs at least", "GB is available")
+    assert _snapshot(results_dir) == before
+
+
+def test_the_memory_check_passes_what_fits_and_names_what_does_not():
+    from bench.config import Overrides, load
+    from fbench.commands.run_checks import check_memory
+
+    config = load(None, Overrides(stages=[1]))  # Table 1's stage 1: ~10 MB to build
+    check_memory(config)  # this machine
+    check_memory(config, available_bytes=100_000_000)
+    with pytest.raises(FbenchError, match=r"^conv 96×56×56 .* needs at least 4\.5 MB .*; 1\.0 MB is available$"):
+        check_memory(config, available_bytes=1_000_000)

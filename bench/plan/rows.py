@@ -43,6 +43,15 @@ class RowPlan(RunSettings):
         )
         return paper * width, actual * width
 
+    def build_bytes(self) -> int:
+        """Host memory `build` needs at the least: the stack's weights and the input batch in
+        fp32. Every built-in operator keeps the feature map's shape, so the stack's
+        multiply-adds per sample over H·W positions are its weights (biases aside)."""
+        positions = self.shape.height * self.shape.width
+        weights = self.flops() // positions
+        inputs = self.batch * self.shape.channels * positions
+        return DTYPE_BYTES["float32"] * (weights + inputs)
+
     def build(self) -> tuple[Any, Any]:
         """The stack (eval mode, weights from `seed`) and an input batch, on CPU in fp32.
 

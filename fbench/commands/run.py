@@ -22,6 +22,7 @@ from fbench.commands.run_checks import (
     MAX_LAYERS,
     MAX_PROCESSES,
     check_bounds,
+    check_memory,
     check_regular_file,
     check_results_dir,
     preflight,
@@ -305,6 +306,7 @@ def _run(args: argparse.Namespace) -> int:
     path = args.config if args.config is not None else config_module.default_config_path()
     config = config_module.load(path, overrides)
     check_bounds(config, f"{path}:" if path is not None else "")
+    check_memory(config)
     preflight(config, keep_going=args.keep_going)  # before anything is created or timed
     check_results_dir(results_dir)
     return measure_new_run(

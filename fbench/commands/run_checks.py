@@ -52,6 +52,32 @@ def check_results_dir(results_dir: Path) -> None:
         raise FbenchError(f"{where}: not writable")
 
 
+def check_memory(config: RunConfig, available_bytes: int | None = None) -> None:
+    """Refuse a row that cannot even be built in this machine's memory (a typo such as
+    --shape 100000x1000x1000): left to run, the kernel's OOM killer ends the run without a
+    word. A lower bound (weights and input, fp32), so no row that fits is refused."""
+    import psutil
+
+    from bench.plan.rows import RowPlan, plan_rows
+
+    rows = [plan for plan in plan_rows(config) if isinstance(plan, RowPlan)]
+    if not rows:
+        return
+    largest = max(rows, key=RowPlan.build_bytes)
+    need = largest.build_bytes()
+    available = psutil.virtual_memory().available if available_bytes is None else available_bytes
+    if need > available:
+        raise FbenchError(
+            f"{largest.label} (batch {largest.batch}, {largest.layers} layers) needs at least "
+            f"{_size(need)} of memory to build (weights and input, float32); "
+            f"{_size(available)} is available"
+        )
+
+
+def _size(size: int) -> str:
+    return f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{size / 1e6:.1f} MB"
+
+
 def preflight(config: RunConfig, keep_going: bool) -> None:
     """Build every custom operator and zoo model once before anything is timed: one that
     cannot run stops the run (exit 2), or with --keep-going is stored as failed rows."""

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.errors import FbenchError
-from fbench.commands.run_checks import check_bounds
+from fbench.commands.run_checks import check_bounds, check_memory
 
 if TYPE_CHECKING:
     from bench.config import RunConfig
@@ -34,6 +34,7 @@ def stored_config(stored: RunResult, path: Path) -> RunConfig:
     if min(config.depths) < 1:
         raise FbenchError(f"{where} its config has layers {min(config.depths)}")
     check_bounds(config, f"{where} its config:")
+    check_memory(config)
     check_timing(f"{where} its config: [timing]", config.timing)
     here = environment.collect()
     for key in ("machine", "cpu_model", "torch"):
