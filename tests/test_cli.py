@@ -227,3 +227,22 @@ def test_ctrl_c_keeps_finished_rows_and_resume_completes_them(tmp_path):
 
     again = fbench("run", "--resume", str(path), "--no-table")
     assert again.returncode == 0 and "nothing to resume" in again.stderr
+
+
+def test_show_latest_is_the_default_and_wrong_references_say_what_to_do(tmp_path):
+    # A new user's first guesses: no argument, a directory, a mistyped id, a TOML file.
+    examples = str(REPO / "examples" / "results")
+    newest = fbench("show", "--results-dir", examples)
+    assert newest.returncode == 0, newest.stderr
+    assert newest.stdout.startswith("run 20261123-145545-cpu-torch:")  # the newest example
+    assert fbench("show", "latest", "--results-dir", examples).stdout == newest.stdout
+    assert_one_line_error(
+        fbench("show", "--results-dir", str(tmp_path)), f"no runs in {tmp_path}/ yet"
+    )
+    assert_one_line_error(fbench("show", examples), "a directory; give a run id")
+    assert_one_line_error(
+        fbench("show", "20261123-xx", "--results-dir", examples),
+        "no run '20261123-xx'",
+        "newest: 20261123-145545-cpu-torch, 20261123-075736-cpu-torch",
+    )
+    assert_one_line_error(fbench("show", str(REPO / "bench.toml")), "not a result file (not JSON")

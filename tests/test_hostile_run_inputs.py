@@ -261,5 +261,7 @@ def test_the_memory_check_passes_what_fits_and_names_what_does_not():
     config = load(None, Overrides(stages=[1]))  # Table 1's stage 1: ~10 MB to build
     check_memory(config)  # this machine
     check_memory(config, available_bytes=100_000_000)
-    with pytest.raises(FbenchError, match=r"^conv 96×56×56 .* needs at least 4\.5 MB .*; 1\.0 MB is available$"):
+    with pytest.raises(
+        FbenchError, match=r"^conv 96×56×56 .* needs at least 4\.5 MB .*; 1\.0 MB is available$"
+    ):
         check_memory(config, available_bytes=1_000_000)

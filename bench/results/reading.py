@@ -25,17 +25,44 @@ if TYPE_CHECKING:
 _RUN_KEYS = {f.name for f in fields(RunResult)} - {"extra"}
 
 
+LATEST = "latest"  # a run id that means the newest run in the results directory
+
+
+def run_ids(results_dir: Path) -> list[str]:
+    """The run ids stored in `results_dir`, oldest first: an id starts with its creation time
+    (YYYYMMDD-HHMMSS-device-backend), so name order is time order."""
+    if not results_dir.is_dir():
+        return []
+    return sorted(path.stem for path in results_dir.glob("[0-9]*-[0-9]*-*.json"))
+
+
 def resolve_path(reference: str | Path, results_dir: Path) -> Path:
-    """A result given as a file path, or as a run id looked up in `results_dir`."""
+    """A result given as a file path, as a run id looked up in `results_dir`, or as
+    `latest`: the newest run there."""
     candidate = Path(reference)
     if candidate.is_file():
         return candidate
+    if str(reference) == LATEST and not candidate.exists():
+        stored = run_ids(results_dir)
+        if not stored:
+            raise FbenchError(f"no runs in {results_dir}/ yet: `fbench run` stores them there")
+        return results_dir / f"{stored[-1]}.json"
     by_id = results_dir / f"{reference}.json"
     if by_id.is_file():
         return by_id
+    if candidate.is_dir():
+        raise FbenchError(
+            f"{reference}: a directory; give a run id or a result file "
+            f"(`latest --results-dir {reference}` for its newest run)"
+        )
     if candidate.suffix == ".json" or os.sep in str(reference):
         raise FbenchError(f"{reference}: no such result file")
-    raise FbenchError(f"no run {reference!r} in {results_dir}/ (and no file of that name)")
+    newest = run_ids(results_dir)[-3:][::-1]
+    known = f"newest: {', '.join(newest)}" if newest else "it holds no runs"
+    raise FbenchError(
+        f"no run {reference!r} in {results_dir}/ and no file of that name ({known}; "
+        "--results-dir says where to look)"
+    )
 
 
 def parse_result(data: Any, source: str) -> RunResult:
@@ -72,6 +99,8 @@ def read_json(path: Path, kind: str, missing_hint: str = "") -> Any:
     except RecursionError:
         raise FbenchError(f"{path}: corrupt {kind} file (nested too deeply)") from None
     except json.JSONDecodeError as error:
+        if text.lstrip()[:1] not in ("{", "["):  # e.g. bench.toml given as a result
+            raise FbenchError(f"{path}: not a {kind} file (not JSON at all)") from None
         raise FbenchError(
             f"{path}: corrupt {kind} file (invalid JSON at line {error.lineno}, column "
             f"{error.colno}: {error.msg})"

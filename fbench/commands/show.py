@@ -27,7 +27,12 @@ would narrow it. Older (fbench.result/1) files are read too; see docs/result-for
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "run", metavar="RUN", help="run id (e.g. 20261123-071500-cpu-torch) or file"
+        "run",
+        metavar="RUN",
+        nargs="?",
+        default="latest",
+        help="run id (e.g. 20261123-071500-cpu-torch), file, or latest: the newest run in "
+        "--results-dir (default)",
     )
     parser.add_argument("--no-paper", action="store_true", help="leave out the paper's columns")
     add_results_dir(parser)
