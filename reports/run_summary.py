@@ -150,6 +150,11 @@ def run_header(run: RunResult) -> list[str]:
         f"{config['device']}/{config['backend']} on {env.get('cpu_model', '?')}"
         f" ({env.get('machine', '?')}), torch {env.get('torch', '?')}"
     )
+    if config["backend"] == "onnxruntime":  # its version and export change the graph timed
+        options = config.get("backend_options") or {}
+        where += f", onnxruntime {env.get('onnxruntime', '?')}"
+        if options:
+            where += " (" + ", ".join(f"{k} {v}" for k, v in sorted(options.items())) + ")"
     if threads:
         where += f", {threads.get('intra_op')} thread(s)"
     where += f", pinned to core {core}" if core is not None else ", not pinned"

@@ -19,7 +19,7 @@ from bench.errors import FbenchError
 from bench.parity import output_error, tolerance_for
 from devices.onnxruntime_backend import export_model, prepare_onnxruntime
 from operators import StageShape, get_operator
-from tests.conftest import assert_one_line_error, fbench
+from tests.conftest import FIXTURES, assert_one_line_error, fbench
 
 
 class _CpuSession:
@@ -205,3 +205,20 @@ def test_torch_compile_says_why_it_cannot_run_without_a_compiler(monkeypatch):
     monkeypatch.setenv("PATH", "")
     reason = get_backend("torch-compile").unavailable_reason("cpu")
     assert reason is not None and ("no C compiler" in reason or sys.platform == "win32")
+
+
+def test_an_onnxruntime_run_says_its_version_exporter_and_opset_in_the_header(tmp_path):
+    # The exporter changes the slicing PConv's graph ~7×: a reader must see which one ran.
+    data = json.loads((FIXTURES / "cpu_table1.json").read_text())
+    data["config"].update(
+        backend="onnxruntime", backend_options={"exporter": "dynamo", "opset": 18}
+    )
+    for row in data["rows"]:
+        row.update(backend="onnxruntime", backend_options={"exporter": "dynamo", "opset": 18})
+    path = tmp_path / "ort.json"
+    path.write_text(json.dumps(data))
+    header = fbench("show", str(path)).stdout.splitlines()[1]
+    assert "cpu/onnxruntime on " in header
+    assert "onnxruntime 1.32.0 (exporter dynamo, opset 18)" in header
+    torch_header = fbench("show", str(FIXTURES / "cpu_table1.json")).stdout.splitlines()[1]
+    assert "onnxruntime" not in torch_header

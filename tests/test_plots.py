@@ -122,6 +122,9 @@ def test_every_figure_names_its_runs_in_the_caption():
     assert run_caption(run) == (
         "Run fixture-cpu: cpu/torch on Hand-made Test CPU, batch 1, float32, method adaptive."
     )
+    # A quick run's picture says so: it travels without the terminal's header.
+    quick = replace(run, config={**run.config, "quick": True})
+    assert run_caption(quick).endswith("Quick run: smoke-sized, not comparable with the paper.")
 
 
 def test_figure2_panels_families_and_paper_overlay():

@@ -56,9 +56,13 @@ def run_caption(run: RunResult) -> str:
     processes = timing.get("processes") or 1
     if processes > 1:
         method = f"{method}, {processes} processes"
+    # A shared picture travels without its header: a smoke-sized run must say so on it.
+    quick = (
+        " Quick run: smoke-sized, not comparable with the paper." if run.config.get("quick") else ""
+    )
     return (
         f"Run {run.run_id}: {values('device')}/{values('backend')} on {hardware}, "
-        f"batch {values('batch')}, {values('dtype')}, method {method}."
+        f"batch {values('batch')}, {values('dtype')}, method {method}.{quick}"
     )
 
 
