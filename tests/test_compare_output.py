@@ -142,3 +142,12 @@ def test_a_run_that_did_not_finish_is_named_in_one_line(tmp_path, state):
     swapped = fbench("compare", str(cur), str(base)).stdout
     assert "baseline run cur is" in swapped
     assert "run base is" not in swapped  # a complete run says nothing
+
+
+@pytest.mark.parametrize("made", [True, False])
+def test_an_empty_or_missing_baselines_dir_is_no_baseline_exit_3(tmp_path, made):
+    baselines = tmp_path / "baselines"
+    if made:
+        baselines.mkdir()
+    result = fbench("compare", "auto", FX_CPU, "--baselines-dir", str(baselines))
+    assert result.returncode == 3 and "no baseline for this device" in result.stderr
