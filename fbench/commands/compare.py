@@ -65,7 +65,8 @@ def accepted_keys(text: str) -> list[str]:
 
 def fraction(text: str) -> float:
     try:
-        value = float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
+        # One trailing % at most: "5%%" is a typo, not 5%.
+        value = float(text.removesuffix("%")) / (100 if text.endswith("%") else 1)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected a fraction like 0.05 or 5%, got {text!r}"
@@ -82,14 +83,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--threshold",
         type=fraction,
         metavar="F",
-        help="smallest change worth reporting, e.g. 0.05 or 5%% "
+        help="smallest change worth reporting, a fraction in (0, 1): e.g. 0.05 or 5%% "
         "(default: bench.toml [compare] threshold, 0.05)",
     )
     parser.add_argument(
         "--alpha",
         type=fraction,
         metavar="P",
-        help="significance level of the test (default: [compare] alpha, 0.05)",
+        help="significance level of the test, in (0, 1) (default: [compare] alpha, 0.05)",
     )
     parser.add_argument(
         "--format", choices=("text", "md", "json"), default="text", help="output (default: text)"
@@ -170,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
     code = comparison.exit_code(args.fail_on_improvement)
     markdown = compare.render_markdown(comparison, code)
     if args.format == "json":
-        print(json.dumps({**comparison.to_dict(), "exit_code": code}, indent=1))
+        print(json.dumps(compare.comparison_json(comparison, code), indent=1))
     elif args.format == "md":
         print(markdown, end="")
     else:

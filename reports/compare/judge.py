@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import replace
+from typing import Any
 
 from bench.results import ResultRow, RunResult
 from bench.results.status import FAILED, IMPRECISE, OK
@@ -35,6 +36,7 @@ from reports.compare.verdicts import (
     SLOWER,
     Comparison,
     RowComparison,
+    percent_text,
 )
 
 # Too few samples give Mann–Whitney no power (n=3 vs 3 cannot reach p < 0.05).
@@ -97,11 +99,11 @@ def compare_samples(
     )
     if significant and abs(change) > threshold:
         verdict = SLOWER if change > 0 else FASTER
-        reason = f"p={p_value:.2g}{how} < {alpha:g} and |{change:+.1%}| > {threshold:.0%}"
+        reason = f"p={p_value:.2g}{how} < {alpha:g} and |{change:+.1%}| > {percent_text(threshold)}"
     else:
         verdict = SAME
         reason = (
-            f"within the {threshold:.0%} threshold"
+            f"within the {percent_text(threshold)} threshold"
             if abs(change) <= threshold
             else f"not significant (p={p_value:.2g}{how})"
         )
@@ -112,6 +114,39 @@ def compare_samples(
 
 def _row_label(row: ResultRow) -> str:
     return f"{row.operator} {row.shape_label}"
+
+
+def row_identity(row: ResultRow) -> dict[str, Any]:
+    """The fields that match a row across runs (`ResultRow.key`), by name: a JSON reader
+    tells apart rows that share a label (e.g. the same shape at another depth)."""
+    return {
+        "operator": row.operator,
+        "operator_params": row.operator_params,
+        "channels": row.channels,
+        "height": row.height,
+        "width": row.width,
+        "layers": row.layers,
+        "batch": row.batch,
+        "dtype": row.dtype,
+        "device": row.device,
+        "backend": row.backend,
+        "backend_options": row.backend_options,
+    }
+
+
+def unfinished_runs(baseline: RunResult, current: RunResult) -> list[str]:
+    """One line for each run whose file is not `complete`: its missing rows are a stopped
+    run, not a change of the code, and `fbench run --resume` finishes it."""
+    lines = []
+    for name, run in (("baseline", baseline), ("current", current)):
+        if run.state == "complete":
+            continue
+        rows = f"{len(run.rows)} of {run.rows_planned}" if run.rows_planned else len(run.rows)
+        lines.append(
+            f"{name} run {run.run_id} is {run.state} ({rows} rows): "
+            f"`fbench run --resume {run.run_id}` completes it"
+        )
+    return lines
 
 
 def compare_runs(
@@ -154,15 +189,17 @@ def compare_runs(
         if cur is None:
             rows.append(RowComparison(_row_label(base), base.latency, None, None, None, None,
                                       MISSING, "not in the current run"))  # fmt: skip
-            continue
-        rows.append(_judge_row(base, cur, threshold, alpha, host.factor, allow_unstable))
+        else:
+            rows.append(_judge_row(base, cur, threshold, alpha, host.factor, allow_unstable))
+        rows[-1] = replace(rows[-1], identity=row_identity(base))
     for key, cur in cur_rows.items():
         if key not in base_rows:
-            rows.append(RowComparison(_row_label(cur), None, cur.latency, None, None, None,
-                                      NEW, "not in the baseline"))  # fmt: skip
+            new = RowComparison(_row_label(cur), None, cur.latency, None, None, None, NEW,
+                                "not in the baseline", identity=row_identity(cur))  # fmt: skip
+            rows.append(new)
     return Comparison(
         baseline.run_id, current.run_id, threshold, alpha, rows, problems, host,
-        accepted, [words for _, words in failures],
+        accepted, [words for _, words in failures], unfinished_runs(baseline, current),
     )  # fmt: skip
 
 
@@ -200,7 +237,11 @@ def _judge_row(
     why = f"{name} row {r.status}: {r.why or (r.notes[0] if r.notes else ', '.join(r.reasons))}"
     if allow_unstable:
         # Judged like an ok row: a slowdown among these rows is a regression (exit 1).
-        return replace(judged, reason=f"{judged.reason}; {why} (judged: --allow-unstable)")
+        return replace(
+            judged,
+            reason=f"{judged.reason}; {why} (judged because of --allow-unstable)",
+            allowed_unstable=True,
+        )
     if _beyond_doubt(judged, threshold):
         return judged
     # A row held back cannot clear the gate, but a slowdown whose whole interval lies beyond

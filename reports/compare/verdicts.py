@@ -27,6 +27,12 @@ SLOWER, FASTER, SAME, NOT_JUDGED, NOT_MEASURED, MISSING, NEW = VERDICTS = (
 UNTRUSTED = (NOT_JUDGED, NOT_MEASURED, MISSING)
 
 
+def percent_text(fraction: float) -> str:
+    """A threshold or tolerance in percent with the digits it was given: 5%, 0.5%, 0.1%
+    (`:.0%` printed --threshold 0.5% as "0%")."""
+    return f"{round(fraction * 100, 6):g}%"
+
+
 @dataclass(frozen=True)
 class RowComparison:
     label: str  # e.g. "conv 96×56×56"
@@ -44,6 +50,12 @@ class RowComparison:
     # A row held back as NOT_JUDGED because of its stored status: what the test said of it
     # (SLOWER, FASTER or SAME), which `allow_unstable` uses as its verdict.
     judged: str | None = None
+    # Held back for its stored status but judged anyway, because of --allow-unstable.
+    allowed_unstable: bool = False
+    # What the row is, beyond its display label (rows that differ only in layers, batch or
+    # params share a label): operator, operator_params, channels, height, width, layers,
+    # batch, dtype, device, backend, backend_options. Empty for rows built by hand.
+    identity: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -84,6 +96,8 @@ class Comparison:
     accepted: list[str] = field(default_factory=list)  # differences accepted on purpose
     # Host-probe failures stored in either run, in words (bench/stats/host_probe.py).
     host_probe_failures: list[str] = field(default_factory=list)
+    # A run whose file is not `complete` (interrupted, partial...), one line each.
+    unfinished_runs: list[str] = field(default_factory=list)
 
     @property
     def regressions(self) -> list[RowComparison]:
