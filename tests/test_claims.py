@@ -407,3 +407,53 @@ def test_the_report_in_the_docs_is_current():
     result = fbench("report", "claims", *paths, "--calibration", str(CALIBRATION.relative_to(REPO)))
     assert result.returncode == 0, result.stderr
     assert result.stdout in (REPO / "docs" / "claims.md").read_text()
+
+
+def _quick_like(tmp_path, pconv_ratio=0.25):
+    """The CPU fixture as a --quick run records it: 2 layers, `quick` in its config (the
+    counts are per layer times layers, so their ratios do not change)."""
+    data = json.loads(CPU.read_text(encoding="utf-8"))
+    data["config"].update(quick=True, layers=2)
+    for row in data["rows"]:
+        row["layers"] = 2
+        if row["operator"] == "pconv":
+            row["operator_params"] = {"partial_ratio": pconv_ratio}
+    path = tmp_path / "quick.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return read_result(path)
+
+
+def test_counting_claims_are_judged_on_a_quick_run(tmp_path):
+    # Eqs. 2, 4, 5 hold at any feature map and depth: a quick run's Conv and PConv pair up.
+    results = check_claims([_quick_like(tmp_path)])
+    flops = by_claim(results, "pconv-flops", "any")
+    assert flops.verdict == HOLDS and flops.measured == pytest.approx(1 / 16, rel=1e-3)
+    assert flops.reason == "4 feature maps"
+    assert by_claim(results, "pconv-memory", "any").verdict == HOLDS
+
+
+def test_counting_claims_name_another_partial_ratio(tmp_path):
+    results = check_claims([_quick_like(tmp_path, pconv_ratio=0.5)])
+    flops = by_claim(results, "pconv-flops", "any")
+    assert flops.verdict == NOT_COMPARABLE
+    assert flops.reason == "PConv rows use partial_ratio 0.5; the paper's claim is for r = 1/4"
+
+
+def test_quick_run_says_the_table1_claims_need_a_full_run(tmp_path):
+    results = check_claims([_quick_like(tmp_path)])
+    for claim in ("table1-order", "pconv-dwconv-ratio"):
+        result = by_claim(results, claim, "cpu")
+        assert result.verdict == NOT_COMPARABLE
+        assert result.reason.startswith("quick run: cpu rows are not the paper's shapes and depth")
+        assert result.reason.endswith("run without --quick")
+
+
+def test_counting_claims_not_measured_without_a_conv_pconv_pair(tmp_path):
+    run = load(CPU)
+    conv_deeper = [
+        dataclasses.replace(r, layers=5) if r.operator == "conv" else r for r in run.rows
+    ]
+    results = check_claims([dataclasses.replace(run, rows=conv_deeper)])
+    flops = by_claim(results, "pconv-flops", "any")
+    assert flops.verdict == NOT_MEASURED
+    assert flops.reason.startswith("no Conv and PConv rows of the same shape, layers, batch")

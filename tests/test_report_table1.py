@@ -115,13 +115,28 @@ def test_pconv_dwconv_ratio_per_device_beside_the_papers(runs):
         ratio_line = _line(table, "PConv/DWConv", "FLOPS ratio (×)")
         assert ratio_line[table.headers.index(f"{device} FLOPS (G/s)")] == pytest.approx(measured)
         paper_ratio = ratio_line[table.headers.index(f"{device} paper FLOPS (G/s)")]
-        assert paper_ratio == pytest.approx(paper.pconv_dwconv_ratio(column))
+        if device == "arm":  # PConv 768×7×7 failed, DWConv's disturbed: the paper's 3 others
+            assert paper_ratio == pytest.approx(_paper_mean("pconv") / _paper_mean("dwconv"))
+        else:
+            assert paper_ratio == pytest.approx(paper.pconv_dwconv_ratio(column))
         assert ratio_line[table.headers.index(f"{device} FLOPS measured/paper")] == pytest.approx(
             measured / paper_ratio
         )
     note = next(n for n in table.notes if n.startswith("PConv/DWConv FLOPS"))
     assert "paper 10.5× on GPU" in note and "paper 6.2× on CPU" in note
-    assert "paper 22.8× on ARM" in note
+    assert (
+        "arm 15.4× over 96×56×56, 192×28×28, 384×14×14 only: the stages both operators have "
+        "usable rows (paper at those stages 16.1× on ARM)"
+    ) in note
+
+
+def _paper_mean(operator, stages=(96, 192, 384)):
+    """The paper's mean ARM FLOPS of an operator over the stages with these channels."""
+    return fmean(
+        row.arm_gflops
+        for key, row in paper.table1().items()
+        if key[0] == operator and row.channels in stages
+    )
 
 
 def test_paper_columns_and_measured_over_paper(runs):

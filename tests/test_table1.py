@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from statistics import fmean
 
@@ -10,8 +11,9 @@ import pytest
 from bench.results import read_result
 from reports import paper
 from reports.render import render
-from reports.table1.averages import pconv_dwconv_ratio
+from reports.table1.averages import pconv_dwconv_comparison, pconv_dwconv_ratio
 from reports.table1.one_device import table1
+from tests.conftest import FIXTURES, fbench
 
 
 @pytest.fixture
@@ -116,3 +118,51 @@ def test_text_rendering_has_every_operator_and_the_notes(rows):
     text = render(table1(rows))
     for title in ("Conv 3×3", "GConv 3×3", "DWConv 3×3", "PConv 3×3", "PConv/DWConv FLOPS"):
         assert title in text
+
+
+def _disturb_in_file(tmp_path, disturbed):
+    """The CPU fixture with the rows at `disturbed` ((operator, channels), ...) marked
+    disturbed, written as a real result file."""
+    data = json.loads((FIXTURES / "cpu_table1.json").read_text(encoding="utf-8"))
+    for row in data["rows"]:
+        if (row["operator"], row["channels"]) in disturbed:
+            row.update(status="disturbed", reasons=["throttled"], why="throttled")
+    path = tmp_path / "cpu_table1.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_ratio_is_over_the_stages_both_operators_have_usable_rows(tmp_path):
+    # DWConv usable at 96×56×56 only, PConv at 96 and 192: averaging each over its own rows
+    # would set PConv's 27.1 and 54.2 G/s against DWConv's 96-channel row alone (6.0×).
+    path = _disturb_in_file(
+        tmp_path,
+        {("dwconv", 192), ("dwconv", 384), ("dwconv", 768), ("pconv", 384), ("pconv", 768)},
+    )
+    rows = read_result(path).rows
+    assert pconv_dwconv_ratio(rows) == pytest.approx(27.09504 / 6.77376)
+    shown = fbench("show", str(path))
+    assert shown.returncode == 0, shown.stderr
+    assert (
+        "PConv/DWConv FLOPS: 4.0× over 96×56×56 only: the stages both operators have usable rows "
+        "(paper at those stages: 3.9× on CPU)"  # 29.67 / 7.52 G/s
+    ) in shown.stdout
+    assert "6.0×" not in shown.stdout
+
+
+def test_no_ratio_when_no_stage_has_usable_rows_of_both(tmp_path):
+    path = _disturb_in_file(
+        tmp_path, {("dwconv", 192), ("dwconv", 384), ("pconv", 96)} | {("dwconv", 768)}
+    )
+    table = table1(read_result(path).rows)
+    assert pconv_dwconv_ratio(read_result(path).rows) is None
+    assert (
+        "PConv/DWConv FLOPS: no ratio: no feature map has usable rows of both PConv and DWConv"
+        in table.notes
+    )
+
+
+def test_ratio_over_every_stage_is_the_ratio_of_the_averages(rows):
+    comparison = pconv_dwconv_comparison(rows)
+    assert not comparison.partial and comparison.qualifier() == ""
+    assert comparison.stages == ("96×56×56", "192×28×28", "384×14×14", "768×7×7")

@@ -8,6 +8,7 @@ import math
 from collections.abc import Sequence
 
 from bench.results import ResultRow
+from operators import OPERATORS
 from reports.claims.model import (
     FAILS,
     HOLDS,
@@ -17,7 +18,6 @@ from reports.claims.model import (
     not_judged,
 )
 from reports.claims.rows import RowSet, measure_operators
-from reports.paper import paper_row
 
 FLOPS_CLAIM = ("pconv-flops", "Eq. 4: PConv FLOPs 1/16 of Conv's")
 MEMORY_CLAIM = ("pconv-memory", "Eqs. 2, 5: PConv memory access ~1/4 of Conv's")
@@ -29,22 +29,28 @@ def _fraction(value: float) -> str:
     return f"1/{1 / value:.1f}" if 0 < value < 1 else f"{value:.2f}×"
 
 
+def _same_work(row: ResultRow) -> tuple:
+    """What a PConv and a Conv row must share for their counts to be compared: any feature
+    map and depth will do (eqs. 2, 4, 5 hold for every h, w, c), but the same one."""
+    return (row.channels, row.height, row.width, row.layers, row.batch, row.dtype)
+
+
 def _pconv_conv_pairs(
     rowsets: Sequence[RowSet],
 ) -> tuple[list[tuple[ResultRow, ResultRow]], list[str]]:
-    """(PConv row, Conv row) at each feature map of the first device with both, and its runs."""
+    """(PConv row, Conv row) at each shape of the first device with both, and its runs."""
     for rowset in rowsets:
         if rowset.problem:
             continue
         conv = {
-            r.shape_label: r
+            _same_work(r): r
             for r in rowset.rows
-            if r.operator == "conv" and paper_row(r) and r.flops > 0  # the whole of a ratio
+            if r.operator == "conv" and r.flops > 0  # the whole of a ratio
         }
         pairs = [
-            (row, conv[row.shape_label])
+            (row, conv[_same_work(row)])
             for row in rowset.rows
-            if row.operator == "pconv" and row.shape_label in conv
+            if row.operator == "pconv" and _same_work(row) in conv
         ]
         if pairs:
             return pairs, list(rowset.runs)
@@ -54,21 +60,24 @@ def _pconv_conv_pairs(
 def claim_pconv_counts(rowsets: Sequence[RowSet]) -> list[ClaimResult]:
     """Eqs. 2 and 5: PConv (r = 1/4) has 1/16 of Conv's FLOPs and about 1/4 of its memory access.
 
-    Analytic counts stored with the rows, so one device's rows suffice; the range over the
-    feature maps is shown (the weights' k²·c² term makes the memory ratio smaller at 7×7).
+    Analytic counts stored with the rows, so one device's rows suffice, at any feature map and
+    depth (a --quick run's too); the range over the feature maps is shown (the weights' k²·c²
+    term makes the memory ratio smaller at 7×7).
     """
     pairs, runs = _pconv_conv_pairs(rowsets)
     if not pairs:
         reason = (
-            f"no Conv and PConv rows of the same shape; {measure_operators('cpu', 'conv,pconv')}"
+            "no Conv and PConv rows of the same shape, layers, batch and dtype; "
+            f"{measure_operators('cpu', 'conv,pconv')}"
         )
         return [
             not_judged(*FLOPS_CLAIM, "any", NOT_MEASURED, reason),
             not_judged(*MEMORY_CLAIM, "any", NOT_MEASURED, reason),
         ]
-    if not all(paper_row(pconv) for pconv, _ in pairs):
-        params = pairs[0][0].operator_params
-        reason = f"PConv rows use {params}; the paper's claim is for r = 1/4"
+    other = [p for p, _ in pairs if not OPERATORS["pconv"].matches_paper(p.operator_params)]
+    if other:
+        ratio = other[0].operator_params.get("partial_ratio")
+        reason = f"PConv rows use partial_ratio {ratio}; the paper's claim is for r = 1/4"
         return [
             not_judged(*FLOPS_CLAIM, "any", NOT_COMPARABLE, reason, runs),
             not_judged(*MEMORY_CLAIM, "any", NOT_COMPARABLE, reason, runs),

@@ -51,6 +51,12 @@ def _table1_rows(rowset: RowSet) -> tuple[dict[str, dict[str, ResultRow]], str |
             shapes[row.shape_label] = row
     if other and not by_operator:
         row = other[0]
+        if rowset.quick:  # the user ran --quick: re-running what they ran would not help
+            return {}, (
+                f"quick run: {rowset.device} rows are not the paper's shapes and depth (e.g. "
+                f"{operator_title(row.operator)} {row.shape_label}, {row.layers} layers); "
+                "run without --quick"
+            )
         column = paper.PAPER_DEVICE_COLUMN[rowset.device]
         return {}, (
             f"{rowset.device} rows are not Table 1's configuration (e.g. "

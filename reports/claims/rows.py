@@ -56,6 +56,7 @@ class RowSet:
     runs: tuple[str, ...] = ()
     problem: str | None = None  # set: not comparable, and why
     model: str | None = None  # the hardware the rows were measured on
+    quick: bool = False  # from a --quick run: smaller feature maps, fewer layers than the paper's
 
 
 def setup_label(run: RunResult, row: ResultRow) -> str:
@@ -83,7 +84,9 @@ def select_rows(runs: Sequence[RunResult], device: str, suite: str) -> RowSet:
         problem = f"{device} rows are {rows[0].dtype}; the paper measured float32"
     else:
         problem = _repeated_row(found, device)
-    return RowSet(device, suite, rows, run_ids, problem, device_model(found[0][0].environment))
+    quick = any(run.config.get("quick", False) for run, _ in found)
+    model = device_model(found[0][0].environment)
+    return RowSet(device, suite, rows, run_ids, problem, model, quick)
 
 
 def _repeated_row(found: Sequence[tuple[RunResult, ResultRow]], device: str) -> str | None:

@@ -5,9 +5,11 @@ Table 1 layouts (reports/table1/one_device.py, reports/table1/devices.py) use th
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from statistics import fmean
 
 from bench.results import ResultRow
+from reports.paper import matched_pconv_dwconv_ratio, paper_row
 
 
 def counts_in_averages(row: ResultRow) -> bool:
@@ -50,10 +52,79 @@ def averages_notes(rows: Sequence[ResultRow]) -> list[str]:
     return notes
 
 
-def pconv_dwconv_ratio(rows: Sequence[ResultRow]) -> float | None:
-    """Average PConv FLOPS over average DWConv FLOPS (the paper's 6.2× on CPU)."""
-    pconv = averaged_gflops([r for r in rows if r.operator == "pconv"])
-    dwconv = averaged_gflops([r for r in rows if r.operator == "dwconv"])
+def _stage(row: ResultRow) -> tuple:
+    """The feature map (and depth) a row measures: the unit PConv and DWConv are paired on."""
+    return (row.channels, row.height, row.width, row.layers)
+
+
+@dataclass(frozen=True)
+class PConvDWConvRatio:
+    """PConv's average FLOPS over DWConv's, over the feature maps where both have usable rows.
+
+    Averaging each operator over its own usable rows would compare different feature maps when
+    a row is left out (DWConv at one stage, PConv at two others: 23.5× where the full run gave
+    11.4×), so only the stages both have count. `value` is None where there is no such stage.
+    """
+
+    value: float | None
+    stages: tuple[str, ...]  # the feature maps the ratio is over, e.g. ("96×56×56",)
+    partial: bool  # fewer stages than the two operators were measured at
+    rows: tuple[ResultRow, ...] = ()  # the usable PConv and DWConv rows the ratio is over
+
+    def qualifier(self) -> str:
+        """What the ratio line adds when it is not over every measured stage ("" when it is)."""
+        if self.value is None:
+            return "no ratio: no feature map has usable rows of both PConv and DWConv"
+        if self.partial:
+            return f"over {', '.join(self.stages)} only: the stages both operators have usable rows"
+        return ""
+
+
+def pconv_dwconv_comparison(rows: Sequence[ResultRow]) -> PConvDWConvRatio | None:
+    """The ratio over the common usable stages; None where PConv or DWConv has no rows at all
+    (nothing to say). The paper's ratio is of its averages over the same 4 stages for both."""
+    pconv = [r for r in rows if r.operator == "pconv"]
+    dwconv = [r for r in rows if r.operator == "dwconv"]
     if not pconv or not dwconv:
         return None
+    usable_pconv = {_stage(r) for r in pconv if counts_in_averages(r)}
+    common = usable_pconv & {_stage(r) for r in dwconv if counts_in_averages(r)}
+    measured = {_stage(r) for r in pconv + dwconv}
+    labels = tuple(
+        dict.fromkeys(
+            r.shape_label for r in sorted(pconv, key=lambda r: r.stage) if _stage(r) in common
+        )
+    )
+    if not common:
+        return PConvDWConvRatio(None, (), partial=True)
+    at_common = [r for r in rows if _stage(r) in common]
+    value = fmean(averaged_gflops([r for r in at_common if r.operator == "pconv"])) / fmean(
+        averaged_gflops([r for r in at_common if r.operator == "dwconv"])
+    )
+    used = tuple(
+        r for r in at_common if r.operator in ("pconv", "dwconv") and counts_in_averages(r)
+    )
+    return PConvDWConvRatio(value, labels, partial=common != measured, rows=used)
+
+
+def paper_pconv_dwconv_ratio(comparison: PConvDWConvRatio, column: str | None) -> float | None:
+    """The paper's ratio to set beside `comparison`: its headline (the ratio of its averages
+    over 4 stages) when the ratio is over every stage, else the ratio of its per-stage FLOPS at
+    the same stages; None where a row is not the paper's configuration."""
+    if column is None or comparison.value is None:
+        return None
+    if not comparison.partial:
+        return matched_pconv_dwconv_ratio(comparison.rows, column)
+    references = [(row.operator, paper_row(row)) for row in comparison.rows]
+    if not all(reference for _, reference in references):
+        return None
+    pconv = [ref.gflops(column) for name, ref in references if name == "pconv"]
+    dwconv = [ref.gflops(column) for name, ref in references if name == "dwconv"]
     return fmean(pconv) / fmean(dwconv)
+
+
+def pconv_dwconv_ratio(rows: Sequence[ResultRow]) -> float | None:
+    """Average PConv FLOPS over average DWConv FLOPS at the stages both have usable rows for
+    (the paper's 6.2× on CPU, over its 4 stages)."""
+    comparison = pconv_dwconv_comparison(rows)
+    return comparison.value if comparison else None

@@ -16,7 +16,7 @@ from bench.results import ResultRow, RunResult
 from operators import OPERATORS
 from reports import paper
 from reports.formatting import fixed, format_g, format_ms
-from reports.paper import covers_paper, matched_pconv_dwconv_ratio, paper_row
+from reports.paper import covers_paper, paper_row
 from reports.rows import flops_header, operator_order, operator_title, status_text
 from reports.table import Table
 from reports.table1.averages import (
@@ -24,7 +24,8 @@ from reports.table1.averages import (
     averaged_gflops,
     averages_notes,
     counts_in_averages,
-    pconv_dwconv_ratio,
+    paper_pconv_dwconv_ratio,
+    pconv_dwconv_comparison,
 )
 from reports.table1.columns import DeviceGroup, describe_group, device_groups, extra_columns
 
@@ -149,16 +150,20 @@ def table1_devices(
     ratio_line: list[object] = ["PConv/DWConv", "FLOPS ratio (×)", ""]
     ratios_text = []
     for group, block in zip(groups, blocks, strict=True):
-        measured = pconv_dwconv_ratio(group.rows)
-        paper_ratio = matched_pconv_dwconv_ratio(group.rows, group.paper_column)
+        comparison = pconv_dwconv_comparison(group.rows)
+        measured = comparison.value if comparison else None
+        paper_ratio = comparison and paper_pconv_dwconv_ratio(comparison, group.paper_column)
         reference = paper_ratio if with_paper else None
         values = {"gflops": measured, "paper_gflops": reference}
         values["ratio"] = _over(measured, reference)
         ratio_line += [values.get(column.role, "") for column in block]
-        if measured is not None:
-            text = f"{group.label} {measured:.1f}×"
+        if comparison is not None:
+            text = f"{group.label} {measured:.1f}×" if measured is not None else group.label
+            if comparison.qualifier():
+                text += f" {comparison.qualifier()}" if measured else f": {comparison.qualifier()}"
             if paper_ratio is not None:
-                text += f" (paper {paper_ratio:.1f}× on {group.paper_column.upper()})"
+                at = " at those stages" if comparison.partial else ""
+                text += f" (paper{at} {paper_ratio:.1f}× on {group.paper_column.upper()})"
             ratios_text.append(text)
     if any(value not in (None, "") for value in ratio_line[3:]):
         body.append(ratio_line)

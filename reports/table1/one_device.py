@@ -16,14 +16,16 @@ from bench.results import ResultRow
 from operators import OPERATORS
 from reports import paper
 from reports.formatting import format_g, format_ms
-from reports.paper import matched_pconv_dwconv_ratio, paper_row
+from reports.paper import paper_row
 from reports.rows import ci_text, flops_header, operator_order, operator_title, status_text
 from reports.table import Table
 from reports.table1.averages import (
+    PConvDWConvRatio,
     average_status,
     averaged_gflops,
     averages_notes,
-    pconv_dwconv_ratio,
+    paper_pconv_dwconv_ratio,
+    pconv_dwconv_comparison,
 )
 
 
@@ -91,12 +93,23 @@ def table1(rows: Sequence[ResultRow], with_paper: bool = True) -> Table:
         body.append(average)
 
     notes += averages_notes(rows)
-    ratio = pconv_dwconv_ratio(rows)
-    if ratio is not None:
-        line = f"PConv/DWConv FLOPS: {ratio:.1f}×"
-        paper_ratio = matched_pconv_dwconv_ratio(rows, column) if with_paper else None
-        if paper_ratio is not None:
-            line += f" (paper: {paper_ratio:.1f}× on {column.upper()})"
-        notes.append(line)
+    comparison = pconv_dwconv_comparison(rows)
+    if comparison is not None:
+        notes.append(_ratio_note(comparison, column if with_paper else None))
     notes.append("FLOPs are multiply-adds, as the paper counts them; FLOPS = FLOPs / latency.")
     return Table(headers=headers, rows=body, notes=notes)
+
+
+def _ratio_note(comparison: PConvDWConvRatio, column: str | None) -> str:
+    """ "PConv/DWConv FLOPS: 11.4× (paper: 6.2× on CPU)"; on fewer stages than were measured,
+    which ones, beside the paper's ratio at those stages."""
+    if comparison.value is None:
+        return f"PConv/DWConv FLOPS: {comparison.qualifier()}"
+    line = " ".join(
+        filter(None, [f"PConv/DWConv FLOPS: {comparison.value:.1f}×", comparison.qualifier()])
+    )
+    paper_ratio = paper_pconv_dwconv_ratio(comparison, column)
+    if paper_ratio is not None:
+        at = " at those stages" if comparison.partial else ""
+        line += f" (paper{at}: {paper_ratio:.1f}× on {column.upper()})"
+    return line
