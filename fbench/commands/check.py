@@ -60,7 +60,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--config", metavar="FILE", type=Path, help="experiment file")
     parser.add_argument(
-        "--quick", action="store_true", help="2 layers, 1/4 spatial size: a few seconds"
+        "--quick",
+        action="store_true",
+        help="2 layers, 1/4 spatial size: under a minute (every operator is exported)",
     )
 
 

@@ -229,8 +229,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="smoke-sized run in a few seconds: 2 layers, 1/4 spatial size, "
-        "loose timing (not comparable with the paper)",
+        help="smoke-sized run (~10 s with torch on a CPU; onnxruntime's exports add ~30 s): "
+        "2 layers, 1/4 spatial size, loose timing (not comparable with the paper)",
     )
     parser.add_argument(
         "--resume",
