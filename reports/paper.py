@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from statistics import fmean
 from typing import TYPE_CHECKING
 
 from operators import OPERATORS
@@ -123,13 +124,30 @@ def covers_paper(paper_operator: str, rows: Sequence[ResultRow]) -> bool:
     return found == wanted and len(rows) == len(wanted)
 
 
-def matched_pconv_dwconv_ratio(rows: Sequence[ResultRow], column: str | None) -> float | None:
-    """The paper's PConv/DWConv ratio for `column`, if the rows' PConv and DWConv rows are all
-    the paper's own (else the measured ratio has nothing in the paper to be set beside)."""
+def matched_pconv_dwconv_ratio(
+    rows: Sequence[ResultRow], column: str | None
+) -> tuple[float, bool] | None:
+    """The paper's PConv/DWConv ratio to set beside one measured over `rows` (the PConv and
+    DWConv rows it averaged), and whether it is taken at those rows' stages only.
+
+    Where the rows are the paper's four feature maps of both operators: its headline, the
+    ratio of its printed averages. Where they are fewer: the ratio of its per-stage FLOPS at
+    the same stages, since a headline over 4 stages beside a ratio over 1 compares different
+    feature maps. None where a row is not the paper's configuration (nothing to set beside).
+    """
     compared = [row for row in rows if row.operator in ("pconv", "dwconv")]
-    if column is None or not compared or not all(paper_row(row) for row in compared):
+    references = [(row.operator, paper_row(row)) for row in compared]
+    if column is None or not compared or not all(reference for _, reference in references):
         return None
-    return pconv_dwconv_ratio(column)
+    pconv_rows = [row for row in compared if row.operator == "pconv"]
+    dwconv_rows = [row for row in compared if row.operator == "dwconv"]
+    if covers_paper("pconv", pconv_rows) and covers_paper("dwconv", dwconv_rows):
+        return pconv_dwconv_ratio(column), False
+    pconv = [reference.gflops(column) for name, reference in references if name == "pconv"]
+    dwconv = [reference.gflops(column) for name, reference in references if name == "dwconv"]
+    if not pconv or not dwconv:
+        return None
+    return fmean(pconv) / fmean(dwconv), True
 
 
 @dataclass(frozen=True)

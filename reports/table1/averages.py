@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from statistics import fmean
 
 from bench.results import ResultRow
-from reports.paper import matched_pconv_dwconv_ratio, paper_row
+from reports.paper import matched_pconv_dwconv_ratio
 
 
 def counts_in_averages(row: ResultRow) -> bool:
@@ -107,20 +107,14 @@ def pconv_dwconv_comparison(rows: Sequence[ResultRow]) -> PConvDWConvRatio | Non
     return PConvDWConvRatio(value, labels, partial=common != measured, rows=used)
 
 
-def paper_pconv_dwconv_ratio(comparison: PConvDWConvRatio, column: str | None) -> float | None:
-    """The paper's ratio to set beside `comparison`: its headline (the ratio of its averages
-    over 4 stages) when the ratio is over every stage, else the ratio of its per-stage FLOPS at
-    the same stages; None where a row is not the paper's configuration."""
+def paper_pconv_dwconv_ratio(
+    comparison: PConvDWConvRatio, column: str | None
+) -> tuple[float, bool] | None:
+    """The paper's ratio to set beside `comparison`, and whether it is at its stages only
+    (reports.paper.matched_pconv_dwconv_ratio); None where there is nothing to set beside."""
     if column is None or comparison.value is None:
         return None
-    if not comparison.partial:
-        return matched_pconv_dwconv_ratio(comparison.rows, column)
-    references = [(row.operator, paper_row(row)) for row in comparison.rows]
-    if not all(reference for _, reference in references):
-        return None
-    pconv = [ref.gflops(column) for name, ref in references if name == "pconv"]
-    dwconv = [ref.gflops(column) for name, ref in references if name == "dwconv"]
-    return fmean(pconv) / fmean(dwconv)
+    return matched_pconv_dwconv_ratio(comparison.rows, column)
 
 
 def pconv_dwconv_ratio(rows: Sequence[ResultRow]) -> float | None:

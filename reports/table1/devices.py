@@ -152,7 +152,8 @@ def table1_devices(
     for group, block in zip(groups, blocks, strict=True):
         comparison = pconv_dwconv_comparison(group.rows)
         measured = comparison.value if comparison else None
-        paper_ratio = comparison and paper_pconv_dwconv_ratio(comparison, group.paper_column)
+        at_paper = comparison and paper_pconv_dwconv_ratio(comparison, group.paper_column)
+        paper_ratio, at_stages = at_paper if at_paper else (None, False)
         reference = paper_ratio if with_paper else None
         values = {"gflops": measured, "paper_gflops": reference}
         values["ratio"] = _over(measured, reference)
@@ -162,7 +163,7 @@ def table1_devices(
             if comparison.qualifier():
                 text += f" {comparison.qualifier()}" if measured else f": {comparison.qualifier()}"
             if paper_ratio is not None:
-                at = " at those stages" if comparison.partial else ""
+                at = " at those stages" if at_stages else ""
                 text += f" (paper{at} {paper_ratio:.1f}× on {group.paper_column.upper()})"
             ratios_text.append(text)
     if any(value not in (None, "") for value in ratio_line[3:]):

@@ -108,8 +108,9 @@ def _ratio_note(comparison: PConvDWConvRatio, column: str | None) -> str:
     line = " ".join(
         filter(None, [f"PConv/DWConv FLOPS: {comparison.value:.1f}×", comparison.qualifier()])
     )
-    paper_ratio = paper_pconv_dwconv_ratio(comparison, column)
-    if paper_ratio is not None:
-        at = " at those stages" if comparison.partial else ""
+    at_paper = paper_pconv_dwconv_ratio(comparison, column)
+    if at_paper is not None:
+        paper_ratio, at_stages = at_paper
+        at = " at those stages" if at_stages else ""
         line += f" (paper{at}: {paper_ratio:.1f}× on {column.upper()})"
     return line
