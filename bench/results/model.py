@@ -108,21 +108,13 @@ class ResultRow:
     def shape_label(self) -> str:
         return f"{self.channels}×{self.height}×{self.width}"
 
+    def key_fields(self) -> dict[str, Any]:
+        """The fields of the row key (`row_key`) by name, for readers of JSON output."""
+        return {name: getattr(self, name) for name in KEY_FIELDS}
+
     def key(self) -> tuple:
         """What makes two rows the same measurement (for --resume and comparisons)."""
-        return row_key(
-            self.operator,
-            self.operator_params,
-            self.channels,
-            self.height,
-            self.width,
-            self.layers,
-            self.batch,
-            self.device,
-            self.backend,
-            self.dtype,
-            self.backend_options,
-        )
+        return row_key(**self.key_fields())
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
@@ -137,6 +129,22 @@ class ResultRow:
         if values.get("latency_ms") is not None:
             values["latency_ms"] = LatencySummary.from_dict(values["latency_ms"])
         return cls(**values, extra={k: v for k, v in data.items() if k not in known})
+
+
+# The parameters of `row_key`, in the order compare's JSON lists them.
+KEY_FIELDS = (
+    "operator",
+    "operator_params",
+    "channels",
+    "height",
+    "width",
+    "layers",
+    "batch",
+    "dtype",
+    "device",
+    "backend",
+    "backend_options",
+)
 
 
 def row_key(

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import replace
-from typing import Any
 
 from bench.results import ResultRow, RunResult
 from bench.results.status import FAILED, IMPRECISE, OK
@@ -116,24 +115,6 @@ def _row_label(row: ResultRow) -> str:
     return f"{row.operator} {row.shape_label}"
 
 
-def row_identity(row: ResultRow) -> dict[str, Any]:
-    """The fields that match a row across runs (`ResultRow.key`), by name: a JSON reader
-    tells apart rows that share a label (e.g. the same shape at another depth)."""
-    return {
-        "operator": row.operator,
-        "operator_params": row.operator_params,
-        "channels": row.channels,
-        "height": row.height,
-        "width": row.width,
-        "layers": row.layers,
-        "batch": row.batch,
-        "dtype": row.dtype,
-        "device": row.device,
-        "backend": row.backend,
-        "backend_options": row.backend_options,
-    }
-
-
 def unfinished_runs(baseline: RunResult, current: RunResult) -> list[str]:
     """One line for each run whose file is not `complete`: its missing rows are a stopped
     run, not a change of the code, and `fbench run --resume` finishes it."""
@@ -191,11 +172,11 @@ def compare_runs(
                                       MISSING, "not in the current run"))  # fmt: skip
         else:
             rows.append(_judge_row(base, cur, threshold, alpha, host.factor, allow_unstable))
-        rows[-1] = replace(rows[-1], identity=row_identity(base))
+        rows[-1] = replace(rows[-1], identity=base.key_fields())
     for key, cur in cur_rows.items():
         if key not in base_rows:
             new = RowComparison(_row_label(cur), None, cur.latency, None, None, None, NEW,
-                                "not in the baseline", identity=row_identity(cur))  # fmt: skip
+                                "not in the baseline", identity=cur.key_fields())  # fmt: skip
             rows.append(new)
     return Comparison(
         baseline.run_id, current.run_id, threshold, alpha, rows, problems, host,
