@@ -201,3 +201,14 @@ def test_md_and_output_file_on_every_table_verb(tmp_path, capsys, argv):
     assert capsys.readouterr().out == f"wrote {out}\n"
     pipes = [line for line in out.read_text(encoding="utf-8").splitlines() if line.startswith("|")]
     assert len(pipes) >= 3 and all(line.endswith("|") for line in pipes)
+
+
+def test_claims_csv_is_one_record_per_claim_and_device(capsys):
+    text = output(capsys, "report", "claims", FX["cpu"], FX["cuda"], FX_NETWORKS, "--format", "csv")
+    frame = read(text, "csv")
+    for column in ("measured", "ci95_low", "ci95_high", "paper"):
+        assert pandas.api.types.is_numeric_dtype(frame[column]), column
+    assert frame["verdict"].notna().all()
+    assert not frame.duplicated(["claim", "device"]).any()
+    ratio = frame[(frame.claim == "pconv-dwconv-ratio") & (frame.device == "cpu")]
+    assert ratio.measured.item() == pytest.approx(6.5) and ratio.runs.item() == "fixture-cpu"

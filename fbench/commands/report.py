@@ -78,9 +78,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_result_files(claims)
     claims.add_argument(
         "--format",
-        choices=("text", "md", "json"),
+        choices=("text", "md", "csv", "json"),
         default="text",
-        help="text (terminal, default), md (Markdown, e.g. for $GITHUB_STEP_SUMMARY), json",
+        help="text (terminal, default), md (Markdown, e.g. for $GITHUB_STEP_SUMMARY), csv "
+        "(one record per claim and device), json (the fbench.claims/1 document)",
     )
     claims.add_argument(
         "--calibration",
@@ -130,6 +131,7 @@ def _claims(args: argparse.Namespace) -> int:
     from bench.results import load_results
     from reports import claims
     from reports.render import FORMATS
+    from reports.tidy import to_csv
 
     runs = load_results(args.results, Path(args.results_dir))
     devices = {row.device for run in runs for row in run.rows}
@@ -163,6 +165,8 @@ def _claims(args: argparse.Namespace) -> int:
         )
     if args.format == "json":
         text = json.dumps(claims.claims_json(results, notes), indent=1, ensure_ascii=False)
+    elif args.format == "csv":
+        text = to_csv(claims.claims_records(results))
     else:
         text = FORMATS[args.format](claims.claims_table(results, notes))
     write_output(text, args.output)
