@@ -59,8 +59,8 @@ def _value(value: Any) -> Any:
 
 
 def to_csv(records: Records) -> str:
-    """RFC 4180 CSV, header first; a missing value is an empty cell. No last newline (the
-    caller's print adds it)."""
+    """CSV (the csv module's quoting, "\n" line ends), header first; a missing value is an
+    empty cell. No last newline (the caller's print adds it)."""
     stream = io.StringIO()
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(records.columns)

@@ -212,3 +212,20 @@ def test_claims_csv_is_one_record_per_claim_and_device(capsys):
     assert not frame.duplicated(["claim", "device"]).any()
     ratio = frame[(frame.claim == "pconv-dwconv-ratio") & (frame.device == "cpu")]
     assert ratio.measured.item() == pytest.approx(6.5) and ratio.runs.item() == "fixture-cpu"
+
+
+def test_records_write_missing_values_as_null_and_keep_numbers():
+    from reports.tidy import Records, to_csv, to_json
+
+    records = Records.of(
+        ("name", "latency_ms", "reasons", "ok"),
+        [
+            {"name": "a", "latency_ms": 1.25, "reasons": "", "ok": True},
+            {"name": "b", "latency_ms": math.nan, "ok": False},  # a column it lacks: missing
+        ],
+    )
+    assert to_csv(records) == "name,latency_ms,reasons,ok\na,1.25,,True\nb,,,False"
+    assert json.loads(to_json(records)) == [
+        {"name": "a", "latency_ms": 1.25, "reasons": None, "ok": True},
+        {"name": "b", "latency_ms": None, "reasons": None, "ok": False},
+    ]
