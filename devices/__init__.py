@@ -3,7 +3,14 @@
 Importing registers every device and backend; none of them imports torch until used.
 """
 
-from devices import arm, cpu, cuda, onnxruntime_backend, torch_backend  # noqa: F401  (registration)
+from devices import (  # noqa: F401  (registration)
+    arm,
+    cpu,
+    cuda,
+    executorch_backend,
+    onnxruntime_backend,
+    torch_backend,
+)
 from devices.registry import (
     BACKENDS,
     DEVICES,

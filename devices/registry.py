@@ -55,7 +55,9 @@ class DeviceSession(Protocol):
 
 @dataclass(frozen=True)
 class PreparedCall:
-    """One inference, ready to be timed, plus what the backend wants recorded about it."""
+    """One inference, ready to be timed, plus what the backend wants recorded about it
+    (`details`; its "notes", a list of sentences, also go under the row: e.g. a graph the
+    delegate did not take whole)."""
 
     call: Callable[[], object]
     details: dict[str, Any] = field(default_factory=dict)
@@ -100,6 +102,13 @@ class BackendSpec:
     options: Mapping[str, Any] = field(default_factory=dict)
     # Checks beyond "known option, right type"; returns what is wrong, or None.
     check_options: Callable[[Mapping[str, Any]], str | None] = lambda options: None
+    # The packages it needs that the project's lock may not have, as "name==version" for a
+    # device and dtype (executorch: torch 2.9.x with executorch 1.0.1): the workers then run
+    # in an environment built with them (bench/measure/stack.py) unless this one has them.
+    requires: Callable[[str, str], tuple[str, ...]] = lambda device, dtype: ()
+    # The dtypes it runs, when not the device's (int8 is a backend's quantisation, e.g.
+    # executorch's; the stack is built in float32 and the backend quantises it).
+    dtypes: tuple[str, ...] | None = None
 
 
 DEVICES: Registry[DeviceSpec] = Registry("device")

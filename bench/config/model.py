@@ -16,7 +16,10 @@ from typing import Any
 
 from bench.errors import FbenchError
 
-DTYPES = ("float32", "float16", "bfloat16")
+DTYPES = ("float32", "float16", "bfloat16", "int8")
+# What a stack is built in for a dtype that a backend reaches by quantising (int8: the
+# backend quantises the float32 stack; FLOPs stay its multiply-adds).
+BUILD_DTYPE = {"int8": "float32"}
 # The paper's four FasterNet stage shapes (Table 1): channels × height × width.
 PAPER_STAGES = ((96, 56, 56), (192, 28, 28), (384, 14, 14), (768, 7, 7))
 SUITES = ("operators", "networks")
@@ -134,6 +137,7 @@ class Overrides:
     operator_flags: Sequence[str] | None = None  # --operator [NAME=]TARGET:FACTORY[:K=V,...]
     shapes: Sequence[str] | None = None  # --shape CxHxW
     input_size: int | None = None
+    stack: Sequence[str] = ()  # --with PACKAGE==VERSION, repeatable (bench/config/stack.py)
 
 
 # [compare]: the regression gate's defaults (fbench compare, reports/compare/); the one

@@ -24,6 +24,7 @@ from bench.config.model import (
 from bench.config.operator_choice import choose_operators, operator_params
 from bench.config.run_config import RunConfig
 from bench.config.shapes import quick_shapes, run_shapes
+from bench.config.stack import run_stack
 from bench.config.toml import (
     compare_settings,
     known_keys,
@@ -103,12 +104,14 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
     timing = _timing_flags(timing, flags)
     device_settings = _device_flags(device_settings, flags, device, dtype)
     backend, backend_options = _backend(experiment, flags, device.name)
+    _check_dtype(dtype, device, backend)
     if flags.quick:  # networks keep their input size (Swin, for one, needs 224×224)
         stages = quick_shapes(stages)  # custom shapes are measured as given
         if flags.layers is None and not layers_sweep:
             layers = QUICK_LAYERS
         timing = _quick_timing(timing)
     timing = _processes(timing, flags)
+    stack = _stack(backend, device.name, dtype, flags, timing)
 
     return RunConfig(
         device=device.name,
@@ -129,7 +132,23 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
         layers_sweep=layers_sweep,
         custom_operators=custom_operators,
         input_size=flags.input_size if suite == "networks" else None,
+        stack=stack,
     )
+
+
+def _stack(
+    backend: str, device: str, dtype: str, flags: Overrides, timing: TimingConfig
+) -> tuple[str, ...]:
+    """The requirements the workers need (the backend's, --with's over them), checked."""
+    from devices import get_backend
+
+    stack = run_stack(get_backend(backend).requires(device, dtype), flags.stack)
+    if stack and timing.method != "adaptive":
+        raise FbenchError(
+            f"{', '.join(stack)}: another environment is measured in worker processes, which "
+            "the official method does not use; use --method adaptive"
+        )
+    return stack
 
 
 def _suite(experiment: Mapping[str, Any], flags: Overrides, source: str) -> str:
@@ -274,11 +293,18 @@ def _device_flags(
     problem = device.check_settings(settings)
     if problem:
         raise FbenchError(f"[devices.{device.name}] {problem}")
-    if dtype not in device.dtypes:
-        raise FbenchError(
-            f"dtype {dtype} is not supported on {device.name}; use {', '.join(device.dtypes)}"
-        )
     return settings
+
+
+def _check_dtype(dtype: str, device: DeviceSpec, backend: str) -> None:
+    """The backend's own dtypes where it has them (executorch's int8), else the device's."""
+    from devices import get_backend
+
+    own = get_backend(backend).dtypes
+    allowed = own if own is not None else device.dtypes
+    if dtype not in allowed:
+        where = f"{device.name}/{backend}" if own is not None else device.name
+        raise FbenchError(f"dtype {dtype} is not supported on {where}; use {', '.join(allowed)}")
 
 
 def _backend(

@@ -42,6 +42,9 @@ class RunConfig:
     # definitions travel with the config so worker processes rebuild the same operator.
     custom_operators: tuple[CustomOperator, ...] = ()
     input_size: int | None = None  # --input-size: the networks' input height = width
+    # What the workers import besides the project's lock, "name==version" sorted: --with and
+    # the backend's own requirements (bench/config/stack.py); () runs in this environment.
+    stack: tuple[str, ...] = ()
 
     def custom_operator(self, name: str) -> CustomOperator | None:
         return next((op for op in self.custom_operators if op.name == name), None)
@@ -64,6 +67,7 @@ class RunConfig:
         data["models"] = list(self.models)
         data["layers_sweep"] = list(self.layers_sweep)
         data["custom_operators"] = [op.to_dict() for op in self.custom_operators]
+        data["stack"] = list(self.stack)
         return data
 
     @classmethod
@@ -90,4 +94,5 @@ class RunConfig:
                 CustomOperator.from_dict(op) for op in data.get("custom_operators", ())
             ),
             input_size=data.get("input_size"),
+            stack=tuple(data.get("stack", ())),
         )

@@ -35,7 +35,8 @@ def measure(
     planned ones.
     """
     settings = config.timing
-    if settings.method == "adaptive" and settings.processes > 1:
+    # A run in another environment (config.stack) is timed in workers even in one process.
+    if settings.method == "adaptive" and (settings.processes > 1 or config.stack):
         count = RowCount(emit, done_before, done_before + len(plans))
         yield from measure_in_processes(
             plans, config, session, emit, count.finished, cache_dir, checkpoint, stored

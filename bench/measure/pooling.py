@@ -138,7 +138,7 @@ def pool_rows(
     if moved:
         causes.append((row_status.HOST_MOVED, moved))
     reasons = row_status.unique([code for code, _ in causes] + interval_reasons)
-    notes = [*interval, *(text for _, text in causes)]
+    notes = [*interval, *(text for _, text in causes), *(first.backend_details.get("notes") or ())]
     if unsettled and not row_status.unsettled_disturbs(settings.warmup_max_s):
         notes.append(unsettled_note)
     return replace(
@@ -162,6 +162,7 @@ def pool_rows(
                 "rounds": row.rounds,
                 "sampled_s": row.sampled_s,
                 "hash_seed": (row.processes or [{}])[0].get("hash_seed"),
+                **_versions_of((row.processes or [{}])[0]),
             }
             for row in worker_rows
         ],
@@ -199,6 +200,11 @@ def processes_of(row: ResultRow) -> int:
     return len(row.processes) if row.processes else 1
 
 
+def _versions_of(entry: dict) -> dict:
+    """A process's imported versions, kept when the worker reported them (--with)."""
+    return {"versions": entry["versions"]} if entry.get("versions") else {}
+
+
 def worker_rows_of(row: ResultRow) -> list[ResultRow]:
     """The per-process rows a stored pooled row was made of, rebuilt from its `processes`
     entries (their samples are consecutive in `samples_ms`), so that `--resume` can pool
@@ -225,7 +231,7 @@ def worker_rows_of(row: ResultRow) -> list[ResultRow]:
                 host_probe={"workload": workload, "round_medians_ms": probe_ms}
                 if probe_ms
                 else None,
-                processes=[{"hash_seed": entry.get("hash_seed")}],
+                processes=[{"hash_seed": entry.get("hash_seed"), **_versions_of(entry)}],
             )
         )
     return rebuilt

@@ -34,6 +34,7 @@ rebuilds the per-process rows of a stored row).
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -41,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.config import RunConfig, TimingConfig
-from bench.measure.events import Emit, ProcessFinished
+from bench.measure.events import Emit, Phase, ProcessFinished
 from bench.measure.pooling import (
     needs_another_process,
     with_process_details,
@@ -49,6 +50,7 @@ from bench.measure.pooling import (
     worker_timing,
 )
 from bench.measure.protocol import WorkerDied, WorkerProcess, request_message
+from bench.measure.stack import ensure_environment
 from bench.plan.rows import plan_rows
 from bench.results import ResultRow, now_iso
 from bench.results import status as row_status
@@ -133,6 +135,15 @@ def measure_in_processes(
         yield finished(row)
 
 
+def _process_entry(worker: WorkerProcess) -> dict[str, Any]:
+    """What a row records of the worker that timed it: its hash seed and, when it ran in
+    another environment (--with), the versions it imported."""
+    entry: dict[str, Any] = {"hash_seed": worker.hash_seed}
+    if worker.versions and (worker.versions.get("python_prefix") != sys.prefix):
+        entry["versions"] = {k: v for k, v in worker.versions.items() if k != "python_prefix"}
+    return entry
+
+
 def _pooled(
     worker_rows: Sequence[ResultRow],
     settings: TimingConfig,
@@ -178,11 +189,15 @@ def _time_in_workers(
     last = planned_turns + count
     index_of = {plan.key(): index for index, plan in enumerate(plan_rows(config))}
     worker_config = replace(config, timing=worker_timing(settings, count))
-    upcoming: WorkerProcess | None = WorkerProcess()
+    # --with: the workers run in the stack's environment (built before the run; cached).
+    stack = (
+        ensure_environment(config.stack, lambda line: emit(Phase(line))) if config.stack else None
+    )
+    upcoming: WorkerProcess | None = WorkerProcess(stack=stack)
 
     def start_next() -> WorkerProcess:
         nonlocal upcoming
-        upcoming = WorkerProcess()
+        upcoming = WorkerProcess(stack=stack)
         return upcoming
 
     def wanted_in(turn: int) -> list[Any]:
@@ -209,7 +224,7 @@ def _time_in_workers(
             rows = [index_of[plan.key()] for plan in wanted]
             # Each worker shuffles its rounds differently: no row always follows another.
             request = request_message(worker_config, rows, config.seed + turn, cache_dir)
-            worker, upcoming = upcoming or WorkerProcess(), None
+            worker, upcoming = upcoming or WorkerProcess(stack=stack), None
             begin = time.monotonic()
             timed: set[tuple] = set()
             try:
@@ -220,9 +235,7 @@ def _time_in_workers(
                         yield finished(row)
                     elif row.key() in gathered:
                         # A worker's row has one process: say which, so the pooled row can.
-                        gathered[row.key()].append(
-                            replace(row, processes=[{"hash_seed": worker.hash_seed}])
-                        )
+                        gathered[row.key()].append(replace(row, processes=[_process_entry(worker)]))
             except WorkerDied as error:
                 unfinished = [plan.label for plan in wanted if plan.key() not in timed]
                 save("partial", worker_failure(error, turn, label, unfinished))

@@ -27,6 +27,7 @@ from typing import Any, TextIO
 from bench.config import RunConfig
 from bench.errors import FbenchError
 from bench.measure.events import Emit, Event, Phase, RoundFinished
+from bench.measure.stack import StackEnvironment
 from bench.results import ResultRow
 from bench.stats import timing
 
@@ -108,16 +109,20 @@ def draw_hash_seed() -> int:
 class WorkerProcess:
     """One `python -m bench.measure.worker` process and the parent's side of its conversation."""
 
-    def __init__(self, hash_seed: int | None = None) -> None:
-        """Start it, with `hash_seed` as its PYTHONHASHSEED (None: a fresh one drawn here)."""
+    def __init__(self, hash_seed: int | None = None, stack: StackEnvironment | None = None) -> None:
+        """Start it, with `hash_seed` as its PYTHONHASHSEED (None: a fresh one drawn here),
+        in the environment `stack` (None: this process's own)."""
         self.hash_seed = draw_hash_seed() if hash_seed is None else hash_seed
+        # What it imported (torch, executorch... versions), from its READY message.
+        self.versions: dict[str, Any] | None = None
         # Closed in stop(), which every path through run() and the run's cleanup reaches.
         self._stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8")  # noqa: SIM115
         self._process = subprocess.Popen(
-            [sys.executable, "-m", WORKER_MODULE],
+            [str(stack.python) if stack else sys.executable, "-m", WORKER_MODULE],
             # FBENCH_PARENT_PID: the worker dies with this process (bench/measure/worker.py).
             env={
                 **os.environ,
+                **(stack.worker_environment() if stack else {}),
                 "PYTHONHASHSEED": str(self.hash_seed),
                 "FBENCH_PARENT_PID": str(os.getpid()),
             },
@@ -137,8 +142,11 @@ class WorkerProcess:
             line = self._process.stdout.readline()
             if not line:
                 return
-            self.ready = decode(line).get("event") == READY
-            if not self.ready:
+            message = decode(line)
+            self.ready = message.get("event") == READY
+            if self.ready:
+                self.versions = message.get("versions")
+            else:
                 self._read_early.append(line)
 
     def _say(self, text: str) -> None:
@@ -182,6 +190,7 @@ class WorkerProcess:
                     yield ResultRow.from_dict(message["row"])
                 elif kind == READY:
                     self.ready = True
+                    self.versions = message.get("versions")
                     following = start_next() if start_next is not None else None
                 elif kind == WARM:
                     activity = "waiting to sample"

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.config import RunConfig, TimingConfig
+from bench.config.model import BUILD_DTYPE
 from bench.errors import one_line
 from bench.measure import host_probe
 from bench.measure.events import Emit, Phase, RoundFinished, RowCount
@@ -84,11 +85,11 @@ def _prepare(plan: RowPlan, session: Any, cache_dir: Path | None = None) -> _Row
     counted = count_flops(module, example[:1])
     plan.check_count(counted)
 
-    dtype = getattr(torch, plan.dtype)
+    dtype = getattr(torch, BUILD_DTYPE.get(plan.dtype, plan.dtype))
     module = module.to(device=session.torch_device, dtype=dtype)
     example = example.to(device=session.torch_device, dtype=dtype)
     telemetry_before = session.telemetry()
-    options = {**plan.backend_options, "cache_dir": cache_dir}
+    options = {**plan.backend_options, "cache_dir": cache_dir, "dtype": plan.dtype}
     prepared = get_backend(plan.backend).prepare(module, example, session, options)
     return _Row(
         plan=plan,
@@ -99,6 +100,7 @@ def _prepare(plan: RowPlan, session: Any, cache_dir: Path | None = None) -> _Row
         started=now_iso(),
         telemetry_before=telemetry_before,
         keepalive=(module, example),
+        notes=list(prepared.details.get("notes") or ()),
     )
 
 

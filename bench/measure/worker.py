@@ -63,8 +63,9 @@ def main() -> int:
     try:
         _import_off_the_measuring_cores()
         from bench.measure.protocol import READY, send
+        from bench.measure.stack import worker_versions
 
-        send(channel, {"event": READY})
+        send(channel, {"event": READY, "versions": worker_versions()})
         line = sys.stdin.readline()
         if not line.strip():
             return 0  # started ahead in case another process was needed; it was not

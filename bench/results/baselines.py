@@ -63,7 +63,7 @@ def find(current: RunResult, baselines_dir: Path, accept: Collection[str] = ()) 
     `accept`, the only one of the same device under another torch version if none matches."""
     _check_directory(baselines_dir)
     path = baseline_path(current, baselines_dir)
-    if not path.is_file() and "torch" in accept:
+    if not path.is_file() and {"torch", "versions"} & set(accept):
         others = sorted(baselines_dir.glob(f"{_identity(current).baseline_name_any_torch()}.json"))
         if len(others) > 1:
             raise NotComparableError(

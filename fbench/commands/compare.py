@@ -116,8 +116,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY[,KEY]",
-        help="judge the runs although they differ on KEY, e.g. torch or malloc (repeatable; "
-        "the output lists each accepted difference)",
+        help="judge the runs although they differ on KEY, e.g. torch or malloc; versions "
+        "accepts every version key (repeatable; the output lists each accepted difference)",
     )
     parser.add_argument(
         "--host-correction",

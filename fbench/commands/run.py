@@ -21,6 +21,7 @@ from fbench.commands import (
 from fbench.commands.run_checks import (
     MAX_LAYERS,
     MAX_PROCESSES,
+    build_stack,
     check_bounds,
     check_memory,
     check_regular_file,
@@ -73,6 +74,7 @@ EXPERIMENT_FLAGS = (
     "operator",
     "shape",
     "input_size",
+    "with_",
 )
 
 
@@ -197,7 +199,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dtype",
         choices=DTYPES,
-        help="data type of weights and inputs (default: float32)",
+        help="data type of weights and inputs (default: float32); int8 with --backend "
+        "executorch only (XNNPACK's quantizer)",
     )
     parser.add_argument(
         "--method",
@@ -226,6 +229,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "before it (default); system: leave malloc as it is (a fresh process's behaviour)",
     )
     add_backend_options(parser)
+    parser.add_argument(
+        "--with",
+        dest="with_",
+        metavar="PACKAGE==VERSION",
+        action="append",
+        help="time in worker processes that import this version of one of the project's "
+        "dependencies (e.g. torch==2.9.1; repeatable): uv builds that environment from the "
+        "project's lock once and caches it (docs/backends.md)",
+    )
     parser.add_argument(
         "--quick",
         action="store_true",
@@ -298,6 +310,7 @@ def _run(args: argparse.Namespace) -> int:
         operator_flags=args.operator,
         shapes=args.shape,
         input_size=args.input_size,
+        stack=tuple(args.with_ or ()),
     )
     if args.config is not None:
         check_regular_file(args.config, "--config")
@@ -309,6 +322,11 @@ def _run(args: argparse.Namespace) -> int:
     check_memory(config)
     preflight(config, keep_going=args.keep_going)  # before anything is created or timed
     check_results_dir(results_dir)
+    stack = build_stack(config, args.with_ or ())  # before anything is created or timed
     return measure_new_run(
-        config, results_dir, show_table=not args.no_table, calibration=args.calibration
+        config,
+        results_dir,
+        show_table=not args.no_table,
+        calibration=args.calibration,
+        stack=stack,
     )

@@ -12,7 +12,10 @@ from typing import TYPE_CHECKING
 from bench.errors import FbenchError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from bench.config import RunConfig
+    from bench.measure.stack import StackEnvironment
 
 # Beyond these a run is a mistake, not an experiment (and a sweep would never end).
 MAX_LAYERS = 1000
@@ -89,3 +92,20 @@ def preflight(config: RunConfig, keep_going: bool) -> None:
         raise FbenchError(problems[0])
     for problem in problems:
         print(f"fbench run: warning: {problem} (stored as failed rows)", file=sys.stderr)
+
+
+def build_stack(config: RunConfig, given: Sequence[str]) -> StackEnvironment | None:
+    """The environment the workers run in (--with, or the backend's requirements), built
+    now with progress on stderr, or taken from the cache: a version that does not exist or
+    cannot install here stops the run (one line, exit 2) before anything is written."""
+    from bench.measure.stack import check_given, ensure_environment
+
+    if given:
+        check_given(given)
+    if not config.stack:
+        return None
+
+    def progress(line: str) -> None:
+        print(f"fbench run: {line}", file=sys.stderr, flush=True)
+
+    return ensure_environment(config.stack, progress)

@@ -24,6 +24,7 @@ from fbench.commands.run_resume import (
 if TYPE_CHECKING:
     from bench.config import RunConfig
     from bench.measure.processes import Checkpoint
+    from bench.measure.stack import StackEnvironment
     from bench.plan.rows import RowPlan
     from bench.results import ResultRow, RunStore
     from devices import DeviceSession
@@ -75,7 +76,11 @@ def _open_session(config: RunConfig) -> DeviceSession:
 
 
 def measure_new_run(
-    config: RunConfig, results_dir: Path, show_table: bool, calibration: str | None = None
+    config: RunConfig,
+    results_dir: Path,
+    show_table: bool,
+    calibration: str | None = None,
+    stack: StackEnvironment | None = None,
 ) -> int:
     from bench import environment
     from bench.calibration import calibration_record
@@ -85,6 +90,8 @@ def measure_new_run(
     plans = plan_rows(config)
     session = _open_session(config)
     env = {**environment.collect(), **session.environment()}
+    if stack is not None:  # --with: the versions the workers import are the run's
+        env.update(stack.environment_fields(env))
     env["calibration"] = calibration_record(calibration, config.device, env, config.dtype)
     run_id = new_run_id(results_dir, config.device, config.backend)
     path = results_dir / f"{run_id}.json"

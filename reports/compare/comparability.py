@@ -32,7 +32,12 @@ RUN_KEYS = (
     "latency_estimator",
     "torch",
     "onnxruntime",
+    "executorch",
+    "stack",
 )
+# `--accept-difference versions`: every key that names software versions, for "did the
+# upgrade slow it?" across runs made with `fbench run --with` (docs/regression-gate.md).
+ALIASES = {"versions": ("torch", "onnxruntime", "executorch", "stack")}
 
 
 @dataclass(frozen=True)
@@ -75,13 +80,26 @@ def experiment(run: RunResult) -> dict[str, Any]:
         latency_estimator=", ".join(sorted({row.latency_estimator for row in run.rows})) or None,
         torch=env.get("torch"),
         onnxruntime=env.get("onnxruntime"),
+        executorch=env.get("executorch"),
+        # What `--with` (or the backend) asked the workers' environment for, beyond the
+        # versions that are keys of their own (torch's torchvision goes with torch).
+        stack=[
+            line
+            for line in config.get("stack") or []
+            if line.split("==")[0] not in (*ALIASES["versions"], "torchvision")
+        ],
     )
     return keys
 
 
 def experiment_keys(*runs: RunResult) -> list[str]:
     """Every key `--accept-difference` may name for these runs."""
-    return sorted({key for run in runs for key in experiment(run)})
+    return sorted({key for run in runs for key in experiment(run)} | set(ALIASES))
+
+
+def expand_aliases(accept: Collection[str]) -> set[str]:
+    """The keys `accept` names, with `versions` standing for every version key."""
+    return {key for name in accept for key in ALIASES.get(name, (name,))}
 
 
 def differences(baseline: RunResult, current: RunResult) -> list[Difference]:
@@ -103,6 +121,7 @@ def comparability_problems(
     """Why two runs are not the same experiment ([] when they are), and the differences the
     caller accepted on purpose (e.g. a torch upgrade), each as a line."""
     found = differences(baseline, current)
+    accept = expand_aliases(accept)
     return (
         [d.line() for d in found if d.key not in accept],
         [d.line() for d in found if d.key in accept],

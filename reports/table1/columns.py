@@ -89,9 +89,20 @@ def device_groups(runs: Sequence[RunResult], suite: str = "operators") -> list[D
     groups = []
     for (run, device, backend, rows), label in zip(found, labels, strict=True):
         if labels.count(label) > 1:
-            label = f"{label} ({run.run_id})"
+            # Two versions side by side (`fbench run --with torch==...`): named by version
+            # when that tells them apart, else by run id.
+            torches = [r.environment.get("torch") for r, *_ in _same_label(found, labels, label)]
+            torch = run.environment.get("torch")
+            if torch and torches.count(torch) == 1:
+                label = f"{label} torch {torch}"
+            else:
+                label = f"{label} ({run.run_id})"
         groups.append(DeviceGroup(label, device, backend, run, rows))
     return groups
+
+
+def _same_label(found: list, labels: list[str], label: str) -> list:
+    return [entry for entry, other in zip(found, labels, strict=True) if other == label]
 
 
 def extra_columns(names: Sequence[str]) -> list[DeviceColumn]:
