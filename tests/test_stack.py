@@ -84,14 +84,14 @@ def _run_with(version: str, stack_lines: list[str], run_id: str) -> dict:
 
 
 def test_a_torch_upgrade_is_one_accepted_difference_and_versions_accepts_them_all():
-    base = parse_result(_run_with("2.15.0", [], "base"))
-    current = parse_result(_run_with("2.9.1", ["torch==2.9.1"], "current"))
+    base = parse_result(_run_with("2.15.0", [], "base"), "test")
+    current = parse_result(_run_with("2.9.1", ["torch==2.9.1"], "current"), "test")
     problems, accepted = compare.comparability_problems(base, current, {"torch"})
     assert problems == [] and accepted == ["torch differs: baseline '2.15.0', current '2.9.1'"]
     assert compare.comparability_problems(base, current, {"versions"})[0] == []
     assert "versions" in compare.experiment_keys(base, current)
     # A package that is no key of its own is named by the stack key.
-    numpy = parse_result(_run_with("2.15.0", ["numpy==2.3.0"], "numpy"))
+    numpy = parse_result(_run_with("2.15.0", ["numpy==2.3.0"], "numpy"), "test")
     problems, _ = compare.comparability_problems(base, numpy)
     assert problems == ["stack differs: baseline [], current ['numpy==2.3.0']"]
     assert compare.comparability_problems(base, numpy, {"versions"})[0] == []
@@ -99,14 +99,14 @@ def test_a_torch_upgrade_is_one_accepted_difference_and_versions_accepts_them_al
 
 def test_table1_names_two_versions_of_one_device_by_torch_version():
     runs = [
-        parse_result(_run_with("2.15.0", [], "a")),
-        parse_result(_run_with("2.9.1", ["torch==2.9.1"], "b")),
+        parse_result(_run_with("2.15.0", [], "a"), "test"),
+        parse_result(_run_with("2.9.1", ["torch==2.9.1"], "b"), "test"),
     ]
     assert [group.label for group in device_groups(runs)] == [
         "cpu torch 2.15.0",
         "cpu torch 2.9.1",
     ]
-    same = [parse_result(_run_with("2.15.0", [], name)) for name in ("a", "b")]
+    same = [parse_result(_run_with("2.15.0", [], name), "test") for name in ("a", "b")]
     assert [group.label for group in device_groups(same)] == ["cpu (a)", "cpu (b)"]
 
 

@@ -76,6 +76,8 @@ PROCESS_FIELDS = {
     "warmup": Field(optional(obj)),
     "telemetry": Field(optional(obj)),
     "host_probe_ms": Field(optional(list_of(POSITIVE))),
+    # what a worker in another environment imported (fbench run --with; bench/measure/stack.py)
+    "versions": Field(optional(obj)),
 }
 
 # bench/measure/host_probe.py: a probe that failed keeps the rounds before it (maybe none) and says
@@ -208,6 +210,7 @@ CONFIG_FIELDS = {
     "source": Field(optional(text)),
     "custom_operators": Field(list_of(obj)),  # operators/custom.py definitions, for workers
     "input_size": Field(optional(integer(1))),
+    "stack": Field(list_of(text)),  # --with and the backend's requirements, "name==version"
 }
 
 # A device calibration's ceilings (bench/calibration/): what a run records of the one it was

@@ -89,16 +89,23 @@ def device_groups(runs: Sequence[RunResult], suite: str = "operators") -> list[D
     groups = []
     for (run, device, backend, rows), label in zip(found, labels, strict=True):
         if labels.count(label) > 1:
-            # Two versions side by side (`fbench run --with torch==...`): named by version
-            # when that tells them apart, else by run id.
-            torches = [r.environment.get("torch") for r, *_ in _same_label(found, labels, label)]
-            torch = run.environment.get("torch")
-            if torch and torches.count(torch) == 1:
-                label = f"{label} torch {torch}"
-            else:
-                label = f"{label} ({run.run_id})"
+            label = _told_apart(label, run, [r for r, *_ in _same_label(found, labels, label)])
         groups.append(DeviceGroup(label, device, backend, run, rows))
     return groups
+
+
+def _told_apart(label: str, run: RunResult, runs: list[RunResult]) -> str:
+    """A label shared by several runs, made unique: by torch version (two versions side by
+    side, `fbench run --with torch==...`), else by dtype (executorch's float32 and int8),
+    else by run id."""
+    for name, value_of in (
+        ("torch", lambda r: r.environment.get("torch")),
+        ("", lambda r: r.config.get("dtype")),
+    ):
+        value = value_of(run)
+        if value and [value_of(other) for other in runs].count(value) == 1:
+            return f"{label} {name} {value}".replace("  ", " ")
+    return f"{label} ({run.run_id})"
 
 
 def _same_label(found: list, labels: list[str], label: str) -> list:
