@@ -179,3 +179,35 @@ def test_workers_run_in_the_built_environment_and_record_what_they_imported(tmp_
     second = sorted(results.glob("*.json"))[-1]
     judged = fbench("compare", str(path), str(second), "--allow-unstable")
     assert "NOT COMPARABLE" not in judged.stdout, judged.stdout
+
+
+@pytest.mark.slow
+def test_an_environment_that_breaks_in_a_worker_fails_the_row_with_the_error(tmp_path, monkeypatch):
+    """fvcore missing from the environment (imported when a row is built): the row is
+    stored as failed with the import error, the run ends, nothing else is lost. A copy of
+    the cached environment (hard links) with fvcore removed, under a cache of its own."""
+    import shutil
+    import subprocess
+
+    requirement = f"onnxruntime=={ONNXRUNTIME_OTHER}"
+    try:
+        built = stack.ensure_environment((requirement,), lambda line: None)
+    except FbenchError as error:
+        _network_skip(error)
+        raise
+    cache = tmp_path / "envs"
+    cache.mkdir()
+    monkeypatch.setenv("FBENCH_ENV_CACHE", str(cache))
+    copy = cache / built.path.name
+    subprocess.run(["cp", "-al", str(built.path), str(copy)], check=True)
+    (site,) = copy.glob("venv/lib/python*/site-packages")
+    shutil.rmtree(site / "fvcore")
+    shutil.rmtree(copy / "src", ignore_errors=True)  # links made for the original checkout
+    results = tmp_path / "results"
+    result = fbench(*QUICK, "--with", requirement, "--results-dir", str(results), timeout=600)
+    (path,) = results.glob("*.json")
+    data = json.loads(path.read_text())
+    (row,) = data["rows"]
+    assert row["status"] == "failed", row
+    assert "fvcore" in row["error"], row["error"]
+    assert data["state"] == "complete" and "Traceback" not in result.stderr

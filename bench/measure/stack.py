@@ -8,6 +8,8 @@ into a venv of this Python. The parent stays in the project's environment; only 
 this checkout. Environments are cached by what determines them (lock, pyproject, stack,
 platform, Python) under ~/.cache/fbench/envs (`FBENCH_ENV_CACHE`), so a second run only reads
 one small file: the versions the environment imports, probed once when it was built.
+(Over ~350 lines because building, caching, probing and launching into an environment are
+one concern with one cache format; docs/backends.md, "Other versions side by side".)
 """
 
 from __future__ import annotations
