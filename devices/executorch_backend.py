@@ -60,35 +60,38 @@ def executorch_unavailable(device: str) -> str | None:
     return None
 
 
-def _lower(module: Any, example_input: Any, dtype: str) -> tuple[Any, Any]:
-    """The ExecuTorch program of `module` lowered to XNNPACK, and the eager module its
-    output should match (the module itself, or its quantized form for int8)."""
+def _quantized(module: Any, example_input: Any) -> Any:
+    """`module` quantised by XNNPACK's quantizer (static, per-channel weights), calibrated
+    on random inputs of the example's shape: an eager module computing what XNNPACK should."""
+    import torch
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
+        XNNPACKQuantizer,
+        get_symmetric_quantization_config,
+    )
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    quantizer = XNNPACKQuantizer().set_global(
+        get_symmetric_quantization_config(is_per_channel=True, is_dynamic=False)
+    )
+    captured = torch.export.export(module, (example_input,)).module()
+    prepared = prepare_pt2e(captured, quantizer)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for _ in range(CALIBRATION_BATCHES):
+            prepared(torch.randn(example_input.shape, generator=generator))
+    return convert_pt2e(prepared)
+
+
+def _lower(module: Any, example_input: Any, dtype: str) -> Any:
+    """The ExecuTorch program of `module` (quantised first for int8) lowered to XNNPACK."""
     import torch
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
     from executorch.exir import to_edge_transform_and_lower
 
-    reference = module
     if dtype == "int8":
-        from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
-            XNNPACKQuantizer,
-            get_symmetric_quantization_config,
-        )
-        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
-
-        quantizer = XNNPACKQuantizer().set_global(
-            get_symmetric_quantization_config(is_per_channel=True, is_dynamic=False)
-        )
-        captured = torch.export.export(module, (example_input,)).module()
-        prepared = prepare_pt2e(captured, quantizer)
-        generator = torch.Generator().manual_seed(0)
-        with torch.no_grad():
-            for _ in range(CALIBRATION_BATCHES):
-                prepared(torch.randn(example_input.shape, generator=generator))
-        reference = convert_pt2e(prepared)
-        module = reference
+        module = _quantized(module, example_input)
     exported = torch.export.export(module, (example_input,))
-    edge = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()])
-    return edge, reference
+    return to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()])
 
 
 def _graph_counts(edge: Any) -> tuple[int, dict[str, int]]:
@@ -124,7 +127,7 @@ def export_program(
     if path.exists() and sidecar.exists():
         return path, json.loads(sidecar.read_text(encoding="utf-8")), None
     start = time.perf_counter()
-    edge, _ = _lower(module, example_input, dtype)
+    edge = _lower(module, example_input, dtype)
     delegates, outside = _graph_counts(edge)
     program = edge.to_executorch()
     info = {"xnnpack_delegates": delegates, "ops_outside_xnnpack": outside}
@@ -139,10 +142,9 @@ def export_program(
 def _reference_output(module: Any, example_input: Any, dtype: str) -> Any:
     import torch
 
-    if dtype == "int8":  # the quantized model in eager torch (not cached: seconds at most)
-        _, reference = _lower(copy.deepcopy(module).eval(), example_input, dtype)
-    else:
-        reference = module
+    reference = module
+    if dtype == "int8":  # the quantised model in eager torch (the same calibration)
+        reference = _quantized(copy.deepcopy(module).to("cpu", torch.float32).eval(), example_input)
     with torch.no_grad():
         return reference(example_input)
 

@@ -155,6 +155,11 @@ def run_header(run: RunResult) -> list[str]:
         where += f", onnxruntime {env.get('onnxruntime', '?')}"
         if options:
             where += " (" + ", ".join(f"{k} {v}" for k, v in sorted(options.items())) + ")"
+    if config["backend"] == "executorch":  # the runtime and delegate the graph ran in
+        where += f", executorch {env.get('executorch', '?')} (XNNPACK)"
+    stack = (env.get("stack") or {}).get("requirements")
+    if stack and config["backend"] != "executorch":  # fbench run --with
+        where += f" (--with {', '.join(stack)})"
     if threads:
         where += f", {threads.get('intra_op')} thread(s)"
     where += f", pinned to core {core}" if core is not None else ", not pinned"
