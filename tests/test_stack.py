@@ -127,6 +127,13 @@ def test_bad_with_is_one_line_before_anything_is_written(tmp_path, given, words)
     assert not list((tmp_path / "r").glob("*.json"))
 
 
+def test_resume_keeps_the_stored_stack(tmp_path):
+    result = fbench(
+        "run", "--resume", "anything", "--with", "torch==2.9.1", "--results-dir", str(tmp_path)
+    )
+    assert_one_line_error(result, "--resume continues a stored run", "drop --with")
+
+
 def _network_skip(error: FbenchError) -> None:
     words = str(error)
     if any(w in words for w in ("Failed to fetch", "dns", "connect", "network", "offline")):

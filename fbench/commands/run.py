@@ -278,7 +278,7 @@ def _run(args: argparse.Namespace) -> int:
     results_dir = Path(args.results_dir)
     if args.resume:
         given = [
-            f"--{name.replace('_', '-')}"
+            f"--{name.rstrip('_').replace('_', '-')}"
             for name in EXPERIMENT_FLAGS
             if getattr(args, name) not in (None, False)
         ]
