@@ -5,6 +5,8 @@ the argument types they share. A verb's parts that are not flags live beside it 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Callable
 
 DEFAULT_RESULTS_DIR = "results"
@@ -20,6 +22,29 @@ def add_table_format(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--format", choices=("text", "csv"), default="text", help="table format on stdout"
     )
+
+
+def add_wide(parser: argparse.ArgumentParser) -> None:
+    """--wide: one line a row whatever its width, as a file or a very wide window wants."""
+    parser.add_argument(
+        "--wide",
+        action="store_true",
+        help="text: one line a row, full column heads, notes unwrapped (default: fit 100 "
+        "columns, or the terminal's width when wider; COLUMNS is honoured)",
+    )
+
+
+def output_width(args: argparse.Namespace) -> int | None:
+    """The width the text output fits (reports/fit.py), None under --wide."""
+    from reports.fit import text_width
+
+    if getattr(args, "wide", False):
+        return None
+    try:
+        terminal: int | None = os.get_terminal_size(sys.stdout.fileno()).columns
+    except (AttributeError, OSError, ValueError):  # not a terminal, or no stdout at all
+        terminal = None
+    return text_width(os.environ.get("COLUMNS"), terminal)
 
 
 def add_results_dir(parser: argparse.ArgumentParser) -> None:

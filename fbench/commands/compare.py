@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from fbench.commands import add_results_dir
+from fbench.commands import add_results_dir, add_wide, output_width
 from fbench.commands.baseline import add_baselines_dir
 
 HELP = "compare two runs row by row; exit 1 on a significant regression (CI gate)"
@@ -95,6 +95,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--format", choices=("text", "md", "json"), default="text", help="output (default: text)"
     )
+    add_wide(parser)
     parser.add_argument(
         "--fail-on-improvement",
         action="store_true",
@@ -175,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.format == "md":
         print(markdown, end="")
     else:
-        print(compare.render_text(comparison, code))
+        print(compare.render_text(comparison, code, width=output_width(args)))
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         try:

@@ -6,7 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from fbench.commands import add_result_files, add_results_dir, add_table_format, positive_int
+from fbench.commands import (
+    add_result_files,
+    add_results_dir,
+    add_table_format,
+    add_wide,
+    output_width,
+    positive_int,
+)
 
 HELP = "fit latency vs stack depth: per-layer cost and fixed framework overhead"
 DESCRIPTION = """\
@@ -31,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="depth at which the overhead share is stated (default: %(default)s, the paper's)",
     )
     add_table_format(parser)
+    add_wide(parser)
     add_results_dir(parser)
 
 
@@ -49,15 +57,15 @@ def run(args: argparse.Namespace) -> int:
             f"no operator × shape is measured at two or more depths (these results have "
             f"layers {', '.join(map(str, depths)) or 'none'}); run e.g. --layers 1, 5 and 10"
         )
-    print(render(depth_report(fits, args.at_layers), args.format))
+    print(render(depth_report(fits, args.at_layers), args.format, width=output_width(args)))
     for note in skipped:
         print(f"note: skipped {note}", file=sys.stderr)
     return 0
 
 
-def render_depth(rows: list, at_layers: int = 10) -> str:
+def render_depth(rows: list, at_layers: int = 10, width: int | None = None) -> str:
     """The depth table as text, with how to read it (also under a --layers-sweep run)."""
     from reports.depth import depth_fits, depth_report
     from reports.render import render
 
-    return render(depth_report(depth_fits(rows)[0], at_layers), "text")
+    return render(depth_report(depth_fits(rows)[0], at_layers), "text", width=width)

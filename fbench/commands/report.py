@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from bench.errors import FbenchError
-from fbench.commands import add_result_files, add_results_dir
+from fbench.commands import add_result_files, add_results_dir, add_wide, output_width
 
 HELP = "rebuild the paper's tables from stored results; check the paper's claims (claims)"
 DESCRIPTION = """\
@@ -61,6 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             action="store_true",
             help=column_set.help,
         )
+    add_wide(table1)
     add_results_dir(table1)
 
     claims = tables.add_parser(
@@ -89,6 +90,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     claims.add_argument(
         "--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout"
     )
+    add_wide(claims)
     add_results_dir(claims)
 
 
@@ -108,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         )
     extras = [name for name in COLUMN_SETS if getattr(args, f"columns_{name}", False)]
     table = table1_devices(runs, with_paper=args.paper, extras=extras)
-    _write(render(table, args.format), args.output)
+    _write(render(table, args.format, width=output_width(args)), args.output)
     return 0
 
 
@@ -118,7 +120,7 @@ def _claims(args: argparse.Namespace) -> int:
     from bench.calibration import from_result_environment, read_calibration
     from bench.results import load_results
     from reports import claims
-    from reports.render import FORMATS
+    from reports.render import render
 
     runs = load_results(args.results, Path(args.results_dir))
     devices = {row.device for run in runs for row in run.rows}
@@ -153,7 +155,7 @@ def _claims(args: argparse.Namespace) -> int:
     if args.format == "json":
         text = json.dumps(claims.claims_json(results, notes), indent=1, ensure_ascii=False)
     else:
-        text = FORMATS[args.format](claims.claims_table(results, notes))
+        text = render(claims.claims_table(results, notes), args.format, width=output_width(args))
     _write(text, args.output)
     return 0
 

@@ -6,13 +6,19 @@ import argparse
 import sys
 from pathlib import Path
 
-from fbench.commands import add_result_files, add_results_dir, add_table_format
+from fbench.commands import (
+    add_result_files,
+    add_results_dir,
+    add_table_format,
+    add_wide,
+    output_width,
+)
 
 HELP = "place stored rows on the device's roofline: intensity, attainable FLOPS, bound"
 DESCRIPTION = """\
 For every row of the given results: arithmetic intensity (multiply-adds per byte, from
 the paper's memory-access equations and from the bytes the implementation moves), the
-roofline's attainable G multiply-adds/s at that intensity, the measured FLOPS as a
+roofline's attainable FLOPS (G/s) at that intensity, the measured FLOPS as a
 fraction of it and of the compute ceiling (the best of the GEMM and conv probes), the
 bandwidth the row achieved, whether it is memory- or compute-bound, and "ceiling too low"
 where the row's 95% interval lies wholly above the roof's: the calibration did not find the
@@ -41,6 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="write the roofline plot to PREFIX.png, PREFIX.svg and PREFIX.csv",
     )
     add_table_format(parser)
+    add_wide(parser)
     parser.add_argument(
         "--calibrations-dir",
         metavar="DIR",
@@ -67,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "csv":
         write_csv(sys.stdout, points)
     else:
-        print(roofline_text(points, calibrations))
+        print(roofline_text(points, calibrations, width=output_width(args)))
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     if args.output:

@@ -38,7 +38,7 @@ def claims_table(results: Sequence[ClaimResult], notes: Sequence[str] = ()) -> T
         for r in results
         if r.reason
     ]
-    return Table(headers=headers, rows=rows, notes=[*lines, *notes, METHOD])
+    return Table(headers=headers, rows=rows, notes=[*lines, *notes, METHOD], key_columns=1)
 
 
 def claims_json(results: Sequence[ClaimResult], notes: Sequence[str] = ()) -> dict[str, Any]:

@@ -49,7 +49,7 @@ ROOFLINE_COLUMNS = register_columns(
         "roofline",
         "arithmetic intensity, attainable FLOPS and the share reached (needs fbench calibrate)",
         (
-            DeviceColumn("{device} MAC/B", _field("intensity_implementation"), fixed(2)),
+            DeviceColumn("{device} FLOPs/B", _field("intensity_implementation"), fixed(2)),
             DeviceColumn("{device} attainable G/s", _field("attainable_gflops_per_s"), fixed(1)),
             DeviceColumn(
                 "{device} of attainable",

@@ -17,7 +17,13 @@ from operators import OPERATORS
 from reports import paper
 from reports.formatting import fixed, format_g, format_ms
 from reports.paper import covers_paper, paper_row
-from reports.rows import flops_header, operator_order, operator_title, status_text
+from reports.rows import (
+    flops_header,
+    operator_order,
+    operator_title,
+    short_flops_header,
+    status_text,
+)
 from reports.table import Table
 from reports.table1.averages import (
     average_status,
@@ -68,18 +74,29 @@ def table1_devices(
 
     all_rows = [row for group in groups for row in group.rows]
     headers = ["Operator", "Feature map", flops_header(all_rows)]
+    short = ["Operator", "Feature map", short_flops_header(all_rows)]
+    column_groups: list[object] = ["", "", ""]
     formats: list[Callable[[Any], str]] = [str, str, format_g]
 
     blocks: list[list[_Column]] = []
     for group in groups:
         metric = "throughput (fps)" if group.throughput else "latency (ms)"
+        unit = "(fps)" if group.throughput else "(ms)"
         fmt_metric = format_g if group.throughput else format_ms
         block: list[_Column] = [
             _Column(
-                f"{group.label} {metric}", fmt_metric, lambda r, p, g=group: _metric(r, g), "metric"
+                f"{group.label} {metric}",
+                fmt_metric,
+                lambda r, p, g=group: _metric(r, g),
+                "metric",
+                f"{group.label} {unit}",
             ),
             _Column(
-                f"{group.label} FLOPS (G/s)", format_g, lambda r, p: r and r.gflops_per_s, "gflops"
+                f"{group.label} FLOPS (G/s)",
+                format_g,
+                lambda r, p: r and r.gflops_per_s,
+                "gflops",
+                f"{group.label} FLOPS (G/s)",
             ),
         ]
         if with_paper and group.paper_column:
@@ -89,12 +106,14 @@ def table1_devices(
                     fmt_metric,
                     lambda r, p, g=group: p and _paper_metric(p, g),
                     "paper_metric",
+                    f"Paper {unit}",
                 ),
                 _Column(
                     f"{group.label} paper FLOPS (G/s)",
                     format_g,
                     lambda r, p, g=group: p and p.gflops(g.paper_column),
                     "paper_gflops",
+                    "Paper (G/s)",
                 ),
                 _Column(
                     f"{group.label} FLOPS measured/paper",
@@ -103,6 +122,7 @@ def table1_devices(
                         r and r.gflops_per_s, p and p.gflops(g.paper_column)
                     ),
                     "ratio",
+                    "× paper",
                 ),
             ]
         for column in extras_columns:
@@ -116,10 +136,18 @@ def table1_devices(
             )
         if any(row.status != "ok" for row in group.rows):
             block.append(
-                _Column(f"{group.label} status", str, lambda r, p: _status_cell(r), "status")
+                _Column(
+                    f"{group.label} status",
+                    str,
+                    lambda r, p: _status_cell(r),
+                    "status",
+                    f"{group.label} status",
+                )
             )
         blocks.append(block)
         headers += [column.header for column in block]
+        short += [column.short or column.header for column in block]
+        column_groups += [group.label] * len(block)
         formats += [column.fmt for column in block]
 
     by_group = [{_line_key(row): row for row in group.rows} for group in groups]
@@ -174,7 +202,15 @@ def table1_devices(
     if ratios_text:
         notes.append("PConv/DWConv FLOPS: " + "; ".join(ratios_text))
     notes.append("FLOPs are multiply-adds, as the paper counts them; FLOPS = FLOPs / latency.")
-    return Table(headers=headers, rows=body, notes=notes, formats=formats)
+    return Table(
+        headers=headers,
+        rows=body,
+        notes=notes,
+        formats=formats,
+        short_headers=short,
+        column_groups=column_groups,
+        key_columns=3,  # operator, feature map and FLOPs: every device's panel needs them
+    )
 
 
 @dataclass(frozen=True)
@@ -190,6 +226,7 @@ class _Column:
     fmt: Callable[[Any], str]
     fill: Callable[[ResultRow | None, paper.PaperTable1Row | None], object]
     role: str
+    short: str | None = None  # the head on a fitted terminal (None: `header`)
 
 
 def _metric(row: ResultRow | None, group: DeviceGroup) -> float | None:

@@ -17,7 +17,14 @@ from operators import OPERATORS
 from reports import paper
 from reports.formatting import format_g, format_ms
 from reports.paper import paper_row
-from reports.rows import ci_text, flops_header, operator_order, operator_title, status_text
+from reports.rows import (
+    ci_text,
+    flops_header,
+    operator_order,
+    operator_title,
+    short_flops_header,
+    status_text,
+)
 from reports.table import Table
 from reports.table1.averages import (
     PConvDWConvRatio,
@@ -44,6 +51,10 @@ def table1(rows: Sequence[ResultRow], with_paper: bool = True) -> Table:
     if with_paper and column:
         headers += [f"Paper {'fps' if throughput else 'latency (ms)'}", "Paper FLOPS (G/s)"]
     headers += ["Status"]
+    unit = "fps" if throughput else "ms"
+    short = ["Operator", "Feature map", short_flops_header(rows), headers[3], "95% CI"]
+    short += ["FLOPS (G/s)", *([f"Paper ({unit})", "Paper (G/s)"] if len(headers) == 9 else [])]
+    short += ["Status"]
 
     body: list[list[object]] = []
     notes: list[str] = []
@@ -97,7 +108,7 @@ def table1(rows: Sequence[ResultRow], with_paper: bool = True) -> Table:
     if comparison is not None:
         notes.append(_ratio_note(comparison, column if with_paper else None))
     notes.append("FLOPs are multiply-adds, as the paper counts them; FLOPS = FLOPs / latency.")
-    return Table(headers=headers, rows=body, notes=notes)
+    return Table(headers=headers, rows=body, notes=notes, short_headers=short)
 
 
 def _ratio_note(comparison: PConvDWConvRatio, column: str | None) -> str:
