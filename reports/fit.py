@@ -83,10 +83,14 @@ def _tabulate(headers: Sequence[str], rows: Sequence[Sequence[str]], align: str 
 
 def _column_widths(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[int]:
     """Each column's width as tabulate lays it out (no padding): its widest cell or head line."""
-    widths = [max((len(part) for part in h.split("\n")), default=0) for h in headers]
+    widths = [_cell_width(h) for h in headers]
     for row in rows:
-        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+        widths = [max(w, _cell_width(cell)) for w, cell in zip(widths, row, strict=True)]
     return widths
+
+
+def _cell_width(text: str) -> int:
+    return max((len(part) for part in text.split("\n")), default=0)
 
 
 def _total(widths: Sequence[int]) -> int:
@@ -146,6 +150,10 @@ def fit_table(table: Table, width: int, rows: Sequence[Sequence[str]]) -> tuple[
     then panels. `rows` are the table's printed cells (render.text_rows)."""
     headers = list(table.short_headers or table.headers)
     cells = [list(row) for row in rows]
+    if table.narrow is not None and _total(_column_widths(headers, cells)) > width:
+        from reports.render import text_rows
+
+        return fit_table(table.narrow, width, text_rows(table.narrow))
     align = table.layout.align
     footnotes = _Footnotes()
     groups = list(table.column_groups or range(len(headers)))
@@ -215,8 +223,8 @@ def _to_footnotes(
         target = max(widths[column] - excess, head, _MIN_CELL)
         moved = False
         for row in cells:
-            if len(row[column]) > target and _WORD.search(row[column]):
-                row[column] = notes.marker(row[column])
+            if _cell_width(row[column]) > target and _WORD.search(row[column]):
+                row[column] = notes.marker("; ".join(p.strip() for p in row[column].split("\n")))
                 moved = True
         if not moved:
             prose.remove(column)

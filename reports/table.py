@@ -37,6 +37,9 @@ class Table:
     # Columns that belong together (one device's block of Table 1), one label per column:
     # a table split into panels keeps a group in one panel. None: every column alone.
     column_groups: list[object] | None = None
+    # The same content laid out narrower (cells over two lines, columns merged), for a
+    # terminal the table does not fit even with short heads: what the claims print at 100.
+    narrow: Table | None = None
 
 
 @dataclass(frozen=True)

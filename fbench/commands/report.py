@@ -147,6 +147,7 @@ def _claims(args: argparse.Namespace) -> int:
         f"{device}: the paper has no column for this device; its rows are not judged"
         for device in claims.unjudged_devices(runs)
     ]
+    notes += _headlines(runs)
     results = claims.check_claims(runs, calibrations)
     if not results:
         raise FbenchError(
@@ -158,6 +159,22 @@ def _claims(args: argparse.Namespace) -> int:
         text = render(claims.claims_table(results, notes), args.format, width=output_width(args))
     _write(text, args.output)
     return 0
+
+
+def _headlines(runs: list) -> list[str]:
+    """Table 1's headline per device of operator rows (reports/table1/headline.py): the FLOPS
+    ratio beside the FLOPs and latency ones, so that "6.0×" is not read as "6× faster"."""
+    from reports.paper import PAPER_DEVICE_COLUMN
+    from reports.table1.headline import headline
+
+    rows = [row for run in runs for row in run.rows if row.suite == "operators"]
+    lines = []
+    for device in dict.fromkeys(row.device for row in rows):
+        mine = [row for row in rows if row.device == device]
+        line = headline(mine, PAPER_DEVICE_COLUMN.get(device), subject=f"PConv on {device}")
+        if line is not None:
+            lines.append(line)
+    return lines
 
 
 def _write(text: str, output: str | None) -> None:

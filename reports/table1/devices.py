@@ -34,6 +34,7 @@ from reports.table1.averages import (
     pconv_dwconv_comparison,
 )
 from reports.table1.columns import DeviceGroup, describe_group, device_groups, extra_columns
+from reports.table1.headline import headline
 
 
 def _line_key(row: ResultRow) -> tuple:
@@ -181,26 +182,20 @@ def table1_devices(
         comparison = pconv_dwconv_comparison(group.rows)
         measured = comparison.value if comparison else None
         at_paper = comparison and paper_pconv_dwconv_ratio(comparison, group.paper_column)
-        paper_ratio, at_stages = at_paper if at_paper else (None, False)
+        paper_ratio = at_paper[0] if at_paper else None
         reference = paper_ratio if with_paper else None
         values = {"gflops": measured, "paper_gflops": reference}
         values["ratio"] = _over(measured, reference)
         ratio_line += [values.get(column.role, "") for column in block]
-        if comparison is not None:
-            text = f"{group.label} {measured:.1f}×" if measured is not None else group.label
-            if comparison.qualifier():
-                text += f" {comparison.qualifier()}" if measured else f": {comparison.qualifier()}"
-            if paper_ratio is not None:
-                at = " at those stages" if at_stages else ""
-                text += f" (paper{at} {paper_ratio:.1f}× on {group.paper_column.upper()})"
-            ratios_text.append(text)
+        line = headline(group.rows, group.paper_column, subject=f"PConv on {group.label}")
+        if line is not None:
+            ratios_text.append(line)
     if any(value not in (None, "") for value in ratio_line[3:]):
         body.append(ratio_line)
 
     notes = [f"{group.label}: {describe_group(group)}" for group in groups]
     notes += averages_notes(all_rows)
-    if ratios_text:
-        notes.append("PConv/DWConv FLOPS: " + "; ".join(ratios_text))
+    notes += ratios_text
     notes.append("FLOPs are multiply-adds, as the paper counts them; FLOPS = FLOPs / latency.")
     return Table(
         headers=headers,

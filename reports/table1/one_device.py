@@ -26,14 +26,8 @@ from reports.rows import (
     status_text,
 )
 from reports.table import Table
-from reports.table1.averages import (
-    PConvDWConvRatio,
-    average_status,
-    averaged_gflops,
-    averages_notes,
-    paper_pconv_dwconv_ratio,
-    pconv_dwconv_comparison,
-)
+from reports.table1.averages import average_status, averaged_gflops, averages_notes
+from reports.table1.headline import headline
 
 
 def table1(rows: Sequence[ResultRow], with_paper: bool = True) -> Table:
@@ -104,24 +98,8 @@ def table1(rows: Sequence[ResultRow], with_paper: bool = True) -> Table:
         body.append(average)
 
     notes += averages_notes(rows)
-    comparison = pconv_dwconv_comparison(rows)
-    if comparison is not None:
-        notes.append(_ratio_note(comparison, column if with_paper else None))
+    line = headline(rows, column if with_paper else None)
+    if line is not None:
+        notes.append(line)
     notes.append("FLOPs are multiply-adds, as the paper counts them; FLOPS = FLOPs / latency.")
     return Table(headers=headers, rows=body, notes=notes, short_headers=short)
-
-
-def _ratio_note(comparison: PConvDWConvRatio, column: str | None) -> str:
-    """ "PConv/DWConv FLOPS: 11.4× (paper: 6.2× on CPU)"; on fewer stages than were measured,
-    which ones, beside the paper's ratio at those stages."""
-    if comparison.value is None:
-        return f"PConv/DWConv FLOPS: {comparison.qualifier()}"
-    line = " ".join(
-        filter(None, [f"PConv/DWConv FLOPS: {comparison.value:.1f}×", comparison.qualifier()])
-    )
-    at_paper = paper_pconv_dwconv_ratio(comparison, column)
-    if at_paper is not None:
-        paper_ratio, at_stages = at_paper
-        at = " at those stages" if at_stages else ""
-        line += f" (paper{at}: {paper_ratio:.1f}× on {column.upper()})"
-    return line
