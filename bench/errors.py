@@ -3,6 +3,8 @@ user's file with its failures as those one-line errors."""
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from pathlib import Path
 
 # Exit codes are a contract with CI scripts: keep them stable and documented (README, docs/cli.md).
@@ -15,6 +17,17 @@ EXIT_NOT_COMPARABLE = 3  # `fbench compare`: the runs cannot be judged against e
 # What was measured is kept (`fbench run --resume RUN_ID` finishes a run).
 EXIT_INCOMPLETE = 4
 EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM; finished rows (and processes) are kept
+
+
+def did_you_mean(name: object, known: Iterable[str], most: int = 2) -> str:
+    """ " (did you mean 'pconv'?)" for the known names closest to a mistyped one (difflib),
+    "" when none is close: a message puts it right after the name it could not find."""
+    if not isinstance(name, str):
+        return ""
+    close = difflib.get_close_matches(name, list(known), n=most, cutoff=0.6)
+    if not close:
+        return ""
+    return " (did you mean " + " or ".join(repr(match) for match in close) + "?)"
 
 
 class FbenchError(Exception):

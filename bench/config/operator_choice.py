@@ -12,7 +12,7 @@ from typing import Any
 
 from bench.config.model import Overrides
 from bench.config.toml import BUILT_IN, registry_names, subtable, typed_table
-from bench.errors import FbenchError
+from bench.errors import FbenchError, did_you_mean
 from operators import OPERATORS, StageShape, get_operator
 from operators.custom import CustomOperator, entry_point_operators, parse_flag, parse_tables
 
@@ -119,7 +119,8 @@ def _parameter_tables(
         definition = definitions.get(name)
         if definition is None and name not in OPERATORS:
             raise FbenchError(
-                f"{source}: [operators.{name}] unknown operator; known: {', '.join(OPERATORS)}"
+                f"{source}: [operators.{name}] unknown operator{did_you_mean(name, OPERATORS)}; "
+                f"known: {', '.join(OPERATORS)}"
             )
         if not isinstance(table, dict):
             raise FbenchError(f"{source}: [operators.{name}] must be a table")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.config.model import COMPARE_DEFAULTS
-from bench.errors import FbenchError, read_user_file
+from bench.errors import FbenchError, did_you_mean, read_user_file
 
 DEFAULT_CONFIG_FILE = "bench.toml"
 BUILT_IN = "built-in defaults"  # the source named in messages when there is no file
@@ -70,7 +70,8 @@ def subtable(raw: Mapping[str, Any], key: str, source: str) -> dict[str, Any]:
 def known_keys(where: str, table: Mapping[str, Any], known: Sequence[str]) -> None:
     for key in table:
         if key not in known:
-            raise FbenchError(f"{where} unknown key {key!r}; known: {', '.join(known)}")
+            hint = did_you_mean(key, known)
+            raise FbenchError(f"{where} unknown key {key!r}{hint}; known: {', '.join(known)}")
 
 
 def typed_table(
@@ -111,7 +112,10 @@ def registry_names(names: Any, where: str, known: Mapping[str, Any], kind: str) 
         raise FbenchError(f"{where} must be a non-empty list of {kind} names")
     for name in names:
         if not isinstance(name, str) or name not in known:
-            raise FbenchError(f"{where} unknown {kind} {name!r}; known: {', '.join(known)}")
+            raise FbenchError(
+                f"{where} unknown {kind} {name!r}{did_you_mean(name, known)}; "
+                f"known: {', '.join(known)}"
+            )
     duplicates = sorted({name for name in names if list(names).count(name) > 1})
     if duplicates:
         raise FbenchError(f"{where} lists {', '.join(duplicates)} more than once")

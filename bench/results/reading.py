@@ -15,7 +15,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.errors import FbenchError, read_user_file
+from bench.errors import FbenchError, did_you_mean, read_user_file
 from bench.results.migration import upgrade
 from bench.results.model import ResultRow, RunResult
 
@@ -57,11 +57,13 @@ def resolve_path(reference: str | Path, results_dir: Path) -> Path:
         )
     if candidate.suffix == ".json" or os.sep in str(reference):
         raise FbenchError(f"{reference}: no such result file")
-    newest = run_ids(results_dir)[-3:][::-1]
+    stored = run_ids(results_dir)
+    newest = stored[-3:][::-1]
     known = f"newest: {', '.join(newest)}" if newest else "it holds no runs"
     raise FbenchError(
-        f"no run {reference!r} in {results_dir}/ and no file of that name ({known}; "
-        "--results-dir says where to look)"
+        f"no run {reference!r} in {results_dir}/ and no file of that name"
+        f"{did_you_mean(str(reference), stored, most=1)} ({known}; --results-dir says where to "
+        "look)"
     )
 
 
