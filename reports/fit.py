@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from reports.table import Table
 
@@ -144,16 +144,16 @@ class _Footnotes:
         return [f"{new[marker]} {self.texts[int(marker[1:-1]) - 1]}" for marker in order]
 
 
-def fit_table(table: Table, width: int, rows: Sequence[Sequence[str]]) -> tuple[str, list[str]]:
+def fit_table(
+    table: Table, width: int, text_rows: Callable[[Table], list[list[str]]]
+) -> tuple[str, list[str]]:
     """The table's text (a panel or more) and its footnotes, fitted to `width` where the
     table allows it: short heads, heads broken over lines, long text cells as footnotes,
-    then panels. `rows` are the table's printed cells (render.text_rows)."""
+    then panels. `text_rows` prints a table's cells (reports.render.text_rows)."""
     headers = list(table.short_headers or table.headers)
-    cells = [list(row) for row in rows]
+    cells = text_rows(table)
     if table.narrow is not None and _total(_column_widths(headers, cells)) > width:
-        from reports.render import text_rows
-
-        return fit_table(table.narrow, width, text_rows(table.narrow))
+        return fit_table(table.narrow, width, text_rows)
     align = table.layout.align
     footnotes = _Footnotes()
     groups = list(table.column_groups or range(len(headers)))

@@ -65,7 +65,7 @@ def render_terminal(table: Table, width: int | None = None) -> str:
     footnotes, panels, notes wrapped. Without one, one line a row whatever its width."""
     if width is None:
         return "\n".join([_tabulate(table, "simple"), *table.notes])
-    body, footnotes = fit_table(table, width, text_rows(table))
+    body, footnotes = fit_table(table, width, text_rows)
     return "\n".join([body, *wrap_lines([*footnotes, *table.notes], width)])
 
 

@@ -76,7 +76,7 @@ def test_single_depth_is_skipped_with_a_reason(fixture_path):
 
 def test_cli_depth_table(fixture_path, tmp_path):
     paths = _sweep_files(fixture_path, tmp_path, (1, 5, 10))
-    result = fbench("depth", *map(str, paths))
+    result = fbench("depth", "--wide", *map(str, paths))
     assert result.returncode == 0, result.stderr
     line = next(x for x in result.stdout.splitlines() if "DWConv" in x and "768×7×7" in x)
     assert "0.100" in line and "0.200" in line and "17%" in line
@@ -126,6 +126,6 @@ def test_cli_sweep_run_prints_the_depth_table(tmp_path):
     assert result.returncode == 0, result.stderr
     (path,) = tmp_path.glob("*.json")
     assert sorted(row["layers"] for row in json.loads(path.read_text())["rows"]) == [1, 3]
-    assert "1: " in result.stdout and "3: " in result.stdout and "Per layer (ms)" in result.stdout
+    assert "1: " in result.stdout and "3: " in result.stdout and "at N layers" in result.stdout
     again = fbench("depth", str(path))
     assert again.returncode == 0 and "DWConv" in again.stdout
