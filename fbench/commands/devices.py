@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     width = output_width(args)
     print(
         render(
-            Table(headers, rows, short_headers=[*headers[:2], "Here", headers[3]]), "text", width
+            Table(headers, rows, short_headers=[*headers[:2], "Runs here", headers[3]]), "text", width
         )
     )
     print()
