@@ -65,11 +65,8 @@ def run(args: argparse.Namespace) -> int:
     ]
     headers = ["Device", "Backend", "Available", "Measures / why not"]
     width = output_width(args)
-    print(
-        render(
-            Table(headers, rows, short_headers=[*headers[:2], "Runs here", headers[3]]), "text", width
-        )
-    )
+    table = Table(headers, rows, short_headers=[*headers[:2], "Runs here", headers[3]])
+    print(render(table, "text", width))
     print()
     print(installed_operators_text(width))
     return 0
