@@ -133,7 +133,7 @@ def test_a_read_only_results_dir(results_dir):
     finally:
         results_dir.chmod(0o755)
     assert_one_line_error(result, f"--results-dir {results_dir}: not writable")
-    assert_one_line_error(resumed, "cannot write")
+    assert_one_line_error(resumed, "cannot write", code=EXIT_INCOMPLETE)
     assert _snapshot(results_dir) == before
 
 

@@ -8,6 +8,7 @@ format itself is described in docs/result-format.md.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,17 @@ def _type_name(value: Any) -> str:
 def text(value: Any, where: str) -> None:
     if not isinstance(value, str):
         raise Invalid(where, f"{value!r} is not a string")
+
+
+PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,199}")
+
+
+def plain_name(value: Any, where: str) -> None:
+    """A name that is safe in a file name and a one-line message: letters, digits and
+    . _ + - (not first), at most 200; no separator, no NUL, no newline, never `..`."""
+    text(value, where)
+    if not PLAIN_NAME.fullmatch(value):
+        raise Invalid(where, f"{value!r} is not a plain name (letters, digits, . _ + -)")
 
 
 def boolean(value: Any, where: str) -> None:

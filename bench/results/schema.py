@@ -24,6 +24,7 @@ from bench.results.checks import (
     obj,
     one_of,
     optional,
+    plain_name,
     record,
     text,
     validate_fields,
@@ -272,7 +273,7 @@ WORKER_FAILURE_FIELDS = {
 
 RUN_FIELDS: dict[str, Field] = {
     "schema": Field(one_of((SCHEMA,), "schema"), required=True),
-    "run_id": Field(text, required=True),
+    "run_id": Field(plain_name, required=True),  # it names files (`fbench plot`)
     "created": Field(text, required=True),
     "finished": Field(optional(text)),
     "state": Field(one_of(RUN_STATES, "state")),

@@ -10,6 +10,14 @@ from collections.abc import Callable
 DEFAULT_RESULTS_DIR = "results"
 
 
+def cannot_write_output(path: object, error: OSError) -> Exception:
+    """One line naming the file an output (--output, a plot) could not be written to, exit
+    4 (the input was good): a full disk, a read-only folder, a parent that is a file."""
+    from bench.errors import IncompleteError
+
+    return IncompleteError(f"{error.filename or path}: cannot write ({error.strerror or error})")
+
+
 def add_result_files(parser: argparse.ArgumentParser, help: str = "result file or run id") -> None:
     """The stored runs a report reads: one or more result files or run ids."""
     parser.add_argument("results", metavar="RESULT", nargs="+", help=help)

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from bench.errors import FbenchError
-from fbench.commands import add_result_files, add_results_dir
+from fbench.commands import add_result_files, add_results_dir, cannot_write_output
 
 HELP = "rebuild the paper's tables from stored results; check the paper's claims (claims)"
 DESCRIPTION = """\
@@ -165,7 +165,7 @@ def _write(text: str, output: str | None) -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text + "\n", encoding="utf-8")
         except OSError as error:
-            raise FbenchError(f"--output {path}: cannot write ({error.strerror})") from None
+            raise cannot_write_output(path, error) from None
         print(f"wrote {path}")
     else:
         print(text)

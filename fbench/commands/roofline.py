@@ -6,7 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from fbench.commands import add_result_files, add_results_dir, add_table_format
+from fbench.commands import (
+    add_result_files,
+    add_results_dir,
+    add_table_format,
+    cannot_write_output,
+)
 
 HELP = "place stored rows on the device's roofline: intensity, attainable FLOPS, bound"
 DESCRIPTION = """\
@@ -71,6 +76,10 @@ def run(args: argparse.Namespace) -> int:
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     if args.output:
-        for path in plot_roofline(rows, calibrations, args.output):
+        try:
+            written = plot_roofline(rows, calibrations, args.output)
+        except OSError as error:
+            raise cannot_write_output(args.output, error) from None
+        for path in written:
             print(f"wrote {path}", file=sys.stderr)
     return 0
