@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from bench import results
+from bench.errors import EXIT_INCOMPLETE, EXIT_INTERRUPTED
 from bench.results.baselines import baseline_path
 from bench.results.identity import device_identity
 from fbench.cli import main
-from tests.conftest import FIXTURES, assert_one_line_error
+from tests.conftest import FIXTURES, REPO, assert_one_line_error, start_fbench
 
 MADE_ID = "20261201-120000-cpu-torch"  # of the form fbench makes
 
@@ -157,3 +161,283 @@ def test_baseline_save_does_not_follow_a_symlink_out_of_its_folder(tmp_path, cap
     result = cli(capsys, "baseline", "save", str(path), "--baselines-dir", str(baselines))
     assert_one_line_error(result, f"--baselines-dir {baselines}: refusing to write", "outside")
     assert victim.read_text() == "precious"
+
+
+# --- files that cannot be written: exit 4, naming the file; no lock left ------------------
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A folder on a tiny tmpfs filled to the last byte (mounting needs root: else skip)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip("needs a tiny tmpfs (mount, as root)")
+    try:
+        filler = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT)
+        try:
+            while os.write(filler, b"\0" * 4096):
+                pass
+        except OSError:  # full
+            pass
+        finally:
+            os.close(filler)
+        yield disk
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
+
+
+def test_outputs_that_cannot_be_written_exit_4_naming_the_file(tmp_path, capsys, fixture_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    prefix = blocker / "plot"  # its folder is a file
+    result = cli(capsys, "plot", "operators", str(fixture_path), "-o", str(prefix))
+    assert_one_line_error(result, f"{blocker}", "cannot write", code=EXIT_INCOMPLETE)
+    for verb in (["table1"], ["claims"]):
+        result = cli(capsys, "report", *verb, str(fixture_path), "-o", "/dev/full")
+        assert_one_line_error(
+            result, "/dev/full: cannot write (No space left on device)", code=EXIT_INCOMPLETE
+        )
+    result = cli(
+        capsys, "baseline", "save", str(fixture_path), "--baselines-dir", str(blocker / "b")
+    )
+    assert_one_line_error(result, f"--baselines-dir {blocker / 'b'}", code=EXIT_INCOMPLETE)
+    assert blocker.read_text() == "not a folder"
+
+
+def test_a_full_disk_is_exit_4_for_plot_and_baseline_save(full_disk, capsys, fixture_path):
+    before = tree(full_disk)
+    prefix = full_disk / "plots" / "p"
+    result = cli(capsys, "plot", "operators", str(fixture_path), "-o", str(prefix))
+    assert_one_line_error(result, "cannot write (No space left on device)", code=EXIT_INCOMPLETE)
+    assert str(full_disk) in result.stderr
+    result = cli(capsys, "baseline", "save", str(fixture_path), "--baselines-dir", str(full_disk))
+    assert_one_line_error(
+        result, f"--baselines-dir {full_disk}: cannot store the baseline", code=EXIT_INCOMPLETE
+    )
+    assert "No space left on device" in result.stderr
+    assert {k: v for k, v in tree(full_disk).items() if k != "plots/p.png"} == before
+
+
+@pytest.mark.slow
+def test_run_on_a_full_disk_names_the_file_and_leaves_no_lock(full_disk):
+    from tests.conftest import fbench
+
+    before = tree(full_disk)
+    result = fbench(
+        "run", "--quick", "--operators", "dwconv", "--stages", "4", "--layers", "1",
+        "--pin-core", "none", "--results-dir", str(full_disk), "--no-table",
+    )  # fmt: skip
+    assert_one_line_error(result, str(full_disk), "No space left on device", code=EXIT_INCOMPLETE)
+    assert tree(full_disk) == before  # no result file, no lock (not even an empty one)
+    assert not [p for p in full_disk.iterdir() if p.name.endswith(".lock")]
+
+
+# --- odd files are called what they are ----------------------------------------------------
+
+
+def test_odd_result_files_are_called_what_they_are(tmp_path, capsys, fixture_path):
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)  # reading it would block forever
+    loop = tmp_path / "loop.json"
+    loop.symlink_to(tmp_path / "loop2.json")
+    (tmp_path / "loop2.json").symlink_to(loop)
+    dangling = tmp_path / "dangling.json"
+    dangling.symlink_to(tmp_path / "gone.json")
+    spaced = result_file(tmp_path / "spaced.json", schema="fbench.result/2 ")
+    for path, fragment in (
+        (fifo, f"{fifo}: not a regular file (a FIFO or a device?)"),
+        (loop, f"{loop}: a symlink loop"),
+        (dangling, f"{dangling}: a symlink to a missing file"),
+        (spaced, "schema 'fbench.result/2 ' is not an fbench result format"),
+    ):
+        for command in (["show", str(path)], ["report", "table1", str(path)]):
+            result = cli(capsys, *command)
+            assert_one_line_error(result, fragment)
+            assert "no such result file" not in result.stderr
+            assert "upgrade fbench" not in result.stderr
+    # By run id in --results-dir too.
+    result = cli(capsys, "show", "loop", "--results-dir", str(tmp_path))
+    assert_one_line_error(result, f"{loop}: a symlink loop")
+    # A byte-order mark is read past: the file is the JSON after it.
+    bom = tmp_path / "bom.json"
+    bom.write_bytes(b"\xef\xbb\xbf" + fixture_path.read_bytes())
+    assert cli(capsys, "show", str(bom)).stdout == cli(capsys, "show", str(fixture_path)).stdout
+    assert results.read_result(bom) == results.read_result(fixture_path)
+
+
+# --- SIGTERM: exit 130 for every verb ------------------------------------------------------
+
+
+def _handles_sigterm(pid: int) -> bool:
+    """Whether the process has installed a SIGTERM handler (Linux: SigCgt in /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) >> (signal.SIGTERM - 1) & 1)
+    return False
+
+
+def _terminate_once_handled(process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 60
+    while not _handles_sigterm(process.pid):
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.005)
+    process.send_signal(signal.SIGTERM)
+
+
+def test_sigterm_ends_plot_with_130(tmp_path, fixture_path):
+    plot = start_fbench("plot", "operators", str(fixture_path), "-o", str(tmp_path / "p"))
+    _terminate_once_handled(plot)
+    rest = plot.stderr.read()
+    assert plot.wait(timeout=60) == EXIT_INTERRUPTED, rest
+    assert rest.strip() == "fbench plot: interrupted"
+
+
+def test_sigterm_ends_show_blocked_on_its_output_with_130(tmp_path, fixture_path):
+    data = json.loads(fixture_path.read_text())
+    rows = data["rows"]
+    data["rows"] = [{**row, "channels": index + 1} for index in range(40) for row in rows]
+    data["rows_planned"] = len(data["rows"])
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(data))
+    show = subprocess.Popen(
+        [sys.executable, "-m", "fbench.cli", "show", str(path)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    first = show.stdout.read(100)  # it is printing, and blocks once the pipe is full
+    assert first.startswith(b"run ")
+    _terminate_once_handled(show)
+    show.stdout.read()
+    err = show.stderr.read().decode()
+    assert show.wait(timeout=60) == EXIT_INTERRUPTED, err
+    assert err.strip() == "fbench show: interrupted"
+
+
+# --- duplicate inputs are read once and said once ------------------------------------------
+
+
+def test_duplicate_inputs_are_read_once_and_said_once(tmp_path, capsys, fixture_path):
+    link = tmp_path / "link.json"
+    link.symlink_to(fixture_path)
+    copy = tmp_path / "copy.json"
+    copy.write_bytes(fixture_path.read_bytes())
+    once = cli(capsys, "report", "table1", str(fixture_path), "--format", "csv")
+    assert once.returncode == 0, once.stderr
+    many = [str(fixture_path), str(link), str(copy), str(fixture_path)] * 50
+    for command in (["report", "table1", "--format", "csv"], ["report", "claims"]):
+        single = cli(capsys, *command, str(fixture_path))
+        repeated = cli(capsys, *command, *many)
+        assert repeated.returncode == 0 == single.returncode, repeated.stderr
+        assert repeated.stdout == single.stdout
+    loaded = results.load_results(many, tmp_path)
+    assert [run.run_id for run in loaded] == ["fixture-cpu"]
+    # The same run id in two files that disagree is not silently merged.
+    data = json.loads(fixture_path.read_text())
+    data["rows"] = data["rows"][:-1]
+    copy.write_text(json.dumps(data))
+    result = cli(capsys, "report", "table1", str(fixture_path), str(copy))
+    assert_one_line_error(result, f"{fixture_path} and {copy} both hold run fixture-cpu")
+
+
+def test_plot_of_one_file_given_many_times_draws_it_once(tmp_path, capsys, fixture_path):
+    one = cli(capsys, "plot", "operators", str(fixture_path), "-o", str(tmp_path / "one"))
+    many = [str(fixture_path)] * 200
+    again = cli(capsys, "plot", "operators", *many, "-o", str(tmp_path / "many"))
+    assert one.returncode == 0 == again.returncode, again.stderr
+    assert (tmp_path / "one.csv").read_text() == (tmp_path / "many.csv").read_text()
+
+
+# --- operator parameters: stored exactly, or refused ---------------------------------------
+
+FILE_OPS = "tests/custom_ops/file_ops.py:make_depthwise"
+
+
+@pytest.mark.parametrize(
+    ("params", "fragment"),
+    [
+        ("d=1979-05-27", "parameter d = 1979-05-27: a TOML date"),
+        ("ratio=nan", "parameter ratio = nan: not a finite number"),
+        ("ratio=inf", "parameter ratio = inf: not a finite number"),
+        ("ratio=-inf", "parameter ratio = -inf: not a finite number"),
+        ("xs=[nan]", "parameter xs[0] = nan"),
+        ("k=1,k=3", "parameter k is given twice"),
+    ],
+)
+def test_operator_flag_values_a_result_cannot_store_are_refused(tmp_path, capsys, params, fragment):
+    results_dir = tmp_path / "results"
+    result = cli(
+        capsys, "run", "--quick", "--operator", f"{FILE_OPS}:{params}",
+        "--results-dir", str(results_dir),
+    )  # fmt: skip
+    assert_one_line_error(result, f"--operator {FILE_OPS}:{params}:", fragment)
+    assert not results_dir.exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ("1979-05-27", "parameter d = 1979-05-27: a TOML date"),
+        ("07:32:00", "parameter d = 07:32:00: a TOML time"),
+        ("1979-05-27T07:32:00Z", "parameter d = 1979-05-27 07:32:00+00:00: a TOML datetime"),
+        ("nan", "parameter d = nan: not a finite number"),
+        ("-inf", "parameter d = -inf: not a finite number"),
+        ("{ inner = [1, inf] }", "parameter d.inner[1] = inf"),
+    ],
+)
+def test_config_values_a_result_cannot_store_are_refused(tmp_path, capsys, value, fragment):
+    config = tmp_path / "bench.toml"
+    config.write_text(
+        f'[[operator]]\nname = "mine"\nfactory = "{REPO / FILE_OPS}"\nparams = {{ d = {value} }}\n'
+    )
+    results_dir = tmp_path / "results"
+    result = cli(
+        capsys, "run", "--quick", "--config", str(config), "--results-dir", str(results_dir)
+    )
+    assert_one_line_error(result, f"{config}: [[operator]] 'mine':", fragment)
+    assert "Traceback" not in result.stderr and not results_dir.exists()
+
+
+def test_a_builtin_operator_table_refuses_a_non_finite_number(tmp_path, capsys):
+    config = tmp_path / "bench.toml"
+    config.write_text("[operators.pconv]\npartial_ratio = nan\n")
+    result = cli(capsys, "run", "--quick", "--config", str(config), "--results-dir", str(tmp_path))
+    assert_one_line_error(result, f"{config}: [operators.pconv] partial_ratio must be a finite number")
+
+
+def test_a_quoted_date_is_a_string_and_stored_as_given():
+    from operators.custom import parse_flag
+
+    assert parse_flag(f'{FILE_OPS}:d="1979-05-27"').params == {"d": "1979-05-27"}
+    assert parse_flag(f"{FILE_OPS}:kernel=5,tag=wide").params == {"kernel": 5, "tag": "wide"}
+
+
+def test_resume_of_a_config_naming_an_unknown_operator_is_one_line(tmp_path, capsys):
+    from bench import environment
+
+    data = json.loads((FIXTURES / "cpu_table1.json").read_text())
+    here = environment.collect()
+    data["environment"].update({key: here.get(key) for key in ("machine", "cpu_model", "torch")})
+    data["state"] = "interrupted"
+    data["config"]["operators"] = ["conv", "hyperconv"]
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(data))
+    before = tree(tmp_path)
+    result = cli(capsys, "run", "--resume", str(path), "--results-dir", str(tmp_path))
+    assert_one_line_error(
+        result, f"{path}: cannot resume: its config names an unknown operator 'hyperconv'"
+    )
+    assert tree(tmp_path) == before  # no lock left either
+
+
+def test_nan_and_infinity_tokens_are_not_json_numbers(tmp_path, capsys, fixture_path):
+    text = fixture_path.read_text()
+    for token in ("NaN", "Infinity", "-Infinity"):
+        path = tmp_path / "tokens.json"
+        path.write_text(
+            text.replace('"operator_params": {', f'"operator_params": {{"x": {token}, ', 1)
+        )
+        result = cli(capsys, "show", str(path))
+        assert_one_line_error(result, f"{path}: corrupt result file ({token} is not a JSON number)")

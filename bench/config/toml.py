@@ -4,6 +4,7 @@ nothing else (bench/config/resolve.py checks the rest against the registries).""
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -56,6 +57,8 @@ def typed(where: str, key: str, value: Any, types: tuple[type, ...]) -> Any:
         return float(value)
     if not isinstance(value, types):
         raise FbenchError(f"{where} {key} must be {_type_name(types)}, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):  # stored as null otherwise
+        raise FbenchError(f"{where} {key} must be a finite number, got {value!r}")
     return value
 
 
