@@ -404,7 +404,9 @@ def test_a_builtin_operator_table_refuses_a_non_finite_number(tmp_path, capsys):
     config = tmp_path / "bench.toml"
     config.write_text("[operators.pconv]\npartial_ratio = nan\n")
     result = cli(capsys, "run", "--quick", "--config", str(config), "--results-dir", str(tmp_path))
-    assert_one_line_error(result, f"{config}: [operators.pconv] partial_ratio must be a finite number")
+    assert_one_line_error(
+        result, f"{config}: [operators.pconv] partial_ratio must be a finite number"
+    )
 
 
 def test_a_quoted_date_is_a_string_and_stored_as_given():
@@ -432,12 +434,74 @@ def test_resume_of_a_config_naming_an_unknown_operator_is_one_line(tmp_path, cap
     assert tree(tmp_path) == before  # no lock left either
 
 
-def test_nan_and_infinity_tokens_are_not_json_numbers(tmp_path, capsys, fixture_path):
-    text = fixture_path.read_text()
-    for token in ("NaN", "Infinity", "-Infinity"):
-        path = tmp_path / "tokens.json"
-        path.write_text(
-            text.replace('"operator_params": {', f'"operator_params": {{"x": {token}, ', 1)
-        )
-        result = cli(capsys, "show", str(path))
-        assert_one_line_error(result, f"{path}: corrupt result file ({token} is not a JSON number)")
+# --- the validator: numbers that contradict each other, values run never accepts -----------
+
+
+def _huge_median(data: dict) -> None:
+    latency = data["rows"][0]["latency_ms"]
+    latency.update(median=1e300, ci95_high=1e301)
+
+
+def _scaled(name: str, factor: float):
+    def change(data: dict) -> None:
+        data["rows"][0][name] *= factor
+
+    return change
+
+
+def _set(*path: str | int, value: object):
+    def change(data: dict) -> None:
+        target = data
+        for part in path[:-1]:
+            target = target[part]
+        target[path[-1]] = value
+
+    return change
+
+
+def _duplicate_row(data: dict) -> None:
+    data["rows"].append(dict(data["rows"][3]))
+    data["rows_planned"] += 1
+
+
+CONTRADICTIONS = [
+    (_huge_median, "rows[0].latency_ms.median: 1e+300 lies outside its samples' range"),
+    (_scaled("gflops_per_s", 2), "rows[0].gflops_per_s: "),
+    (_scaled("gflops_per_s", 1.001), "but its FLOPs, batch and latency make it"),
+    (_scaled("throughput_per_s", 0.5), "rows[0].throughput_per_s: "),
+    (_duplicate_row, "rows[16]: the same row as rows[3]"),
+    (_set("config", "layers", value=10**20), "config.layers: 100000000000000000000 is above 1000"),
+    (_set("config", "layers_sweep", value=[1, 5000]), "config.layers_sweep[1]: 5000 is above"),
+    (_set("config", "timing", "processes", value=65), "config.timing.processes: 65 is above 64"),
+    (_set("config", "timing", "ci_target", value=5), "config.timing.ci_target: 5 is not below 1"),
+    (_set("config", "stages", 0, "channels", value=0), "config.stages[0].channels: 0 is below 1"),
+    (_set("rows", 2, "layers", value=10**20), "rows[2].layers: 100000000000000000000 is above"),
+]
+
+
+@pytest.mark.parametrize(("change", "fragment"), CONTRADICTIONS)
+def test_numbers_that_contradict_each_other_are_refused(tmp_path, capsys, change, fragment):
+    data = json.loads((FIXTURES / "cpu_table1.json").read_text())
+    change(data)
+    path = tmp_path / "doctored.json"
+    path.write_text(json.dumps(data))
+    result = cli(capsys, "show", str(path))
+    assert_one_line_error(result, f"{path}: invalid result file: ", fragment)
+
+
+def test_compare_does_not_call_a_doctored_median_the_same(tmp_path, capsys, fixture_path):
+    data = json.loads(fixture_path.read_text())
+    _huge_median(data)
+    path = tmp_path / "doctored.json"
+    path.write_text(json.dumps(data))
+    result = cli(capsys, "compare", str(fixture_path), str(path))
+    assert_one_line_error(result, "rows[0].latency_ms.median")
+    assert result.stdout == ""
+
+
+def test_every_example_and_fixture_result_is_consistent():
+    stored = [*FIXTURES.glob("*_table1.json"), *FIXTURES.glob("*_networks.json")]
+    stored += [*(FIXTURES / "v1").glob("*.json"), *(REPO / "examples" / "results").glob("2*.json")]
+    assert len(stored) >= 15
+    for path in stored:
+        assert results.read_result(path).rows, path

@@ -63,12 +63,14 @@ def obj(value: Any, where: str) -> None:
         raise Invalid(where, f"is a {_type_name(value)}, not an object")
 
 
-def integer(minimum: int | None = 0) -> Check:
+def integer(minimum: int | None = 0, maximum: int | None = None) -> Check:
     def check(value: Any, where: str) -> None:
         if isinstance(value, bool) or not isinstance(value, int):
             raise Invalid(where, f"{value!r} is not a whole number")
         if minimum is not None and value < minimum:
             raise Invalid(where, f"{value} is below {minimum}")
+        if maximum is not None and value > maximum:
+            raise Invalid(where, f"{value} is above {maximum}, the most `fbench run` accepts")
 
     return check
 

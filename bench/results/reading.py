@@ -76,6 +76,16 @@ def parse_result(data: Any, source: str) -> RunResult:
         rows = [ResultRow.from_dict(raw_row) for raw_row in data["rows"]]
     except (TypeError, KeyError, ValueError) as error:  # the validator should have said
         raise FbenchError(f"{source}: invalid result file: a row is malformed ({error})") from None
+    # No two rows share a row key: one measurement told twice would be merged silently by
+    # some readers and counted twice by others. (Here, not in schema.py: the key is the model's.)
+    seen: dict[tuple, int] = {}
+    for index, row in enumerate(rows):
+        first = seen.setdefault(row.key(), index)
+        if first != index:
+            raise FbenchError(
+                f"{source}: invalid result file: rows[{index}]: the same row as rows[{first}] "
+                f"({row.operator} {row.shape_label}, {row.layers} layers); a row is stored once"
+            )
     return RunResult(
         run_id=data["run_id"],
         created=data["created"],
@@ -98,12 +108,8 @@ def read_json(path: Path, kind: str, missing_hint: str = "") -> Any:
     """Decoded JSON of a `kind` file ("result", "calibration"), or one line saying what is wrong."""
     # A byte-order mark (Windows editors write one) is not part of the JSON: read past it.
     text = read_user_file(path, kind, f"no such {kind} file{missing_hint}").removeprefix("\ufeff")
-
-    def not_json(name: str) -> None:  # Python's json would read NaN, Infinity as numbers
-        raise FbenchError(f"{path}: corrupt {kind} file ({name} is not a JSON number)")
-
     try:
-        return json.loads(text, parse_constant=not_json)
+        return json.loads(text)
     except RecursionError:
         raise FbenchError(f"{path}: corrupt {kind} file (nested too deeply)") from None
     except json.JSONDecodeError as error:
