@@ -163,6 +163,23 @@ def test_baseline_save_does_not_follow_a_symlink_out_of_its_folder(tmp_path, cap
     assert victim.read_text() == "precious"
 
 
+def test_a_calibration_is_not_looked_up_outside_its_folder(tmp_path, capsys):
+    data = json.loads((FIXTURES / "cpu_table1.json").read_text())
+    data["environment"].pop("calibration", None)
+    for row in data["rows"]:
+        row["device"] = "../../evil"
+    path = tmp_path / "a" / "b" / "run.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(data))
+    calibrations = tmp_path / "a" / "b" / "calibrations"
+    calibrations.mkdir()
+    # Where an unslugged name (calibrations/../../evil-<model>-float32.json) would lead:
+    bait = tmp_path / "a" / "evil-hand-made-test-cpu-float32.json"
+    bait.write_bytes((FIXTURES / "cpu_calibration.json").read_bytes())
+    result = cli(capsys, "roofline", str(path), "--calibrations-dir", str(calibrations))
+    assert_one_line_error(result, "no calibration for device '../../evil'")
+
+
 # --- files that cannot be written: exit 4, naming the file; no lock left ------------------
 
 
