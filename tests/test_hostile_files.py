@@ -284,6 +284,11 @@ def test_odd_result_files_are_called_what_they_are(tmp_path, capsys, fixture_pat
     bom.write_bytes(b"\xef\xbb\xbf" + fixture_path.read_bytes())
     assert cli(capsys, "show", str(bom)).stdout == cli(capsys, "show", str(fixture_path)).stdout
     assert results.read_result(bom) == results.read_result(fixture_path)
+    config = tmp_path / "bom.toml"
+    config.write_bytes(b"\xef\xbb\xbf[compare]\nthreshold = 0.1\n")
+    from bench.config.toml import load_compare_settings
+
+    assert load_compare_settings(config)["threshold"] == 0.1
 
 
 # --- SIGTERM: exit 130 for every verb ------------------------------------------------------
@@ -361,7 +366,11 @@ def test_duplicate_inputs_are_read_once_and_said_once(tmp_path, capsys, fixture_
 
 def test_plot_of_one_file_given_many_times_draws_it_once(tmp_path, capsys, fixture_path):
     one = cli(capsys, "plot", "operators", str(fixture_path), "-o", str(tmp_path / "one"))
-    many = [str(fixture_path)] * 200
+    copies = []
+    for index in range(20):
+        copies.append(tmp_path / f"copy-{index}.json")
+        copies[-1].write_bytes(fixture_path.read_bytes())
+    many = [str(fixture_path)] * 200 + [str(copy) for copy in copies]
     again = cli(capsys, "plot", "operators", *many, "-o", str(tmp_path / "many"))
     assert one.returncode == 0 == again.returncode, again.stderr
     assert (tmp_path / "one.csv").read_text() == (tmp_path / "many.csv").read_text()

@@ -18,7 +18,8 @@ BUILT_IN = "built-in defaults"  # the source named in messages when there is no 
 
 
 def read_toml(path: Path) -> dict[str, Any]:
-    text = read_user_file(path, "config", "config file not found")
+    # A byte-order mark (Windows editors write one) is not TOML: read past it, as result files.
+    text = read_user_file(path, "config", "config file not found").removeprefix("\ufeff")
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
