@@ -180,6 +180,24 @@ def test_a_calibration_is_not_looked_up_outside_its_folder(tmp_path, capsys):
     assert_one_line_error(result, "no calibration for device '../../evil'")
 
 
+def test_a_planted_lock_symlink_is_not_followed(tmp_path, capsys):
+    from bench import environment
+
+    results_dir, victim = tmp_path / "results", tmp_path / "victim.txt"
+    data = json.loads((FIXTURES / "cpu_table1.json").read_text())
+    here = environment.collect()
+    data["environment"].update({key: here.get(key) for key in ("machine", "cpu_model", "torch")})
+    data["state"] = "interrupted"
+    path = results_dir / "stored.json"
+    results_dir.mkdir()
+    path.write_text(json.dumps(data))
+    victim.write_text("precious")
+    (results_dir / ".stored.json.lock").symlink_to(victim)
+    result = cli(capsys, "run", "--resume", str(path), "--results-dir", str(results_dir))
+    assert_one_line_error(result, ".stored.json.lock: a symlink where the run's lock file goes")
+    assert victim.read_text() == "precious"
+
+
 # --- files that cannot be written: exit 4, naming the file; no lock left ------------------
 
 

@@ -163,8 +163,17 @@ class RunLock:
         self.path = path.parent / f".{path.name}.lock"
         while True:
             try:
-                descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+                # Never through a symlink: one planted in a shared results folder would have
+                # the lock truncate whatever it points at.
+                descriptor = os.open(
+                    self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666 & ~_umask()
+                )
             except OSError as error:
+                if error.errno == errno.ELOOP:
+                    raise FbenchError(
+                        f"{self.path}: a symlink where the run's lock file goes; refusing to "
+                        "follow it (remove it)"
+                    ) from None
                 raise cannot_write(self.path, error) from None
             try:
                 fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
