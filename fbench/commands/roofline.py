@@ -16,7 +16,8 @@ roofline's attainable G multiply-adds/s at that intensity, the measured FLOPS as
 fraction of it and of the compute ceiling (the best of the GEMM and conv probes), the
 bandwidth the row achieved, whether it is memory- or compute-bound, and "ceiling too low"
 where the row's 95% interval lies wholly above the roof's: the calibration did not find the
-device's ceiling there. With --output, also the log-log roofline plot (PNG, SVG, CSV).
+device's ceiling there. With --output, also the roofline picture (PNG and SVG, the drawing
+of fbench plot roofline) and this table as CSV.
 
 The ceilings come from --calibration FILE (one per device), else from the calibration the
 run recorded, else from calibrations/ by the run's device identity (fbench calibrate).
@@ -38,7 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--output",
         metavar="PREFIX",
         type=Path,
-        help="write the roofline plot to PREFIX.png, PREFIX.svg and PREFIX.csv",
+        help="also draw the roofline (as fbench plot roofline) to PREFIX.png and PREFIX.svg, "
+        "with the table as PREFIX.csv",
     )
     add_table_format(parser)
     parser.add_argument(
@@ -54,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from bench.calibration import calibrations_for_runs
     from bench.errors import FbenchError
     from bench.results import load_results
-    from reports.roofline import plot_roofline, roofline_points, roofline_text, write_csv
+    from reports.roofline import roofline_points, roofline_text, write_csv
 
     runs = load_results(args.results, Path(args.results_dir))
     calibrations, notes = calibrations_for_runs(
@@ -71,6 +73,9 @@ def run(args: argparse.Namespace) -> int:
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     if args.output:
-        for path in plot_roofline(rows, calibrations, args.output):
+        from reports.plots import plot_roofline, run_caption
+
+        captions = list(dict.fromkeys(run_caption(run) for run in runs))
+        for path in plot_roofline(rows, calibrations, args.output, captions):
             print(f"wrote {path}", file=sys.stderr)
     return 0

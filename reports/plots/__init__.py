@@ -10,7 +10,7 @@ from reports.plots.kinds import PLOT_KINDS, build_figure, register_plot, run_cap
 from reports.plots.model import Figure, Link, Panel, PlotKind, Series
 from reports.plots.networks import figure2
 from reports.plots.operators import operators_figure
-from reports.plots.roofline import roofline_figure
+from reports.plots.roofline import plot_roofline, roofline_figure
 
 __all__ = [
     "PLOT_KINDS",
@@ -24,6 +24,7 @@ __all__ = [
     "figure2",
     "figure_csv",
     "operators_figure",
+    "plot_roofline",
     "register_plot",
     "roofline_figure",
     "run_caption",

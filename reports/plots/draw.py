@@ -11,24 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.errors import FbenchError
-from reports.plots.model import Figure, Panel, status_fill
-
-# tab10 without red: red is kept for the highlighted family (FasterNet)
-PALETTE = (
-    "tab:blue",
-    "tab:orange",
-    "tab:green",
-    "tab:purple",
-    "tab:brown",
-    "tab:pink",
-    "tab:gray",
-    "tab:olive",
-    "tab:cyan",
-    "black",
-    "navy",
-    "darkgoldenrod",
-    "teal",
-)
+from reports.plots.model import COLOURS, HIGHLIGHT_COLOUR, Figure, Panel, status_fill
 
 
 def figure_csv(figure: Figure) -> str:
@@ -98,19 +81,19 @@ def draw(figure: Figure, prefix: Path, formats: Sequence[str] = ("png", "svg")) 
     height = figure.panel_size[1] * rows + 0.5 + caption_inches
     fig, axes = plt.subplots(rows, columns, figsize=(width, height), squeeze=False)
     keys = list(dict.fromkeys(s.key or s.label for p in figure.panels for s in p.series))
-    colors = {key: PALETTE[index % len(PALETTE)] for index, key in enumerate(keys)}
+    colors = {key: COLOURS[index % len(COLOURS)] for index, key in enumerate(keys)}
     handles: dict[str, object] = {}
     markers = []  # per panel: the drawn markers, which labels must not cover
     for ax, panel in zip(axes.flat, figure.panels, strict=False):
         markers.append(_draw_panel(ax, panel, colors, handles))
         if not figure.shared_legend:
-            _legend(ax, handles, figure.hollow_label, loc="best")
+            _legend(ax, handles, figure, loc=figure.legend_loc)
             handles = {}
     if figure.shared_legend:
         _legend(
             list(axes.flat)[count - 1],
             handles,
-            figure.hollow_label,
+            figure,
             loc="upper left",
             bbox_to_anchor=(1.02, 1.0),
         )
@@ -155,52 +138,70 @@ def _marker_style(color: str, fill: str) -> dict:
 
 
 def _draw_panel(ax, panel: Panel, colors: dict[str, str], handles: dict[str, object]) -> list:
-    """Draw one panel's links, error bars and markers; returns the marker artists."""
+    """Draw one panel's links, markers and error bars; returns the marker artists.
+
+    Layers, bottom to top: the dotted links to the paper's points, the markers, then the
+    95% interval bars. A bar is drawn just right of its marker (a fixed offset in points), so
+    a marker never hides an interval narrower than itself and a bar cannot be mistaken for
+    the vertical link from a measured point to the paper's value at the same x.
+    """
     from matplotlib.lines import Line2D
 
-    def color_of(key: str, highlight: bool) -> str:
-        return "tab:red" if highlight else colors[key]
+    def color_of(key: str, highlight: bool, fixed: str | None = None) -> str:
+        return HIGHLIGHT_COLOUR if highlight else fixed or colors[key]
 
     for link in panel.links:
         ax.plot(
             [link.start[0], link.end[0]],
             [link.start[1], link.end[1]],
-            "-",
-            color=color_of(link.key, link.highlight),
-            linewidth=0.8,
-            alpha=0.45,
+            ":",
+            color=color_of(link.key, link.highlight, link.colour),
+            linewidth=1.0,
+            alpha=0.7,
             zorder=1,
+        )
+    for x, label in panel.vlines:
+        ax.axvline(x, color="0.3", linestyle=(0, (1, 2)), linewidth=0.9, zorder=0.5)
+        handles.setdefault(
+            label, Line2D([], [], color="0.3", linestyle=(0, (1, 2)), linewidth=0.9, label=label)
         )
     xs: list[float] = []
     ys: list[float] = []
     drawn = []
     for series in panel.series:
-        color = color_of(series.key or series.label, series.highlight)
+        color = color_of(series.key or series.label, series.highlight, series.colour)
         if series.style == "line":
-            ax.plot(series.x, series.y, "-", color=color, linewidth=1.2, zorder=1)
+            ax.plot(series.x, series.y, series.linestyle, color=color, linewidth=1.6, zorder=0.8)
             if series.legend:
-                handles.setdefault(series.label, Line2D([], [], color=color, label=series.label))
+                handles.setdefault(
+                    series.label,
+                    Line2D([], [], color=color, linestyle=series.linestyle, label=series.label),
+                )
             continue
         count = len(series.x)
         shifts = series.x_shift or [1.0] * count
         statuses = series.statuses or [None] * count
         lows = series.y_low or [None] * count
         highs = series.y_high or [None] * count
+        rings = series.ringed or [False] * count
         size = 10 if series.highlight else 7
-        for x, y, shift, status, low, high in zip(
-            series.x, series.y, shifts, statuses, lows, highs, strict=True
+        for x, y, shift, status, low, high, ring in zip(
+            series.x, series.y, shifts, statuses, lows, highs, rings, strict=True
         ):
             fill = "none" if not series.filled else status_fill(status) if status else "full"
             if low is not None and high is not None:
-                ax.errorbar(
-                    x * shift,
-                    y,
-                    yerr=[[max(y - low, 0.0)], [max(high - y, 0.0)]],
-                    fmt="none",
-                    ecolor=color,
-                    elinewidth=1.0,
-                    capsize=2.5,
-                    zorder=2,
+                _interval_bar(ax, x * shift, y, low, high, color, size)
+            if ring:
+                ax.plot(
+                    [x * shift],
+                    [y],
+                    linestyle="none",
+                    marker="o",
+                    markersize=size + 8,
+                    markerfacecolor="none",
+                    markeredgecolor=HIGHLIGHT_COLOUR,
+                    markeredgewidth=1.5,
+                    zorder=3.5,
                 )
             (marker,) = ax.plot(
                 [x * shift],
@@ -241,6 +242,29 @@ def _draw_panel(ax, panel: Panel, colors: dict[str, str], handles: dict[str, obj
     ax.grid(True, which="major", alpha=0.35)
     ax.grid(True, which="minor", alpha=0.12)
     return drawn
+
+
+def _interval_bar(
+    ax, x: float, y: float, low: float, high: float, color: str, marker_size: float
+) -> None:
+    """The 95% interval of a point as a capped bar just right of its marker, on top."""
+    from matplotlib.transforms import ScaledTranslation
+
+    container = ax.errorbar(
+        x,
+        y,
+        yerr=[[max(y - low, 0.0)], [max(high - y, 0.0)]],
+        fmt="none",
+        ecolor=color,
+        elinewidth=1.3,
+        capsize=3.0,
+        capthick=1.3,
+        zorder=4.5,
+    )
+    # Half a marker and a gap to the right, in points (72 a inch), whatever the axes' scale.
+    offset = ScaledTranslation((marker_size / 2 + 3.5) / 72, 0, ax.figure.dpi_scale_trans)
+    for artist in (*container.lines[1], *container.lines[2]):
+        artist.set_transform(artist.get_transform() + offset)
 
 
 def _pad_limits(ax, xs: Sequence[float], ys: Sequence[float], panel: Panel) -> None:
@@ -286,11 +310,11 @@ def _plain_log_ticks(axis) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
-def _legend(ax, handles: dict[str, object], hollow_label: str | None, **where) -> None:
+def _legend(ax, handles: dict[str, object], figure: Figure, **where) -> None:
     from matplotlib.lines import Line2D
 
     entries = list(handles.values())
-    if hollow_label:
+    if figure.hollow_label:
         entries.append(
             Line2D(
                 [],
@@ -300,11 +324,26 @@ def _legend(ax, handles: dict[str, object], hollow_label: str | None, **where) -
                 markersize=7,
                 markerfacecolor="white",
                 markeredgecolor="0.2",
-                label=hollow_label,
+                label=figure.hollow_label,
+            )
+        )
+    if figure.ring_label and any(any(s.ringed or ()) for p in figure.panels for s in p.series):
+        entries.append(
+            Line2D(
+                [],
+                [],
+                linestyle="none",
+                marker="o",
+                markersize=13,
+                markerfacecolor="none",
+                markeredgecolor=HIGHLIGHT_COLOUR,
+                markeredgewidth=1.5,
+                label=figure.ring_label,
             )
         )
     if entries:
-        ax.legend(handles=entries, fontsize=8, frameon=False, **where)
+        # Outside the axes no frame is needed; inside, one keeps the entries off the grid.
+        ax.legend(handles=entries, fontsize=8, frameon="bbox_to_anchor" not in where, **where)
 
 
 def _place_labels(axes, panels: Sequence[Panel], markers: Sequence[list]) -> None:
