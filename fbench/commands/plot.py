@@ -32,7 +32,8 @@ rows are counted in the caption, not drawn. Bars, just right of each marker, are
 interval. The caption names each run
 (device, backend, batch, dtype, method). --paper adds the paper's points as hollow markers
 (Table 1, or Table 3 with FLOPS derived as FLOPs / latency), each joined by a dotted line
-to the measured point it corresponds to. PREFIX defaults to <results-dir>/plots/<kind>-<first run id>."""
+to the measured point it corresponds to. PREFIX defaults to
+<results-dir>/plots/<kind>-<first run id>."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
