@@ -110,7 +110,9 @@ class ProgressPrinter:
                 text = self._status_text
                 if text is None or quiet_for < self.heartbeat_s:
                     continue
-                still = f"{text} (for {seconds_text(time.monotonic() - self._status_since)})"
+                since = time.monotonic() - self._status_since
+                # a status that is only new to the reader needs no "for 1 s"
+                still = f"{text} (for {seconds_text(since)})" if since >= self.heartbeat_s else text
                 if self.live:
                     self._write(f"\r\x1b[K{self._elapsed()}  {still}")
                     self._status_shown = True
