@@ -167,6 +167,7 @@ def _draw_panel(ax, panel: Panel, colors: dict[str, str], handles: dict[str, obj
         )
     xs: list[float] = []
     ys: list[float] = []
+    bounds: list[float] = []  # interval ends: inside the y limits, not padded around
     drawn = []
     for series in panel.series:
         color = color_of(series.key or series.label, series.highlight, series.colour)
@@ -191,6 +192,7 @@ def _draw_panel(ax, panel: Panel, colors: dict[str, str], handles: dict[str, obj
             fill = "none" if not series.filled else status_fill(status) if status else "full"
             if low is not None and high is not None:
                 _interval_bar(ax, x * shift, y, low, high, color, size)
+                bounds.extend(v for v in (low, high) if v > 0)  # the axes show whole bars
             if ring:
                 ax.plot(
                     [x * shift],
@@ -232,7 +234,7 @@ def _draw_panel(ax, panel: Panel, colors: dict[str, str], handles: dict[str, obj
     ax.set_xscale("log" if panel.xlog else "linear")
     ax.set_yscale("log" if panel.ylog else "linear")
     if xs:
-        _pad_limits(ax, xs, ys, panel)
+        _pad_limits(ax, xs, ys, panel, bounds)
     for axis, log in ((ax.xaxis, panel.xlog), (ax.yaxis, panel.ylog)):
         if log:
             _plain_log_ticks(axis)
@@ -267,13 +269,19 @@ def _interval_bar(
         artist.set_transform(artist.get_transform() + offset)
 
 
-def _pad_limits(ax, xs: Sequence[float], ys: Sequence[float], panel: Panel) -> None:
-    """Room around the points for their labels: 12% of the span each side (in log if log)."""
+def _pad_limits(
+    ax, xs: Sequence[float], ys: Sequence[float], panel: Panel, bounds: Sequence[float] = ()
+) -> None:
+    """Room around the points for their labels: 12% of the span each side (in log if log);
+    the y range also holds every interval bar whole (`bounds`)."""
     import math
 
-    for values, log, setter in ((xs, panel.xlog, ax.set_xlim), (ys, panel.ylog, ax.set_ylim)):
+    for values, log, setter, extra in (
+        (xs, panel.xlog, ax.set_xlim, ()),
+        (ys, panel.ylog, ax.set_ylim, bounds),
+    ):
         values = [v for v in values if v > 0] if log else list(values)
-        low, high = min(values), max(values)
+        low, high = min([*values, *extra]), max([*values, *extra])
         if log:
             span = max(math.log10(high / low), 0.3)
             pad = 10 ** (0.12 * span)

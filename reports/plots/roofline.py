@@ -105,7 +105,7 @@ def roofline_rows_figure(
         panels,
         captions,
         ring_label=CEILING_TOO_LOW,
-        legend_loc="lower right",
+        shared_legend=True,  # outside the axes: inside, it covers points and bars
         panel_size=(7.5, 5.5),
     )
 
@@ -137,6 +137,12 @@ def _device_panel(
                 colour="0.5" if cache else "black",
                 linestyle="--" if cache else "-",
             )
+        )
+    if "conv" not in calibration.ceilings:
+        older = f", {calibration.migrated_from}" if calibration.migrated_from else ""
+        notes.append(
+            f"{calibration.device}: the calibration has no conv probes{older}: its roof is a "
+            "GEMM's, which a convolution library's own kernels (Winograd) may beat."
         )
     links = []
     for operator in dict.fromkeys(p.operator for p in points):
