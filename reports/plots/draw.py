@@ -115,7 +115,10 @@ def draw(figure: Figure, prefix: Path, formats: Sequence[str] = ("png", "svg")) 
     written = []
     for fmt in formats:
         path = prefix.with_name(f"{prefix.name}.{fmt}")
-        fig.savefig(path, dpi=150 if fmt == "png" else None)
+        # No date in an SVG, and fixed element ids: the same data draws the same file.
+        svg = {"metadata": {"Date": None}} if fmt == "svg" else {}
+        with matplotlib.rc_context({"svg.hashsalt": "fbench"}):
+            fig.savefig(path, dpi=150 if fmt == "png" else None, **svg)
         written.append(path)
     plt.close(fig)
     csv_path = prefix.with_name(f"{prefix.name}.csv")

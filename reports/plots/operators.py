@@ -25,12 +25,12 @@ from reports.table1.columns import DeviceGroup, device_groups
 
 # Points of one operator share their FLOPs (Table 1's stages are built so); they are spread
 # this far apart along the log x axis (in decades) so that the four stages stay visible.
-STAGE_SPREAD_DECADES = 0.035
+STAGE_SPREAD_DECADES = 0.05
 BARS_NOTE = (
     "Bars, right of each marker: the 95% interval of the median latency, as FLOPS "
     "(a narrow one is two caps close together)."
 )
-OPERATOR_SPREAD_DECADES = 0.15  # operators with equal FLOPs (GConv, PConv), further apart
+OPERATOR_SPREAD_DECADES = 0.22  # operators with equal FLOPs (GConv, PConv), further apart
 
 
 def operators_figure(runs: Sequence[RunResult], with_paper: bool = False) -> Figure:
