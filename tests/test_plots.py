@@ -353,3 +353,16 @@ def test_an_l2_copy_below_dram_is_not_drawn_as_a_ceiling():
     figure = roofline_rows_figure(run.rows, slow)
     assert [s.label for s in figure.panels[0].series if s.style == "line"] == lines[:1]
     assert any("no L2 line" in note and "below the DRAM slope" in note for note in figure.notes)
+
+
+def test_the_roofline_of_a_depth_sweep_names_depths_in_registry_order():
+    from bench.calibration import read_calibration
+    from reports.plots.roofline import roofline_rows_figure
+
+    run = read_result(OPERATOR_FILES[1])
+    deeper = [replace(r, layers=5, flops=r.flops // 2) for r in reversed(run.rows)]
+    calibration = read_calibration(FIXTURES / "cpu_calibration.json")
+    panel = roofline_rows_figure([*deeper, *run.rows], calibration).panels[0]
+    measured = [s for s in panel.series if s.style == "points" and s.filled]
+    assert [s.label for s in measured] == ["Conv 3×3", "GConv 3×3", "DWConv 3×3", "PConv 3×3"]
+    assert {"S1 L5", "S1 L10"} <= set(measured[0].texts)

@@ -176,6 +176,7 @@ def _draw_panel(ax, panel: Panel, colors: dict[str, str], handles: dict[str, obj
         color = color_of(series.key or series.label, series.highlight, series.colour)
         if series.style == "line":
             ax.plot(series.x, series.y, series.linestyle, color=color, linewidth=1.6, zorder=0.8)
+            bounds.extend(y for y in series.y if y > 0)  # a roof stays in sight
             if series.legend:
                 handles.setdefault(
                     series.label,

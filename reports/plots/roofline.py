@@ -27,6 +27,7 @@ from reports.roofline.maths import (
     roofline_points,
 )
 from reports.roofline.report import write_csv
+from reports.rows import operator_rank
 
 TITLE = "Roofline: measured FLOPS against the device's measured ceilings"
 YLABEL = "FLOPS (G multiply-adds/s)"
@@ -89,7 +90,14 @@ def roofline_rows_figure(
         "hollow (joined by a dotted line): the same FLOPS at the paper's eqs. 2/3/5 intensity, "
         "where that differs (PConv's slicing copy). Bars, right of each marker: the 95% interval "
         "of the median latency, as FLOPS (a narrow one is two caps close together).",
-        "Labels: " + ", ".join(f"S{stage} {shape}" for stage, shape in stages) + ".",
+        "Labels: "
+        + ", ".join(f"S{stage} {shape}" for stage, shape in stages)
+        + (
+            "; L5: a 5-layer stack (a depth sweep)"
+            if len({p.layers for _, p in placed}) > 1
+            else ""
+        )
+        + ".",
         *notes,
     ]
     fills = fill_caption(statuses)
@@ -144,14 +152,15 @@ def _device_panel(
             f"{calibration.device}: the calibration has no conv probes{older}: its roof is a "
             "GEMM's, which a convolution library's own kernels (Winograd) may beat."
         )
+    depths = len({p.layers for p in points}) > 1  # a depth sweep: label each point's depth
     links = []
-    for operator in dict.fromkeys(p.operator for p in points):
+    for operator in sorted({p.operator for p in points}, key=operator_rank):
         mine = [(r, p) for r, p in placed if p.operator == operator and p.measured_gflops_per_s]
         if not mine:
             continue
         colour, marker = operator_style(operator)
         intervals = [gflops_interval(row) for row, _ in mine]
-        labels = [f"S{p.stage}" for _, p in mine]
+        labels = [f"S{p.stage}" + (f" L{p.layers}" if depths else "") for _, p in mine]
         series.append(
             Series(
                 mine[0][1].title,
