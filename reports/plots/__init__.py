@@ -1,7 +1,7 @@
 """Plots from stored results: a registry of plot kinds (kinds.py), each a pure function
 runs → `Figure` (model.py; a module per kind: operators.py, networks.py, roofline.py; rows.py
-for what they share), drawn by draw.py with matplotlib, the plotted points written as CSV
-beside the image. Nothing here measures.
+for what they share), drawn by draw.py with matplotlib (labels.py: legends and point
+labels), the points as CSV beside the image. Nothing here measures.
 Example pictures are in docs/figures/."""
 
 # The package's public API, for the CLI and other packages:
