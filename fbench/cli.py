@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import bench
 from bench.errors import EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_USAGE, FbenchError
+from fbench.commands.run_recording import signals_interrupt
 
 COMMANDS = (
     "run",
@@ -110,6 +111,18 @@ def _silence_stdout() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # SIGTERM (timeout, CI cancellation) ends every verb as Ctrl-C does: exit 130, one line.
+    with signals_interrupt():
+        try:
+            return _main(argv)
+        except KeyboardInterrupt:  # while the flags were parsed: name the verb if given
+            words = list(sys.argv[1:] if argv is None else argv)
+            verb = next((f"fbench {word}" for word in words if word in COMMANDS), "fbench")
+            _say(f"{verb}: interrupted")
+            return EXIT_INTERRUPTED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     _tolerant_streams()
     parser = build_parser()
     args = parser.parse_args(argv)

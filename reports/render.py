@@ -12,7 +12,8 @@ its column's formatter (the paper's digits, "—" for a missing value), while CS
 full precision so they can be read back for analysis. Notes go where each format can carry
 them: lines under the table, LaTeX comments, HTML paragraphs, a JSON list; CSV has only the
 table. A `Report`'s prose is plain text or Markdown, so only `text` and `md` print it; the
-others print the table alone.
+others print the table alone. The table verbs' own `--format csv|json` are not this table
+but its tidy records (reports/tidy.py: one record per measured thing, summaries apart).
 
 How to add a format: write `render_NAME(table: Table) -> str` here (use `text_rows` for the
 printed cells, `filled_rows` for values read back), add it to `FORMATS`, and it is a choice

@@ -23,6 +23,7 @@ class RowPlace:
     fields such reports begin with, in this order (their CSV columns follow it)."""
 
     device: str
+    backend: str
     operator: str
     title: str
     stage: int
@@ -37,9 +38,10 @@ class RowPlace:
 
 def row_place(row: ResultRow) -> dict[str, Any]:
     """Where a stored row stands in a per-row report (depth fits, roofline points): its device,
-    operator and title, stage, feature map, batch and dtype, as keyword arguments."""
+    backend, operator and title, stage, feature map, batch and dtype, as keyword arguments."""
     return {
         "device": row.device,
+        "backend": row.backend,
         "operator": row.operator,
         "title": operator_title(row.operator),
         "stage": row.stage,

@@ -46,8 +46,13 @@ def _sweep_files(fixture_path, tmp_path, depths, overhead_ms=0.2, per_layer_ms=0
             row["flops"] = row["flops"] // row["layers"] * layers
             row["layers"] = layers
             median = overhead_ms + layers * per_layer_ms
-            # The interval moves with the median: a file whose interval misses it is invalid.
+            # The interval, samples, FLOPS and throughput move with the median: a file whose
+            # numbers contradict each other is invalid.
+            scale = median / row["latency_ms"]["median"]
+            row["samples_ms"] = [sample * scale for sample in row["samples_ms"]]
             row["latency_ms"].update(median=median, ci95_low=median * 0.99, ci95_high=median * 1.01)
+            row["gflops_per_s"] = row["flops"] * row["batch"] / (median / 1000.0) / 1e9
+            row["throughput_per_s"] = row["batch"] * 1000.0 / median
         path = tmp_path / f"depth-{layers}.json"
         path.write_text(json.dumps(data))
         paths.append(path)

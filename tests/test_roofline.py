@@ -150,7 +150,7 @@ def test_plot_writes_png_svg_and_csv_with_every_point(rows, calibration, tmp_pat
         (op, stage) for op in ("conv", "gconv", "dwconv", "pconv") for stage in (1, 2, 3, 4)
     }
     dwconv = next(p for p in points if p["operator"] == "dwconv" and p["stage"] == "1")
-    assert float(dwconv["intensity_paper"]) == pytest.approx(27_095_040 / 24_119_040)
+    assert float(dwconv["intensity_paper_mac_per_byte"]) == pytest.approx(27_095_040 / 24_119_040)
     assert dwconv["bound"] == "memory"
 
 
@@ -166,7 +166,7 @@ def test_plot_one_panel_per_device(rows, calibration, tmp_path):
 def test_cli_table_and_plot(fixture_path, tmp_path):
     result = fbench(
         "roofline", str(fixture_path), "--calibration", str(CALIBRATION),
-        "--output", str(tmp_path / "r"),
+        "--plot", str(tmp_path / "r"),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "ridge point 5.00 MAC/B" in result.stdout

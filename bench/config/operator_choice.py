@@ -14,7 +14,13 @@ from bench.config.model import Overrides
 from bench.config.toml import BUILT_IN, registry_names, subtable, typed_table
 from bench.errors import FbenchError
 from operators import OPERATORS, StageShape, get_operator
-from operators.custom import CustomOperator, entry_point_operators, parse_flag, parse_tables
+from operators.custom import (
+    CustomOperator,
+    check_params,
+    entry_point_operators,
+    parse_flag,
+    parse_tables,
+)
 
 
 @dataclass(frozen=True)
@@ -133,5 +139,6 @@ def _parameter_tables(
                 "params in its [[operator]] table or as --operator ...:KEY=VALUE"
             )
         elif table:  # an entry-point operator's parameters
-            definitions[name] = replace(definition, params=dict(table))
+            params = check_params(f"{source}: [operators.{name}]", table)
+            definitions[name] = replace(definition, params=params)
     return built_in, definitions

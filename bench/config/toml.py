@@ -4,6 +4,7 @@ nothing else (bench/config/resolve.py checks the rest against the registries).""
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -17,7 +18,8 @@ BUILT_IN = "built-in defaults"  # the source named in messages when there is no 
 
 
 def read_toml(path: Path) -> dict[str, Any]:
-    text = read_user_file(path, "config", "config file not found")
+    # A byte-order mark (Windows editors write one) is not TOML: read past it, as result files.
+    text = read_user_file(path, "config", "config file not found").removeprefix("\ufeff")
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -56,6 +58,8 @@ def typed(where: str, key: str, value: Any, types: tuple[type, ...]) -> Any:
         return float(value)
     if not isinstance(value, types):
         raise FbenchError(f"{where} {key} must be {_type_name(types)}, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):  # stored as null otherwise
+        raise FbenchError(f"{where} {key} must be a finite number, got {value!r}")
     return value
 
 

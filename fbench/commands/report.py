@@ -6,7 +6,13 @@ import argparse
 from pathlib import Path
 
 from bench.errors import FbenchError
-from fbench.commands import add_result_files, add_results_dir
+from fbench.commands import (
+    add_result_files,
+    add_results_dir,
+    add_table_output,
+    summary_format,
+    write_output,
+)
 
 HELP = "rebuild the paper's tables from stored results; check the paper's claims (claims)"
 DESCRIPTION = """\
@@ -44,15 +50,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="add the paper's values and measured/paper FLOPS for each device it reports "
         "(cuda → its GPU column, cpu → CPU, arm → ARM)",
     )
-    table1.add_argument(
-        "--format",
-        choices=list(FORMATS),
-        default="text",
-        help="text (terminal, default), md (Markdown), csv, latex (booktabs tabular), "
-        "html, json; csv and json keep full precision",
-    )
-    table1.add_argument(
-        "--output", "-o", metavar="FILE", help="write the table to FILE instead of stdout"
+    add_table_output(
+        table1,
+        formats=tuple(FORMATS),
+        format_help="text (terminal, default), md (Markdown), csv, latex (booktabs tabular), "
+        "html, json; csv and json are tidy: one record per row and device, full precision",
+        summary_help="with --format csv|json: the per-operator averages and the PConv/DWConv "
+        "ratio instead of the rows",
     )
     for column_set in COLUMN_SETS.values():
         table1.add_argument(
@@ -74,9 +78,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_result_files(claims)
     claims.add_argument(
         "--format",
-        choices=("text", "md", "json"),
+        choices=("text", "md", "csv", "json"),
         default="text",
-        help="text (terminal, default), md (Markdown, e.g. for $GITHUB_STEP_SUMMARY), json",
+        help="text (terminal, default), md (Markdown, e.g. for $GITHUB_STEP_SUMMARY), csv "
+        "(one record per claim and device), json (the fbench.claims/1 document)",
     )
     claims.add_argument(
         "--calibration",
@@ -99,7 +104,10 @@ def run(args: argparse.Namespace) -> int:
     from reports.render import render
     from reports.table1.columns import COLUMN_SETS, device_groups
     from reports.table1.devices import table1_devices
+    from reports.table1.tidy import table1_export
+    from reports.tidy import MACHINE_FORMATS, export
 
+    summary_format(args)
     runs = load_results(args.results, Path(args.results_dir))
     if not device_groups(runs):
         raise FbenchError(
@@ -107,8 +115,12 @@ def run(args: argparse.Namespace) -> int:
             "(network results go to `fbench show` and `fbench plot figure2`)"
         )
     extras = [name for name in COLUMN_SETS if getattr(args, f"columns_{name}", False)]
-    table = table1_devices(runs, with_paper=args.paper, extras=extras)
-    _write(render(table, args.format), args.output)
+    if args.format in MACHINE_FORMATS:
+        exported = table1_export(runs, with_paper=args.paper, extras=extras)
+        text = export(exported, args.format, summary=args.summary)
+    else:
+        text = render(table1_devices(runs, with_paper=args.paper, extras=extras), args.format)
+    write_output(text, args.output)
     return 0
 
 
@@ -119,6 +131,7 @@ def _claims(args: argparse.Namespace) -> int:
     from bench.results import load_results
     from reports import claims
     from reports.render import FORMATS
+    from reports.tidy import to_csv
 
     runs = load_results(args.results, Path(args.results_dir))
     devices = {row.device for run in runs for row in run.rows}
@@ -152,20 +165,9 @@ def _claims(args: argparse.Namespace) -> int:
         )
     if args.format == "json":
         text = json.dumps(claims.claims_json(results, notes), indent=1, ensure_ascii=False)
+    elif args.format == "csv":
+        text = to_csv(claims.claims_records(results))
     else:
         text = FORMATS[args.format](claims.claims_table(results, notes))
-    _write(text, args.output)
+    write_output(text, args.output)
     return 0
-
-
-def _write(text: str, output: str | None) -> None:
-    if output:
-        path = Path(output)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text + "\n", encoding="utf-8")
-        except OSError as error:
-            raise FbenchError(f"--output {path}: cannot write ({error.strerror})") from None
-        print(f"wrote {path}")
-    else:
-        print(text)

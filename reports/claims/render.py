@@ -1,6 +1,6 @@
 """The checked claims as a report: a `Table` (one line a claim, the reasons as notes; printed
-by reports/render.py as text or Markdown) or the `fbench.claims/1` JSON document. Measured
-values: docs/claims.md."""
+by reports/render.py as text or Markdown), tidy records (CSV) or the `fbench.claims/1` JSON
+document. Measured values: docs/claims.md."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 from reports.claims.model import VERDICTS, ClaimResult
 from reports.formatting import MISSING
 from reports.table import Table
+from reports.tidy import Records
 
 METHOD = (
     "Intervals: 95%, from the rows' latency intervals; a mean's half-width is "
@@ -50,3 +51,42 @@ def claims_json(results: Sequence[ClaimResult], notes: Sequence[str] = ()) -> di
         "method": METHOD,
         "verdicts": list(VERDICTS),
     }
+
+
+# A claim on a device as a tidy record (`fbench report claims --format csv`). `measured`,
+# `ci95_low`, `ci95_high` and `paper` are in the claim's own unit (a ratio, G/s, a count),
+# which `statement` names: one column cannot carry one unit for every claim.
+CLAIM_COLUMNS = (
+    "claim",
+    "statement",
+    "device",
+    "verdict",
+    "measured",
+    "ci95_low",
+    "ci95_high",
+    "paper",
+    "reasons",
+    "runs",
+)
+
+
+def claims_records(results: Sequence[ClaimResult]) -> Records:
+    """One record per claim and device; `runs` "; "-joined."""
+    return Records.of(
+        CLAIM_COLUMNS,
+        (
+            {
+                "claim": r.claim,
+                "statement": r.statement,
+                "device": r.device,
+                "verdict": r.verdict,
+                "measured": r.measured,
+                "ci95_low": r.low,
+                "ci95_high": r.high,
+                "paper": r.paper,
+                "reasons": r.reason,
+                "runs": "; ".join(r.runs),
+            }
+            for r in results
+        ),
+    )

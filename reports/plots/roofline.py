@@ -1,4 +1,4 @@
-"""The roofline picture, one drawing for `fbench plot roofline` and `fbench roofline --output`:
+"""The roofline picture, one drawing for `fbench plot roofline` and `fbench roofline --plot`:
 each device's operators against its measured ceilings, as a generic `Figure` (colour and
 marker per operator, fill per status, interval bars, stages labelled, the ridge point, and a
 red ring where a row is above the measured roof). The maths is reports/roofline/maths.py."""
@@ -245,7 +245,7 @@ def plot_roofline(
     path_prefix: Path | str,
     captions: Sequence[str] = (),
 ) -> list[Path]:
-    """`fbench roofline --output`: the `plot roofline` drawing of `rows`, as PREFIX.png and
+    """`fbench roofline --plot`: the `plot roofline` drawing of `rows`, as PREFIX.png and
     PREFIX.svg, with PREFIX.csv holding the roofline table's points (`--format csv`)."""
     from dataclasses import replace
 

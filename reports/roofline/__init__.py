@@ -2,7 +2,7 @@
 
 maths.py places rows (pure: intensity, attainable FLOPS, ridge point, which roof applies);
 report.py says it as a table, sentences and CSV (`fbench roofline`); columns.py adds it to
-Table 1 (`fbench report table1 --roofline`). The picture (`fbench roofline --output`, `fbench
+Table 1 (`fbench report table1 --roofline`). The picture (`fbench roofline --plot`, `fbench
 plot roofline`: one drawing) is reports/plots/roofline.py. Measured rooflines are in
 docs/roofline.md.
 """
@@ -25,6 +25,8 @@ from reports.roofline.maths import (
 )
 from reports.roofline.report import (
     ROOFLINE_HEADERS,
+    roofline_export,
+    roofline_report,
     roofline_table,
     roofline_text,
     summary_sentence,
@@ -44,8 +46,10 @@ __all__ = [
     "intensity_range",
     "operator_summaries",
     "ridge_point",
+    "roofline_export",
     "roofline_point",
     "roofline_points",
+    "roofline_report",
     "roofline_table",
     "roofline_text",
     "summary_sentence",

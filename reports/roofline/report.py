@@ -5,7 +5,6 @@ in docs/roofline.md."""
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -22,6 +21,7 @@ from reports.roofline.maths import (
     ridge_point,
 )
 from reports.table import Layout, Report, Table
+from reports.tidy import Export, Records, to_csv
 
 _one_decimal = fixed(1)
 _two_decimals = fixed(2)
@@ -165,15 +165,60 @@ def roofline_text(points: Sequence[RooflinePoint], calibrations: Mapping[str, Ca
     return render(roofline_report(points, calibrations), "text")
 
 
-CSV_FIELDS = tuple(f for f in RooflinePoint.__dataclass_fields__ if f != "title")
+# The points' export columns (`fbench roofline --format csv|json`, and the CSV beside the
+# plot): the point's fields, the intensities named with their unit (multiply-adds per byte).
+_RENAMED = {
+    "intensity_paper": "intensity_paper_mac_per_byte",
+    "intensity_implementation": "intensity_implementation_mac_per_byte",
+}
+CSV_FIELDS = tuple(
+    _RENAMED.get(name, name) for name in RooflinePoint.__dataclass_fields__ if name != "title"
+)
+SUMMARY_COLUMNS = (
+    "device",
+    "operator",
+    "rows",
+    "rows_memory_bound",
+    "rows_above_roof",
+    "fraction_of_compute_min",
+    "fraction_of_compute_max",
+    "fraction_of_attainable_min",
+    "fraction_of_attainable_max",
+    "achieved_gb_per_s_min",
+    "achieved_gb_per_s_max",
+)
+
+
+def point_record(point: RooflinePoint) -> dict[str, object]:
+    return {_RENAMED.get(name, name): value for name, value in asdict(point).items()}
+
+
+def summary_record(summary: OperatorSummary) -> dict[str, object]:
+    """One operator on one device across its stages: what its sentence says, as numbers."""
+    record: dict[str, object] = {
+        "device": summary.device,
+        "operator": summary.operator,
+        "rows": summary.rows,
+        "rows_memory_bound": summary.memory_bound,
+        "rows_above_roof": summary.above_roof,
+    }
+    for name in ("fraction_of_compute", "fraction_of_attainable", "achieved_gb_per_s"):
+        record[f"{name}_min"], record[f"{name}_max"] = getattr(summary, name)
+    return record
+
+
+def roofline_export(points: Sequence[RooflinePoint]) -> Export:
+    """One record per point; `--summary`: one per device and operator."""
+    return Export(
+        Records.of(CSV_FIELDS, map(point_record, points)),
+        Records.of(SUMMARY_COLUMNS, map(summary_record, operator_summaries(points))),
+    )
 
 
 def write_csv(target: Path | TextIO, points: Sequence[RooflinePoint]) -> None:
     """The points as CSV, one per row, to a file path or an open text stream."""
     if not isinstance(target, Path):
-        writer = csv.DictWriter(target, fieldnames=CSV_FIELDS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(asdict(point) for point in points)
+        target.write(to_csv(roofline_export(points).rows) + "\n")
         return
     target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("w", newline="", encoding="utf-8") as stream:

@@ -13,10 +13,9 @@ from statistics import fmean
 from typing import Any
 
 from bench.results import ResultRow, RunResult
-from operators import OPERATORS
 from reports import paper
 from reports.formatting import fixed, format_g, format_ms
-from reports.paper import covers_paper, paper_row
+from reports.paper import paper_row
 from reports.rows import flops_header, operator_order, operator_title, status_text
 from reports.table import Table
 from reports.table1.averages import (
@@ -24,6 +23,7 @@ from reports.table1.averages import (
     averaged_gflops,
     averages_notes,
     counts_in_averages,
+    paper_average_gflops,
     paper_pconv_dwconv_ratio,
     pconv_dwconv_comparison,
 )
@@ -209,13 +209,9 @@ def _average_line(name, keys, groups, blocks, by_group, with_paper) -> list[obje
     for group, block, rows in zip(groups, blocks, by_group, strict=True):
         group_rows = [rows[key] for key in keys if key in rows]
         measured = averaged_gflops(group_rows)
-        paper_average = None
-        if with_paper and group.paper_column and group_rows:
-            spec = OPERATORS.get(name)
-            if spec and spec.paper_operator and covers_paper(spec.paper_operator, group_rows):
-                paper_average = paper.table1_average_gflops()[spec.paper_operator][
-                    group.paper_column
-                ]
+        paper_average = (
+            paper_average_gflops(name, group.paper_column, group_rows) if with_paper else None
+        )
         average = fmean(measured) if measured else None
         for column in block:
             role = column.role

@@ -1,7 +1,8 @@
 """The commands whose output must stay byte-identical while the code is restructured (issue 17):
-`show`, `report table1` in every format, `compare`, `roofline` and `depth` on the committed
-example results and test fixtures. `record.py` writes their output into this folder;
-tests/test_golden.py re-runs them and compares."""
+`show`, `report table1` in every format, `compare`, `roofline` and `depth` (with their tidy
+csv/json exports and --summary) on the committed example results and test fixtures.
+`record.py` writes their output into this folder; tests/test_golden.py re-runs them and
+compares."""
 
 from __future__ import annotations
 
@@ -90,7 +91,36 @@ def _cases() -> list[Case]:
         )
         cases.append(Case(f"depth-{fmt}", ("depth", "--format", fmt, CPU_DEPTH)))
     cases.append(Case("depth-at-5", ("depth", "--at-layers", "5", CPU_DEPTH)))
+    cases += _machine_export_cases()
     return cases
+
+
+def _machine_export_cases() -> list[Case]:
+    """The formats and summaries every table verb gained with the tidy exports (issue 25):
+    md where a verb had none, csv/json where it had none, and each verb's --summary."""
+    roofline = ("roofline", "--calibration", FX_CALIBRATION, FX_CPU)
+    table1_paper = ("report", "table1", "--paper", FX_CPU, FX_CUDA, FX_ARM)
+    return [
+        Case("table1-paper-summary-csv", (*table1_paper, "--format", "csv", "--summary")),
+        Case(
+            "table1-summary-json", ("report", "table1", CPU, CUDA, "--format", "json", "--summary")
+        ),
+        Case("show-fixture-arm-csv", ("show", "--format", "csv", FX_ARM)),
+        Case("show-fixture-networks-json", ("show", "--format", "json", FX_NETWORKS)),
+        Case("show-fixture-cpu-summary-csv", ("show", "--format", "csv", "--summary", FX_CPU)),
+        Case("show-fixture-cpu-md", ("show", "--format", "md", FX_CPU)),
+        Case("compare-same-csv", ("compare", "--format", "csv", FX_CPU, FX_CPU)),
+        Case(
+            "compare-same-summary-json",
+            ("compare", "--format", "json", "--summary", FX_CPU, FX_CPU),
+        ),
+        Case("roofline-fixture-md", (*roofline, "--format", "md")),
+        Case("roofline-fixture-json", (*roofline, "--format", "json")),
+        Case("roofline-fixture-summary-csv", (*roofline, "--format", "csv", "--summary")),
+        Case("depth-md", ("depth", "--format", "md", CPU_DEPTH)),
+        Case("depth-json", ("depth", "--format", "json", CPU_DEPTH)),
+        Case("depth-summary-csv", ("depth", "--format", "csv", "--summary", CPU_DEPTH)),
+    ]
 
 
 CASES = _cases()
