@@ -135,8 +135,8 @@ def depth_fits(rows: Sequence[ResultRow]) -> tuple[list[DepthFit], list[str]]:
 # How to read the depth table, printed under it.
 READING = (
     "latency = overhead + layers × per layer, least squares over the stored medians "
-    "(± the intercept's standard error). GMAC/s per layer: one layer's multiply-adds "
-    "/ per-layer time, the FLOPS with the overhead taken out."
+    "(± the intercept's standard error). FLOPS per layer (G/s): one layer's FLOPs "
+    "(multiply-adds) / per-layer time, the FLOPS with the overhead taken out."
 )
 
 
@@ -151,7 +151,7 @@ def depth_table(fits: Sequence[DepthFit], at_layers: int = 10) -> Table:
         "Per layer (ms)",
         "Overhead (ms)",
         f"Overhead share at {at_layers}",
-        "GMAC/s per layer",
+        "FLOPS per layer (G/s)",
         "R²",
     ]
     rows: list[list[object]] = []
@@ -176,7 +176,15 @@ def depth_table(fits: Sequence[DepthFit], at_layers: int = 10) -> Table:
                 four_decimals(fit.fit.r_squared),
             ]
         )
-    return Table(headers, rows, layout=Layout(align="right", csv_line_end="\r\n"))
+    short = ["Device", "Operator", "Feature map", "Latency (ms) at N layers", "Per layer (ms)"]
+    short += ["Overhead (ms)", f"Share at {at_layers}", "Layer FLOPS (G/s)", "R²"]
+    return Table(
+        headers,
+        rows,
+        layout=Layout(align="right", csv_line_end="\r\n"),
+        short_headers=short,
+        key_columns=3,
+    )
 
 
 def depth_report(fits: Sequence[DepthFit], at_layers: int = 10) -> Report:

@@ -33,6 +33,11 @@ def networks_table(rows: Sequence[ResultRow], with_paper: bool = True) -> Table:
         formats += [fixed(1), fixed(2), fmt_metric, fixed(2)]
     headers.append("Status")
     formats.append(str)
+    short = ["Network", "Params (M)", "FLOPs (G)", metric, "95% CI", "FLOPS (G/s)"]
+    if with_paper:
+        short += ["Paper params", "Paper FLOPs", f"Paper ({'fps' if throughput else 'ms'})"]
+        short += ["× paper"]
+    short.append("Status")
 
     table3 = paper.table3()
     body: list[list[object]] = []
@@ -61,7 +66,9 @@ def networks_table(rows: Sequence[ResultRow], with_paper: bool = True) -> Table:
     notes = ["FLOPs are multiply-adds (fvcore), as the paper counts them; batch 1."]
     if with_paper:
         notes.append(f"Paper: Table 3, {paper.PAPER_HARDWARE[column]}.")
-    return Table(headers=headers, rows=body, notes=notes, formats=formats)
+    return Table(
+        headers=headers, rows=body, notes=notes, formats=formats, short_headers=short, key_columns=1
+    )
 
 
 # A network row's record: the stored row's (reports/tidy.py ROW_COLUMNS; `operator` is the

@@ -82,3 +82,9 @@ def flops_header(rows: Sequence[ResultRow]) -> str:
     layers = sorted({row.layers for row in rows})
     layer_label = f"×{layers[0]} layers" if len(layers) == 1 else "per stack"
     return f"FLOPs (M), {layer_label}"
+
+
+def short_flops_header(rows: Sequence[ResultRow]) -> str:
+    """The FLOPs column's short head (a fitted terminal): "FLOPs (M) ×10" or "FLOPs (M)"."""
+    layers = {row.layers for row in rows}
+    return f"FLOPs (M) ×{layers.pop()}" if len(layers) == 1 else "FLOPs (M)"

@@ -30,7 +30,7 @@ def _line_of(output: str, label: str) -> str:
 
 @pytest.mark.parametrize("fmt", ["text", "md"])
 def test_a_row_not_judged_says_why_and_plain_same_rows_stay_quiet(fmt):
-    out = fbench("compare", "--format", fmt, FX_CPU, FX_CPU).stdout
+    out = fbench("compare", "--wide", "--format", fmt, FX_CPU, FX_CPU).stdout
     assert "reason" in out.splitlines()[2]  # the header of the table
     held_back = _line_of(out, "dwconv 768×7×7")
     assert "not judged" in held_back and "baseline row imprecise: 95% CI" in held_back
@@ -49,7 +49,7 @@ def test_allow_unstable_says_the_row_was_judged_because_of_the_flag(tmp_path, fm
     current = synthetic_run("cur", 2)
     mark(_row(current, "conv", 768), "disturbed", "throttled", why="process 1: throttled")
     base, cur = write(tmp_path, synthetic_run("base", 1)), write(tmp_path, current)
-    result = fbench("compare", str(base), str(cur), "--allow-unstable", "--format", fmt)
+    result = fbench("compare", str(base), str(cur), "--allow-unstable", "--wide", "--format", fmt)
     assert result.returncode == 0, result.stdout
     line = _line_of(result.stdout, "conv 768×7×7")
     assert "same" in line and "current row disturbed: process 1: throttled" in line
@@ -62,7 +62,7 @@ def test_a_slower_row_shows_its_test_and_a_failed_row_its_error(tmp_path):
     mark(failed, "failed", "error", why="RuntimeError: out of memory")
     failed.update(error="RuntimeError: out of memory", latency_ms=None, samples_ms=[])
     base, cur = write(tmp_path, synthetic_run("base", 1)), write(tmp_path, current)
-    out = fbench("compare", str(base), str(cur)).stdout
+    out = fbench("compare", "--wide", str(base), str(cur)).stdout
     assert "|+50." in _line_of(out, "conv 96×56×56") and "> 5%" in _line_of(out, "conv 96×56×56")
     assert "current: RuntimeError: out of memory" in _line_of(out, "pconv 384×14×14")
 
@@ -140,7 +140,7 @@ def test_csv_rows_and_summary_read_into_pandas_with_numeric_columns(tmp_path):
 def test_the_threshold_is_printed_as_given(tmp_path, given, shown):
     current = synthetic_run("cur", 2, {"conv 96×56×56": 1.5})
     base, cur = write(tmp_path, synthetic_run("base", 1)), write(tmp_path, current)
-    out = fbench("compare", str(base), str(cur), "--threshold", given).stdout
+    out = fbench("compare", "--wide", str(base), str(cur), "--threshold", given).stdout
     assert f"(threshold {shown}, α=0.05)" in out
     assert f"> {shown}" in _line_of(out, "conv 96×56×56")
 

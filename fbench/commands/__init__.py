@@ -5,9 +5,19 @@ the argument types they share. A verb's parts that are not flags live beside it 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Callable
 
 DEFAULT_RESULTS_DIR = "results"
+
+
+def cannot_write_output(path: object, error: OSError) -> Exception:
+    """One line naming the file an output (--output, a plot) could not be written to, exit
+    4 (the input was good): a full disk, a read-only folder, a parent that is a file."""
+    from bench.errors import IncompleteError
+
+    return IncompleteError(f"{error.filename or path}: cannot write ({error.strerror or error})")
 
 
 def add_result_files(parser: argparse.ArgumentParser, help: str = "result file or run id") -> None:
@@ -51,18 +61,39 @@ def write_output(text: str, output: str | None) -> None:
     """The verb's output to --output FILE (saying so on stdout), else to stdout."""
     from pathlib import Path
 
-    from bench.errors import FbenchError
-
     if output:
         path = Path(output)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text + "\n", encoding="utf-8")
-        except OSError as error:
-            raise FbenchError(f"--output {path}: cannot write ({error.strerror})") from None
+        except OSError as error:  # the input was good: exit 4, naming the file
+            raise cannot_write_output(path, error) from None
         print(f"wrote {path}")
     else:
         print(text)
+
+
+def add_wide(parser: argparse.ArgumentParser) -> None:
+    """--wide: one line a row whatever its width, as a file or a very wide window wants."""
+    parser.add_argument(
+        "--wide",
+        action="store_true",
+        help="text: one line a row, full column heads, notes unwrapped (default: fit 100 "
+        "columns, or the terminal's width when wider; COLUMNS is honoured)",
+    )
+
+
+def output_width(args: argparse.Namespace) -> int | None:
+    """The width the text output fits (reports/fit.py), None under --wide."""
+    from reports.fit import text_width
+
+    if getattr(args, "wide", False):
+        return None
+    try:
+        terminal: int | None = os.get_terminal_size(sys.stdout.fileno()).columns
+    except (AttributeError, OSError, ValueError):  # not a terminal, or no stdout at all
+        terminal = None
+    return text_width(os.environ.get("COLUMNS"), terminal)
 
 
 def add_results_dir(parser: argparse.ArgumentParser) -> None:

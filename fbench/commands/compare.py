@@ -7,7 +7,14 @@ import os
 import sys
 from pathlib import Path
 
-from fbench.commands import add_results_dir, add_table_output, summary_format, write_output
+from fbench.commands import (
+    add_results_dir,
+    add_table_output,
+    add_wide,
+    output_width,
+    summary_format,
+    write_output,
+)
 from fbench.commands.baseline import add_baselines_dir
 
 HELP = "compare two runs row by row; exit 1 on a significant regression (CI gate)"
@@ -98,6 +105,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         summary_help="with --format csv|json: the comparison in one record (verdict, exit "
         "code, counts, host speed) instead of the rows",
     )
+    add_wide(parser)
     parser.add_argument(
         "--fail-on-improvement",
         action="store_true",
@@ -181,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.format == "md":
         write_output(markdown.removesuffix("\n"), args.output)
     else:
-        write_output(compare.render_text(comparison, code), args.output)
+        write_output(compare.render_text(comparison, code, width=output_width(args)), args.output)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         try:

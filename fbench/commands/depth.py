@@ -10,6 +10,8 @@ from fbench.commands import (
     add_result_files,
     add_results_dir,
     add_table_output,
+    add_wide,
+    output_width,
     positive_int,
     summary_format,
     write_output,
@@ -43,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "per operator × feature map × depth with its fit's numbers (columns: docs/reports.md)",
         summary_help="with --format csv|json: one record per fitted line instead of per depth",
     )
+    add_wide(parser)
     add_results_dir(parser)
 
 
@@ -66,16 +69,16 @@ def run(args: argparse.Namespace) -> int:
     if args.format in MACHINE_FORMATS:
         text = export(depth_export(fits, args.at_layers), args.format, summary=args.summary)
     else:
-        text = render(depth_report(fits, args.at_layers), args.format)
+        text = render(depth_report(fits, args.at_layers), args.format, width=output_width(args))
     write_output(text, args.output)
     for note in skipped:
         print(f"note: skipped {note}", file=sys.stderr)
     return 0
 
 
-def render_depth(rows: list, at_layers: int = 10) -> str:
+def render_depth(rows: list, at_layers: int = 10, width: int | None = None) -> str:
     """The depth table as text, with how to read it (also under a --layers-sweep run)."""
     from reports.depth import depth_fits, depth_report
     from reports.render import render
 
-    return render(depth_report(depth_fits(rows)[0], at_layers), "text")
+    return render(depth_report(depth_fits(rows)[0], at_layers), "text", width=width)

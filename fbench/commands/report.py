@@ -10,6 +10,8 @@ from fbench.commands import (
     add_result_files,
     add_results_dir,
     add_table_output,
+    add_wide,
+    output_width,
     summary_format,
     write_output,
 )
@@ -65,6 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             action="store_true",
             help=column_set.help,
         )
+    add_wide(table1)
     add_results_dir(table1)
 
     claims = tables.add_parser(
@@ -94,6 +97,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     claims.add_argument(
         "--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout"
     )
+    add_wide(claims)
     add_results_dir(claims)
 
 
@@ -119,7 +123,8 @@ def run(args: argparse.Namespace) -> int:
         exported = table1_export(runs, with_paper=args.paper, extras=extras)
         text = export(exported, args.format, summary=args.summary)
     else:
-        text = render(table1_devices(runs, with_paper=args.paper, extras=extras), args.format)
+        table = table1_devices(runs, with_paper=args.paper, extras=extras)
+        text = render(table, args.format, width=output_width(args))
     write_output(text, args.output)
     return 0
 
@@ -130,7 +135,7 @@ def _claims(args: argparse.Namespace) -> int:
     from bench.calibration import from_result_environment, read_calibration
     from bench.results import load_results
     from reports import claims
-    from reports.render import FORMATS
+    from reports.render import render
     from reports.tidy import to_csv
 
     runs = load_results(args.results, Path(args.results_dir))
@@ -158,6 +163,7 @@ def _claims(args: argparse.Namespace) -> int:
         f"{device}: the paper has no column for this device; its rows are not judged"
         for device in claims.unjudged_devices(runs)
     ]
+    notes += _headlines(runs)
     results = claims.check_claims(runs, calibrations)
     if not results:
         raise FbenchError(
@@ -168,6 +174,22 @@ def _claims(args: argparse.Namespace) -> int:
     elif args.format == "csv":
         text = to_csv(claims.claims_records(results))
     else:
-        text = FORMATS[args.format](claims.claims_table(results, notes))
+        text = render(claims.claims_table(results, notes), args.format, width=output_width(args))
     write_output(text, args.output)
     return 0
+
+
+def _headlines(runs: list) -> list[str]:
+    """Table 1's headline per device of operator rows (reports/table1/headline.py): the FLOPS
+    ratio beside the FLOPs and latency ones, so that "6.0×" is not read as "6× faster"."""
+    from reports.paper import PAPER_DEVICE_COLUMN
+    from reports.table1.headline import headline
+
+    rows = [row for run in runs for row in run.rows if row.suite == "operators"]
+    lines = []
+    for device in dict.fromkeys(row.device for row in rows):
+        mine = [row for row in rows if row.device == device]
+        line = headline(mine, PAPER_DEVICE_COLUMN.get(device), subject=f"PConv on {device}")
+        if line is not None:
+            lines.append(line)
+    return lines

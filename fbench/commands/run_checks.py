@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING
 
 from bench.errors import FbenchError
 
+# Beyond these a run is a mistake, not an experiment (and a sweep would never end); the
+# result validator holds stored files to the same limits.
+from bench.results.schema import MAX_LAYERS, MAX_PROCESSES
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from bench.config import RunConfig
     from bench.measure.stack import StackEnvironment
-
-# Beyond these a run is a mistake, not an experiment (and a sweep would never end).
-MAX_LAYERS = 1000
-MAX_PROCESSES = 64
 
 
 def check_regular_file(path: Path, flag: str) -> None:
@@ -94,7 +94,9 @@ def preflight(config: RunConfig, keep_going: bool) -> None:
         print(f"fbench run: warning: {problem} (stored as failed rows)", file=sys.stderr)
 
 
-def build_stack(config: RunConfig, given: Sequence[str]) -> StackEnvironment | None:
+def build_stack(
+    config: RunConfig, given: Sequence[str], quiet: bool = False
+) -> StackEnvironment | None:
     """The environment the workers run in (--with, or the backend's requirements), built
     now with progress on stderr, or taken from the cache: a version that does not exist or
     cannot install here stops the run (one line, exit 2) before anything is written."""
@@ -106,6 +108,7 @@ def build_stack(config: RunConfig, given: Sequence[str]) -> StackEnvironment | N
         return None
 
     def progress(line: str) -> None:
-        print(f"fbench run: {line}", file=sys.stderr, flush=True)
+        if not quiet:  # --quiet: errors only
+            print(f"fbench run: {line}", file=sys.stderr, flush=True)
 
     return ensure_environment(config.stack, progress)

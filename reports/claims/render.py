@@ -4,7 +4,9 @@ document. Measured values: docs/claims.md."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from reports.claims.model import VERDICTS, ClaimResult
@@ -39,7 +41,27 @@ def claims_table(results: Sequence[ClaimResult], notes: Sequence[str] = ()) -> T
         for r in results
         if r.reason
     ]
-    return Table(headers=headers, rows=rows, notes=[*lines, *notes, METHOD])
+    narrow = Table(
+        headers=["Claim", "Device", "Measured\n95% interval", "Paper", "Verdict"],
+        rows=[
+            [
+                "\n  ".join(textwrap.wrap(r.statement, width=28)),
+                r.device,
+                f"{r.measured_text or MISSING}\n{r.interval_text or MISSING}",
+                r.paper_text or MISSING,
+                r.verdict,
+            ]
+            for r in results
+        ],
+        key_columns=1,
+    )
+    return Table(
+        headers=headers,
+        rows=rows,
+        notes=[*lines, *notes, METHOD],
+        key_columns=1,
+        narrow=replace(narrow, notes=[*lines, *notes, METHOD]),
+    )
 
 
 def claims_json(results: Sequence[ClaimResult], notes: Sequence[str] = ()) -> dict[str, Any]:

@@ -51,7 +51,9 @@ def comparison_table(comparison: Comparison) -> Table:
                 *([reason] if any(reasons) else []),
             ]
         )
-    return Table(headers, rows, formats=formats, layout=Layout(padded_markdown=False))
+    return Table(
+        headers, rows, formats=formats, layout=Layout(padded_markdown=False), key_columns=1
+    )
 
 
 def overall_verdict(comparison: Comparison, code: int) -> str:
@@ -112,8 +114,8 @@ def _probe_failure_lines(comparison: Comparison) -> list[str]:
     return [line for line in comparison.host_probe_failures if line not in comparison.host.line()]
 
 
-def render_text(comparison: Comparison, code: int) -> str:
-    return render(comparison_report(comparison, code, "text"), "text")
+def render_text(comparison: Comparison, code: int, width: int | None = None) -> str:
+    return render(comparison_report(comparison, code, "text"), "text", width=width)
 
 
 def render_markdown(comparison: Comparison, code: int) -> str:

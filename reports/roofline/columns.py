@@ -50,7 +50,7 @@ ROOFLINE_COLUMNS = register_columns(
         "arithmetic intensity, attainable FLOPS and the share reached (needs fbench calibrate)",
         (
             DeviceColumn(
-                "{device} MAC/B",
+                "{device} FLOPs/B",
                 _field("intensity_implementation"),
                 fixed(2),
                 name="intensity_mac_per_byte",
