@@ -78,13 +78,15 @@ def _size(size: int) -> str:
     return f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{size / 1e6:.1f} MB"
 
 
-def preflight(config: RunConfig, keep_going: bool) -> None:
+def preflight(config: RunConfig, keep_going: bool, row_timeout_s: float | None = None) -> None:
     """Build every custom operator and zoo model once before anything is timed: one that
-    cannot run stops the run (exit 2), or with --keep-going is stored as failed rows."""
+    cannot run stops the run (exit 2), or with --keep-going is stored as failed rows. The
+    custom operators are built in a worker process: their code must not run in fbench's."""
+    from bench.measure.isolated import check_custom_operators
     from networks.registry import zoo_problems
-    from operators.custom_build import preflight_config
 
-    problems = [*preflight_config(config), *zoo_problems(config)]
+    custom = check_custom_operators(config, keep_going, row_timeout_s)
+    problems = [*custom, *zoo_problems(config)]
     if problems and not keep_going:
         raise FbenchError(problems[0])
     for problem in problems:
