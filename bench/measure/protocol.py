@@ -175,8 +175,10 @@ class WorkerProcess:
             except queue.Empty:
                 pass
             if self._process.poll() is not None:
-                try:  # what it wrote before exiting is in the pipe: the thread reads it at once
-                    return self._lines.get(timeout=1.0)
+                # What it wrote before exiting is in the pipe, and the thread reads it at once
+                # (then the end, unless a child it forked holds the pipe: then this waits).
+                try:
+                    return self._lines.get(timeout=5.0)
                 except queue.Empty:
                     return None
             if deadline is not None and time.monotonic() > deadline:
