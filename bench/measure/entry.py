@@ -15,6 +15,7 @@ from bench.config import RunConfig
 from bench.measure.events import Emit, RowCount
 from bench.measure.isolated import measure_in_worker, runs_user_code
 from bench.measure.processes import Checkpoint, measure_in_processes
+from bench.measure.protocol import WorkerProcess
 from bench.measure.runner import measure_in_process
 from bench.results import ResultRow
 
@@ -31,6 +32,7 @@ def measure(
     keep_going: bool = False,
     row_timeout_s: float | None = None,
     worker_failed: Callable[[dict[str, Any]], None] | None = None,
+    checker: WorkerProcess | None = None,
 ) -> Iterator[ResultRow]:
     """Measure `plans` on an open device session; yield each row as soon as it is final.
 
@@ -43,10 +45,16 @@ def measure(
     Worker processes that say nothing for `row_timeout_s` seconds are stopped and count as
     dead. In one process, a worker that ends before its rows are done goes to
     `worker_failed`, fails the rows it was running, and with `keep_going` the rest go on
-    in a fresh worker (bench/measure/isolated.py).
+    in a fresh worker (bench/measure/isolated.py). `checker`: the worker that checked the
+    custom operators, still alive: a one-process run times in it; else it is stopped.
     """
     settings = config.timing
     count = RowCount(emit, done_before, done_before + len(plans))
+    one_worker = runs_user_code(config) and not (
+        settings.method == "adaptive" and settings.processes > 1
+    )
+    if checker is not None and not one_worker:
+        checker.stop()  # each of several processes starts fresh (bench/measure/processes.py)
     if settings.method == "adaptive" and settings.processes > 1:
         yield from measure_in_processes(
             plans,
@@ -59,7 +67,7 @@ def measure(
             stored,
             row_timeout_s,
         )
-    elif runs_user_code(config):
+    elif one_worker:
         yield from measure_in_worker(
             plans,
             config,
@@ -69,6 +77,7 @@ def measure(
             keep_going,
             row_timeout_s,
             worker_failed or (lambda failure: None),
+            checker,
         )
     else:
         yield from measure_in_process(plans, config, session, emit, done_before, cache_dir)

@@ -2,7 +2,9 @@
 models are checked (the preflight) and timed in `python -m bench.measure.worker` processes,
 never in fbench's own, so that nothing they do can take fbench over (docs/crash-safety.md,
 "Code that is not fbench's"): a `sys.exit`, an `os._exit`, a signal, a hang or a fork ends
-or stops the worker, and the parent stores what that cost.
+or stops the worker, and the parent stores what that cost. A one-process run times its rows
+in the worker that checked the custom operators (one start of torch fewer; as before, when
+both ran in fbench's process, the check and the timing share a process).
 
 A worker that ends before its rows are done fails the rows whose code it was running: the
 operator it was building or warming up (all of that operator's unfinished rows: its code
@@ -15,7 +17,6 @@ and networks without user code are timed in fbench's process as before (bench/me
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -47,31 +48,38 @@ def runs_user_code(config: RunConfig) -> bool:
 
 def check_custom_operators(
     config: RunConfig, keep_going: bool, silence_s: float | None
-) -> list[str]:
+) -> tuple[list[str], WorkerProcess | None]:
     """operators/custom_build.py's preflight of every custom operator, run in a worker: one
-    line per operator that cannot run ("operator NAME: reason"). An operator whose code ends
-    the worker (or hangs past `silence_s`) has that as its reason; the others are checked in
-    a fresh worker. Without `keep_going` it stops at the first problem."""
+    line per operator that cannot run ("operator NAME: reason"), and the worker that
+    checked the last of them, alive (a one-process run times in it: `measure_in_worker`'s
+    `first`; the caller stops it otherwise). An operator whose code ends the worker (or
+    hangs past `silence_s`) has that as its reason; the others are checked in a fresh
+    worker. Without `keep_going` it stops at the first problem."""
     names = [operator.name for operator in config.custom_operators]
     problems: list[str] = []
     while names:
         worker = WorkerProcess(silence_s=silence_s)
         try:
-            checks = worker.check(check_request(config, names), "the process checking it")
-            with contextlib.closing(checks):
-                for name, problem in checks:
-                    names.remove(name)
-                    if problem is not None:
-                        problems.append(f"operator {name}: {problem}")
-                        if not keep_going:
-                            return problems
+            for name, problem in worker.check(
+                check_request(config, names), "the process checking it"
+            ):
+                names.remove(name)
+                if problem is not None:
+                    problems.append(f"operator {name}: {problem}")
+                    if not keep_going:
+                        worker.stop()
+                        return problems, None
         except WorkerDied as error:
+            worker.stop()
             problems.append(f"operator {names.pop(0)}: {error}")  # checked in order
             if not keep_going:
-                return problems
-        finally:
+                return problems, None
+            continue
+        except BaseException:
             worker.stop()
-    return problems
+            raise
+        return problems, worker
+    return problems, None
 
 
 def measure_in_worker(
@@ -83,11 +91,13 @@ def measure_in_worker(
     keep_going: bool,
     silence_s: float | None,
     worker_failed: Callable[[dict[str, Any]], None],
+    first: WorkerProcess | None = None,
 ) -> Iterator[ResultRow]:
     """Time `plans` (one process: `config.timing.processes` is 1) in a worker; yield each
     row as it is final. A worker that ends early: `worker_failed` gets its record, the rows
     its code was running are yielded as failed, and with `keep_going` the rest go to a
-    fresh worker (else they stay untimed)."""
+    fresh worker (else they stay untimed). `first`: the worker that checked the custom
+    operators, used first (as a one-process run once checked and timed in one process)."""
     index_of = {plan.key(): index for index, plan in enumerate(plan_rows(config))}
     left = list(plans)
     attempt = 0
@@ -95,7 +105,7 @@ def measure_in_worker(
         attempt += 1
         label = "worker process" if attempt == 1 else f"worker process {attempt}"
         request = request_message(config, [index_of[p.key()] for p in left], config.seed, cache_dir)
-        worker = WorkerProcess(silence_s=silence_s)
+        worker, first = first or WorkerProcess(silence_s=silence_s), None
         begin = time.monotonic()
         done: set[tuple] = set()
         try:

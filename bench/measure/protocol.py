@@ -316,29 +316,29 @@ class WorkerProcess:
 
     def check(self, request: dict[str, Any], prefix: str) -> Iterator[tuple[str, str | None]]:
         """Give it a `check_request`; yield (operator, problem or None) as each is checked.
-        WorkerDied if it ends before all are: its `activity` names the operator it was on."""
+        WorkerDied if it ends before all are: its `activity` names the operator it was on.
+        Once all are checked it waits, alive, for a timing request (`run`) or `stop`."""
         error = None
         activity = ["starting"]
         undone = len(request["operators"])
-        try:
-            self._say(json.dumps(request))
-            problems: dict[str, str] = {}
-            for message in self._messages(prefix, activity):
-                kind = message.get("event")
-                if kind == READY:
-                    self.ready = True
-                elif kind == PHASE:
-                    activity[0] = message["message"]
-                elif kind == PROBLEM:
-                    problems[message["operator"]] = message["message"]
-                elif kind == CHECKED:
-                    undone -= 1
-                    yield message["operator"], problems.get(message["operator"])
-                elif kind == ERROR:
-                    error = message["message"]
-            self._ending(prefix, error, activity[0], undone)
-        finally:
-            self.stop()
+        self._say(json.dumps(request))
+        problems: dict[str, str] = {}
+        for message in self._messages(prefix, activity):
+            kind = message.get("event")
+            if kind == READY:
+                self.ready = True
+            elif kind == PHASE:
+                activity[0] = message["message"]
+            elif kind == PROBLEM:
+                problems[message["operator"]] = message["message"]
+            elif kind == CHECKED:
+                undone -= 1
+                yield message["operator"], problems.get(message["operator"])
+                if not undone:
+                    return
+            elif kind == ERROR:
+                error = message["message"]
+        self._ending(prefix, error, activity[0], undone)
 
 
 class WorkerSilent(Exception):

@@ -14,7 +14,8 @@ messages and the parent's end):
    worker has finished its imports, so no import ever overlaps a timed call.
    A request {"check": config, "operators": [...]} asks instead for the preflight of those
    custom operators (`_check`), before the run's file exists; it answers {"event":
-   "problem" | "checked", "operator", ...} for each and exits.
+   "problem" | "checked", "operator", ...} for each, then waits for a timing request (a
+   one-process run times in the worker that checked) or end of input.
 4. It times the rows with the ordinary runner and sends {"event": "phase" | "round" | "row" |
    "error", ...}; the phases ("building X", "warming up X") and rounds tell the parent what
    it was doing if it dies (bench/measure/processes.py records that). Anything else the
@@ -135,7 +136,8 @@ def _check(channel: TextIO, request: dict[str, Any]) -> int:
         for _, problem in found:
             send(channel, {"event": PROBLEM, "operator": name, "message": problem})
         send(channel, {"event": CHECKED, "operator": name})
-    return 0
+    line = sys.stdin.readline()  # the run's timing request, in one process; or the end
+    return _work(channel, json.loads(line)) if line.strip() else 0
 
 
 def _work(channel: TextIO, request: dict[str, Any]) -> int:

@@ -342,13 +342,18 @@ def _run(args: argparse.Namespace) -> int:
     check_bounds(config, f"{path}:" if path is not None else "")
     check_memory(config)
     # before anything is created or timed
-    preflight(config, keep_going=args.keep_going, row_timeout_s=args.row_timeout)
-    check_results_dir(results_dir)
-    return measure_new_run(
-        config,
-        results_dir,
-        show_table=not args.no_table,
-        calibration=args.calibration,
-        keep_going=args.keep_going,
-        row_timeout_s=args.row_timeout,
-    )
+    checker = preflight(config, keep_going=args.keep_going, row_timeout_s=args.row_timeout)
+    try:
+        check_results_dir(results_dir)
+        return measure_new_run(
+            config,
+            results_dir,
+            show_table=not args.no_table,
+            calibration=args.calibration,
+            keep_going=args.keep_going,
+            row_timeout_s=args.row_timeout,
+            checker=checker,
+        )
+    finally:
+        if checker is not None:
+            checker.stop()  # used up by the run, or not needed: stopping it again is a no-op

@@ -24,6 +24,7 @@ from fbench.commands.run_resume import (
 if TYPE_CHECKING:
     from bench.config import RunConfig
     from bench.measure.processes import Checkpoint
+    from bench.measure.protocol import WorkerProcess
     from bench.plan.rows import RowPlan
     from bench.results import ResultRow, RunStore
     from devices import DeviceSession
@@ -81,6 +82,7 @@ def measure_new_run(
     calibration: str | None = None,
     keep_going: bool = False,
     row_timeout_s: float | None = None,
+    checker: WorkerProcess | None = None,
 ) -> int:
     from bench import environment
     from bench.calibration import calibration_record
@@ -116,6 +118,7 @@ def measure_new_run(
             show_table=show_table,
             keep_going=keep_going,
             row_timeout_s=row_timeout_s,
+            checker=checker,
         )
     finally:
         store.close()
@@ -173,6 +176,7 @@ def _record(
     retimed: list[ResultRow] | None = None,
     keep_going: bool = False,
     row_timeout_s: float | None = None,
+    checker: WorkerProcess | None = None,
 ) -> int:
     from bench.errors import EXIT_INTERRUPTED, IncompleteError
     from bench.measure.entry import measure
@@ -225,6 +229,7 @@ def _record(
             keep_going=keep_going,
             row_timeout_s=row_timeout_s,
             worker_failed=worker_failed,
+            checker=checker,
         )
         for row in rows:
             store.append(row)
