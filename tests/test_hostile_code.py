@@ -107,7 +107,8 @@ def test_a_run_whose_only_row_failed_exits_4_and_prints_stay_off_the_table(tmp_p
         .startswith("fbench run: error: 1 of 1 row(s) failed and were not measured")
     )
     assert "nan " in result.stdout and "Operator" in result.stdout  # the table is there...
-    assert "HOSTILE PRINT" not in result.stdout  # ...and the operator's prints are not
+    assert "HOSTILE PRINT" not in result.stdout  # ...and the operator's prints are not:
+    assert "HOSTILE PRINT from forward" in result.stderr  # they go to stderr
     _, stored, _ = _only_result(results)
     (row,) = stored.rows
     assert row.status == "failed" and "NaN or infinity (512 of 512 values)" in row.error

@@ -58,7 +58,7 @@ def check_custom_operators(
     names = [operator.name for operator in config.custom_operators]
     problems: list[str] = []
     while names:
-        worker = WorkerProcess(silence_s=silence_s)
+        worker = WorkerProcess(silence_s=silence_s, relay_output=True)
         try:
             for name, problem in worker.check(
                 check_request(config, names), "the process checking it"
@@ -105,7 +105,7 @@ def measure_in_worker(
         attempt += 1
         label = "worker process" if attempt == 1 else f"worker process {attempt}"
         request = request_message(config, [index_of[p.key()] for p in left], config.seed, cache_dir)
-        worker, first = first or WorkerProcess(silence_s=silence_s), None
+        worker, first = first or WorkerProcess(silence_s=silence_s, relay_output=True), None
         begin = time.monotonic()
         done: set[tuple] = set()
         try:

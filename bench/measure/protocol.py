@@ -126,12 +126,21 @@ class WorkerProcess:
     `--row-timeout`) is stopped and reported; and a worker that exits, even with code 0,
     before its rows are done is a `WorkerDied`."""
 
-    def __init__(self, hash_seed: int | None = None, silence_s: float | None = None) -> None:
-        """Start it, with `hash_seed` as its PYTHONHASHSEED (None: a fresh one drawn here)."""
+    def __init__(
+        self,
+        hash_seed: int | None = None,
+        silence_s: float | None = None,
+        relay_output: bool = False,
+    ) -> None:
+        """Start it, with `hash_seed` as its PYTHONHASHSEED (None: a fresh one drawn here).
+        `relay_output`: what it prints (the user's prints too: the worker's stdout goes to
+        its stderr) is passed on to fbench's stderr as it comes, else kept in a temporary
+        file; either way its last line explains a non-zero exit."""
         self.hash_seed = draw_hash_seed() if hash_seed is None else hash_seed
         self.silence_s = silence_s
         # Closed in stop(), which every path through run() and the run's cleanup reaches.
         self._stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8")  # noqa: SIM115
+        self._last_output = ""  # relayed: the last line it printed
         self._process = subprocess.Popen(
             [sys.executable, "-m", WORKER_MODULE],
             # FBENCH_PARENT_PID: the worker dies with this process (bench/measure/worker.py).
@@ -142,7 +151,7 @@ class WorkerProcess:
             },
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=self._stderr,
+            stderr=subprocess.PIPE if relay_output else self._stderr,
             text=True,
             encoding="utf-8",
             # Its own group: `stop` kills whatever the user's code forked along with it. (The
@@ -155,12 +164,25 @@ class WorkerProcess:
         self._pending: list[str | None] = []  # read while waiting for READY, kept for run()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
+        self._relay: threading.Thread | None = None
+        if relay_output:
+            self._relay = threading.Thread(target=self._relay_output, daemon=True)
+            self._relay.start()
 
     def _read(self) -> None:
         with contextlib.suppress(OSError, ValueError):
             for line in self._process.stdout:
                 self._lines.put(line)
         self._lines.put(None)
+
+    def _relay_output(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            for line in self._process.stderr:
+                if line.strip():
+                    self._last_output = line.strip()
+                with contextlib.suppress(OSError, ValueError):
+                    sys.stderr.write(line)
+                    sys.stderr.flush()
 
     def _next_line(self, limit_s: float | None) -> str | None:
         """The worker's next line, or None once it has ended: its stdout closed, or it exited
@@ -218,6 +240,10 @@ class WorkerProcess:
         streams = [self._process.stdin, self._stderr]
         if not self._reader.is_alive():  # closing a pipe a thread still reads would block
             streams.append(self._process.stdout)
+        if self._relay is not None:
+            self._relay.join(timeout=2.0)
+            if not self._relay.is_alive():
+                streams.append(self._process.stderr)
         for stream in streams:
             # A line `_say` could not deliver to a worker that had exited is still buffered;
             # closing retries it and fails the same way, after closing the stream anyway.
@@ -254,9 +280,13 @@ class WorkerProcess:
             name = _signal_name(-returncode)
             raise WorkerDied(f"{prefix} was killed by {name} ({activity})", None, name, activity)
         if returncode != 0:
-            self._stderr.seek(0)
-            lines = [text.strip() for text in self._stderr.read().splitlines() if text.strip()]
-            last = lines[-1] if lines else "no message"
+            if self._relay is not None:
+                self._relay.join(timeout=2.0)  # its last lines, written before it exited
+                last = self._last_output or "no message"
+            else:
+                self._stderr.seek(0)
+                lines = [text.strip() for text in self._stderr.read().splitlines() if text.strip()]
+                last = lines[-1] if lines else "no message"
             raise WorkerDied(
                 f"{prefix} exited with code {returncode} ({activity}): {last}",
                 returncode,

@@ -19,7 +19,8 @@ messages and the parent's end):
 4. It times the rows with the ordinary runner and sends {"event": "phase" | "round" | "row" |
    "error", ...}; the phases ("building X", "warming up X") and rounds tell the parent what
    it was doing if it dies (bench/measure/processes.py records that). Anything else the
-   libraries print goes to stderr, so stdout carries nothing but messages.
+   libraries or the user's code print goes to stderr, so stdout carries nothing but
+   messages (the parent keeps that stderr, or passes it on to fbench's: protocol.py).
 The worker dies with its parent (`_die_with_parent`): a parent killed by SIGKILL leaves no
 worker behind.
 """
