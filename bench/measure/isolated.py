@@ -103,7 +103,7 @@ def measure_in_worker(
     attempt = 0
     while left:
         attempt += 1
-        label = "worker process" if attempt == 1 else f"worker process {attempt}"
+        label = f"process {attempt}"  # a fresh one each time (`fbench show`: "worker process 2")
         request = request_message(config, [index_of[p.key()] for p in left], config.seed, cache_dir)
         worker, first = first or WorkerProcess(silence_s=silence_s, relay_output=True), None
         begin = time.monotonic()
