@@ -91,6 +91,7 @@ def measure_in_processes(
     cache_dir: Path | None,
     checkpoint: Callable[[Checkpoint], None] | None = None,
     stored: Sequence[ResultRow] = (),
+    silence_s: float | None = None,
 ) -> Iterator[ResultRow]:
     """Time `plans` in `config.timing.processes` workers in turn; yield each pooled row.
 
@@ -102,7 +103,8 @@ def measure_in_processes(
     file never holds less than every finished process. A worker that dies is recorded
     and the run goes on; its rows end short of the planned processes (`--resume` adds
     them). `stored`: rows of an earlier attempt of these plans (`--resume`), whose
-    processes count towards the planned ones.
+    processes count towards the planned ones. A worker silent for `silence_s` seconds once
+    ready (`--row-timeout`) is stopped and counts as dead.
     """
     settings = config.timing
     count = settings.processes
@@ -125,7 +127,9 @@ def measure_in_processes(
             checkpoint(Checkpoint(pooled_rows(reason), min(done, count), count, failure))
 
     try:
-        yield from _time_in_workers(plans, config, emit, finished, cache_dir, gathered, save)
+        yield from _time_in_workers(
+            plans, config, emit, finished, cache_dir, gathered, save, silence_s
+        )
     except KeyboardInterrupt:
         # Keep what the finished processes measured (Ctrl-C keeps finished work), marked
         # disturbed: a row timed in fewer processes than planned is not the planned method.
@@ -172,6 +176,7 @@ def _time_in_workers(
     cache_dir: Path | None,
     gathered: dict[tuple, list[ResultRow]],
     save: Callable[..., None],
+    silence_s: float | None = None,
 ) -> Iterator[ResultRow]:
     """The workers, in turn; each row they time goes into `gathered`, failed rows out.
 
@@ -193,11 +198,11 @@ def _time_in_workers(
     stack = (
         ensure_environment(config.stack, lambda line: emit(Phase(line))) if config.stack else None
     )
-    upcoming: WorkerProcess | None = WorkerProcess(stack=stack)
+    upcoming: WorkerProcess | None = WorkerProcess(silence_s=silence_s, stack=stack)
 
     def start_next() -> WorkerProcess:
         nonlocal upcoming
-        upcoming = WorkerProcess(stack=stack)
+        upcoming = WorkerProcess(silence_s=silence_s, stack=stack)
         return upcoming
 
     def wanted_in(turn: int) -> list[Any]:
@@ -224,7 +229,7 @@ def _time_in_workers(
             rows = [index_of[plan.key()] for plan in wanted]
             # Each worker shuffles its rounds differently: no row always follows another.
             request = request_message(worker_config, rows, config.seed + turn, cache_dir)
-            worker, upcoming = upcoming or WorkerProcess(stack=stack), None
+            worker, upcoming = upcoming or WorkerProcess(silence_s=silence_s, stack=stack), None
             begin = time.monotonic()
             timed: set[tuple] = set()
             try:
