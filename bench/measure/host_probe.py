@@ -53,14 +53,21 @@ def sample(probe: Callable[[], object], session: Any, settings: TimingConfig) ->
 
 
 def record(
-    round_medians_ms: list[float], failure: dict[str, Any] | None = None
+    round_medians_ms: list[float],
+    failure: dict[str, Any] | None = None,
+    drift: dict[str, Any] | None = None,
 ) -> dict[str, Any] | None:
-    """A row's `host_probe`: the probe's median in each round the row was sampled in, and
-    the failure if the probe failed meanwhile; None for a row sampled without a probe."""
+    """A row's `host_probe`: the probe's median in each round the row was sampled in, the
+    failure if the probe failed meanwhile, and the host's sustained drift over those rounds
+    (bench/stats/host_probe.py `drift`); None for a row sampled without a probe."""
     if not round_medians_ms and failure is None:
         return None
-    stored = {
+    stored: dict[str, Any] = {
         "workload": WORKLOAD,
         "round_medians_ms": [round(value, 6) for value in round_medians_ms],
     }
-    return {**stored, "failure": failure} if failure is not None else stored
+    if failure is not None:
+        stored["failure"] = failure
+    if drift is not None:
+        stored["drift"] = drift
+    return stored

@@ -133,8 +133,13 @@ def pool_rows(
     if unsettled and row_status.unsettled_disturbs(settings.warmup_max_s):
         causes.append((row_status.WARMUP_UNSETTLED, unsettled_note))
     probe = probe_stats.pool([row.host_probe for row in worker_rows])
-    probe_rounds = (probe or {}).get("round_medians_ms") or []
-    moved = probe_stats.moved_words(probe_rounds, settings.host_moved_above)
+    # Each process on its own rounds: a probe that differs between processes is their
+    # memory layout, not the host moving (docs/methodology.md, "Spikes and shifts").
+    per_process = [probe_stats.rounds_of(row) for row in worker_rows]
+    drift = probe_stats.drift(per_process)
+    if probe is not None and drift is not None:
+        probe = {**probe, "drift": drift}
+    moved = probe_stats.moved_words(per_process, settings.host_moved_above)
     if moved:
         causes.append((row_status.HOST_MOVED, moved))
     reasons = row_status.unique([code for code, _ in causes] + interval_reasons)

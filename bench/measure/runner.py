@@ -139,7 +139,7 @@ def _finish(row: _Row, session: Any, settings: TimingConfig, converged: bool) ->
     causes = [(row_status.problem_code(problem), str(problem)) for problem in problems]
     if row.warmup.get("settled") is False and row_status.unsettled_disturbs(settings.warmup_max_s):
         causes.append((row_status.WARMUP_UNSETTLED, row.notes[0] if row.notes else ""))
-    moved = probe_stats.moved_words(row.probe_ms, settings.host_moved_above)
+    moved = probe_stats.moved_words([row.probe_ms], settings.host_moved_above)
     if moved:
         causes.append((row_status.HOST_MOVED, moved))
     interval = []
@@ -169,7 +169,9 @@ def _finish(row: _Row, session: Any, settings: TimingConfig, converged: bool) ->
         rounds=row.rounds,
         sampled_s=round(row.sampled_s, 4),
         telemetry={"before": row.telemetry_before, "after": telemetry_after},
-        host_probe=host_probe.record(row.probe_ms, row.probe_failure),
+        host_probe=host_probe.record(
+            row.probe_ms, row.probe_failure, probe_stats.drift([row.probe_ms])
+        ),
         started=row.started,
         finished=now_iso(),
     )

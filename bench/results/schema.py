@@ -86,10 +86,19 @@ PROBE_FAILURE_FIELDS = {
     "process": Field(integer(1)),
 }
 
+# bench/stats/host_probe.py `drift`: how far a sustained shift of the host could have moved
+# the row's median, each process judged on its own rounds (fbench.result/3).
+DRIFT_FIELDS = {
+    "method": Field(text, required=True),
+    "median_shift_bound": Field(number(), required=True),
+    "per_process": Field(list_of(optional(number()))),
+}
+
 HOST_PROBE_FIELDS = {
     "workload": Field(text),
     "round_medians_ms": Field(list_of(POSITIVE), required=True),
     "failure": Field(optional(record(PROBE_FAILURE_FIELDS))),
+    "drift": Field(optional(record(DRIFT_FIELDS))),
 }
 
 WARMUP_FIELDS = {
