@@ -4,6 +4,7 @@ and torch."""
 from __future__ import annotations
 
 import json
+import math
 import signal
 import time
 from dataclasses import replace
@@ -58,12 +59,17 @@ def test_worker_timing_splits_the_budget_so_the_pool_meets_the_run_target():
 
 
 def test_pooled_row_holds_every_sample_and_each_process_median():
-    # Processes that agree (equal medians): the pooled row is the pooled calls' summary.
+    # Processes that agree: the pooled calls' summary, centred on the process medians'
+    # geometric mean, with the calls' interval (the wider one here) around it.
     first = _worker_row([1.000 + i * 1e-4 for i in range(60)], rounds=4, probe=(0.17, 0.18))
     second = _worker_row([1.001 + i * 1e-4 for i in range(40)], rounds=4, probe=(0.19,))
     pooled = pool_rows([first, second], config_module.TimingConfig(processes=2))
     assert pooled.samples_ms == first.samples_ms + second.samples_ms
-    assert pooled.latency_ms == summarize(first.samples_ms + second.samples_ms)
+    calls = summarize(first.samples_ms + second.samples_ms)
+    centre = (first.latency_ms.median * second.latency_ms.median) ** 0.5
+    assert pooled.latency_ms.median == pytest.approx(centre)
+    assert pooled.latency_ms.ci95_high / centre == pytest.approx(1 + calls.ci95_halfwidth_rel)
+    assert (pooled.latency_ms.n, pooled.latency_ms.iqr) == (calls.n, calls.iqr)
     assert pooled.status == "ok" and pooled.notes == []
     assert [p["median_ms"] for p in pooled.processes] == [
         first.latency_ms.median,
@@ -89,7 +95,10 @@ def test_the_pooled_interval_counts_the_process_not_the_call_as_the_unit():
     expected = between_processes_halfwidth(process_medians)
     assert expected > 2 * calls_only
     assert pooled.latency_ms.ci95_halfwidth_rel == pytest.approx(expected)
-    assert pooled.latency_ms.median == summarize(pooled.samples_ms).median
+    # The interval's centre is the estimate: the geometric mean of the process medians.
+    centre = math.exp(sum(math.log(m) for m in process_medians) / 6)
+    assert pooled.latency_ms.median == pytest.approx(centre)
+    assert pooled.latency_ms.ci95_low == pytest.approx(centre / (1 + expected))
     assert pooled.status == "imprecise"
     assert pooled.reasons == ["interval_wide", "processes_differ"]
     assert pooled.notes[1].startswith("the interval is the processes': their 6 medians differ by")
@@ -98,7 +107,8 @@ def test_the_pooled_interval_counts_the_process_not_the_call_as_the_unit():
     agreeing = [_worker_row([1.0 + i * 1e-5 + k * 1e-6 for i in range(100)], 4) for k in range(6)]
     pooled = pool_rows(agreeing, config_module.TimingConfig(processes=6))
     assert pooled.status == "ok"
-    assert pooled.latency_ms == summarize(pooled.samples_ms)
+    calls = summarize(pooled.samples_ms)
+    assert pooled.latency_ms.ci95_halfwidth_rel == pytest.approx(calls.ci95_halfwidth_rel)
 
 
 def test_the_pooled_probe_comes_from_the_processes_that_probed():

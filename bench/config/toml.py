@@ -89,7 +89,7 @@ def typed_table(
 
 
 def compare_settings(raw: Mapping[str, Any], source: str) -> dict[str, Any]:
-    """[compare] threshold (smallest change reported), alpha (Mann–Whitney level) and the
+    """[compare] threshold (smallest change reported), alpha (the tests' level) and the
     host-speed correction (reports/compare/host.py): on/off and how far it may stray from the
     probe."""
     where = f"{source}: [compare]"

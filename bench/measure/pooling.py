@@ -2,7 +2,8 @@
 
 Each worker samples every row like a single-process run, with 1/processes of the budget
 (`worker_timing`). The parent pools every row's samples and judges the pooled row against
-the run's own targets (`pool_rows`); its interval is the wider of the pooled calls' and the
+the run's own targets (`pool_rows`); its estimate is the geometric mean of the process
+medians and its interval, centred on that estimate, the wider of the pooled calls' and the
 one from the process medians, since the calls of one process share its luck
 (docs/methodology.md, "Processes and memory layout"). Rows still short of the target whose
 processes agree (their calls fall short), with sampling time left, get another process
@@ -65,15 +66,13 @@ class _Pooled:
 
     @classmethod
     def of(cls, worker_rows: Sequence[ResultRow]) -> _Pooled:
-        """The pooled calls' median, with an interval that is the wider of the calls' own
-        and the one from the process medians (`timing.between_processes_halfwidth`)."""
+        """The geometric mean of the process medians, with an interval centred on it that is
+        the wider of the calls' own and the processes' (`timing.processes_summary`)."""
         samples_ms = [sample for row in worker_rows for sample in row.samples_ms]
-        summary = timing.summarize(samples_ms)
-        calls_halfwidth = summary.ci95_halfwidth_rel
+        calls_halfwidth = timing.summarize(samples_ms).ci95_halfwidth_rel
         medians = [row.latency_ms.median for row in worker_rows if row.latency_ms]
         processes_halfwidth = timing.between_processes_halfwidth(medians)
-        if processes_halfwidth is not None:
-            summary = timing.widened(summary, processes_halfwidth)
+        summary = timing.processes_summary(samples_ms, medians)
         return cls(
             samples_ms,
             summary,

@@ -24,11 +24,11 @@ onnxruntime for its backend), and every device setting (batch, threads, pin_core
 judges the runs anyway, on purpose (e.g. a torch upgrade), and the output lists it.
 
 Rows are matched by operator, parameters, shape, layers, batch, device, backend and dtype.
-A row is SLOWER or FASTER only when the change of its median is both significant
-(p < alpha) and larger than the threshold. Significance and the 95% interval of the ratio
-shown beside it: Welch's t on the logs of the per-process medians when both runs timed the
-row in several processes ([timing] processes), else two-sided Mann–Whitney U on the stored
-per-call samples with a bootstrap interval of the medians' ratio.
+A row is SLOWER or FASTER only when its change is both significant (p < alpha) and larger
+than the threshold. Change, test and 95% interval are about one ratio: of the per-process
+medians' geometric means (Welch's t on their logs) when both runs timed the row in several
+processes ([timing] processes), else of the calls' medians (one bootstrap gives interval
+and p).
 
 Rows stored as disturbed are not judged (exit 3), and neither are imprecise rows that
 only one process timed; an imprecise row timed in several processes is judged on its

@@ -19,6 +19,7 @@ from reports.compare.judge import compare_runs, row_is_ok
 from reports.compare.output import comparison_json, render_markdown, render_text
 from reports.compare.statistics import (
     bootstrap_medians,
+    bootstrap_ratio,
     bootstrap_ratio_ci,
     host_speed_factor,
     mann_whitney_p,
@@ -45,6 +46,7 @@ __all__ = [
     "HostCorrection",
     "RowComparison",
     "bootstrap_medians",
+    "bootstrap_ratio",
     "bootstrap_ratio_ci",
     "comparability_problems",
     "compare_runs",

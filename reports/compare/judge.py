@@ -18,10 +18,10 @@ from dataclasses import replace
 
 from bench.results import ResultRow, RunResult
 from bench.results.status import FAILED, IMPRECISE, OK
-from bench.stats.timing import median
+from bench.stats.timing import geometric_mean, median
 from reports.compare.comparability import comparability_problems
 from reports.compare.host import host_correction, probe_failures
-from reports.compare.statistics import bootstrap_ratio_ci, mann_whitney_p, welch_p, welch_ratio_ci
+from reports.compare.statistics import bootstrap_ratio, welch_p, welch_ratio_ci
 from reports.compare.verdicts import (
     DEFAULT_ALPHA,
     DEFAULT_HOST_TOLERANCE,
@@ -38,7 +38,7 @@ from reports.compare.verdicts import (
     percent_text,
 )
 
-# Too few samples give Mann–Whitney no power (n=3 vs 3 cannot reach p < 0.05).
+# Too few samples give a test no power (n=3 vs 3 cannot reach p < 0.05).
 MIN_SAMPLES = 5
 
 
@@ -67,10 +67,17 @@ def compare_samples(
     """One row's verdict from its two sample sets (milliseconds); the current samples are
     divided by `host_factor` (how much slower the host itself ran) before they are judged.
 
-    With per-process medians on both sides (2+ each), significance and the ratio's interval
-    come from Welch's t on them (`welch_p`, `welch_ratio_ci`), otherwise from Mann–Whitney U
-    and a bootstrap on the samples; the change is always that of the pooled medians."""
-    base_ms, cur_ms = median(baseline), median(current)
+    With per-process medians on both sides (2+ each), the change is the ratio of their
+    geometric means, and significance and the interval come from Welch's t on their logs
+    (`welch_p`, `welch_ratio_ci`: centred on that ratio); otherwise the change is the ratio
+    of the calls' medians, and the interval and p-value come from a bootstrap of that ratio
+    (`bootstrap_ratio`). Change, interval and test are about the same quantity."""
+    base_processes, cur_processes = process_medians
+    by_process = min(len(base_processes), len(cur_processes)) >= 2
+    if by_process:
+        base_ms, cur_ms = geometric_mean(base_processes), geometric_mean(cur_processes)
+    else:
+        base_ms, cur_ms = median(baseline), median(current)
     raw_change = cur_ms / base_ms - 1.0
     change = cur_ms / host_factor / base_ms - 1.0  # median(x / f) is median(x) / f
     if min(len(baseline), len(current)) < MIN_SAMPLES:
@@ -79,17 +86,15 @@ def compare_samples(
             f"too few samples to test ({len(baseline)} vs {len(current)}; need {MIN_SAMPLES})",
             raw_change,
         )  # fmt: skip
-    base_processes, cur_processes = process_medians
-    if min(len(base_processes), len(cur_processes)) >= 2:
+    if by_process:
         test = "welch-processes"
         cur_corrected = [value / host_factor for value in cur_processes]
         p_value = welch_p(base_processes, cur_corrected)
         interval = welch_ratio_ci(base_processes, cur_corrected)
     else:
-        test = "mann-whitney"
+        test = "bootstrap-medians"
         corrected = [value / host_factor for value in current] if host_factor != 1.0 else current
-        p_value = mann_whitney_p(baseline, corrected)
-        interval = bootstrap_ratio_ci(baseline, corrected)
+        interval, p_value = bootstrap_ratio(baseline, corrected)
     significant = p_value < alpha
     how = (
         f", Welch on {len(base_processes)} vs {len(cur_processes)} process medians"
