@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.config.model import TimingConfig
-from bench.stats.host_probe import SIZE, WORKLOAD, round_median
+from bench.stats.host_probe import COPY_MIB, SIZE, WORKLOAD, round_median
 
 
 def build(torch_device: str, seed: int = 0) -> Callable[[], object]:
@@ -39,9 +39,27 @@ def build(torch_device: str, seed: int = 0) -> Callable[[], object]:
     return lambda: torch.mm(a, b)
 
 
-def start(session: Any, settings: TimingConfig, seed: int) -> Callable[[], object]:
-    """The probe, built on the session's device and warmed up like a row."""
-    probe = build(session.torch_device, seed)
+def build_copy(torch_device: str) -> Callable[[], object]:
+    """The bandwidth anchor: one copy of COPY_MIB MiB into another buffer. Rows that stream
+    memory (DWConv) drift with the memory system, which a GEMM does not feel (docs/
+    methodology.md, "The host's own speed"), so the paired estimates have one anchor of each
+    kind (bench/stats/paired.py)."""
+    import torch
+
+    elements = COPY_MIB * 1024 * 1024 // 4
+    source = torch.ones(elements, device=torch_device)
+    target = torch.empty_like(source)
+    return lambda: target.copy_(source)
+
+
+def start(
+    session: Any, settings: TimingConfig, seed: int, kind: str = "gemm"
+) -> Callable[[], object]:
+    """An anchor (`kind` "gemm": the host probe, or "copy"), built on the session's device
+    and warmed up like a row."""
+    probe = (
+        build(session.torch_device, seed) if kind == "gemm" else build_copy(session.torch_device)
+    )
     session.measure(probe, budget_s=max(settings.warmup_min_s, settings.round_s))
     return probe
 

@@ -177,9 +177,16 @@ def pool_rows(
         telemetry={"before": first.telemetry.get("before"), "after": last.telemetry.get("after")},
         # The processes' probe rounds together, and a failure with its process number.
         host_probe=probe,
+        # Each process's per-round medians, in process order (None: a process without).
+        round_medians=_round_medians(worker_rows),
         started=first.started,
         finished=last.finished,
     )
+
+
+def _round_medians(worker_rows: Sequence[ResultRow]) -> list[dict[str, Any] | None] | None:
+    entries = [(row.round_medians or [None])[0] for row in worker_rows]
+    return entries if any(entries) else None
 
 
 def needs_another_process(worker_rows: Sequence[ResultRow], settings: TimingConfig) -> bool:
@@ -209,7 +216,8 @@ def worker_rows_of(row: ResultRow) -> list[ResultRow]:
     them again with the processes still to come."""
     rebuilt, start = [], 0
     workload = (row.host_probe or {}).get("workload")
-    for entry in row.processes or ():
+    rounds = list(row.round_medians or ())
+    for number, entry in enumerate(row.processes or ()):
         samples = row.samples_ms[start : start + int(entry.get("n") or 0)]
         start += len(samples)
         if not samples:
@@ -230,6 +238,7 @@ def worker_rows_of(row: ResultRow) -> list[ResultRow]:
                 if probe_ms
                 else None,
                 processes=[{"hash_seed": entry.get("hash_seed")}],
+                round_medians=[rounds[number]] if number < len(rounds) else None,
             )
         )
     return rebuilt

@@ -20,6 +20,11 @@ from bench.stats.timing import median, quantile
 SIZE = 256  # the probe multiplies two SIZE×SIZE matrices (bench/measure/host_probe.py)
 # Stored with every probe sample set: two runs' probes are comparable only if this matches.
 WORKLOAD = f"torch.mm {SIZE}×{SIZE} @ {SIZE}×{SIZE} float32"
+# The bandwidth anchor copies COPY_MIB MiB into another COPY_MIB MiB: 32 MiB in all, as
+# large as the last-level cache of the project's EPYC guests (which other guests share), so
+# it streams from memory as DWConv's reorders do, and a call fits in a 50 ms round slice.
+COPY_MIB = 16
+COPY_WORKLOAD = f"torch copy_ {COPY_MIB} MiB float32 → {COPY_MIB} MiB"
 
 
 def round_median(samples_ms: Sequence[float]) -> float:

@@ -93,7 +93,7 @@ def table1(rows: Sequence[ResultRow], with_paper: bool = True) -> Table:
         body.append(average)
 
     notes += averages_notes(rows)
-    comparison = pconv_dwconv_comparison(rows)
+    comparison = pconv_dwconv_comparison(rows, same_run=True)
     if comparison is not None:
         notes.append(_ratio_note(comparison, column if with_paper else None))
     notes.append("FLOPs are multiply-adds, as the paper counts them; FLOPS = FLOPs / latency.")
@@ -105,8 +105,18 @@ def _ratio_note(comparison: PConvDWConvRatio, column: str | None) -> str:
     which ones, beside the paper's ratio at those stages."""
     if comparison.value is None:
         return f"PConv/DWConv FLOPS: {comparison.qualifier()}"
+    estimate = comparison.paired
+    interval = (
+        f"95% CI {estimate.ci95_low:.2f}–{estimate.ci95_high:.2f}×, paired by round over "
+        f"{estimate.processes} process(es)"
+        if estimate is not None
+        else ""
+    )
     line = " ".join(
-        filter(None, [f"PConv/DWConv FLOPS: {comparison.value:.1f}×", comparison.qualifier()])
+        filter(
+            None,
+            [f"PConv/DWConv FLOPS: {comparison.value:.1f}×", interval, comparison.qualifier()],
+        )
     )
     at_paper = paper_pconv_dwconv_ratio(comparison, column)
     if at_paper is not None:
