@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.config.model import COMPARE_DEFAULTS
+from bench.config.model import COMPARE_DEFAULTS, GATES
 from bench.errors import FbenchError, read_user_file
 
 DEFAULT_CONFIG_FILE = "bench.toml"
@@ -98,6 +98,10 @@ def compare_settings(raw: Mapping[str, Any], source: str) -> dict[str, Any]:
         value = settings[key]
         if not 0 < value < 1:
             raise FbenchError(f"{where} {key} must be in (0, 1) (0.05 = 5%), got {value}")
+    if settings["gate"] not in GATES:
+        raise FbenchError(
+            f"{where} gate must be one of {', '.join(GATES)}, got {settings['gate']!r}"
+        )
     return settings
 
 

@@ -70,6 +70,13 @@ def sample(probe: Callable[[], object], session: Any, settings: TimingConfig) ->
     return round_median([s * 1000.0 for s in samples_s])
 
 
+def sample_copy(copy: Callable[[], object], session: Any, settings: TimingConfig) -> float:
+    """The copy anchor's median in one round, in ms (its own function: the probe's and the
+    anchor's failures are told apart)."""
+    samples_s = session.measure(copy, budget_s=settings.round_s)
+    return round_median([s * 1000.0 for s in samples_s])
+
+
 def record(
     round_medians_ms: list[float],
     failure: dict[str, Any] | None = None,

@@ -331,7 +331,7 @@ def _interleaved(
         for row in order.sample(slots, len(slots)):
             if row is _COPY:
                 try:
-                    copy_ms = host_probe.sample(copy, session, settings)
+                    copy_ms = host_probe.sample_copy(copy, session, settings)
                 except Exception as error:  # an anchor is context: stop it, keep measuring
                     copy = None
                     emit(Phase(f"copy anchor off: {one_line(error)}"))

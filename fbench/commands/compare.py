@@ -123,6 +123,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: [compare] host_correction = false)",
     )
     parser.add_argument(
+        "--gate",
+        choices=("plain", "anchors"),
+        help="plain: each row's own times; anchors: each row's time against an anchor timed "
+        "in the same rounds (GEMM or copy), where both runs stored them (default: [compare] "
+        "gate, plain)",
+    )
+    parser.add_argument(
         "--config",
         metavar="FILE",
         type=Path,
@@ -167,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
         host_tolerance=settings["host_tolerance"] if corrected else None,
         accept=accept,
         allow_unstable=args.allow_unstable,
+        gate=args.gate or settings["gate"],
     )
     code = comparison.exit_code(args.fail_on_improvement)
     markdown = compare.render_markdown(comparison, code)

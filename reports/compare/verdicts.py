@@ -100,6 +100,8 @@ class Comparison:
     host_probe_failures: list[str] = field(default_factory=list)
     # A run whose file is not `complete` (interrupted, partial...), one line each.
     unfinished_runs: list[str] = field(default_factory=list)
+    gate: str = "plain"  # "plain" or "anchors" (reports/compare/normalised.py)
+    gate_lines: list[str] = field(default_factory=list)  # what the anchors gate did
 
     @property
     def regressions(self) -> list[RowComparison]:
