@@ -68,18 +68,20 @@ def test_several_processes_give_t_on_the_logs_of_their_medians_centred_on_the_es
 
 
 def test_processes_are_matched_by_hash_seed_and_short_ones_left_out():
-    a = _row([[2.0] * 5, [2.0] * 5], seeds=[11, 12])
-    b = _row([[1.0] * 5, [1.0] * 5], seeds=[11, 99])  # its second process is another one
+    a = _row([[2.0] * 6, [2.0] * 6], seeds=[11, 12])
+    b = _row([[1.0] * 6, [1.0] * 6], seeds=[11, 99])  # its second process is another one
     assert paired.row_ratio(a, b).processes == 1
-    short = _row([[1.0] * 2])
+    short = _row([[1.0] * 5])  # one process needs 6 rounds for the sign-test interval
     assert paired.row_ratio(short, short) is None
+    few = _row([[1.0] * 2, [1.1] * 1])  # several processes: any shared round counts
+    assert paired.row_ratio(few, _row([[1.0] * 2, [1.0] * 1])).processes == 2
 
 
 def test_against_an_anchor_and_the_flops_ratio():
-    host = [1.0, 1.2, 1.2, 1.0, 0.9]
-    row = _row([[3.0 * h for h in host]], gemm=[[0.5 * h for h in host]], copy=[[1.5] * 5])
+    host = [1.0, 1.2, 1.2, 1.0, 0.9, 1.1]
+    row = _row([[3.0 * h for h in host]], gemm=[[0.5 * h for h in host]], copy=[[1.5] * 6])
     assert paired.against_anchor(row, "gemm").ratio == pytest.approx(6.0)
-    assert paired.against_anchor(_row([[1.0] * 5]), "copy") is None  # no anchor stored
+    assert paired.against_anchor(_row([[1.0] * 6]), "copy") is None  # no anchor stored
     # FLOPS: pconv 160 FLOPs in 1 ms and 320 in 4 ms (mean 120/ms), dwconv 10 in 1 ms and
     # 20 in 1 ms (mean 15/ms): 8x, whatever the host did in each round.
     pconv = [_row([[1.0 * h for h in host]], flops=160), _row([[4.0 * h for h in host]], flops=320)]

@@ -27,8 +27,11 @@ from typing import Any
 
 from bench.stats.timing import median, median_ci_ranks
 
-# Fewer shared rounds than this in a process say too little for that process's median.
-MIN_PAIRED_ROUNDS = 3
+# A single process needs this many shared rounds for the sign-test interval of their median
+# (timing.MIN_SAMPLES_FOR_CI); over several processes, each process's median is one sample
+# whatever its rounds (a default run gives a row only a few rounds in each of 6 processes),
+# and Student's t weighs how much they scatter.
+MIN_PAIRED_ROUNDS = 6
 ANCHORS = ("gemm", "copy")  # the compute anchor (the host probe) and the bandwidth anchor
 
 
@@ -74,9 +77,10 @@ def aligned(series: Sequence[tuple[int, Sequence[float]]]) -> list[list[float]]:
 
 def estimate(per_process_logs: Sequence[Sequence[float]]) -> PairedEstimate | None:
     """The paired estimate from each process's per-round log values (module docstring);
-    processes with fewer than `MIN_PAIRED_ROUNDS` rounds are left out. None: none left."""
-    usable = [list(logs) for logs in per_process_logs if len(logs) >= MIN_PAIRED_ROUNDS]
-    if not usable:
+    processes without a shared round are left out, and one process alone needs
+    `MIN_PAIRED_ROUNDS`. None: too little left."""
+    usable = [list(logs) for logs in per_process_logs if logs]
+    if not usable or (len(usable) == 1 and len(usable[0]) < MIN_PAIRED_ROUNDS):
         return None
     rounds = sum(len(logs) for logs in usable)
     if len(usable) == 1:

@@ -64,8 +64,9 @@ def normalised_row(
     if anchor is None:
         return None
     base_logs, cur_logs = _logs(base, anchor), _logs(cur, anchor)
-    base_proc = [math.exp(median(logs)) for logs in base_logs if len(logs) >= 3]
-    cur_proc = [math.exp(median(logs)) for logs in cur_logs if len(logs) >= 3]
+    # One value per process (its memory layout is the unit), from however many rounds it had.
+    base_proc = [math.exp(median(logs)) for logs in base_logs]
+    cur_proc = [math.exp(median(logs)) for logs in cur_logs]
     raw = (cur.latency / base.latency - 1.0) if base.latency and cur.latency else None
     how = f"against the {anchor} anchor"
     if min(len(base_proc), len(cur_proc)) >= 2:
