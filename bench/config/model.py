@@ -145,8 +145,9 @@ COMPARE_DEFAULTS: dict[str, Any] = {
     "host_correction": False,
     "host_tolerance": 0.025,
     # "plain": each row's own times; "anchors": its time against an anchor timed in the same
-    # rounds (reports/compare/normalised.py). Chosen by benchmarks/noise.py
-    # (docs/methodology.md, "The gate on a noisy host").
+    # rounds (reports/compare/normalised.py). Plain stays the default: benchmarks/noise.py
+    # found fewer false alarms with anchors but no more detections (docs/methodology.md,
+    # "The gate on a noisy host").
     "gate": "plain",
 }
 GATES = ("plain", "anchors")
