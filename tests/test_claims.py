@@ -483,4 +483,4 @@ def test_rows_timed_together_give_the_ratio_paired_by_round():
     from reports.table1.one_device import table1
 
     note = next(n for n in table1(run.rows).notes if n.startswith("PConv/DWConv"))
-    assert "paired by round over 3 process(es)" in note and "95% CI" in note
+    assert "×, 95% paired by round)" in note

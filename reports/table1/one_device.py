@@ -107,8 +107,7 @@ def _ratio_note(comparison: PConvDWConvRatio, column: str | None) -> str:
         return f"PConv/DWConv FLOPS: {comparison.qualifier()}"
     estimate = comparison.paired
     interval = (
-        f"95% CI {estimate.ci95_low:.2f}–{estimate.ci95_high:.2f}×, paired by round over "
-        f"{estimate.processes} process(es)"
+        f"({estimate.ci95_low:.2f}–{estimate.ci95_high:.2f}×, 95% paired by round)"
         if estimate is not None
         else ""
     )
