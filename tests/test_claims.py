@@ -339,9 +339,9 @@ def test_a_run_whose_every_row_was_disturbed_gets_no_verdict_and_says_why():
 
 def test_cli_text_md_and_json(tmp_path):
     paths = [str(p) for p in (CPU, NETWORKS, CUDA, ARM)]
-    text = fbench("report", "claims", *paths)
+    text = fbench("report", "claims", "--wide", *paths)
     assert text.returncode == 0, text.stderr
-    line = next(x for x in text.stdout.splitlines() if "PConv/DWConv FLOPS 6.2×" in x)
+    line = next(x for x in text.stdout.splitlines() if "PConv 6.2× the FLOPS of DWConv" in x)
     assert line.split()[-1] == "holds"
     assert "Intervals: 95%" in text.stdout
     md = fbench("report", "claims", *paths, "--format", "md")
@@ -482,5 +482,5 @@ def test_rows_timed_together_give_the_ratio_paired_by_round():
     assert (ratio.high - ratio.low) < (independent.high - independent.low) / 2
     from reports.table1.one_device import table1
 
-    note = next(n for n in table1(run.rows).notes if n.startswith("PConv/DWConv"))
-    assert "×, 95% paired by round)" in note
+    note = next(n for n in table1(run.rows).notes if n.startswith("PConv:"))
+    assert "× the FLOPS of DWConv (95% " in note and "×, paired)" in note

@@ -43,6 +43,8 @@ def _run(run_id: str, seed: int, host: float, code: float = 1.0, processes: int 
         geo = math.exp(sum(math.log(m) for m in medians) / len(medians))
         row["latency_ms"] = {**row["latency_ms"], "median": geo, "ci95_low": geo * 0.9,
                              "ci95_high": geo * 1.1}  # fmt: skip
+        row["gflops_per_s"] = row["flops"] * row["batch"] / (geo / 1000.0) / 1e9
+        row["throughput_per_s"] = row["batch"] * 1000.0 / geo
     return data
 
 
