@@ -35,6 +35,6 @@ def test_rows_with_and_without_extra_work_are_the_same_row_to_the_gate(tmp_path,
     rows = [json.loads(f.read_text())["rows"][0] for f in files]
     assert rows[1]["flops"] == rows[0]["flops"] * 22 // 20
     compared = fbench("compare", str(files[0]), str(files[1]), "--format", "json")
-    verdict = json.loads(compared.stdout)
-    (row,) = verdict["rows"]
-    assert row["verdict"] not in ("missing", "new")  # matched as the same row
+    (record,) = json.loads(compared.stdout)  # one tidy record per row
+    assert record["operator"] == "extra"
+    assert record["verdict"] not in ("missing", "new")  # matched as the same row
