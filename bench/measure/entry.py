@@ -25,6 +25,7 @@ def measure(
     cache_dir: Path | None = None,
     checkpoint: Callable[[Checkpoint], None] | None = None,
     stored: Sequence[ResultRow] = (),
+    stop_at: float | None = None,
 ) -> Iterator[ResultRow]:
     """Measure `plans` on an open device session; yield each row as soon as it is final.
 
@@ -32,13 +33,16 @@ def measure(
     `cache_dir` is where backends may keep what they build (exported ONNX models). With
     several processes, `checkpoint` gets the pooled rows after every process, and the
     processes of `stored` rows (an earlier attempt's, for --resume) count towards the
-    planned ones.
+    planned ones. `stop_at` (time.time()) is a time budget's deadline for the measuring
+    (bench/measure/budget.py).
     """
     settings = config.timing
     if settings.method == "adaptive" and settings.processes > 1:
         count = RowCount(emit, done_before, done_before + len(plans))
         yield from measure_in_processes(
-            plans, config, session, emit, count.finished, cache_dir, checkpoint, stored
+            plans, config, session, emit, count.finished, cache_dir, checkpoint, stored, stop_at
         )
     else:
-        yield from measure_in_process(plans, config, session, emit, done_before, cache_dir)
+        yield from measure_in_process(
+            plans, config, session, emit, done_before, cache_dir, stop_at=stop_at
+        )

@@ -41,7 +41,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.config import RunConfig, TimingConfig
-from bench.measure.events import Emit, ProcessFinished
+from bench.measure import budget
+from bench.measure.events import Emit, Phase, ProcessFinished
 from bench.measure.pooling import (
     needs_another_process,
     with_process_details,
@@ -89,6 +90,7 @@ def measure_in_processes(
     cache_dir: Path | None,
     checkpoint: Callable[[Checkpoint], None] | None = None,
     stored: Sequence[ResultRow] = (),
+    stop_at: float | None = None,
 ) -> Iterator[ResultRow]:
     """Time `plans` in `config.timing.processes` workers in turn; yield each pooled row.
 
@@ -100,7 +102,9 @@ def measure_in_processes(
     file never holds less than every finished process. A worker that dies is recorded
     and the run goes on; its rows end short of the planned processes (`--resume` adds
     them). `stored`: rows of an earlier attempt of these plans (`--resume`), whose
-    processes count towards the planned ones.
+    processes count towards the planned ones. `stop_at` (time.time()): a time budget's
+    deadline; each worker gets its share of the time left (bench/measure/budget.py), and
+    extra workers start only while a worker's time is left.
     """
     settings = config.timing
     count = settings.processes
@@ -123,7 +127,9 @@ def measure_in_processes(
             checkpoint(Checkpoint(pooled_rows(reason), min(done, count), count, failure))
 
     try:
-        yield from _time_in_workers(plans, config, emit, finished, cache_dir, gathered, save)
+        yield from _time_in_workers(
+            plans, config, emit, finished, cache_dir, gathered, save, stop_at
+        )
     except KeyboardInterrupt:
         # Keep what the finished processes measured (Ctrl-C keeps finished work), marked
         # disturbed: a row timed in fewer processes than planned is not the planned method.
@@ -161,6 +167,7 @@ def _time_in_workers(
     cache_dir: Path | None,
     gathered: dict[tuple, list[ResultRow]],
     save: Callable[..., None],
+    stop_at: float | None = None,
 ) -> Iterator[ResultRow]:
     """The workers, in turn; each row they time goes into `gathered`, failed rows out.
 
@@ -195,6 +202,7 @@ def _time_in_workers(
             and needs_another_process(gathered[plan.key()], settings)
         ]
 
+    longest = 0.0  # the longest worker so far: an extra one starts only if that much is left
     try:
         for turn in range(1, last + 1):
             wanted = wanted_in(turn)
@@ -202,13 +210,23 @@ def _time_in_workers(
                 if turn <= planned_turns:
                     continue
                 break
+            deadline = None
+            if stop_at is not None:
+                now = time.time()
+                if turn > planned_turns and stop_at - now < longest:
+                    break  # no time for an extra process
+                if stop_at - now <= 0:
+                    emit(Phase(f"time budget reached: process {turn} of {count} not started"))
+                    break
+                left = planned_turns - turn + 1 if turn <= planned_turns else 1
+                deadline = budget.worker_deadline(now, stop_at, left)
             if turn <= planned_turns:
                 label = f"process {count - planned_turns + turn}/{count}"
             else:
                 label = f"extra process {turn - planned_turns}"
             rows = [index_of[plan.key()] for plan in wanted]
             # Each worker shuffles its rounds differently: no row always follows another.
-            request = request_message(worker_config, rows, config.seed + turn, cache_dir)
+            request = request_message(worker_config, rows, config.seed + turn, cache_dir, deadline)
             worker, upcoming = upcoming or WorkerProcess(), None
             begin = time.monotonic()
             timed: set[tuple] = set()
@@ -229,6 +247,7 @@ def _time_in_workers(
                 emit(ProcessFinished(label, len(timed), time.monotonic() - begin, str(error)))
                 continue
             save("partial")  # stored before it is announced: the line means it is kept
+            longest = max(longest, time.monotonic() - begin)
             emit(ProcessFinished(label, len(wanted), time.monotonic() - begin))
     finally:
         if upcoming is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -73,10 +74,22 @@ EXPERIMENT_FLAGS = (
     "operator",
     "shape",
     "input_size",
+    "time_budget",
 )
 
 
 _depths = int_list_of("depths", "1,5,10")
+
+
+def duration(text: str) -> float:
+    """--time-budget's value in seconds: 90, 90s, 20m, 1.5h."""
+    from bench.config.model import parse_duration
+    from bench.errors import FbenchError
+
+    try:
+        return parse_duration(text, "")
+    except FbenchError as error:
+        raise argparse.ArgumentTypeError(str(error).strip()) from None
 
 
 def depth_list(text: str) -> list[int]:
@@ -250,6 +263,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also record cycles, instructions and LLC misses per call from `perf stat` "
         "(Linux; null where unsupported)",
     )
+    parser.add_argument(
+        "--time-budget",
+        metavar="DURATION",
+        type=duration,
+        help="finish the whole run within this time, e.g. 90, 90s or 20m: processes, sampling "
+        "per row and cool-down waits are chosen to fit it, and it says what precision that "
+        "allows (default: [run] time_budget in bench.toml, else none)",
+    )
     parser.add_argument("--no-table", action="store_true", help="do not print Table 1 at the end")
     add_results_dir(parser)
 
@@ -309,6 +330,21 @@ def _run(args: argparse.Namespace) -> int:
     check_memory(config)
     preflight(config, keep_going=args.keep_going)  # before anything is created or timed
     check_results_dir(results_dir)
+    budget_s = args.time_budget
+    if budget_s is None:
+        budget_s = config_module.load_run_settings(path)["time_budget"]
+    budget = None
+    if budget_s is not None:
+        from bench.plan.rows import plan_rows
+        from fbench.commands.run_budget import plan_budget
+
+        config, plan, stop_at = plan_budget(config, budget_s, len(plan_rows(config)))
+        print(plan.sentence(), file=sys.stderr)
+        budget = (plan, stop_at)
     return measure_new_run(
-        config, results_dir, show_table=not args.no_table, calibration=args.calibration
+        config,
+        results_dir,
+        show_table=not args.no_table,
+        calibration=args.calibration,
+        budget=budget,
     )

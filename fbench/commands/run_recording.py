@@ -23,6 +23,7 @@ from fbench.commands.run_resume import (
 
 if TYPE_CHECKING:
     from bench.config import RunConfig
+    from bench.measure.budget import BudgetPlan
     from bench.measure.processes import Checkpoint
     from bench.plan.rows import RowPlan
     from bench.results import ResultRow, RunStore
@@ -75,8 +76,14 @@ def _open_session(config: RunConfig) -> DeviceSession:
 
 
 def measure_new_run(
-    config: RunConfig, results_dir: Path, show_table: bool, calibration: str | None = None
+    config: RunConfig,
+    results_dir: Path,
+    show_table: bool,
+    calibration: str | None = None,
+    budget: tuple[BudgetPlan, float] | None = None,
 ) -> int:
+    """A new run's file, measured; `budget`: a time budget's plan (its timing already in
+    `config`) and the measuring deadline (time.time()), both stored in the run."""
     from bench import environment
     from bench.calibration import calibration_record
     from bench.plan.rows import plan_rows
@@ -95,6 +102,7 @@ def measure_new_run(
         config=config.to_dict(),
         rows=[],
         rows_planned=len(plans),
+        extra={"time_budget": budget[0].to_dict()} if budget else {},
     )
     try:
         store = RunStore.create(path, result)
@@ -102,7 +110,15 @@ def measure_new_run(
         session.close()
         raise
     try:
-        return _record(store, plans, config, session, done_before=0, show_table=show_table)
+        return _record(
+            store,
+            plans,
+            config,
+            session,
+            done_before=0,
+            show_table=show_table,
+            stop_at=budget[1] if budget else None,
+        )
     finally:
         store.close()
 
@@ -149,6 +165,7 @@ def _record(
     done_before: int,
     show_table: bool,
     retimed: list[ResultRow] | None = None,
+    stop_at: float | None = None,
 ) -> int:
     from bench.errors import EXIT_INTERRUPTED, IncompleteError
     from bench.measure.entry import measure
@@ -195,6 +212,7 @@ def _record(
             cache_dir=store.path.parent / "cache",
             checkpoint=checkpoint,
             stored=retimed or (),
+            stop_at=stop_at,
         )
         for row in rows:
             store.append(row)
@@ -232,10 +250,10 @@ def _record(
     finally:
         session.close()
     progress.close()
-    return _finish(store, planned, show_table)
+    return _finish(store, planned, show_table, stop_at)
 
 
-def _finish(store: RunStore, planned: int, show_table: bool) -> int:
+def _finish(store: RunStore, planned: int, show_table: bool, stop_at: float | None = None) -> int:
     """Store the final state of a run whose rows all came back: complete, or incomplete
     (exit 4) when rows or processes are missing (a worker process died)."""
     from bench.errors import IncompleteError
@@ -243,10 +261,15 @@ def _finish(store: RunStore, planned: int, show_table: bool) -> int:
 
     missing = store.result.rows_planned - len(store.result.rows)
     short = rows_short(store.result, planned)
+    if stop_at is not None:
+        _mark_budget(store, stop_at, ran_out=bool(missing > 0 or short))
     if missing > 0 or short:
         _mark(store, state="incomplete", **process_counts(store.result, planned))
         died = store.result.worker_failures
         cause = f"; {died[-1]['message']}" if died else ""
+        if stop_at is not None and not died:
+            budget_s = store.result.extra["time_budget"]["budget_s"]
+            cause = f"; the time budget of {budget_s:g} s ran out (the progress above says why)"
         raise IncompleteError(
             f"incomplete: {len(short)} row(s) timed in fewer than {planned} processes and "
             f"{missing} not timed{cause}; the finished processes are kept in {store.path}; "
@@ -260,6 +283,17 @@ def _finish(store: RunStore, planned: int, show_table: bool) -> int:
         _print_table(store.path)
     print(f"stored: {store.path}", file=sys.stderr)
     return 0
+
+
+def _mark_budget(store: RunStore, stop_at: float, ran_out: bool) -> None:
+    """Record how the time budget went: seconds left at the end (negative: over), and
+    whether it stopped the run short."""
+    import time
+
+    record = dict(store.result.extra.get("time_budget", {}))
+    record.update(left_s=round(stop_at - time.time(), 1), ran_out=ran_out)
+    store.result.extra["time_budget"] = record
+    _mark(store)
 
 
 def _resume_command(store: RunStore) -> str:
