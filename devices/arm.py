@@ -24,6 +24,7 @@ from devices.arm_telemetry import (
     parse_cpu_identity,
     row_problems,
     telemetry_from_sources,
+    telemetry_notes,
 )
 from devices.cpu import CPU_SETTINGS, CpuSession, check_cpu_settings
 from devices.registry import DeviceSpec, register_device
@@ -174,6 +175,9 @@ class ArmSession(CpuSession):
         # A run stored before the key was renamed (fbench run --resume) has the old one.
         limit = self.settings.get("disturbed_above_c", self.settings.get("unstable_above_c"))
         return row_problems(before, after, 80.0 if limit is None else limit)
+
+    def telemetry_notes(self, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+        return telemetry_notes(before, after)
 
     def wait_until_ready(self, max_wait_s: float | None = None) -> dict[str, Any] | None:
         own = self.settings["cooldown_max_wait_s"]

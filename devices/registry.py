@@ -47,6 +47,10 @@ class DeviceSession(Protocol):
         `device_problem`).
         """
 
+    def telemetry_notes(self, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+        """What the row should note about its telemetry (a source that vanished or read
+        garbage); notes only, the row's status is `problems`' business."""
+
     def wait_until_ready(self, max_wait_s: float | None = None) -> dict[str, Any] | None:
         """Block until the device is fit to measure (e.g. cooled down); what was waited for.
 

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.config import RunConfig, TimingConfig
-from bench.measure import budget
+from bench.measure import budget, runner
 from bench.measure.events import Emit, Phase, ProcessFinished
 from bench.measure.pooling import (
     needs_another_process,
@@ -156,7 +156,21 @@ def _pooled(
             row.telemetry.get("before") or {}, row.telemetry.get("after") or {}
         )
     ]
-    return with_process_details(worker_rows, settings, problems, planned, reason)
+    pooled = with_process_details(worker_rows, settings, problems, planned, reason)
+    # What each process's telemetry or deadline noted, which pooling's own notes leave out.
+    carried = [
+        f"process {number}: {note}"
+        for number, row in enumerate(worker_rows, 1)
+        for note in row.notes
+        if note == runner.BUDGET_NOTE or note in _telemetry_notes(session, row)
+    ]
+    return replace(pooled, notes=[*pooled.notes, *carried]) if carried else pooled
+
+
+def _telemetry_notes(session: Any, row: ResultRow) -> list[str]:
+    return session.telemetry_notes(
+        row.telemetry.get("before") or {}, row.telemetry.get("after") or {}
+    )
 
 
 def _time_in_workers(

@@ -157,7 +157,8 @@ def _finish(row: _Row, session: Any, settings: TimingConfig, converged: bool) ->
     reasons = row_status.unique(
         [code for code, _ in causes] + [row_status.INTERVAL_WIDE] * bool(interval)
     )
-    notes = [*interval, *(str(problem) for problem in problems), *row.notes]
+    telemetry_notes = session.telemetry_notes(row.telemetry_before, telemetry_after)
+    notes = [*interval, *(str(problem) for problem in problems), *row.notes, *telemetry_notes]
     return row.plan.skeleton(
         status=row_status.status_of(reasons),
         reasons=reasons,
@@ -372,6 +373,9 @@ def _interleaved(
         emit(RoundFinished(round_number, estimates, count.done, count.total))
 
 
+BUDGET_NOTE = "sampling stopped at the time budget's deadline"
+
+
 def _stop_for_budget(
     active: list[_Row],
     session: Any,
@@ -386,7 +390,7 @@ def _stop_for_budget(
     cooling = bool(waited and waited.get("out_of_budget"))
     kept = [] if cooling else [r for r in active if len(r.samples_s) >= timing.MIN_SAMPLES_FOR_CI]
     for row in kept:
-        row.notes.append("sampling stopped at the time budget's deadline")
+        row.notes.append(BUDGET_NOTE)
         yield _finish(row, session, settings, converged=False)
     left = len(active) - len(kept)
     if left:
