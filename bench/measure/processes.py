@@ -164,7 +164,16 @@ def _pooled(
         for note in row.notes
         if note == runner.BUDGET_NOTE or note in _telemetry_notes(session, row)
     ]
-    return replace(pooled, notes=[*pooled.notes, *carried]) if carried else pooled
+    if carried:
+        pooled = replace(pooled, notes=[*pooled.notes, *carried])
+    coolings = [row.telemetry.get("cooling") for row in worker_rows if row.telemetry.get("cooling")]
+    if coolings:  # every process's waits in the rounds this row was sampled in
+        cooling = {
+            "waits": sum(c["waits"] for c in coolings),
+            "waited_s": round(sum(c["waited_s"] for c in coolings), 1),
+        }
+        pooled = replace(pooled, telemetry={**pooled.telemetry, "cooling": cooling})
+    return pooled
 
 
 def _telemetry_notes(session: Any, row: ResultRow) -> list[str]:

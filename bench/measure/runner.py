@@ -65,6 +65,9 @@ class _Row:
     probe_failure: dict[str, Any] | None = None  # the probe failed while this row was active
     notes: list[str] = field(default_factory=list)
     warmup_cut_by_budget: bool = False  # a time budget shortened its warm-up's maximum
+    # The device's waits (cooling a Pi) before the rounds this row was sampled in.
+    cooling_waits: int = 0
+    cooling_s: float = 0.0
 
     # Wall time spent sampling. Not sum(samples_s): a device that times blocks of calls
     # (CUDA events) returns one per-call average per block, which sums to far less.
@@ -178,7 +181,15 @@ def _finish(row: _Row, session: Any, settings: TimingConfig, converged: bool) ->
         warmup=row.warmup,
         rounds=row.rounds,
         sampled_s=round(row.sampled_s, 4),
-        telemetry={"before": row.telemetry_before, "after": telemetry_after},
+        telemetry={
+            "before": row.telemetry_before,
+            "after": telemetry_after,
+            **(
+                {"cooling": {"waits": row.cooling_waits, "waited_s": round(row.cooling_s, 1)}}
+                if row.cooling_waits
+                else {}
+            ),
+        },
         host_probe=host_probe.record(row.probe_ms, row.probe_failure),
         started=row.started,
         finished=now_iso(),
@@ -322,6 +333,9 @@ def _interleaved(
             waited = session.wait_until_ready()
         if waited:
             emit(Phase(f"waited for the device: {waited}"))
+            for row in active:
+                row.cooling_waits += 1
+                row.cooling_s += float(waited.get("waited_s") or 0.0)
         if stop_at is not None and (
             (waited and waited.get("out_of_budget")) or time.time() + round_took > stop_at
         ):
