@@ -20,6 +20,10 @@ failure(), cancelled()). A `uses:` step the rehearsal does not know fails it.
 
 Usage (as root): scripts/pi-rehearsal.sh [--short | SCENARIO...]; docs/ci.md has the
 scenarios, what each expects and how long each takes.
+
+One file of ~800 lines, longer than the project's modules: it is a script outside the
+product, run by path inside a root, and its four parts (expressions, board, job runner,
+scenarios) serve only each other.
 """
 
 from __future__ import annotations

@@ -102,7 +102,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     board.add_argument("results", metavar="RESULT", nargs=1, help="result file or run id")
     board.add_argument(
-        "--format", choices=list(FORMATS), default="text", help="text (default), md, csv, ..."
+        "--format",
+        choices=("text", "md"),
+        default="text",
+        help="text (terminal, default), md (Markdown, e.g. for $GITHUB_STEP_SUMMARY); the "
+        "numbers themselves are in the result file's rows[].telemetry",
     )
     add_results_dir(board)
 
