@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -281,6 +282,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    started = time.time()  # a --time-budget counts from here at the latest
     from bench import config as config_module
     from bench.errors import FbenchError
 
@@ -338,7 +340,7 @@ def _run(args: argparse.Namespace) -> int:
         from bench.plan.rows import plan_rows
         from fbench.commands.run_budget import plan_budget
 
-        config, plan, stop_at = plan_budget(config, budget_s, len(plan_rows(config)))
+        config, plan, stop_at = plan_budget(config, budget_s, len(plan_rows(config)), started)
         print(plan.sentence(), file=sys.stderr)
         budget = (plan, stop_at)
     return measure_new_run(

@@ -41,15 +41,29 @@ def torch_import_s() -> float:
     return time.monotonic() - began
 
 
+# A process that started more than this before `fbench run` began is not `fbench` itself
+# (a test or a program calling fbench.cli.main): its budget counts from the command's start.
+OWN_PROCESS_S = 60.0
+
+
+def elapsed_s(command_started: float) -> float:
+    """Seconds of the budget already spent: since this process started when it is the
+    `fbench` command (its interpreter start and imports count), else since `command_started`
+    (time.time())."""
+    in_command = time.time() - command_started
+    age = process_age_s()
+    return age if age - in_command < OWN_PROCESS_S else in_command
+
+
 def plan_budget(
-    config: RunConfig, budget_s: float, rows: int
+    config: RunConfig, budget_s: float, rows: int, command_started: float
 ) -> tuple[RunConfig, BudgetPlan, float]:
     """The config with the timing the budget allows, the plan, and the measuring deadline
     (time.time()). One line (exit 2) when one process per row does not fit."""
     from bench.measure import budget
 
     import_s = torch_import_s()
-    elapsed = process_age_s()
+    elapsed = elapsed_s(command_started)
     chosen = budget.plan(budget_s, elapsed, rows, config.timing, import_s)
     stop_at = time.time() - elapsed + budget_s - budget.RESERVE_S
     return replace(config, timing=chosen.timing(config.timing)), chosen, stop_at
