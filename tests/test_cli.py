@@ -95,7 +95,7 @@ def test_quick_run_writes_a_valid_result_file(quick_run):
 
 def test_run_prints_table1_and_show_prints_the_same(quick_run):
     result, path = quick_run
-    assert "PConv/DWConv FLOPS" in result.stdout
+    assert "the FLOPS of DWConv" in result.stdout
     assert "[16/16]" in result.stderr  # progress went to stderr
     shown = fbench("show", str(path))
     assert shown.returncode == 0

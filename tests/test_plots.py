@@ -232,13 +232,19 @@ def test_cli_writes_png_svg_and_csv(tmp_path: Path, kind, files, point, y):
 
 
 def test_cli_default_output_goes_under_the_results_dir(tmp_path: Path):
+    # The default name is built from the run id only when it has the form fbench makes.
+    data = json.loads(NETWORKS.read_text())
+    data["run_id"] = "20261123-090523-cpu-torch"
+    networks = tmp_path / "networks.json"
+    networks.write_text(json.dumps(data))
     result = fbench(
-        "plot", "figure2", str(NETWORKS), "--results-dir", str(tmp_path), "--formats", "png"
+        "plot", "figure2", str(networks), "--results-dir", str(tmp_path), "--formats", "png"
     )
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "plots" / "figure2-fixture-networks.png").is_file()
-    assert (tmp_path / "plots" / "figure2-fixture-networks.csv").is_file()
-    assert not (tmp_path / "plots" / "figure2-fixture-networks.svg").exists()
+    prefix = tmp_path / "plots" / "figure2-20261123-090523-cpu-torch"
+    assert prefix.with_suffix(".png").is_file()
+    assert prefix.with_suffix(".csv").is_file()
+    assert not prefix.with_suffix(".svg").exists()
 
 
 def test_cli_errors_are_one_line(tmp_path: Path):

@@ -151,7 +151,7 @@ def test_plot_writes_png_svg_and_csv_with_every_point(rows, calibration, tmp_pat
         (op, stage) for op in ("conv", "gconv", "dwconv", "pconv") for stage in (1, 2, 3, 4)
     }
     dwconv = next(p for p in points if p["operator"] == "dwconv" and p["stage"] == "1")
-    assert float(dwconv["intensity_paper"]) == pytest.approx(27_095_040 / 24_119_040)
+    assert float(dwconv["intensity_paper_mac_per_byte"]) == pytest.approx(27_095_040 / 24_119_040)
     assert dwconv["bound"] == "memory"
 
 
@@ -167,10 +167,10 @@ def test_plot_one_panel_per_device(rows, calibration, tmp_path):
 def test_cli_table_and_plot(fixture_path, tmp_path):
     result = fbench(
         "roofline", str(fixture_path), "--calibration", str(CALIBRATION),
-        "--output", str(tmp_path / "r"),
+        "--plot", str(tmp_path / "r"), "--wide",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "ridge point 5.00 MAC/B" in result.stdout
+    assert "ridge point 5.00 FLOPs/B" in result.stdout
     dwconv_lines = [line for line in result.stdout.splitlines() if "DWConv 3×3  " in line]
     assert len(dwconv_lines) == 4 and all(
         line.split()[-3:-1] == ["memory", "under"] for line in dwconv_lines
@@ -187,9 +187,9 @@ def test_cli_without_a_calibration_says_how_to_get_one(fixture_path, tmp_path):
 
 def test_cli_finds_the_calibration_by_device_identity(fixture_path, tmp_path):
     (tmp_path / "cpu-hand-made-test-cpu-float32.json").write_text(CALIBRATION.read_text())
-    result = fbench("roofline", str(fixture_path), "--calibrations-dir", str(tmp_path))
+    result = fbench("roofline", str(fixture_path), "--calibrations-dir", str(tmp_path), "--wide")
     assert result.returncode == 0, result.stderr
-    assert "compute 100.0 GMAC/s (gemm), bandwidth 20.0 GB/s (memory_copy)" in result.stdout
+    assert "compute 100.0 G/s (gemm), bandwidth 20.0 GB/s (memory_copy)" in result.stdout
 
 
 def test_ceiling_lines_follow_the_roofs(calibration):
@@ -295,6 +295,6 @@ def test_the_roof_is_the_best_compute_ceiling(rows, calibration):
 
 
 def test_roofline_text_never_explains_rows_by_cache(fixture_path):
-    result = fbench("roofline", str(fixture_path), "--calibration", str(CALIBRATION))
+    result = fbench("roofline", str(fixture_path), "--calibration", str(CALIBRATION), "--wide")
     assert result.returncode == 0, result.stderr
     assert "came from cache" not in result.stdout and CEILING_TOO_LOW in result.stdout

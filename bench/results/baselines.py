@@ -23,7 +23,7 @@ from bench.results.identity import DeviceIdentity, device_identity
 from bench.results.model import RunResult, now_iso
 from bench.results.reading import read_result
 from bench.results.status import DISTURBED, FAILED
-from bench.results.store import StorageError, write_atomic
+from bench.results.store import StorageError, confined, write_atomic
 
 DEFAULT_BASELINES_DIR = "baselines"
 
@@ -69,7 +69,9 @@ def save(run: RunResult, baselines_dir: Path, force: bool = False) -> Path:
             "it would exit 3; measure again on a steady device, or --force to store it anyway"
         )
     _check_directory(baselines_dir, writing=True)
-    path = baseline_path(run, baselines_dir)
+    # The name is built from the file's environment, which may have been crafted: slugged,
+    # and checked to land in the folder (a symlink there is not followed out of it).
+    path = confined(baseline_path(run, baselines_dir), baselines_dir, "--baselines-dir")
     record = {"saved": now_iso(), "from_run": run.run_id, "forced": bool(untrusted)}
     if untrusted:
         record["rows_not_trusted"] = untrusted
@@ -77,7 +79,7 @@ def save(run: RunResult, baselines_dir: Path, force: bool = False) -> Path:
     try:
         write_atomic(path, stored.to_dict())
     except StorageError as error:  # the previous baseline, if any, is left as it was
-        raise FbenchError(
+        raise StorageError(
             f"--baselines-dir {baselines_dir}: cannot store the baseline: {error}"
         ) from None
     return path

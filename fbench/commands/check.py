@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import one_line
-from fbench.commands import comma_list, int_list, positive_int
+from fbench.commands import add_wide, comma_list, int_list, output_width, positive_int
 
 HELP = "compare torch eager, channels-last and ONNX Runtime outputs operator by operator"
 DESCRIPTION = """\
@@ -64,15 +64,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="2 layers, 1/4 spatial size: under a minute (every operator is exported)",
     )
+    add_wide(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from tabulate import tabulate
-
     from bench import config as config_module
     from bench.errors import FbenchError
     from bench.plan.rows import plan_rows
     from devices.onnxruntime_backend import EXPORTERS
+    from reports.render import render
+    from reports.table import Table
 
     for exporter in args.exporters:
         if exporter not in EXPORTERS:
@@ -105,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         for row in rows
     ]
     headers = ["Operator", "Feature map", "Against torch eager", "Max abs", "Max rel", "", ""]
-    print(tabulate(table, headers=headers))
+    print(render(Table(headers, table), "text", output_width(args)))
     failed = [row for row in rows if not row.ok]
     if failed:
         print(f"{len(failed)} of {len(rows)} outputs differ from torch eager")

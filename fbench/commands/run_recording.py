@@ -5,6 +5,7 @@ finish it (docs/crash-safety.md)."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import signal
 import sys
@@ -317,12 +318,14 @@ def _print_table(path: Path) -> None:
 
     A --layers-sweep run prints the depth table instead (`fbench depth` on the file)."""
     from bench.results import read_result
+    from fbench.commands import output_width
     from fbench.commands.show import render_run
 
     result = read_result(path)
+    width = output_width(argparse.Namespace())  # fitted; `fbench show --wide` for the rest
     if len({row.layers for row in result.rows}) > 1:
         from fbench.commands.depth import render_depth
 
-        print(render_depth(result.rows))
+        print(render_depth(result.rows, width=width))
         return
-    print(render_run(result))
+    print(render_run(result, width=width))

@@ -25,6 +25,8 @@ from reports.roofline.maths import (
 from reports.roofline.plot import plot_roofline
 from reports.roofline.report import (
     ROOFLINE_HEADERS,
+    roofline_export,
+    roofline_report,
     roofline_table,
     roofline_text,
     summary_sentence,
@@ -45,8 +47,10 @@ __all__ = [
     "operator_summaries",
     "plot_roofline",
     "ridge_point",
+    "roofline_export",
     "roofline_point",
     "roofline_points",
+    "roofline_report",
     "roofline_table",
     "roofline_text",
     "summary_sentence",

@@ -243,7 +243,7 @@ def ceiling_lines(
     bandwidth_name = calibration.bandwidth_ceiling.name
     lines = [
         (
-            f"roofline: {compute_name} {compute:.1f} GMAC/s, {bandwidth_name} {bandwidth:.1f} GB/s",
+            f"roofline: {compute_name} {compute:.1f} G/s, {bandwidth_name} {bandwidth:.1f} GB/s",
             xs,
             [attainable_gflops_per_s(x, compute, bandwidth) for x in xs],
         )
