@@ -78,7 +78,7 @@ def test_run_table_time_budget_in_bench_toml(tmp_path):
 def test_a_minute_for_table1_keeps_every_row_and_fits():
     timing = TimingConfig()  # the default: 6 processes, 6 s a row
     plan = budget.plan(60.0, elapsed_s=3.0, rows=16, timing=timing, worker_start_s=2.6)
-    available = 60.0 - 3.0 - budget.RESERVE_S
+    available = 60.0 - 3.0 - budget.reserve_s(60.0)
     assert 1 <= plan.processes < 6
     fixed = plan.estimates["fixed_s"]
     assert fixed <= budget.FIXED_SHARE * available

@@ -22,8 +22,18 @@ from typing import Any
 from bench.config import TimingConfig
 from bench.errors import FbenchError
 
-# Writing the result file, printing the table, exiting: kept out of the measuring time.
+# Writing the result file, printing the table, the last worker's and this process's exits:
+# kept out of the measuring time, at least this long, or this share of the budget (a slow
+# board's interpreters exit slowly: 2% left an emulated A72's 240 s run 6 s over, the
+# worker's exit taking 4 s of it).
 RESERVE_S = 2.0
+RESERVE_SHARE = 0.05
+
+
+def reserve_s(budget_s: float) -> float:
+    return max(RESERVE_S, RESERVE_SHARE * budget_s)
+
+
 # Building one row before it is timed (the stack, fvcore's count, the backend), per process:
 # about 0.1-0.3 s for Table 1's rows with torch on a 2-core VM; the larger, to be safe.
 BUILD_ROW_S = 0.3
@@ -104,7 +114,7 @@ def plan(
     when even one process per row does not fit.
     """
     processes_wanted = timing.processes if timing.method == "adaptive" else 1
-    available = budget_s - elapsed_s - RESERVE_S
+    available = budget_s - elapsed_s - reserve_s(budget_s)
     round_s = max(timing.round_s, round_floor_s)
 
     def fixed(processes: int) -> float:
@@ -116,7 +126,7 @@ def plan(
         return processes * MIN_ROUNDS * (rows + 1) * round_s
 
     if fixed(1) + least_sampling(1) > available:
-        needed = elapsed_s + RESERVE_S + fixed(1) + least_sampling(1)
+        needed = elapsed_s + reserve_s(budget_s) + fixed(1) + least_sampling(1)
         raise FbenchError(
             f"--time-budget {format_seconds(budget_s)} cannot hold one process per row: "
             f"{rows} row(s) need about {needed:.0f} s (start-up {elapsed_s:.1f} s, building and "

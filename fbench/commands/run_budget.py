@@ -65,5 +65,5 @@ def plan_budget(
     import_s = torch_import_s()
     elapsed = elapsed_s(command_started)
     chosen = budget.plan(budget_s, elapsed, rows, config.timing, import_s)
-    stop_at = time.time() - elapsed + budget_s - budget.RESERVE_S
+    stop_at = time.time() - elapsed + budget_s - budget.reserve_s(budget_s)
     return replace(config, timing=chosen.timing(config.timing)), chosen, stop_at

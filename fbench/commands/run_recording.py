@@ -270,7 +270,10 @@ def _finish(store: RunStore, planned: int, show_table: bool, stop_at: float | No
         cause = f"; {died[-1]['message']}" if died else ""
         if stop_at is not None and not died:
             budget_s = store.result.extra["time_budget"]["budget_s"]
-            cause = f"; the time budget of {budget_s:g} s ran out (the progress above says why)"
+            cause = (
+                f"; the time budget of {budget_s:g} s ran out before every row had all its "
+                "processes (a device still cooling measures nothing more)"
+            )
         raise IncompleteError(
             f"incomplete: {len(short)} row(s) timed in fewer than {planned} processes and "
             f"{missing} not timed{cause}; the finished processes are kept in {store.path}; "
