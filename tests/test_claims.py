@@ -311,6 +311,15 @@ def test_roofline_claim_and_a_calibration_of_another_dtype_or_device():
             for name, c in calibration.ceilings.items()
         },
     )
+    # Without conv probes (a /1 calibration) the roof is a GEMM's, which a convolution
+    # library's kernels may beat: no verdict, and what to do about it.
+    result = by_claim(check_claims([run], {"cpu": low}), "under-roof", "cpu")
+    assert result.verdict == NOT_MEASURED
+    assert "the calibration has no conv probes" in result.reason
+    assert "fbench calibrate --device cpu" in result.reason
+    # With them, a row above the roof is a failure of the calibration to bound the data.
+    conv = dataclasses.replace(low.ceilings["gemm"], name="conv")
+    low = dataclasses.replace(low, ceilings={**low.ceilings, "conv": conv})
     result = by_claim(check_claims([run], {"cpu": low}), "under-roof", "cpu")
     assert result.verdict == FAILS and "ceiling too low" in result.reason
 

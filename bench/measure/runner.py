@@ -384,7 +384,8 @@ def _interleaved(
                     estimates.append((row.plan.label, summary))
         active = still_active
         round_took = time.monotonic() - round_began
-        emit(RoundFinished(round_number, estimates, count.done, count.total))
+        left_s = sum(max(settings.max_row_s - row.sampled_s, 0.0) for row in active)
+        emit(RoundFinished(round_number, estimates, count.done, count.total, left_s=left_s))
 
 
 BUDGET_NOTE = "sampling stopped at the time budget's deadline"

@@ -26,13 +26,16 @@ its 95% interval and status).
   fbench plot roofline RESULT...    the operators on the device's measured roofline (needs a
                                     calibration: fbench calibrate --device ...)
 
-A marker's fill is its row's status (filled: ok; pale: imprecise; grey:
-disturbed); failed rows are counted in the caption, not drawn. The caption names each run
+An operator has one colour and marker in every figure (from the operator registry). A
+marker's fill is its row's status (filled: ok; pale: imprecise; grey: disturbed); failed
+rows are counted in the caption, not drawn. Bars, just right of each marker, are the 95%
+interval. The caption names each run
 (device, backend, batch, dtype, method). --paper adds the paper's points as hollow markers
-(Table 1, or Table 3 with FLOPS derived as FLOPs / latency), each joined to the measured
-point it corresponds to. PREFIX defaults to <results-dir>/plots/<kind>-<first run id>
-when that id has the form fbench makes (YYYYMMDD-HHMMSS-device-backend) and every file
-lands inside --results-dir, symlinks resolved; else give --output."""
+(Table 1, or Table 3 with FLOPS derived as FLOPs / latency), each joined by a dotted line
+to the measured point it corresponds to. PREFIX defaults to
+<results-dir>/plots/<kind>-<first run id> when that id has the form fbench makes
+(YYYYMMDD-HHMMSS-device-backend) and every file lands inside --results-dir, symlinks
+resolved; else give --output."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -25,7 +25,8 @@ roofline's attainable FLOPS (G/s) at that intensity, the measured FLOPS as a
 fraction of it and of the compute ceiling (the best of the GEMM and conv probes), the
 bandwidth the row achieved, whether it is memory- or compute-bound, and "ceiling too low"
 where the row's 95% interval lies wholly above the roof's: the calibration did not find the
-device's ceiling there. With --plot, also the log-log roofline plot (PNG, SVG, CSV).
+device's ceiling there. With --plot, also the roofline picture (PNG and SVG: the drawing of
+fbench plot roofline) and this table as PREFIX.csv.
 
 The ceilings come from --calibration FILE (one per device), else from the calibration the
 run recorded, else from calibrations/ by the run's device identity (fbench calibrate).
@@ -47,7 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--plot",
         metavar="PREFIX",
         type=Path,
-        help="also write the roofline plot to PREFIX.png, PREFIX.svg and PREFIX.csv",
+        help="also draw the roofline (as fbench plot roofline) to PREFIX.png and PREFIX.svg, "
+        "with the table as PREFIX.csv",
     )
     add_table_output(
         parser,
@@ -69,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from bench.errors import FbenchError
     from bench.results import load_results
     from reports.render import render
-    from reports.roofline import plot_roofline, roofline_export, roofline_points, roofline_report
+    from reports.roofline import roofline_export, roofline_points, roofline_report
     from reports.tidy import MACHINE_FORMATS, export
 
     summary_format(args)
@@ -90,8 +92,11 @@ def run(args: argparse.Namespace) -> int:
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     if args.plot:
+        from reports.plots import plot_roofline, run_caption
+
+        captions = list(dict.fromkeys(run_caption(run) for run in runs))
         try:
-            written = plot_roofline(rows, calibrations, args.plot)
+            written = plot_roofline(rows, calibrations, args.plot, captions)
         except OSError as error:
             raise cannot_write_output(args.plot, error) from None
         for path in written:

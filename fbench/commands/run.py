@@ -272,7 +272,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "per row and cool-down waits are chosen to fit it, and it says what precision that "
         "allows (default: [run] time_budget in bench.toml, else none)",
     )
-    parser.add_argument("--no-table", action="store_true", help="do not print Table 1 at the end")
+    parser.add_argument(
+        "--no-table",
+        action="store_true",
+        help="print one summary line (state, rows by status, file) instead of Table 1",
+    )
+    parser.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="no progress on stderr (errors still are)",
+    )
     add_results_dir(parser)
 
 
@@ -298,7 +308,7 @@ def _run(args: argparse.Namespace) -> int:
                 f"--resume continues a stored run with its own configuration; drop "
                 f"{', '.join(given)}"
             )
-        return resume_run(args.resume, results_dir, show_table=not args.no_table)
+        return resume_run(args.resume, results_dir, show_table=not args.no_table, quiet=args.quiet)
 
     overrides = config_module.Overrides(
         device=args.device,
@@ -349,4 +359,5 @@ def _run(args: argparse.Namespace) -> int:
         show_table=not args.no_table,
         calibration=args.calibration,
         budget=budget,
+        quiet=args.quiet,
     )

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from bench.measure.budget import BudgetPlan
     from bench.measure.processes import Checkpoint
     from bench.plan.rows import RowPlan
-    from bench.results import ResultRow, RunStore
+    from bench.results import ResultRow, RunResult, RunStore
     from devices import DeviceSession
 
 
@@ -82,6 +82,7 @@ def measure_new_run(
     show_table: bool,
     calibration: str | None = None,
     budget: tuple[BudgetPlan, float] | None = None,
+    quiet: bool = False,
 ) -> int:
     """A new run's file, measured; `budget`: a time budget's plan (its timing already in
     `config`) and the measuring deadline (time.time()), both stored in the run."""
@@ -119,12 +120,13 @@ def measure_new_run(
             done_before=0,
             show_table=show_table,
             stop_at=budget[1] if budget else None,
+            quiet=quiet,
         )
     finally:
         store.close()
 
 
-def resume_run(reference: str, results_dir: Path, show_table: bool) -> int:
+def resume_run(reference: str, results_dir: Path, show_table: bool, quiet: bool = False) -> int:
     from bench.results import RunStore, now_iso, resolve_path
 
     path = resolve_path(reference, results_dir)
@@ -142,6 +144,8 @@ def resume_run(reference: str, results_dir: Path, show_table: bool) -> int:
             )
             if show_table:
                 _print_table(path)
+            else:
+                print(summary_line(store.result, path))
             return 0
         session = _open_session(config)
         store.update(state="running", resumed=[*stored.resumed, now_iso()])
@@ -153,6 +157,7 @@ def resume_run(reference: str, results_dir: Path, show_table: bool) -> int:
             done_before=len(stored.rows) - len(retimed),
             show_table=show_table,
             retimed=retimed,
+            quiet=quiet,
         )
     finally:
         store.close()
@@ -167,6 +172,7 @@ def _record(
     show_table: bool,
     retimed: list[ResultRow] | None = None,
     stop_at: float | None = None,
+    quiet: bool = False,
 ) -> int:
     from bench.errors import EXIT_INTERRUPTED, IncompleteError
     from bench.measure.entry import measure
@@ -174,13 +180,17 @@ def _record(
     from bench.results import StorageError, json_text
     from fbench.progress import ProgressPrinter
 
-    progress = ProgressPrinter()
+    progress = ProgressPrinter(quiet=quiet)
     total = done_before + len(plans)
     progress.message(
         f"measuring {len(plans)} row(s) on {config.device}/{config.backend} "
         f"({config.timing.method} method) → {store.path}"
     )
     planned = processes_planned(config)
+    # Until the first event: worker processes import torch, or this one builds the rows.
+    progress.status(
+        f"starting process 1/{planned}" if planned > 1 else f"building {len(plans)} row(s)"
+    )
 
     def checkpoint(point: Checkpoint) -> None:
         failures = store.result.worker_failures
@@ -251,10 +261,16 @@ def _record(
     finally:
         session.close()
     progress.close()
-    return _finish(store, planned, show_table, stop_at)
+    return _finish(store, planned, show_table, quiet, stop_at)
 
 
-def _finish(store: RunStore, planned: int, show_table: bool, stop_at: float | None = None) -> int:
+def _finish(
+    store: RunStore,
+    planned: int,
+    show_table: bool,
+    quiet: bool = False,
+    stop_at: float | None = None,
+) -> int:
     """Store the final state of a run whose rows all came back: complete, or incomplete
     (exit 4) when rows or processes are missing (a worker process died)."""
     from bench.errors import IncompleteError
@@ -285,7 +301,10 @@ def _finish(store: RunStore, planned: int, show_table: bool, stop_at: float | No
         raise IncompleteError(f"{error}; finish with: {_resume_command(store)}") from None
     if show_table:
         _print_table(store.path)
-    print(f"stored: {store.path}", file=sys.stderr)
+    else:
+        print(summary_line(store.result, store.path))
+    if not quiet:
+        print(f"stored: {store.path}", file=sys.stderr)
     return 0
 
 
@@ -298,6 +317,22 @@ def _mark_budget(store: RunStore, stop_at: float, ran_out: bool) -> None:
     record.update(left_s=round(stop_at - time.time(), 1), ran_out=ran_out)
     store.result.extra["time_budget"] = record
     _mark(store)
+
+
+def summary_line(result: RunResult, path: Path) -> str:
+    """`run ID: complete, 16 of 16 rows (6 ok, 10 imprecise), stored in PATH`: what
+    `--no-table` prints on stdout, so a script still learns the outcome and the file."""
+    from collections import Counter
+
+    counts = Counter(row.status for row in result.rows)
+    order = ["ok", "imprecise", "disturbed", "failed"]
+    statuses = ", ".join(
+        f"{counts[s]} {s}" for s in [*order, *sorted(set(counts) - set(order))] if counts[s]
+    )
+    return (
+        f"run {result.run_id}: {result.state}, {len(result.rows)} of {result.rows_planned} "
+        f"rows" + (f" ({statuses})" if statuses else "") + f", stored in {path}"
+    )
 
 
 def _resume_command(store: RunStore) -> str:

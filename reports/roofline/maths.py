@@ -14,8 +14,8 @@ Pure arithmetic on result rows and a calibration (reads results, never measures)
   the roof's is marked "ceiling too low" (the calibration did not find the device's real
   ceiling there), in the table and the plot. It is not explained away.
 
-The table, prose and CSV are in reports/roofline/report.py, the plots in
-reports/roofline/plot.py and reports/plots/roofline.py; measured rooflines in docs/roofline.md.
+The table, prose and CSV are in reports/roofline/report.py, the picture in
+reports/plots/roofline.py; measured rooflines in docs/roofline.md.
 """
 
 from __future__ import annotations
