@@ -351,7 +351,8 @@ def _run(args: argparse.Namespace) -> int:
         from fbench.commands.run_budget import plan_budget
 
         config, plan, stop_at = plan_budget(config, budget_s, len(plan_rows(config)), started)
-        print(plan.sentence(), file=sys.stderr)
+        if not args.quiet:
+            print(plan.sentence(), file=sys.stderr)
         budget = (plan, stop_at)
     return measure_new_run(
         config,
