@@ -90,6 +90,7 @@ def measure_in_processes(
     cache_dir: Path | None,
     checkpoint: Callable[[Checkpoint], None] | None = None,
     stored: Sequence[ResultRow] = (),
+    silence_s: float | None = None,
     stop_at: float | None = None,
 ) -> Iterator[ResultRow]:
     """Time `plans` in `config.timing.processes` workers in turn; yield each pooled row.
@@ -102,9 +103,10 @@ def measure_in_processes(
     file never holds less than every finished process. A worker that dies is recorded
     and the run goes on; its rows end short of the planned processes (`--resume` adds
     them). `stored`: rows of an earlier attempt of these plans (`--resume`), whose
-    processes count towards the planned ones. `stop_at` (time.time()): a time budget's
-    deadline; each worker gets its share of the time left (bench/measure/budget.py), and
-    extra workers start only while a worker's time is left.
+    processes count towards the planned ones. A worker silent for `silence_s` seconds once
+    ready (`--row-timeout`) is stopped and counts as dead. `stop_at` (time.time()): a time
+    budget's deadline; each worker gets its share of the time left
+    (bench/measure/budget.py), and extra workers start only while a worker's time is left.
     """
     settings = config.timing
     count = settings.processes
@@ -128,7 +130,7 @@ def measure_in_processes(
 
     try:
         yield from _time_in_workers(
-            plans, config, emit, finished, cache_dir, gathered, save, stop_at
+            plans, config, emit, finished, cache_dir, gathered, save, silence_s, stop_at
         )
     except KeyboardInterrupt:
         # Keep what the finished processes measured (Ctrl-C keeps finished work), marked
@@ -190,6 +192,7 @@ def _time_in_workers(
     cache_dir: Path | None,
     gathered: dict[tuple, list[ResultRow]],
     save: Callable[..., None],
+    silence_s: float | None = None,
     stop_at: float | None = None,
 ) -> Iterator[ResultRow]:
     """The workers, in turn; each row they time goes into `gathered`, failed rows out.
@@ -208,11 +211,11 @@ def _time_in_workers(
     last = planned_turns + count
     index_of = {plan.key(): index for index, plan in enumerate(plan_rows(config))}
     worker_config = replace(config, timing=worker_timing(settings, count))
-    upcoming: WorkerProcess | None = WorkerProcess()
+    upcoming: WorkerProcess | None = WorkerProcess(silence_s=silence_s)
 
     def start_next() -> WorkerProcess:
         nonlocal upcoming
-        upcoming = WorkerProcess()
+        upcoming = WorkerProcess(silence_s=silence_s)
         return upcoming
 
     def wanted_in(turn: int) -> list[Any]:
@@ -250,7 +253,7 @@ def _time_in_workers(
             rows = [index_of[plan.key()] for plan in wanted]
             # Each worker shuffles its rounds differently: no row always follows another.
             request = request_message(worker_config, rows, config.seed + turn, cache_dir, deadline)
-            worker, upcoming = upcoming or WorkerProcess(), None
+            worker, upcoming = upcoming or WorkerProcess(silence_s=silence_s), None
             begin = time.monotonic()
             timed: set[tuple] = set()
             try:
