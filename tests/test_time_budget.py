@@ -170,11 +170,14 @@ def test_a_device_that_never_cools_measures_nothing_hot():
     assert any("time budget reached" in m and "still cooling (75.0 °C" in m for m in said)
 
 
-def test_a_budgeted_run_stores_its_budget_and_what_it_chose(capsys, tmp_path):
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_budgeted_run_stores_its_budget_and_what_it_chose(capsys, tmp_path, processes):
     result = fbench(
         capsys,
         "run",
         "--quick",
+        "--processes",
+        str(processes),
         "--stages",
         "4",
         "--operators",
@@ -186,12 +189,12 @@ def test_a_budgeted_run_stores_its_budget_and_what_it_chose(capsys, tmp_path):
         "--no-table",
     )
     assert result.returncode == 0, result.stderr
-    assert "time budget 5 min: 1 process(es)" in result.stderr
+    assert f"time budget 5 min: {processes} process(es)" in result.stderr
     (path,) = tmp_path.glob("*.json")
     data = json.loads(path.read_text())
     record = data["time_budget"]
     assert record["budget_s"] == 300.0 and record["ran_out"] is False
-    assert record["chose"]["processes"] == data["config"]["timing"]["processes"] == 1
+    assert record["chose"]["processes"] == data["config"]["timing"]["processes"] == processes
     assert 0 < record["left_s"] < 300 and data["state"] == "complete"
 
 
