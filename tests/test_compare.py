@@ -552,3 +552,73 @@ def test_welch_change_is_the_centre_of_its_interval():
             parse_result(current, "b").rows[0].process_medians_ms,
         )
     )
+
+
+# --- baseline save: what may become the reference (issue 24) --------------------------------
+
+
+def test_baseline_save_refuses_disturbed_or_failed_rows_unless_forced(tmp_path):
+    baselines = tmp_path / "new" / "baselines"  # missing, with a missing parent: created
+    data = synthetic_run("hot", 1)
+    mark(data["rows"][0], "disturbed", "throttled", why="throttled before the row")
+    path = write(tmp_path, data)
+    refused = fbench("baseline", "save", str(path), "--baselines-dir", str(baselines))
+    assert_one_line_error(
+        refused, "1 row(s) disturbed or failed (conv 96×56×56 disturbed)", "--force", code=3
+    )
+    assert not baselines.exists()  # nothing written, not even the directory
+
+    forced = fbench("baseline", "save", str(path), "--baselines-dir", str(baselines), "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert "stored with --force although 1 row(s)" in forced.stderr
+    (stored,) = baselines.iterdir()
+    record = json.loads(stored.read_text())["baseline"]
+    assert record["forced"] is True and record["from_run"] == "hot"
+    assert record["rows_not_trusted"] == ["conv 96×56×56 disturbed"]
+    # The stored file still reads as a result, and compare judges against it (exit 3: the
+    # forced row cannot be judged).
+    auto = fbench(
+        "compare",
+        "auto",
+        str(write(tmp_path, synthetic_run("cur", 2))),
+        "--baselines-dir",
+        str(baselines),
+    )
+    assert auto.returncode == 3, auto.stderr
+
+
+def test_baseline_save_records_a_clean_save(tmp_path):
+    saved = fbench(
+        "baseline",
+        "save",
+        str(write(tmp_path, synthetic_run("base", 1))),
+        "--baselines-dir",
+        str(tmp_path / "b"),
+    )
+    assert saved.returncode == 0, saved.stderr
+    (stored,) = (tmp_path / "b").iterdir()
+    assert json.loads(stored.read_text())["baseline"]["forced"] is False
+
+
+def test_baseline_save_names_a_baselines_dir_it_cannot_use(tmp_path):
+    path = write(tmp_path, synthetic_run("base", 1))
+    a_file = tmp_path / "file"
+    a_file.write_text("keep me")
+    for where, words in ((a_file, "not a directory"), (a_file / "sub", "cannot create it")):
+        refused = fbench("baseline", "save", str(path), "--baselines-dir", str(where))
+        assert_one_line_error(refused, f"--baselines-dir {where}: {words}")
+        assert refused.returncode == 2
+    assert a_file.read_text() == "keep me"
+
+
+def test_baselines_dir_expands_a_tilde(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    saved = fbench(
+        "baseline",
+        "save",
+        str(write(tmp_path, synthetic_run("base", 1))),
+        "--baselines-dir",
+        "~/fbench-baselines",
+    )
+    assert saved.returncode == 0, saved.stderr
+    assert len(list((tmp_path / "fbench-baselines").iterdir())) == 1

@@ -137,6 +137,31 @@ class Overrides:
     input_size: int | None = None
 
 
+# `fbench run --time-budget` / [run] time_budget: how long a whole run may take
+# (bench/measure/budget.py plans it). Beyond a day it is a typo, not a budget.
+MAX_TIME_BUDGET_S = 24 * 3600.0
+_DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str | int | float, where: str) -> float:
+    """Seconds from `90`, `90s`, `20m`, `1.5h` (a number alone is seconds); one line naming
+    `where` for anything else, zero, a negative or more than a day."""
+    raw = str(text).strip().lower()
+    unit = raw[-1:] if raw[-1:] in _DURATION_UNITS else "s"
+    number = raw[:-1] if raw[-1:] in _DURATION_UNITS else raw
+    try:
+        value = float(number) * _DURATION_UNITS[unit]
+    except ValueError:
+        value = math.nan
+    if isinstance(text, bool) or not math.isfinite(value) or not number.strip():
+        raise FbenchError(f"{where} expected a duration such as 90, 90s or 20m, got {text!r}")
+    if value <= 0:
+        raise FbenchError(f"{where} must be more than 0 seconds, got {text!r}")
+    if value > MAX_TIME_BUDGET_S:
+        raise FbenchError(f"{where} must be at most 24h, got {text!r}")
+    return value
+
+
 # [compare]: the regression gate's defaults (fbench compare, reports/compare/); the one
 # source for both a bench.toml without [compare] and the report's own defaults.
 COMPARE_DEFAULTS: dict[str, Any] = {

@@ -41,7 +41,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.config import RunConfig, TimingConfig
-from bench.measure.events import Emit, ProcessFinished
+from bench.measure import budget, runner
+from bench.measure.events import Emit, Phase, ProcessFinished
 from bench.measure.pooling import (
     needs_another_process,
     with_process_details,
@@ -90,6 +91,7 @@ def measure_in_processes(
     checkpoint: Callable[[Checkpoint], None] | None = None,
     stored: Sequence[ResultRow] = (),
     silence_s: float | None = None,
+    stop_at: float | None = None,
 ) -> Iterator[ResultRow]:
     """Time `plans` in `config.timing.processes` workers in turn; yield each pooled row.
 
@@ -102,7 +104,9 @@ def measure_in_processes(
     and the run goes on; its rows end short of the planned processes (`--resume` adds
     them). `stored`: rows of an earlier attempt of these plans (`--resume`), whose
     processes count towards the planned ones. A worker silent for `silence_s` seconds once
-    ready (`--row-timeout`) is stopped and counts as dead.
+    ready (`--row-timeout`) is stopped and counts as dead. `stop_at` (time.time()): a time
+    budget's deadline; each worker gets its share of the time left
+    (bench/measure/budget.py), and extra workers start only while a worker's time is left.
     """
     settings = config.timing
     count = settings.processes
@@ -126,7 +130,7 @@ def measure_in_processes(
 
     try:
         yield from _time_in_workers(
-            plans, config, emit, finished, cache_dir, gathered, save, silence_s
+            plans, config, emit, finished, cache_dir, gathered, save, silence_s, stop_at
         )
     except KeyboardInterrupt:
         # Keep what the finished processes measured (Ctrl-C keeps finished work), marked
@@ -154,7 +158,30 @@ def _pooled(
             row.telemetry.get("before") or {}, row.telemetry.get("after") or {}
         )
     ]
-    return with_process_details(worker_rows, settings, problems, planned, reason)
+    pooled = with_process_details(worker_rows, settings, problems, planned, reason)
+    # What each process's telemetry or deadline noted, which pooling's own notes leave out.
+    carried = [
+        f"process {number}: {note}"
+        for number, row in enumerate(worker_rows, 1)
+        for note in row.notes
+        if note == runner.BUDGET_NOTE or note in _telemetry_notes(session, row)
+    ]
+    if carried:
+        pooled = replace(pooled, notes=[*pooled.notes, *carried])
+    coolings = [row.telemetry.get("cooling") for row in worker_rows if row.telemetry.get("cooling")]
+    if coolings:  # every process's waits in the rounds this row was sampled in
+        cooling = {
+            "waits": sum(c["waits"] for c in coolings),
+            "waited_s": round(sum(c["waited_s"] for c in coolings), 1),
+        }
+        pooled = replace(pooled, telemetry={**pooled.telemetry, "cooling": cooling})
+    return pooled
+
+
+def _telemetry_notes(session: Any, row: ResultRow) -> list[str]:
+    return session.telemetry_notes(
+        row.telemetry.get("before") or {}, row.telemetry.get("after") or {}
+    )
 
 
 def _time_in_workers(
@@ -166,6 +193,7 @@ def _time_in_workers(
     gathered: dict[tuple, list[ResultRow]],
     save: Callable[..., None],
     silence_s: float | None = None,
+    stop_at: float | None = None,
 ) -> Iterator[ResultRow]:
     """The workers, in turn; each row they time goes into `gathered`, failed rows out.
 
@@ -200,6 +228,7 @@ def _time_in_workers(
             and needs_another_process(gathered[plan.key()], settings)
         ]
 
+    longest = 0.0  # the longest worker so far: an extra one starts only if that much is left
     try:
         for turn in range(1, last + 1):
             wanted = wanted_in(turn)
@@ -207,13 +236,23 @@ def _time_in_workers(
                 if turn <= planned_turns:
                     continue
                 break
+            deadline = None
+            if stop_at is not None:
+                now = time.time()
+                if turn > planned_turns and stop_at - now < longest:
+                    break  # no time for an extra process
+                if stop_at - now <= 0:
+                    emit(Phase(f"time budget reached: process {turn} of {count} not started"))
+                    break
+                left = planned_turns - turn + 1 if turn <= planned_turns else 1
+                deadline = budget.worker_deadline(now, stop_at, left)
             if turn <= planned_turns:
                 label = f"process {count - planned_turns + turn}/{count}"
             else:
                 label = f"extra process {turn - planned_turns}"
             rows = [index_of[plan.key()] for plan in wanted]
             # Each worker shuffles its rounds differently: no row always follows another.
-            request = request_message(worker_config, rows, config.seed + turn, cache_dir)
+            request = request_message(worker_config, rows, config.seed + turn, cache_dir, deadline)
             worker, upcoming = upcoming or WorkerProcess(silence_s=silence_s), None
             begin = time.monotonic()
             timed: set[tuple] = set()
@@ -234,6 +273,7 @@ def _time_in_workers(
                 emit(ProcessFinished(label, len(timed), time.monotonic() - begin, str(error)))
                 continue
             save("partial")  # stored before it is announced: the line means it is kept
+            longest = max(longest, time.monotonic() - begin)
             emit(ProcessFinished(label, len(wanted), time.monotonic() - begin))
     finally:
         if upcoming is not None:
