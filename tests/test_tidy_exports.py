@@ -185,9 +185,31 @@ def test_every_table_verb_takes_the_same_output_flags(verb):
     assert options["-o"] is options["--output"]
 
 
+def test_devices_takes_format_and_output_but_has_no_summary():
+    options = {
+        a: x for x in _subparser(build_parser(), ("devices",))._actions for a in x.option_strings
+    }
+    assert {"text", "md", "csv", "json"} <= set(options["--format"].choices)
+    assert options["-o"] is options["--output"] and "--summary" not in options
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_devices_export_is_one_record_per_device_and_backend(capsys, fmt):
+    from devices import DEVICES, backends_for
+
+    frame = read(output(capsys, "devices", "--format", fmt), fmt)
+    assert list(frame.columns) == ["device", "backend", "available", "measures", "reason"]
+    pairs = [(device, backend) for device in DEVICES for backend in backends_for(device)]
+    assert list(zip(frame.device, frame.backend, strict=True)) == pairs
+    assert pandas.api.types.is_bool_dtype(frame["available"])
+    assert frame[frame.available].reason.isna().all()  # null where it can run
+    assert frame[~frame.available].reason.notna().all()
+
+
 @pytest.mark.parametrize(
     "argv",
     [
+        ("devices",),
         ("roofline", "--calibration", FX_CALIBRATION, FX["cpu"]),
         ("depth", EX_DEPTH),
         ("show", FX["cpu"]),
