@@ -20,8 +20,8 @@ from tests.conftest import FIXTURES, REPO, assert_one_line_error, fbench
 FX = {device: str(FIXTURES / f"{device}_table1.json") for device in ("cpu", "cuda", "arm")}
 FX_NETWORKS = str(FIXTURES / "cpu_networks.json")
 FX_CALIBRATION = str(FIXTURES / "cpu_calibration.json")
-EX_CPU = str(REPO / "examples/results/20261123-145545-cpu-torch.json")
-EX_DEPTH = str(REPO / "examples/results/20261123-075736-cpu-torch.json")
+EX_CPU = str(REPO / "examples/results/20261206-194033-cpu-torch.json")
+EX_DEPTH = str(REPO / "examples/results/20261206-195531-cpu-torch.json")
 
 ROW_NUMBERS = (
     "batch",
@@ -144,7 +144,7 @@ def test_depth_has_one_record_per_depth_and_no_packed_cells(capsys):
         .any()
     )
     conv = frame[(frame.operator == "conv") & (frame.stage == 1)].set_index("layers")
-    assert conv.loc[1, "latency_ms"] == pytest.approx(2.969, abs=5e-4)
+    assert conv.loc[1, "latency_ms"] == pytest.approx(10.527, abs=5e-4)  # the example file
     line = fits[(fits.operator == "conv") & (fits.stage == 1)]
     assert conv.loc[10, "fitted_latency_ms"] == pytest.approx(
         line.overhead_ms.item() + 10 * line.per_layer_ms.item()
@@ -251,3 +251,14 @@ def test_records_write_missing_values_as_null_and_keep_numbers():
         {"name": "a", "latency_ms": 1.25, "reasons": None, "ok": True},
         {"name": "b", "latency_ms": None, "reasons": None, "ok": False},
     ]
+
+
+@pytest.mark.parametrize(
+    "run", [FX["cpu"], FX_NETWORKS, FX["cuda"]], ids=["cpu", "networks", "cuda"]
+)
+def test_show_md_header_is_a_markdown_list(capsys, run):
+    # Plain lines would run together into one paragraph once rendered.
+    text = output(capsys, "show", "--format", "md", run)
+    header = text.split("\n\n", 1)[0].splitlines()
+    assert len(header) >= 3 and all(line.startswith("- ") for line in header), header
+    assert text.split("\n\n", 1)[1].startswith("| ")
