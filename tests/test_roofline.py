@@ -306,3 +306,27 @@ def test_roofline_text_never_explains_rows_by_cache(fixture_path):
     result = fbench("roofline", str(fixture_path), "--calibration", str(CALIBRATION), "--wide")
     assert result.returncode == 0, result.stderr
     assert "came from cache" not in result.stdout and CEILING_TOO_LOW in result.stdout
+
+
+def test_table1_roofline_heads_are_short_and_say_flops_one_way(capsys):
+    from fbench.cli import main
+
+    cpu, cuda = (str(FIXTURES / f"{device}_table1.json") for device in ("cpu", "cuda"))
+    main(["report", "table1", "--roofline", cpu, cuda])
+    fitted = capsys.readouterr().out
+    assert max(len(line) for line in fitted.splitlines()) <= 100
+    assert "share, the measured FLOPS's share" in " ".join(fitted.split())  # the note
+    from reports.table1.devices import table1_devices  # the column set registered above
+
+    table = table1_devices([read_result(FIXTURES / "cpu_table1.json")], extras=["roofline"])
+    assert table.short_headers[5:] == [
+        "cpu FLOPs/B",
+        "cpu attainable (G/s)",
+        "cpu share",
+        "cpu % of peak",
+        "cpu status",
+    ]
+    main(["report", "table1", "--roofline", "--format", "md", cpu])
+    heads = capsys.readouterr().out.splitlines()[0]
+    assert "cpu attainable FLOPS (G/s)" in heads and "cpu share of compute roof" in heads
+    assert "attainable G/s" not in heads and "GMAC" not in heads
