@@ -425,7 +425,7 @@ def test_welch_interval_excludes_one_exactly_when_the_test_is_significant():
 def test_a_single_process_baseline_is_judged_on_its_calls():
     baseline = synthetic_run("a", 1)  # no per-process medians
     current = multi_process_run("b", 2, [1.0, 1.0, 1.0, 1.0])
-    assert {r.test for r in _runs(baseline, current).rows} == {"mann-whitney"}
+    assert {r.test for r in _runs(baseline, current).rows} == {"bootstrap-medians"}
 
 
 def test_an_imprecise_row_fails_the_gate_only_when_its_whole_interval_is_past_the_threshold():
@@ -524,3 +524,31 @@ def test_compare_of_a_million_samples_a_row_needs_bounded_memory():
     assert interval[0] == pytest.approx(1.10, abs=0.005)
     assert compare_peak < 600e6  # 16e9 before
     assert bootstrap_peak < 40e6  # two sorted copies of 8 MB, and 2000 draws
+
+
+def test_the_bootstrap_change_interval_and_p_are_about_the_ratio_of_medians():
+    base = [1.0 + 0.001 * i for i in range(101)]  # median 1.05
+    same_p = compare.bootstrap_ratio(base, base)[1]
+    assert same_p > 0.5  # the same samples: 1 sits in the middle of the resampled ratios
+    slower = [value * 1.10 for value in base]
+    (low, high), p_value = compare.bootstrap_ratio(base, slower)
+    assert low < 1.10 < high and low > 1.0
+    assert p_value == pytest.approx(2 / 2001)  # no resample at or below 1: (0 + 1) / (B + 1)
+    result = _runs(synthetic_run("a", 1), synthetic_run("b", 2, {"conv 768×7×7": 1.10}))
+    judged = next(r for r in result.rows if r.label == "conv 768×7×7")
+    assert judged.test == "bootstrap-medians"
+    assert judged.ratio_ci95[0] <= judged.change + 1 <= judged.ratio_ci95[1]
+
+
+def test_welch_change_is_the_centre_of_its_interval():
+    baseline = multi_process_run("a", 1, [0.98, 1.00, 1.02, 1.01])
+    current = multi_process_run("b", 2, [1.08, 1.10, 1.12, 1.11])
+    row = _runs(baseline, current).rows[0]
+    low, high = row.ratio_ci95
+    assert row.change + 1 == pytest.approx(math.sqrt(low * high), rel=1e-3)
+    assert row.change + 1 == pytest.approx(
+        compare.statistics.log_mean_ratio(
+            parse_result(baseline, "a").rows[0].process_medians_ms,
+            parse_result(current, "b").rows[0].process_medians_ms,
+        )
+    )

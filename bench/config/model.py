@@ -42,9 +42,10 @@ class TimingConfig:
     official_calls: int = 200  # --method official: the FasterNet script's 200 timed calls
     perf_counters: bool = False  # --perf-counters: cycles, instructions, LLC misses per row
     host_probe: bool = True  # time a fixed GEMM in every round (bench/measure/host_probe.py)
-    # A row whose rounds saw the host probe's 5–95% range move by more than this is
-    # `disturbed` (host_moved): on the project's 2-core VMs a run's range is usually a few
-    # percent (docs/methodology.md, step 9), so 10% is a host that changed speed mid-row.
+    # A row is `disturbed` (host_moved) when, within one process, the host probe's sustained
+    # level (a running median of its rounds, so spikes the row's median absorbs do not
+    # count) moved by more than this: how far the row's median could have moved with it
+    # (bench/stats/host_probe.py, docs/methodology.md "Spikes and shifts").
     host_moved_above: float = 0.10
     # Worker processes the adaptive method times every row in, one after another, each
     # with 1/processes of the budget (bench/measure/processes.py): a row's speed varies from one
@@ -143,4 +144,10 @@ COMPARE_DEFAULTS: dict[str, Any] = {
     "alpha": 0.05,
     "host_correction": False,
     "host_tolerance": 0.025,
+    # "plain": each row's own times; "anchors": its time against an anchor timed in the same
+    # rounds (reports/compare/normalised.py). Plain stays the default: benchmarks/noise.py
+    # found fewer false alarms with anchors but no more detections (docs/methodology.md,
+    # "The gate on a noisy host").
+    "gate": "plain",
 }
+GATES = ("plain", "anchors")

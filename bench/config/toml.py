@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.config.model import COMPARE_DEFAULTS
+from bench.config.model import COMPARE_DEFAULTS, GATES
 from bench.errors import FbenchError, did_you_mean, read_user_file
 
 DEFAULT_CONFIG_FILE = "bench.toml"
@@ -94,7 +94,7 @@ def typed_table(
 
 
 def compare_settings(raw: Mapping[str, Any], source: str) -> dict[str, Any]:
-    """[compare] threshold (smallest change reported), alpha (Mann–Whitney level) and the
+    """[compare] threshold (smallest change reported), alpha (the tests' level) and the
     host-speed correction (reports/compare/host.py): on/off and how far it may stray from the
     probe."""
     where = f"{source}: [compare]"
@@ -103,6 +103,10 @@ def compare_settings(raw: Mapping[str, Any], source: str) -> dict[str, Any]:
         value = settings[key]
         if not 0 < value < 1:
             raise FbenchError(f"{where} {key} must be in (0, 1) (0.05 = 5%), got {value}")
+    if settings["gate"] not in GATES:
+        raise FbenchError(
+            f"{where} gate must be one of {', '.join(GATES)}, got {settings['gate']!r}"
+        )
     return settings
 
 

@@ -63,6 +63,12 @@ class _Row:
     rounds: int = 0
     probe_ms: list[float] = field(default_factory=list)  # host probe median, per round sampled
     probe_failure: dict[str, Any] | None = None  # the probe failed while this row was active
+    # Per round sampled (from `first_round` on, consecutive): the row's median and the copy
+    # anchor's, for estimates paired in time (bench/stats/paired.py).
+    first_round: int | None = None
+    round_ms: list[float] = field(default_factory=list)
+    copy_ms: list[float] = field(default_factory=list)
+    copy_failure: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
 
     # Wall time spent sampling. Not sum(samples_s): a device that times blocks of calls
@@ -169,7 +175,7 @@ def _finish(row: _Row, session: Any, settings: TimingConfig, converged: bool) ->
     causes = [(row_status.problem_code(problem), str(problem)) for problem in problems]
     if row.warmup.get("settled") is False and row_status.unsettled_disturbs(settings.warmup_max_s):
         causes.append((row_status.WARMUP_UNSETTLED, row.notes[0] if row.notes else ""))
-    moved = probe_stats.moved_words(row.probe_ms, settings.host_moved_above)
+    moved = probe_stats.moved_words([row.probe_ms], settings.host_moved_above)
     if moved:
         causes.append((row_status.HOST_MOVED, moved))
     interval = []
@@ -199,10 +205,32 @@ def _finish(row: _Row, session: Any, settings: TimingConfig, converged: bool) ->
         rounds=row.rounds,
         sampled_s=round(row.sampled_s, 4),
         telemetry={"before": row.telemetry_before, "after": telemetry_after},
-        host_probe=host_probe.record(row.probe_ms, row.probe_failure),
+        host_probe=host_probe.record(
+            row.probe_ms, row.probe_failure, probe_stats.drift([row.probe_ms])
+        ),
+        round_medians=[_round_record(row)] if row.round_ms else None,
         started=row.started,
         finished=now_iso(),
     )
+
+
+def _round_record(row: _Row) -> dict[str, Any]:
+    """This process's per-round medians of the row and of the anchors timed in the same
+    rounds (the anchors' lists stop where an anchor failed: its `failure` says where)."""
+    record: dict[str, Any] = {
+        "first_round": row.first_round or 1,
+        "row_ms": [round(value, 6) for value in row.round_ms],
+        "gemm_ms": [round(value, 6) for value in row.probe_ms],
+        "copy_ms": [round(value, 6) for value in row.copy_ms],
+    }
+    failures = {
+        name: failure
+        for name, failure in (("gemm", row.probe_failure), ("copy", row.copy_failure))
+        if failure is not None
+    }
+    if failures:
+        record["anchor_failures"] = failures
+    return record
 
 
 def _hardware_counters(row: _Row, settings: TimingConfig) -> dict[str, Any]:
@@ -305,6 +333,7 @@ def _interleaved(
     # Shuffled each round (fixed seed: reproducible) so no row always follows the same one.
     order = random.Random(order_seed)
     probe = _start_probe(session, settings, config.seed, emit, rows) if rows else None
+    copy = _start_copy(session, settings, config.seed, emit, rows) if rows else None
     active = list(rows)
     # One untimed call of every row, in a shuffled order, before the first timed round: each
     # row's warm-up came before the other rows were built and warmed, so its first call in
@@ -325,10 +354,21 @@ def _interleaved(
             emit(Phase(f"waited for the device: {waited}"))
         scheduled = active if settings.schedule == "interleaved" else active[:1]
         sampled = []
-        probe_ms = None
-        # The probe (None in the list) takes its slice at a random place in the round.
-        slots = [*scheduled, None] if probe else list(scheduled)
+        probe_ms = copy_ms = None
+        # The anchors (None: the GEMM probe, _COPY: the copy) take their slices at random
+        # places in the round, like rows.
+        slots = [*scheduled, *[None] * bool(probe), *[_COPY] * bool(copy)]
         for row in order.sample(slots, len(slots)):
+            if row is _COPY:
+                try:
+                    copy_ms = host_probe.sample_copy(copy, session, settings)
+                except Exception as error:  # an anchor is context: stop it, keep measuring
+                    copy = None
+                    emit(Phase(f"copy anchor off: {one_line(error)}"))
+                    failure = probe_stats.failure_record(round_number, one_line(error))
+                    for other in active:
+                        other.copy_failure = failure
+                continue
             if row is None:
                 try:
                     probe_ms = host_probe.sample(probe, session, settings)
@@ -342,16 +382,23 @@ def _interleaved(
                 continue
             try:
                 begin = time.perf_counter()
-                row.samples_s.extend(session.measure(row.call, budget_s=settings.round_s))
+                calls_s = session.measure(row.call, budget_s=settings.round_s)
                 row.sampled_s += time.perf_counter() - begin
+                row.samples_s.extend(calls_s)
                 row.rounds += 1
+                if calls_s:
+                    row.first_round = row.first_round or round_number
+                    row.round_ms.append(timing.median(calls_s) * 1000.0)
                 sampled.append(row)
             except Exception as error:
                 active.remove(row)
                 yield finished(_failed(row.plan, "adaptive", error, row.started))
-        if probe_ms is not None:
-            for row in sampled:
+        for row in sampled:
+            # An anchor's list stays a prefix of the row's rounds: it stops when it fails.
+            if probe_ms is not None and len(row.probe_ms) == len(row.round_ms) - 1:
                 row.probe_ms.append(probe_ms)
+            if copy_ms is not None and len(row.copy_ms) == len(row.round_ms) - 1:
+                row.copy_ms.append(copy_ms)
         # One summary per row and round serves both the stopping rule and the progress line.
         still_active, estimates = [], []
         for row in active:
@@ -366,6 +413,25 @@ def _interleaved(
         active = still_active
         left_s = sum(max(settings.max_row_s - row.sampled_s, 0.0) for row in active)
         emit(RoundFinished(round_number, estimates, count.done, count.total, left_s=left_s))
+
+
+_COPY = object()  # the copy anchor's slot in a round
+
+
+def _start_copy(
+    session: Any, settings: TimingConfig, seed: int, emit: Emit, rows: Sequence[_Row] = ()
+) -> Callable[[], object] | None:
+    """The bandwidth anchor, warmed; on with the host probe (`[timing] host_probe`). None
+    (and the failure, round 0, on `rows`) if it cannot run: it is context, not the run."""
+    if not settings.host_probe:
+        return None
+    try:
+        return host_probe.start(session, settings, seed, kind="copy")
+    except Exception as error:
+        emit(Phase(f"copy anchor off: {one_line(error)}"))
+        for row in rows:
+            row.copy_failure = probe_stats.failure_record(0, one_line(error))
+        return None
 
 
 def _start_probe(
