@@ -18,9 +18,9 @@ DESCRIPTION = """\
 Measure the ceilings a roofline needs, under the same thread and pinning rules as
 `fbench run` (one thread pinned to one core on the CPU, by default). Each ceiling is the
 best of a small sweep of probes, and every probe is stored:
-  gemm          dense n×n×n matrix products (CPU: n = 256, 512, 1024, 2048), GMAC/s
+  gemm          dense n×n×n matrix products (CPU: n = 256, 512, 1024, 2048), FLOPS (G/s)
   conv          chained dense 3×3 convolutions at Table 1 shapes through conv2d (oneDNN
-                on a CPU, cuDNN on a GPU: the operators' own library), GMAC/s
+                on a CPU, cuDNN on a GPU: the operators' own library), FLOPS (G/s)
   memory_copy   streaming copies of two buffer sizes, GB/s counting reads + writes
   memory_triad  a = b + s·c on the largest buffers, GB/s (2 reads + 1 write)
   cache_copy    a copy whose buffers fit in half the L2 cache, GB/s (where L2 is known)
