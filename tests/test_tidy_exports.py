@@ -197,9 +197,31 @@ def test_every_table_verb_takes_the_same_output_flags(verb):
     assert options["-o"] is options["--output"]
 
 
+def test_devices_takes_format_and_output_but_has_no_summary():
+    options = {
+        a: x for x in _subparser(build_parser(), ("devices",))._actions for a in x.option_strings
+    }
+    assert {"text", "md", "csv", "json"} <= set(options["--format"].choices)
+    assert options["-o"] is options["--output"] and "--summary" not in options
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_devices_export_is_one_record_per_device_and_backend(capsys, fmt):
+    from devices import DEVICES, backends_for
+
+    frame = read(output(capsys, "devices", "--format", fmt), fmt)
+    assert list(frame.columns) == ["device", "backend", "available", "measures", "reason"]
+    pairs = [(device, backend) for device in DEVICES for backend in backends_for(device)]
+    assert list(zip(frame.device, frame.backend, strict=True)) == pairs
+    assert pandas.api.types.is_bool_dtype(frame["available"])
+    assert frame[frame.available].reason.isna().all()  # null where it can run
+    assert frame[~frame.available].reason.notna().all()
+
+
 @pytest.mark.parametrize(
     "argv",
     [
+        ("devices",),
         ("roofline", "--calibration", FX_CALIBRATION, FX["cpu"]),
         ("depth", EX_DEPTH),
         ("show", FX["cpu"]),
@@ -241,3 +263,14 @@ def test_records_write_missing_values_as_null_and_keep_numbers():
         {"name": "a", "latency_ms": 1.25, "reasons": None, "ok": True},
         {"name": "b", "latency_ms": None, "reasons": None, "ok": False},
     ]
+
+
+@pytest.mark.parametrize(
+    "run", [FX["cpu"], FX_NETWORKS, FX["cuda"]], ids=["cpu", "networks", "cuda"]
+)
+def test_show_md_header_is_a_markdown_list(capsys, run):
+    # Plain lines would run together into one paragraph once rendered.
+    text = output(capsys, "show", "--format", "md", run)
+    header = text.split("\n\n", 1)[0].splitlines()
+    assert len(header) >= 3 and all(line.startswith("- ") for line in header), header
+    assert text.split("\n\n", 1)[1].startswith("| ")
