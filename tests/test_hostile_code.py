@@ -175,3 +175,38 @@ def test_a_worker_that_exits_0_before_its_rows_are_done_is_a_death_in_any_mode()
     )
     with pytest.raises(ProcessLookupError):  # its process group went with it
         os.killpg(worker._process.pid, 0)
+
+
+def test_with_processes_2_an_operator_ending_its_workers_fails_only_its_rows(tmp_path):
+    # Before, each of the two workers died in turn and dwconv went untimed; now the killed
+    # operator's rows fail (the one-process rule) and dwconv gets both processes.
+    results = tmp_path / "r"
+    evil = f"evil={OPS}:make_killed:after=300"  # past the check, in the first worker
+    result = fbench(
+        *RUN, "--processes", "2", "--pin-core", "none", "--operators", "dwconv",
+        "--operator", evil, "--results-dir", str(results),
+    )  # fmt: skip
+    assert result.returncode == 4, result.stderr
+    assert "Traceback" not in result.stderr and "the run goes on" in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("fbench run: error: 1 of 2 row(s) failed and were not measured")
+    assert "killed by SIGKILL" in last
+    path, stored, data = _only_result(results)
+    assert stored.state == "complete"
+    (failure,) = data["worker_failures"]  # one worker: the turn was taken again
+    assert failure["signal"] == "SIGKILL" and failure["last_activity"]
+    rows = _rows(stored)
+    assert rows["evil"].status == "failed" and "killed by SIGKILL" in rows["evil"].error
+    assert rows["dwconv"].status != "failed" and len(rows["dwconv"].processes) >= 2
+
+    # Nothing left to time, a row failed: --resume ends as the run did, exit 4 and the count.
+    again = fbench("run", "--resume", str(path), "--no-table")
+    assert again.returncode == 4, again.stderr
+    assert "nothing to resume" in again.stderr
+    assert (
+        again.stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            "fbench run: error: 1 of 2 row(s) failed and were not measured (first: evil 8×8×8"
+        )
+    )

@@ -24,12 +24,16 @@ The messages and the parent's end of the conversation are bench/measure/protocol
 
 Nothing finished is lost (docs/crash-safety.md): after every worker the run's file gets the
 pooled rows of all processes so far (`Checkpoint`: state `partial`), so killing the parent
-at any moment leaves every finished process. A worker that dies (a signal, a non-zero exit)
-is recorded (`worker_failure`) and the run goes on with the next; its rows end short of a
-process. On Ctrl-C or SIGTERM the rows that at least one worker finished are stored. Rows
-timed in fewer processes than planned are `disturbed` (reason `interrupted`), with a note
-saying in how many, and `--resume` gives them the missing processes (pooling.worker_rows_of
-rebuilds the per-process rows of a stored row).
+at any moment leaves every finished process. A worker that dies (a signal, any exit before
+its rows are done) is recorded (`worker_failure`) and the run goes on with the next. When
+the user's code was running (a custom operator or zoo model: bench/measure/isolated.py's
+`culprits_of`), its rows fail, as in one process, and the other rows get the dead worker's
+turn again, so they end with every planned process; otherwise (fbench's own code: an
+out-of-memory kill, say) the turn is lost and its rows end short of a process. On Ctrl-C or
+SIGTERM the rows that at least one worker finished are stored. Rows timed in fewer
+processes than planned are `disturbed` (reason `interrupted`), with a note saying in how
+many, and `--resume` gives them the missing processes (pooling.worker_rows_of rebuilds the
+per-process rows of a stored row).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from typing import Any
 
 from bench.config import RunConfig, TimingConfig
 from bench.measure.events import Emit, ProcessFinished
+from bench.measure.isolated import culprits_of, ended_row, is_user_code, worker_failure
 from bench.measure.pooling import (
     needs_another_process,
     with_process_details,
@@ -50,7 +55,7 @@ from bench.measure.pooling import (
 )
 from bench.measure.protocol import WorkerDied, WorkerProcess, request_message
 from bench.plan.rows import plan_rows
-from bench.results import ResultRow, now_iso
+from bench.results import ResultRow
 from bench.results import status as row_status
 
 
@@ -62,22 +67,6 @@ class Checkpoint:
     processes_finished: int  # how many of the planned processes every row has had
     processes_planned: int
     failure: dict[str, Any] | None = None  # a worker that has just died (WorkerFailure)
-
-
-def worker_failure(
-    error: WorkerDied, number: int, label: str, unfinished: Sequence[str]
-) -> dict[str, Any]:
-    """The run record's entry for a worker that died (`RunResult.worker_failures`)."""
-    return {
-        "process": number,
-        "label": label,
-        "exit_code": error.exit_code,
-        "signal": error.signal_name,
-        "last_activity": error.activity,
-        "rows_unfinished": list(unfinished),
-        "message": str(error),
-        "at": now_iso(),
-    }
 
 
 def measure_in_processes(
@@ -200,8 +189,10 @@ def _time_in_workers(
             and needs_another_process(gathered[plan.key()], settings)
         ]
 
+    turn = 0
     try:
-        for turn in range(1, last + 1):
+        while turn < last:
+            turn += 1
             wanted = wanted_in(turn)
             if not wanted:
                 if turn <= planned_turns:
@@ -229,9 +220,20 @@ def _time_in_workers(
                             replace(row, processes=[{"hash_seed": worker.hash_seed}])
                         )
             except WorkerDied as error:
-                unfinished = [plan.label for plan in wanted if plan.key() not in timed]
-                save("partial", worker_failure(error, turn, label, unfinished))
+                unfinished = [plan for plan in wanted if plan.key() not in timed]
+                labels = [plan.label for plan in unfinished]
+                save("partial", worker_failure(error, turn, label, labels))
                 emit(ProcessFinished(label, len(timed), time.monotonic() - begin, str(error)))
+                culprits = [
+                    plan for plan in culprits_of(unfinished, error.activity) if is_user_code(plan)
+                ]
+                for plan in culprits:  # the one-process rule: the user's code fails its rows
+                    gathered.pop(plan.key(), None)
+                    yield finished(ended_row(plan, config, error))
+                if culprits and turn <= planned_turns:
+                    # The other rows did nothing wrong: the turn is theirs again. Each
+                    # repeat fails at least one row, so the repeats end.
+                    planned_turns, last = planned_turns + 1, last + 1
                 continue
             save("partial")  # stored before it is announced: the line means it is kept
             emit(ProcessFinished(label, len(wanted), time.monotonic() - begin))
