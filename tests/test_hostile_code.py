@@ -210,3 +210,20 @@ def test_with_processes_2_an_operator_ending_its_workers_fails_only_its_rows(tmp
             "fbench run: error: 1 of 2 row(s) failed and were not measured (first: evil 8×8×8"
         )
     )
+
+
+def test_check_runs_no_custom_operator_in_its_own_process(tmp_path):
+    # `check` builds in fbench's process: an operator whose import exits 5 once made it
+    # exit 5 with no message. Named, it is refused; from the config, left out.
+    config = tmp_path / "bench.toml"
+    config.write_text(
+        '[experiment]\noperators = ["dwconv"]\n\n[[operator]]\nname = "evil"\n'
+        f'factory = "{HOSTILE / "exits_at_import.py"}:make_layer"\n'
+    )
+    check = ["check", "--quick", "--quiet", "--stages", "1", "--config", str(config)]
+    named = fbench(*check, "--operators", "evil")
+    assert_one_line_error(named, "fbench check: error: operator evil is not fbench's")
+    beside = fbench(*check, "--exporters", "torchscript")
+    assert beside.returncode == 0, beside.stderr
+    assert "warning: left out evil: check runs fbench's own operators only" in beside.stderr
+    assert "dwconv" in beside.stdout and "evil" not in beside.stdout
