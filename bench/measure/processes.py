@@ -88,10 +88,12 @@ def measure_in_processes(
 
     After every worker, `checkpoint` gets the pooled rows of the processes so far, so the
     file never holds less than every finished process. A worker that dies is recorded
-    and the run goes on; its rows end short of the planned processes (`--resume` adds
-    them). `stored`: rows of an earlier attempt of these plans (`--resume`), whose
-    processes count towards the planned ones. A worker silent for `silence_s` seconds once
-    ready (`--row-timeout`) is stopped and counts as dead.
+    and the run goes on: the rows whose user code ended it are yielded failed and the
+    others get its turn again; with no user code running, its rows end short of the
+    planned processes (`--resume` adds them). `stored`: rows of an earlier attempt of
+    these plans (`--resume`), whose processes count towards the planned ones. A worker
+    silent for `silence_s` seconds once ready (`--row-timeout`) is stopped and counts as
+    dead.
     """
     settings = config.timing
     count = settings.processes
@@ -159,7 +161,8 @@ def _time_in_workers(
     """The workers, in turn; each row they time goes into `gathered`, failed rows out.
 
     The planned phase gives each row the processes it lacks (all of them in a fresh run),
-    one worker per missing process; a worker that dies costs its turn. Then up to as many
+    one worker per missing process; a worker that dies costs its turn, unless user code
+    ended it (its rows fail, and the turn is taken again for the rest). Then up to as many
     extra workers for the rows `needs_another_process` picks. After every worker, `save`.
 
     Each worker is started while the one before it builds and warms up, so its imports are
