@@ -24,12 +24,16 @@ The messages and the parent's end of the conversation are bench/measure/protocol
 
 Nothing finished is lost (docs/crash-safety.md): after every worker the run's file gets the
 pooled rows of all processes so far (`Checkpoint`: state `partial`), so killing the parent
-at any moment leaves every finished process. A worker that dies (a signal, a non-zero exit)
-is recorded (`worker_failure`) and the run goes on with the next; its rows end short of a
-process. On Ctrl-C or SIGTERM the rows that at least one worker finished are stored. Rows
-timed in fewer processes than planned are `disturbed` (reason `interrupted`), with a note
-saying in how many, and `--resume` gives them the missing processes (pooling.worker_rows_of
-rebuilds the per-process rows of a stored row).
+at any moment leaves every finished process. A worker that dies (a signal, any exit before
+its rows are done) is recorded (`worker_failure`) and the run goes on with the next. When
+the user's code was running (a custom operator or zoo model: bench/measure/isolated.py's
+`culprits_of`), its rows fail, as in one process, and the other rows get the dead worker's
+turn again, so they end with every planned process; otherwise (fbench's own code: an
+out-of-memory kill, say) the turn is lost and its rows end short of a process. On Ctrl-C or
+SIGTERM the rows that at least one worker finished are stored. Rows timed in fewer
+processes than planned are `disturbed` (reason `interrupted`), with a note saying in how
+many, and `--resume` gives them the missing processes (pooling.worker_rows_of rebuilds the
+per-process rows of a stored row).
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from typing import Any
 from bench.config import RunConfig, TimingConfig
 from bench.measure import budget, runner
 from bench.measure.events import Emit, Phase, ProcessFinished
+from bench.measure.isolated import culprits_of, ended_row, is_user_code, worker_failure
 from bench.measure.pooling import (
     needs_another_process,
     with_process_details,
@@ -51,7 +56,7 @@ from bench.measure.pooling import (
 )
 from bench.measure.protocol import WorkerDied, WorkerProcess, request_message
 from bench.plan.rows import plan_rows
-from bench.results import ResultRow, now_iso
+from bench.results import ResultRow
 from bench.results import status as row_status
 
 
@@ -63,22 +68,6 @@ class Checkpoint:
     processes_finished: int  # how many of the planned processes every row has had
     processes_planned: int
     failure: dict[str, Any] | None = None  # a worker that has just died (WorkerFailure)
-
-
-def worker_failure(
-    error: WorkerDied, number: int, label: str, unfinished: Sequence[str]
-) -> dict[str, Any]:
-    """The run record's entry for a worker that died (`RunResult.worker_failures`)."""
-    return {
-        "process": number,
-        "label": label,
-        "exit_code": error.exit_code,
-        "signal": error.signal_name,
-        "last_activity": error.activity,
-        "rows_unfinished": list(unfinished),
-        "message": str(error),
-        "at": now_iso(),
-    }
 
 
 def measure_in_processes(
@@ -101,12 +90,14 @@ def measure_in_processes(
 
     After every worker, `checkpoint` gets the pooled rows of the processes so far, so the
     file never holds less than every finished process. A worker that dies is recorded
-    and the run goes on; its rows end short of the planned processes (`--resume` adds
-    them). `stored`: rows of an earlier attempt of these plans (`--resume`), whose
-    processes count towards the planned ones. A worker silent for `silence_s` seconds once
-    ready (`--row-timeout`) is stopped and counts as dead. `stop_at` (time.time()): a time
-    budget's deadline; each worker gets its share of the time left
-    (bench/measure/budget.py), and extra workers start only while a worker's time is left.
+    and the run goes on: the rows whose user code ended it are yielded failed and the
+    others get its turn again; with no user code running, its rows end short of the
+    planned processes (`--resume` adds them). `stored`: rows of an earlier attempt of
+    these plans (`--resume`), whose processes count towards the planned ones. A worker
+    silent for `silence_s` seconds once ready (`--row-timeout`) is stopped and counts as
+    dead. `stop_at` (time.time()): a time budget's deadline; each worker gets its share of
+    the time left (bench/measure/budget.py), and extra workers start only while a worker's
+    time is left.
     """
     settings = config.timing
     count = settings.processes
@@ -198,7 +189,8 @@ def _time_in_workers(
     """The workers, in turn; each row they time goes into `gathered`, failed rows out.
 
     The planned phase gives each row the processes it lacks (all of them in a fresh run),
-    one worker per missing process; a worker that dies costs its turn. Then up to as many
+    one worker per missing process; a worker that dies costs its turn, unless user code
+    ended it (its rows fail, and the turn is taken again for the rest). Then up to as many
     extra workers for the rows `needs_another_process` picks. After every worker, `save`.
 
     Each worker is started while the one before it builds and warms up, so its imports are
@@ -229,8 +221,10 @@ def _time_in_workers(
         ]
 
     longest = 0.0  # the longest worker so far: an extra one starts only if that much is left
+    turn = 0
     try:
-        for turn in range(1, last + 1):
+        while turn < last:
+            turn += 1
             wanted = wanted_in(turn)
             if not wanted:
                 if turn <= planned_turns:
@@ -268,9 +262,20 @@ def _time_in_workers(
                             replace(row, processes=[{"hash_seed": worker.hash_seed}])
                         )
             except WorkerDied as error:
-                unfinished = [plan.label for plan in wanted if plan.key() not in timed]
-                save("partial", worker_failure(error, turn, label, unfinished))
+                unfinished = [plan for plan in wanted if plan.key() not in timed]
+                labels = [plan.label for plan in unfinished]
+                save("partial", worker_failure(error, turn, label, labels))
                 emit(ProcessFinished(label, len(timed), time.monotonic() - begin, str(error)))
+                culprits = [
+                    plan for plan in culprits_of(unfinished, error.activity) if is_user_code(plan)
+                ]
+                for plan in culprits:  # the one-process rule: the user's code fails its rows
+                    gathered.pop(plan.key(), None)
+                    yield finished(ended_row(plan, config, error))
+                if culprits and turn <= planned_turns:
+                    # The other rows did nothing wrong: the turn is theirs again. Each
+                    # repeat fails at least one row, so the repeats end.
+                    planned_turns, last = planned_turns + 1, last + 1
                 continue
             save("partial")  # stored before it is announced: the line means it is kept
             longest = max(longest, time.monotonic() - begin)

@@ -160,6 +160,9 @@ def resume_run(
                 _print_table(path)
             else:
                 print(summary_line(store.result, path))
+            # As a fresh run ends: 0 only when every row was measured (failed rows are not
+            # retried, so resuming again would not change that).
+            _raise_if_failed(store.result, path)
             return 0
         session = _open_session(config)
         store.update(state="running", resumed=[*stored.resumed, now_iso()])
@@ -337,14 +340,23 @@ def _finish(
         print(summary_line(store.result, store.path))
     if not quiet:
         print(f"stored: {store.path}", file=sys.stderr)
+    _raise_if_failed(result, store.path)
+    return 0
+
+
+def _raise_if_failed(result: RunResult, path: Path) -> None:
+    """Exit 4 with the count of failed rows: a run's exit is 0 only when every row was
+    measured (docs/crash-safety.md, "Exit codes")."""
+    from bench.errors import IncompleteError
+
+    failed = [row for row in result.rows if row.status == "failed"]
     if failed:
         first = failed[0]
         label = f"{first.operator} {first.shape_label}" if not first.network else first.network
         raise IncompleteError(
             f"{len(failed)} of {len(result.rows)} row(s) failed and were not measured "
-            f"(first: {label}: {first.error or first.why}); the run is stored in {store.path}"
+            f"(first: {label}: {first.error or first.why}); the run is stored in {path}"
         )
-    return 0
 
 
 def _mark_budget(store: RunStore, stop_at: float, ran_out: bool) -> None:
