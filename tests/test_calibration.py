@@ -35,6 +35,7 @@ def quick_calibration(tmp_path_factory):
     return result, path
 
 
+@pytest.mark.slow
 def test_quick_calibrate_measures_plausible_positive_ceilings(quick_calibration):
     result, path = quick_calibration
     data = json.loads(path.read_text())
@@ -60,6 +61,7 @@ def test_quick_calibrate_measures_plausible_positive_ceilings(quick_calibration)
     assert "gemm" in result.stdout and "stored:" in result.stderr
 
 
+@pytest.mark.slow
 def test_stored_calibration_loads_back_equal(quick_calibration, tmp_path):
     _, path = quick_calibration
     loaded = read_calibration(path)
@@ -192,6 +194,7 @@ def test_calibration_record_checks_device_and_dtype():
         calibration_record(str(CALIBRATION), "cpu", {}, "bfloat16")
 
 
+@pytest.mark.slow
 def test_run_records_the_calibration_and_roofline_reads_it(tmp_path):
     results = tmp_path / "results"
     run = fbench(
@@ -235,6 +238,7 @@ def test_quick_calibrate_on_cuda_stores_positive_ceilings(tmp_path):
     assert data["ceilings"]["gemm"]["median"] > 0
 
 
+@pytest.mark.slow
 def test_quick_sweep_stores_every_probe_and_the_best_of_each(quick_calibration):
     _, path = quick_calibration
     data = json.loads(path.read_text())

@@ -193,6 +193,7 @@ def test_the_official_method_stays_in_one_process():
         _config(method="official", processes=3)  # asked for both on the command line
 
 
+@pytest.mark.slow
 def test_a_worker_that_fails_is_one_line_naming_the_process():
     config = _config(processes=2)
     config = replace(config, timing=worker_timing(config.timing, 2))
@@ -201,6 +202,7 @@ def test_a_worker_that_fails_is_one_line_naming_the_process():
         list(WorkerProcess().run(request, "process 1/2", lambda event: None, None))
 
 
+@pytest.mark.slow
 def test_the_next_worker_has_imported_before_this_one_samples():
     # Its imports overlap this worker's build and warm-up only, never a timed round.
     config = _config(processes=2, operators=["dwconv"])
@@ -228,6 +230,7 @@ def test_the_next_worker_has_imported_before_this_one_samples():
     assert all(next_ready_at_each_round)
 
 
+@pytest.mark.slow
 def test_a_worker_started_ahead_and_not_needed_exits_quietly():
     worker = WorkerProcess()
     worker.wait_until_ready()
@@ -264,6 +267,7 @@ def test_stopping_a_worker_that_exited_before_reading_its_request_is_quiet(tmp_p
     assert worker._process.stdin.closed and worker._process.stdout.closed
 
 
+@pytest.mark.slow
 def test_each_worker_runs_with_the_hash_seed_the_parent_drew(monkeypatch):
     # Even when the environment fixes one seed for everything (as tox or CI scripts do).
     monkeypatch.setenv("PYTHONHASHSEED", "0")
@@ -308,6 +312,7 @@ def test_real_hash_seeds_are_32_bit_values_that_vary():
     assert len(set(seeds)) > 900
 
 
+@pytest.mark.slow
 def test_a_run_in_two_processes_end_to_end(tmp_path):
     result = fbench(
         "run", "--quick", "--processes", "2", "--operators", "dwconv,pconv", "--stages", "1",
@@ -377,6 +382,7 @@ pin_core = "none"
 """
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_the_worker_and_resume_times_the_rows_in_processes(tmp_path):
     parent, results_dir = start_run(tmp_path, SLOW_CONFIG)
     deadline = time.monotonic() + 120
@@ -404,6 +410,7 @@ def test_ctrl_c_stops_the_worker_and_resume_times_the_rows_in_processes(tmp_path
     assert all(len(row["processes"]) == 2 for row in final["rows"])
 
 
+@pytest.mark.slow
 def test_ctrl_c_after_a_finished_process_keeps_its_rows_as_disturbed(tmp_path):
     parent, results_dir = start_run(tmp_path, SLOW_CONFIG)
     for line in parent.stderr:  # progress lines, one per finished process
