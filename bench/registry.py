@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from bench.errors import FbenchError
+from bench.errors import FbenchError, did_you_mean
 
 T = TypeVar("T")
 
@@ -35,4 +35,5 @@ class Registry(dict[str, T]):
             return self[name]
         except KeyError:
             known = ", ".join(self)
-            raise FbenchError(f"unknown {self.kind} {name!r}; known: {known}") from None
+            hint = did_you_mean(name, self)
+            raise FbenchError(f"unknown {self.kind} {name!r}{hint}; known: {known}") from None

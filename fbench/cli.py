@@ -13,11 +13,19 @@ import errno
 import importlib
 import io
 import os
+import re
 import sys
 from collections.abc import Sequence
 
 import bench
-from bench.errors import EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_USAGE, FbenchError
+from bench.errors import (
+    EXIT_INCOMPLETE,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    FbenchError,
+    did_you_mean,
+)
+from fbench.commands.run_recording import signals_interrupt
 
 COMMANDS = (
     "run",
@@ -45,10 +53,52 @@ Start with:  fbench run --device cpu      then:  fbench show <run-id>"""
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line naming the problem, and exit code 2."""
+    """argparse, but a usage error is one line naming the problem, with the closest name
+    when a verb, flag or choice is mistyped, pointing at the help of the verb that failed
+    (`fbench run --help`), and exit code 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
+        message = _with_suggestion(self, message)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        """Arguments no verb knows are the error of the verb given, not of `fbench`: argparse
+        would report them against the top-level parser and its help."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            _chosen_parser(self, parsed).error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed
+
+
+def _chosen_parser(parser: argparse.ArgumentParser, args: argparse.Namespace):
+    """The innermost verb parser the arguments chose (`fbench report claims` → claims')."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            child = action.choices.get(getattr(args, action.dest, None) or "")
+            if child is not None:
+                return _chosen_parser(child, args)
+    return parser
+
+
+_INVALID_CHOICE = re.compile(r"invalid choice: '([^']*)' \(choose from (.*)\)")
+
+
+def _with_suggestion(parser: argparse.ArgumentParser, message: str) -> str:
+    """The message with " (did you mean 'show'?)" after a mistyped verb, choice
+    (--format jsn) or flag, when a known one is close (difflib)."""
+    choice = _INVALID_CHOICE.search(message)
+    if choice:
+        hint = did_you_mean(choice.group(1), re.findall(r"'([^']*)'", choice.group(2)))
+        end = choice.start(2) - len(" (choose from ")
+        return message[:end] + hint + message[end:]
+    if message.startswith("unrecognized arguments: "):
+        flags = list(parser._option_string_actions)
+        for word in message.removeprefix("unrecognized arguments: ").split():
+            if word.startswith("-"):
+                hint = did_you_mean(word.split("=", 1)[0], flags, most=1)
+                if hint:
+                    return message + hint
+    return message
 
 
 def build_parser() -> ArgumentParser:
@@ -110,6 +160,18 @@ def _silence_stdout() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # SIGTERM (timeout, CI cancellation) ends every verb as Ctrl-C does: exit 130, one line.
+    with signals_interrupt():
+        try:
+            return _main(argv)
+        except KeyboardInterrupt:  # while the flags were parsed: name the verb if given
+            words = list(sys.argv[1:] if argv is None else argv)
+            verb = next((f"fbench {word}" for word in words if word in COMMANDS), "fbench")
+            _say(f"{verb}: interrupted")
+            return EXIT_INTERRUPTED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     _tolerant_streams()
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -16,6 +16,7 @@ Nothing here imports torch or the user's code; operators/custom_build.py loads a
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -80,6 +81,35 @@ class OperatorProblem(Exception):
 # --- parsing the three ways in ----------------------------------------------------------------
 
 
+def check_params(where: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """`params` if a result file can store every value exactly (JSON: strings, booleans,
+    whole numbers, finite numbers, lists and tables of them), else one line naming the key:
+    a TOML date or time is not JSON, and NaN or an infinity would be stored as null while the
+    factory received the number."""
+
+    def check(key: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for inner, item in value.items():
+                check(f"{key}.{inner}", item)
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                check(f"{key}[{index}]", item)
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise FbenchError(
+                f"{where} parameter {key} = {value!r}: not a finite number, which a result "
+                "file cannot store; give a finite number"
+            )
+        elif not isinstance(value, str | bool | int | float):
+            raise FbenchError(
+                f"{where} parameter {key} = {value!s}: a TOML {type(value).__name__}, which a "
+                f'result file cannot store; quote it to pass a string ("{value!s}")'
+            )
+
+    for key, value in params.items():
+        check(key, value)
+    return dict(params)
+
+
 def parse_value(text: str) -> Any:
     """A parameter value as TOML reads it (0.5, 3, true, "x"); a bare word stays a string."""
     try:
@@ -122,7 +152,10 @@ def parse_flag(text: str) -> CustomOperator:
             key, equals, value = item.partition("=")
             if not equals or not key.strip().isidentifier():
                 raise FbenchError(f"{where} parameters must be KEY=VALUE, got {item!r}")
+            if key.strip() in params:  # the last would silently win
+                raise FbenchError(f"{where} parameter {key.strip()} is given twice")
             params[key.strip()] = parse_value(value.strip())
+        check_params(where, params)
         parts = parts[:-1]
     factory = _factory_reference(where, ":".join(parts), None)
     name = (name or factory.rpartition(":")[2]).strip()
@@ -161,6 +194,7 @@ def parse_tables(raw: Any, source: str, base: Path | None) -> tuple[CustomOperat
             raise FbenchError(f"{where} params must be a table")
         where = f"{source}: [[operator]] {table['name']!r}:"
         check_name(where, table["name"])
+        check_params(where, params)
         factory = _factory_reference(where, table["factory"], base)
         operators.append(
             CustomOperator(table["name"], factory, params, origin=f"{source}: [[operator]]")

@@ -17,6 +17,7 @@ from bench.results import ResultRow
 from reports.formatting import fixed, format_fitted_ms, format_share
 from reports.rows import RowPlace, operator_rank, row_place
 from reports.table import Layout, Report, Table
+from reports.tidy import Export, Records
 
 one_decimal, four_decimals = fixed(1), fixed(4)
 
@@ -134,8 +135,8 @@ def depth_fits(rows: Sequence[ResultRow]) -> tuple[list[DepthFit], list[str]]:
 # How to read the depth table, printed under it.
 READING = (
     "latency = overhead + layers × per layer, least squares over the stored medians "
-    "(± the intercept's standard error). GMAC/s per layer: one layer's multiply-adds "
-    "/ per-layer time, the FLOPS with the overhead taken out."
+    "(± the intercept's standard error). FLOPS per layer (G/s): one layer's FLOPs "
+    "(multiply-adds) / per-layer time, the FLOPS with the overhead taken out."
 )
 
 
@@ -150,7 +151,7 @@ def depth_table(fits: Sequence[DepthFit], at_layers: int = 10) -> Table:
         "Per layer (ms)",
         "Overhead (ms)",
         f"Overhead share at {at_layers}",
-        "GMAC/s per layer",
+        "FLOPS per layer (G/s)",
         "R²",
     ]
     rows: list[list[object]] = []
@@ -175,9 +176,75 @@ def depth_table(fits: Sequence[DepthFit], at_layers: int = 10) -> Table:
                 four_decimals(fit.fit.r_squared),
             ]
         )
-    return Table(headers, rows, layout=Layout(align="right", csv_line_end="\r\n"))
+    short = ["Device", "Operator", "Feature map", "Latency (ms) at N layers", "Per layer (ms)"]
+    short += ["Overhead (ms)", f"Share at {at_layers}", "Layer FLOPS (G/s)", "R²"]
+    return Table(
+        headers,
+        rows,
+        layout=Layout(align="right", csv_line_end="\r\n"),
+        short_headers=short,
+        key_columns=3,
+    )
 
 
 def depth_report(fits: Sequence[DepthFit], at_layers: int = 10) -> Report:
     """The depth table with how to read it underneath."""
     return Report(depth_table(fits, at_layers), after=["", READING])
+
+
+# Where a fit stands: the first columns of both depth exports.
+FIT_PLACE_COLUMNS = (
+    "device",
+    "backend",
+    "dtype",
+    "batch",
+    "operator",
+    "stage",
+    "channels",
+    "height",
+    "width",
+)
+# The fitted line of an operator × feature map: per layer, overhead (± its standard error),
+# the overhead's share of a stack `overhead_share_at_layers` deep, FLOPS per layer, R².
+FIT_COLUMNS = (
+    "per_layer_ms",
+    "overhead_ms",
+    "overhead_stderr_ms",
+    "overhead_share",
+    "overhead_share_at_layers",
+    "per_layer_gflops_per_s",
+    "r_squared",
+    "points",
+)
+DEPTH_COLUMNS = (*FIT_PLACE_COLUMNS, "layers", "latency_ms", "fitted_latency_ms", *FIT_COLUMNS)
+DEPTH_SUMMARY_COLUMNS = (*FIT_PLACE_COLUMNS, "min_layers", "max_layers", *FIT_COLUMNS)
+
+
+def _fit_record(fit: DepthFit, at_layers: int) -> dict[str, object]:
+    return {
+        **{name: getattr(fit, name) for name in FIT_PLACE_COLUMNS},
+        "per_layer_ms": fit.per_layer_ms,
+        "overhead_ms": fit.overhead_ms,
+        "overhead_stderr_ms": fit.fit.intercept_stderr,
+        "overhead_share": fit.overhead_share(at_layers),
+        "overhead_share_at_layers": at_layers,
+        "per_layer_gflops_per_s": fit.per_layer_gflops_per_s,
+        "r_squared": fit.fit.r_squared,
+        "points": fit.fit.n,
+    }
+
+
+def depth_export(fits: Sequence[DepthFit], at_layers: int = 10) -> Export:
+    """`fbench depth --format csv|json`: one record per measured depth (its stored median,
+    the fitted line's value there, and the fit's numbers repeated so that one file pivots
+    alone); `--summary`: one record per fit, with the depths it spans."""
+    rows, summary = [], []
+    for fit in fits:
+        record = _fit_record(fit, at_layers)
+        for layers, latency in zip(fit.layers, fit.latencies_ms, strict=True):
+            fitted = fit.fit.intercept + layers * fit.fit.slope
+            rows.append(
+                {**record, "layers": layers, "latency_ms": latency, "fitted_latency_ms": fitted}
+            )
+        summary.append({**record, "min_layers": min(fit.layers), "max_layers": max(fit.layers)})
+    return Export(Records.of(DEPTH_COLUMNS, rows), Records.of(DEPTH_SUMMARY_COLUMNS, summary))

@@ -33,6 +33,11 @@ def networks_table(rows: Sequence[ResultRow], with_paper: bool = True) -> Table:
         formats += [fixed(1), fixed(2), fmt_metric, fixed(2)]
     headers.append("Status")
     formats.append(str)
+    short = ["Network", "Params (M)", "FLOPs (G)", metric, "95% CI", "FLOPS (G/s)"]
+    if with_paper:
+        short += ["Paper params", "Paper FLOPs", f"Paper ({'fps' if throughput else 'ms'})"]
+        short += ["× paper"]
+    short.append("Status")
 
     table3 = paper.table3()
     body: list[list[object]] = []
@@ -61,4 +66,49 @@ def networks_table(rows: Sequence[ResultRow], with_paper: bool = True) -> Table:
     notes = ["FLOPs are multiply-adds (fvcore), as the paper counts them; batch 1."]
     if with_paper:
         notes.append(f"Paper: Table 3, {paper.PAPER_HARDWARE[column]}.")
-    return Table(headers=headers, rows=body, notes=notes, formats=formats)
+    return Table(
+        headers=headers, rows=body, notes=notes, formats=formats, short_headers=short, key_columns=1
+    )
+
+
+# A network row's record: the stored row's (reports/tidy.py ROW_COLUMNS; `operator` is the
+# model key, `height` and `width` the input size), then what the paper's Table 3 names it.
+NETWORK_COLUMNS = ("network", "family", "params_m")
+# With --paper: Table 3's values for the network (null where it has none).
+NETWORK_PAPER_COLUMNS = (
+    "paper_params_m",
+    "paper_flops_m",
+    "paper_latency_ms",
+    "paper_throughput_per_s",
+    "latency_over_paper",
+    "throughput_over_paper",
+)
+
+
+def network_record(row: ResultRow, with_paper: bool = False) -> dict[str, object]:
+    """The network columns of a networks-suite row (NETWORK_COLUMNS, and with `with_paper`
+    NETWORK_PAPER_COLUMNS: Table 3 on the paper's device for this row's device)."""
+    record: dict[str, object] = {
+        "network": row.network or row.operator,
+        "family": row.family,
+        "params_m": row.params / 1e6 if row.params is not None else None,
+    }
+    if not with_paper:
+        return record
+    record |= dict.fromkeys(NETWORK_PAPER_COLUMNS)
+    column = paper.PAPER_DEVICE_COLUMN.get(row.device)
+    reference = paper.table3().get(row.network or "")
+    if column is None or reference is None:
+        return record
+    record["paper_params_m"] = reference.params_m
+    record["paper_flops_m"] = reference.flops_g * 1000
+    if column == "gpu":
+        record["paper_throughput_per_s"] = reference.gpu_fps
+        if row.throughput_per_s is not None and reference.gpu_fps:
+            record["throughput_over_paper"] = row.throughput_per_s / reference.gpu_fps
+    else:
+        latency = getattr(reference, f"{column}_latency_ms")
+        record["paper_latency_ms"] = latency
+        if row.latency is not None and latency:
+            record["latency_over_paper"] = row.latency / latency
+    return record

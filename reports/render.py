@@ -12,7 +12,8 @@ its column's formatter (the paper's digits, "—" for a missing value), while CS
 full precision so they can be read back for analysis. Notes go where each format can carry
 them: lines under the table, LaTeX comments, HTML paragraphs, a JSON list; CSV has only the
 table. A `Report`'s prose is plain text or Markdown, so only `text` and `md` print it; the
-others print the table alone.
+others print the table alone. The table verbs' own `--format csv|json` are not this table
+but its tidy records (reports/tidy.py: one record per measured thing, summaries apart).
 
 How to add a format: write `render_NAME(table: Table) -> str` here (use `text_rows` for the
 printed cells, `filled_rows` for values read back), add it to `FORMATS`, and it is a choice
@@ -28,8 +29,10 @@ import io
 import json
 import math
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
+from reports.fit import fit_table, wrap_lines
 from reports.formatting import MISSING
 from reports.table import Report, Table
 
@@ -58,8 +61,13 @@ def _tabulate(table: Table, tablefmt: str) -> str:
     )
 
 
-def render_terminal(table: Table) -> str:
-    return "\n".join([_tabulate(table, "simple"), *table.notes])
+def render_terminal(table: Table, width: int | None = None) -> str:
+    """The terminal's table; with a `width`, fitted to it (reports/fit.py): short heads,
+    footnotes, panels, notes wrapped. Without one, one line a row whatever its width."""
+    if width is None:
+        return "\n".join([_tabulate(table, "simple"), *table.notes])
+    body, footnotes = fit_table(table, width, text_rows)
+    return "\n".join([body, *wrap_lines([*footnotes, *table.notes], width)])
 
 
 def render_markdown(table: Table) -> str:
@@ -175,15 +183,22 @@ FORMATS: dict[str, Callable[[Table], str]] = {
 PROSE_FORMATS = ("text", "md")
 
 
-def render(table: Table | Report, fmt: str = "text") -> str:
-    """A table, or a report (its table and prose), in the format named `fmt` (no last newline)."""
+def render(table: Table | Report, fmt: str = "text", width: int | None = None) -> str:
+    """A table, or a report (its table and prose), in the format named `fmt` (no last newline).
+    `width` fits the text format to that many columns (None: `--wide`, today's layout); the
+    other formats are for files and other programs, and ignore it."""
     try:
         renderer = FORMATS[fmt]
     except KeyError:
         raise ValueError(f"unknown table format {fmt!r}; known: {', '.join(FORMATS)}") from None
+    if fmt == "text" and width is not None:
+        renderer = partial(render_terminal, width=width)
     if isinstance(table, Table):
         return renderer(table)
     body = [renderer(table.table)] if table.table is not None else []
     if fmt not in PROSE_FORMATS:
         return "\n".join(body)
-    return "\n".join([*table.before, *body, *table.after])
+    before, after = table.before, table.after
+    if fmt == "text" and width is not None:
+        before, after = wrap_lines(before, width), wrap_lines(after, width)
+    return "\n".join([*before, *body, *after])

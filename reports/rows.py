@@ -23,6 +23,7 @@ class RowPlace:
     fields such reports begin with, in this order (their CSV columns follow it)."""
 
     device: str
+    backend: str
     operator: str
     title: str
     stage: int
@@ -37,9 +38,10 @@ class RowPlace:
 
 def row_place(row: ResultRow) -> dict[str, Any]:
     """Where a stored row stands in a per-row report (depth fits, roofline points): its device,
-    operator and title, stage, feature map, batch and dtype, as keyword arguments."""
+    backend, operator and title, stage, feature map, batch and dtype, as keyword arguments."""
     return {
         "device": row.device,
+        "backend": row.backend,
         "operator": row.operator,
         "title": operator_title(row.operator),
         "stage": row.stage,
@@ -80,3 +82,9 @@ def flops_header(rows: Sequence[ResultRow]) -> str:
     layers = sorted({row.layers for row in rows})
     layer_label = f"×{layers[0]} layers" if len(layers) == 1 else "per stack"
     return f"FLOPs (M), {layer_label}"
+
+
+def short_flops_header(rows: Sequence[ResultRow]) -> str:
+    """The FLOPs column's short head (a fitted terminal): "FLOPs (M) ×10" or "FLOPs (M)"."""
+    layers = {row.layers for row in rows}
+    return f"FLOPs (M) ×{layers.pop()}" if len(layers) == 1 else "FLOPs (M)"

@@ -29,6 +29,17 @@ class Table:
     # printed as they are. Exports such as CSV and JSON keep the numbers themselves.
     formats: list[Callable[[Any], str]] | None = None
     layout: Layout = Layout()
+    # Fitting the terminal (reports/fit.py): heads for the text format when it fits a width
+    # (short, units once: "Latency (ms)"), and how many leading columns name a row (repeated
+    # in every panel when a table is split).
+    short_headers: list[str] | None = None
+    key_columns: int = 2
+    # Columns that belong together (one device's block of Table 1), one label per column:
+    # a table split into panels keeps a group in one panel. None: every column alone.
+    column_groups: list[object] | None = None
+    # The same content laid out narrower (cells over two lines, columns merged), for a
+    # terminal the table does not fit even with short heads: what the claims print at 100.
+    narrow: Table | None = None
 
 
 @dataclass(frozen=True)

@@ -4,14 +4,17 @@ aarch64 with Python 3.11), as hash-pinned requirement files for `pip download` o
 
 Why not `uv export` alone: uv.lock is universal, so the export lists both torch 2.9.1
 (`platform_machine == 'aarch64'`) and the x86 torch with its nvidia-* packages, and pip
-evaluates those markers for the host it runs on, not for its `--platform`. `uv pip compile
---no-deps --python-platform` evaluates them for the target instead; uv.lock then gives the
-sha256 of each locked file, so `pip download --require-hashes` fetches exactly those files.
+evaluates those markers for the host it runs on, not for its `--platform`. This script
+evaluates each exported line's marker for the target instead (`packaging.markers`, offline:
+no index and no uv cache is needed, so it works on a machine that has never downloaded
+aarch64 metadata); uv.lock then gives the sha256 of each locked file, so
+`pip download --require-hashes` fetches exactly those files.
 
 Writes two files: --wheels (packages with a wheel for the target) and --sdists (packages
 published as source only, e.g. fvcore, to be built into pure-Python wheels on the host); each
-line `name==version --hash=sha256:...`. Standard library only: it runs before the project is
-installed. Exit 2 with one line on stderr when uv, uv.lock or a locked file is missing.
+line `name==version --hash=sha256:...`. Standard library plus `packaging` (pip vendors it, so
+any python3 with pip has it): it runs before the project is installed. Exit 2 with one line
+on stderr when uv, uv.lock, packaging or a locked file is missing.
 """
 
 from __future__ import annotations
@@ -141,22 +144,67 @@ def split_locked(
     return wheels, sdists
 
 
+def _marker_type():
+    """packaging's Marker: the installed package, else the copy pip vendors."""
+    try:
+        from packaging.markers import Marker
+    except ImportError:
+        try:
+            from pip._vendor.packaging.markers import Marker
+        except ImportError as error:
+            raise LookupError(
+                "needs the 'packaging' module (pip ships a copy) to evaluate uv.lock's "
+                "markers: install pip or packaging for this python3"
+            ) from error
+    return Marker
+
+
+def marker_environment(target: Target) -> dict[str, str]:
+    """PEP 508's marker variables for a CPython on Linux at `target` (what pip would see there)."""
+    full_version = target.python_version
+    if full_version.count(".") == 1:
+        full_version += ".0"  # markers compare full versions; the minor is what matters here
+    return {
+        "implementation_name": "cpython",
+        "implementation_version": full_version,
+        "os_name": "posix",
+        "platform_machine": target.machine,
+        "platform_python_implementation": "CPython",
+        "platform_release": "",
+        "platform_system": "Linux",
+        "platform_version": "",
+        "python_full_version": full_version,
+        "python_version": ".".join(target.python_version.split(".")[:2]),
+        "sys_platform": "linux",
+    }
+
+
+def pins_for_target(exported: str, target: Target) -> list[tuple[str, str]]:
+    """The `name==version ; marker` lines of a requirements export whose marker holds on
+    `target`, as (name, version); comments, blanks and options are ignored."""
+    marker_type = _marker_type()
+    environment = marker_environment(target)
+    kept = []
+    for raw in exported.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line or line.startswith("-"):
+            continue
+        requirement, _, marker = line.partition(";")
+        if marker.strip() and not marker_type(marker.strip()).evaluate(environment):
+            continue
+        kept.append(requirement.strip())
+    return parse_pins("\n".join(kept))
+
+
 def target_pins(uv: str, target: Target, repo: Path = REPO) -> list[tuple[str, str]]:
-    """The locked (name, version) pairs that `target` installs (no dev group, no project)."""
+    """The locked (name, version) pairs that `target` installs (no dev group, no project).
+    `uv export --frozen` reads uv.lock alone; the markers are evaluated here, offline."""
     exported = subprocess.run(
         [uv, "export", "--frozen", "--no-hashes", "--no-dev", "--no-emit-project",
          "--format", "requirements.txt", "--quiet"],
         cwd=repo, check=True, capture_output=True, text=True,
     ).stdout  # fmt: skip
-    # --no-deps: the export already lists every locked package; only the markers are
-    # evaluated, for the target, offline.
-    compiled = subprocess.run(
-        [uv, "pip", "compile", "-", "--no-deps", "--offline", "--no-header", "--no-annotate",
-         "--quiet", "--python-platform", target.uv_platform,
-         "--python-version", target.python_version],
-        cwd=repo, input=exported, check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
-    return parse_pins(compiled)
+    return pins_for_target(exported, target)
 
 
 def main(argv: list[str] | None = None) -> int:

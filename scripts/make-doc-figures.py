@@ -80,7 +80,7 @@ def figure_commands(examples: Examples, out: Path) -> list[list[str]]:
                     str(run),
                     "--calibration",
                     calibration,
-                    "--output",
+                    "--plot",
                     str(out / f"roofline-{device}"),
                 ]
             )

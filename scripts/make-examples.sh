@@ -6,8 +6,9 @@
 #   scripts/make-examples.sh          # CPU examples; CUDA ones too where a GPU is present
 #   scripts/make-examples.sh --cpu    # CPU examples only
 #
-# Takes a few minutes on the CPU (the default Table 1 run is the longest, ~70 s; the
-# networks suite builds 35 models). Every example keeps its run id as file name; the
+# Takes minutes on the CPU: the default Table 1 run ~70 s on a quiet 2-core VM, 144 s on a
+# loaded one; the networks suite builds 35 models (12 minutes on that loaded VM). Note the
+# host's load in examples/README.md with the runs' statuses. Every example keeps its run id as file name; the
 # previous examples of each device that is measured again are removed first so that no
 # stale file survives (the CUDA examples stay where no GPU is present: they are rare).
 # The total must stay under ~1.5 MB (tests/test_examples.py checks it).

@@ -64,6 +64,13 @@ def assert_one_line_error(
         assert fragment in lines[0], (fragment, lines[0])
 
 
+@pytest.fixture(autouse=True)
+def _terminal_of_100_columns(monkeypatch):
+    """Text output fits the terminal's width when it is wider than 100 (COLUMNS first): the
+    tests see the default 100 whatever terminal runs them."""
+    monkeypatch.setenv("COLUMNS", "100")
+
+
 @pytest.fixture
 def fixture_path() -> Path:
     return FIXTURES / "cpu_table1.json"

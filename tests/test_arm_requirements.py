@@ -35,7 +35,7 @@ def _pins(path):
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     if UV is None:
-        pytest.skip("no uv on PATH: the export runs `uv export` and `uv pip compile`")
+        pytest.skip("no uv on PATH: the export runs `uv export --frozen`")
     out = tmp_path_factory.mktemp("locked")
     result = subprocess.run(
         [sys.executable, str(SCRIPT), "--wheels", str(out / "w.txt"), "--sdists",
@@ -96,3 +96,35 @@ def test_missing_uv_is_one_line_exit_2(tmp_path):
     )  # fmt: skip
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_markers_are_evaluated_for_the_target_not_the_host():
+    exported = "\n".join([
+        "torch==2.9.1 ; platform_machine == 'aarch64'",
+        "    # via fbench",
+        "torch==2.15.0 ; platform_machine != 'aarch64'",
+        "nvidia-cublas==13.1.0 ; platform_machine != 'aarch64' and sys_platform == 'linux'",
+        "contourpy==1.3.3 ; python_full_version < '3.12'",
+        "contourpy==1.4.0 ; python_full_version >= '3.12'",
+        "colorama==0.4.6 ; sys_platform == 'win32'",
+        "tabulate==0.10.0",
+    ])  # fmt: skip
+    pins = aarch64.pins_for_target(exported, aarch64.Target())
+    assert pins == [("torch", "2.9.1"), ("contourpy", "1.3.3"), ("tabulate", "0.10.0")]
+    x86 = aarch64.pins_for_target(exported, aarch64.Target(python_version="3.12", machine="x86_64"))
+    assert ("torch", "2.15.0") in x86 and ("contourpy", "1.4.0") in x86
+
+
+def test_the_export_needs_no_uv_cache(tmp_path):
+    """A machine that never downloaded aarch64 metadata (an empty uv cache, as on a fresh
+    clone) exports the same list: the markers need no index."""
+    if UV is None:
+        pytest.skip("no uv on PATH: the export runs `uv export --frozen`")
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--wheels", str(tmp_path / "w.txt"), "--sdists",
+         str(tmp_path / "s.txt"), "--uv", UV],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "UV_CACHE_DIR": str(tmp_path / "empty-cache"), "UV_OFFLINE": "1"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "torch==2.9.1" in _pins(tmp_path / "w.txt")

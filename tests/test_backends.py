@@ -177,7 +177,7 @@ def test_exporter_flag_with_the_torch_backend_is_a_usage_error(tmp_path):
 
 
 def test_devices_lists_every_device_backend_pair_with_a_reason():
-    result = fbench("devices")
+    result = fbench("devices", "--wide")  # one line a pair, reasons in their cells
     assert result.returncode == 0, result.stderr
     lines = {tuple(line.split()[:3]) for line in result.stdout.splitlines()[2:]}
     for backend in ("torch", "onnxruntime", "torch-compile"):
@@ -220,8 +220,10 @@ def test_an_onnxruntime_run_says_its_version_exporter_and_opset_in_the_header(tm
         row.update(backend="onnxruntime", backend_options={"exporter": "dynamo", "opset": 18})
     path = tmp_path / "ort.json"
     path.write_text(json.dumps(data))
-    header = fbench("show", str(path)).stdout.splitlines()[1]
+    header = fbench("show", "--wide", str(path)).stdout.splitlines()[1]
     assert "cpu/onnxruntime on " in header
     assert "onnxruntime 1.32.0 (exporter dynamo, opset 18)" in header
-    torch_header = fbench("show", str(FIXTURES / "cpu_table1.json")).stdout.splitlines()[1]
+    torch_header = fbench("show", "--wide", str(FIXTURES / "cpu_table1.json")).stdout.splitlines()[
+        1
+    ]
     assert "onnxruntime" not in torch_header

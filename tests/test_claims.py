@@ -311,6 +311,15 @@ def test_roofline_claim_and_a_calibration_of_another_dtype_or_device():
             for name, c in calibration.ceilings.items()
         },
     )
+    # Without conv probes (a /1 calibration) the roof is a GEMM's, which a convolution
+    # library's kernels may beat: no verdict, and what to do about it.
+    result = by_claim(check_claims([run], {"cpu": low}), "under-roof", "cpu")
+    assert result.verdict == NOT_MEASURED
+    assert "the calibration has no conv probes" in result.reason
+    assert "fbench calibrate --device cpu" in result.reason
+    # With them, a row above the roof is a failure of the calibration to bound the data.
+    conv = dataclasses.replace(low.ceilings["gemm"], name="conv")
+    low = dataclasses.replace(low, ceilings={**low.ceilings, "conv": conv})
     result = by_claim(check_claims([run], {"cpu": low}), "under-roof", "cpu")
     assert result.verdict == FAILS and "ceiling too low" in result.reason
 
@@ -339,9 +348,9 @@ def test_a_run_whose_every_row_was_disturbed_gets_no_verdict_and_says_why():
 
 def test_cli_text_md_and_json(tmp_path):
     paths = [str(p) for p in (CPU, NETWORKS, CUDA, ARM)]
-    text = fbench("report", "claims", *paths)
+    text = fbench("report", "claims", "--wide", *paths)
     assert text.returncode == 0, text.stderr
-    line = next(x for x in text.stdout.splitlines() if "PConv/DWConv FLOPS 6.2×" in x)
+    line = next(x for x in text.stdout.splitlines() if "PConv 6.2× the FLOPS of DWConv" in x)
     assert line.split()[-1] == "holds"
     assert "Intervals: 95%" in text.stdout
     md = fbench("report", "claims", *paths, "--format", "md")

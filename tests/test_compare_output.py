@@ -1,11 +1,14 @@
 """What `fbench compare` shows: each row's reason in text and Markdown, the overall verdict
-and row identities in JSON, the threshold as given, and runs that did not finish. Hand-made
-result files (copies of tests/fixtures/cpu_table1.json); nothing is timed."""
+and row identities in the tidy CSV and JSON exports, the threshold as given, and runs that
+did not finish. Hand-made result files (copies of tests/fixtures/cpu_table1.json); nothing
+is timed."""
 
 from __future__ import annotations
 
+import io
 import json
 
+import pandas
 import pytest
 
 from tests.conftest import FIXTURES
@@ -27,7 +30,7 @@ def _line_of(output: str, label: str) -> str:
 
 @pytest.mark.parametrize("fmt", ["text", "md"])
 def test_a_row_not_judged_says_why_and_plain_same_rows_stay_quiet(fmt):
-    out = fbench("compare", "--format", fmt, FX_CPU, FX_CPU).stdout
+    out = fbench("compare", "--wide", "--format", fmt, FX_CPU, FX_CPU).stdout
     assert "reason" in out.splitlines()[2]  # the header of the table
     held_back = _line_of(out, "dwconv 768×7×7")
     assert "not judged" in held_back and "baseline row imprecise: 95% CI" in held_back
@@ -46,7 +49,7 @@ def test_allow_unstable_says_the_row_was_judged_because_of_the_flag(tmp_path, fm
     current = synthetic_run("cur", 2)
     mark(_row(current, "conv", 768), "disturbed", "throttled", why="process 1: throttled")
     base, cur = write(tmp_path, synthetic_run("base", 1)), write(tmp_path, current)
-    result = fbench("compare", str(base), str(cur), "--allow-unstable", "--format", fmt)
+    result = fbench("compare", str(base), str(cur), "--allow-unstable", "--wide", "--format", fmt)
     assert result.returncode == 0, result.stdout
     line = _line_of(result.stdout, "conv 768×7×7")
     assert "same" in line and "current row disturbed: process 1: throttled" in line
@@ -59,7 +62,7 @@ def test_a_slower_row_shows_its_test_and_a_failed_row_its_error(tmp_path):
     mark(failed, "failed", "error", why="RuntimeError: out of memory")
     failed.update(error="RuntimeError: out of memory", latency_ms=None, samples_ms=[])
     base, cur = write(tmp_path, synthetic_run("base", 1)), write(tmp_path, current)
-    out = fbench("compare", str(base), str(cur)).stdout
+    out = fbench("compare", "--wide", str(base), str(cur)).stdout
     assert "|+50." in _line_of(out, "conv 96×56×56") and "> 5%" in _line_of(out, "conv 96×56×56")
     assert "current: RuntimeError: out of memory" in _line_of(out, "pconv 384×14×14")
 
@@ -75,8 +78,8 @@ def test_a_slower_row_shows_its_test_and_a_failed_row_its_error(tmp_path):
 def test_json_has_the_overall_verdict_and_the_summary_line(tmp_path, scale, flags, verdict, code):
     current = synthetic_run("cur", 2, {"conv 96×56×56": scale})
     base, cur = write(tmp_path, synthetic_run("base", 1)), write(tmp_path, current)
-    result = fbench("compare", str(base), str(cur), "--format", "json", *flags)
-    report = json.loads(result.stdout)
+    result = fbench("compare", str(base), str(cur), "--format", "json", "--summary", *flags)
+    (report,) = json.loads(result.stdout)
     assert result.returncode == code == report["exit_code"]
     assert report["verdict"] == verdict
     text = fbench("compare", str(base), str(cur), *flags).stdout
@@ -84,12 +87,15 @@ def test_json_has_the_overall_verdict_and_the_summary_line(tmp_path, scale, flag
 
 
 def test_json_verdict_when_not_trustworthy_or_not_comparable(tmp_path):
-    report = json.loads(fbench("compare", "--format", "json", FX_CPU, FX_CPU).stdout)
-    assert report["verdict"] == "not trustworthy" and report["summary"].startswith("NOT TRUST")
-    other = json.loads(
-        fbench("compare", "--format", "json", FX_CPU, str(FIXTURES / "cuda_table1.json")).stdout
+    (report,) = json.loads(
+        fbench("compare", "--format", "json", "--summary", FX_CPU, FX_CPU).stdout
     )
+    assert report["verdict"] == "not trustworthy" and report["summary"].startswith("NOT TRUST")
+    assert (report["same"], report["not_judged"], report["rows"]) == (15, 1, 16)
+    cuda = str(FIXTURES / "cuda_table1.json")
+    (other,) = json.loads(fbench("compare", "--format", "json", "--summary", FX_CPU, cuda).stdout)
     assert other["verdict"] == "not comparable" and other["exit_code"] == 3
+    assert "device differs" in other["not_comparable"]
 
 
 def test_json_rows_carry_their_identity_so_rows_of_another_depth_are_told_apart(tmp_path):
@@ -97,16 +103,35 @@ def test_json_rows_carry_their_identity_so_rows_of_another_depth_are_told_apart(
     for run in (baseline, current):  # the same shape again, at another depth
         run["rows"].append({**_row(run, "pconv", 96), "layers": 5})
     base, cur = write(tmp_path, baseline), write(tmp_path, current)
-    rows = json.loads(fbench("compare", str(base), str(cur), "--format", "json").stdout)["rows"]
-    twins = [row for row in rows if row["label"] == "pconv 96×56×56"]
-    assert sorted(row["identity"]["layers"] for row in twins) == [5, 10]
-    identity = twins[0]["identity"]
-    assert identity["operator"] == "pconv"
-    assert identity["operator_params"] == {"partial_ratio": 0.25}
-    assert (identity["channels"], identity["height"], identity["width"]) == (96, 56, 56)
-    assert (identity["batch"], identity["dtype"], identity["device"], identity["backend"]) == (
+    rows = json.loads(fbench("compare", str(base), str(cur), "--format", "json").stdout)
+    twins = [row for row in rows if (row["operator"], row["channels"]) == ("pconv", 96)]
+    assert sorted(row["layers"] for row in twins) == [5, 10]
+    twin = twins[0]
+    assert json.loads(twin["operator_params"]) == {"partial_ratio": 0.25}
+    assert (twin["channels"], twin["height"], twin["width"]) == (96, 56, 56)
+    assert (twin["batch"], twin["dtype"], twin["device"], twin["backend"]) == (
         1, "float32", "cpu", "torch",
     )  # fmt: skip
+    assert (twin["baseline_run_id"], twin["current_run_id"]) == ("base", "cur")
+
+
+def test_csv_rows_and_summary_read_into_pandas_with_numeric_columns(tmp_path):
+    current = synthetic_run("cur", 2, {"conv 96×56×56": 1.5})
+    base, cur = write(tmp_path, synthetic_run("base", 1)), write(tmp_path, current)
+    out = tmp_path / "gate.csv"
+    result = fbench("compare", str(base), str(cur), "--format", "csv", "-o", str(out))
+    assert result.returncode == 1 and result.stdout == f"wrote {out}\n"
+    frame = pandas.read_csv(out)
+    assert len(frame) == 16  # one record per compared row, no summary line among them
+    for column in ("baseline_latency_ms", "current_latency_ms", "change", "p_value", "layers"):
+        assert pandas.api.types.is_numeric_dtype(frame[column]), column
+    slower = frame[frame["verdict"] == "slower"]
+    assert slower[["operator", "channels"]].values.tolist() == [["conv", 96]]
+    assert slower["change"].item() == pytest.approx(0.5, abs=0.05)
+    summary = pandas.read_csv(
+        io.StringIO(fbench("compare", str(base), str(cur), "--format", "csv", "--summary").stdout)
+    )
+    assert summary[["verdict", "exit_code", "slower"]].values.tolist() == [["regression", 1, 1]]
 
 
 @pytest.mark.parametrize(
@@ -115,7 +140,7 @@ def test_json_rows_carry_their_identity_so_rows_of_another_depth_are_told_apart(
 def test_the_threshold_is_printed_as_given(tmp_path, given, shown):
     current = synthetic_run("cur", 2, {"conv 96×56×56": 1.5})
     base, cur = write(tmp_path, synthetic_run("base", 1)), write(tmp_path, current)
-    out = fbench("compare", str(base), str(cur), "--threshold", given).stdout
+    out = fbench("compare", "--wide", str(base), str(cur), "--threshold", given).stdout
     assert f"(threshold {shown}, α=0.05)" in out
     assert f"> {shown}" in _line_of(out, "conv 96×56×56")
 
@@ -137,8 +162,10 @@ def test_a_run_that_did_not_finish_is_named_in_one_line(tmp_path, state):
         assert result.returncode == 3  # the missing row, as before
         line = _line_of(result.stdout, "current run cur is")
         assert f"is {state} (15 of 16 rows): `fbench run --resume cur` completes it" in line
-    report = json.loads(fbench("compare", str(base), str(cur), "--format", "json").stdout)
-    assert report["unfinished_runs"] == [line.rstrip()]
+    (report,) = json.loads(
+        fbench("compare", str(base), str(cur), "--format", "json", "--summary").stdout
+    )
+    assert report["unfinished_runs"] == line.rstrip()
     swapped = fbench("compare", str(cur), str(base)).stdout
     assert "baseline run cur is" in swapped
     assert "run base is" not in swapped  # a complete run says nothing

@@ -370,7 +370,7 @@ def test_show_says_how_far_a_run_got_and_which_worker_died(tmp_path):
     )
     path = tmp_path / "run.json"
     path.write_text(json.dumps(data))
-    shown = fbench("show", str(path))
+    shown = fbench("show", "--wide", str(path))  # the header's lines unwrapped
     assert shown.returncode == 0, shown.stderr
     assert f"at least 3 of 6 planned; finish with: fbench run --resume {data['run_id']}" in (
         shown.stdout

@@ -46,8 +46,13 @@ def _sweep_files(fixture_path, tmp_path, depths, overhead_ms=0.2, per_layer_ms=0
             row["flops"] = row["flops"] // row["layers"] * layers
             row["layers"] = layers
             median = overhead_ms + layers * per_layer_ms
-            # The interval moves with the median: a file whose interval misses it is invalid.
+            # The interval, samples, FLOPS and throughput move with the median: a file whose
+            # numbers contradict each other is invalid.
+            scale = median / row["latency_ms"]["median"]
+            row["samples_ms"] = [sample * scale for sample in row["samples_ms"]]
             row["latency_ms"].update(median=median, ci95_low=median * 0.99, ci95_high=median * 1.01)
+            row["gflops_per_s"] = row["flops"] * row["batch"] / (median / 1000.0) / 1e9
+            row["throughput_per_s"] = row["batch"] * 1000.0 / median
         path = tmp_path / f"depth-{layers}.json"
         path.write_text(json.dumps(data))
         paths.append(path)
@@ -76,7 +81,7 @@ def test_single_depth_is_skipped_with_a_reason(fixture_path):
 
 def test_cli_depth_table(fixture_path, tmp_path):
     paths = _sweep_files(fixture_path, tmp_path, (1, 5, 10))
-    result = fbench("depth", *map(str, paths))
+    result = fbench("depth", "--wide", *map(str, paths))
     assert result.returncode == 0, result.stderr
     line = next(x for x in result.stdout.splitlines() if "DWConv" in x and "768×7×7" in x)
     assert "0.100" in line and "0.200" in line and "17%" in line
@@ -127,6 +132,6 @@ def test_cli_sweep_run_prints_the_depth_table(tmp_path):
     assert result.returncode == 0, result.stderr
     (path,) = tmp_path.glob("*.json")
     assert sorted(row["layers"] for row in json.loads(path.read_text())["rows"]) == [1, 3]
-    assert "1: " in result.stdout and "3: " in result.stdout and "Per layer (ms)" in result.stdout
+    assert "1: " in result.stdout and "3: " in result.stdout and "at N layers" in result.stdout
     again = fbench("depth", str(path))
     assert again.returncode == 0 and "DWConv" in again.stdout

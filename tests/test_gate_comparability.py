@@ -11,12 +11,20 @@ from pathlib import Path
 
 import pytest
 
+from bench.errors import EXIT_INCOMPLETE
 from bench.measure import host_probe
 from bench.results import parse_result
 from bench.stats import host_probe as probe_stats
 from reports import compare
 from tests.conftest import assert_one_line_error
-from tests.test_compare import _capture, fbench, mark, synthetic_run, write  # noqa: F401 (autouse)
+from tests.test_compare import (  # noqa: F401 (_capture: autouse)
+    _capture,
+    fbench,
+    follow_samples,
+    mark,
+    synthetic_run,
+    write,
+)
 
 
 def _set(path: str, value) -> Callable[[dict], None]:
@@ -32,12 +40,13 @@ def _set(path: str, value) -> Callable[[dict], None]:
     return change
 
 
-def _every_row(name: str, value) -> Callable[[dict], None]:
-    def change(data: dict) -> None:
-        for row in data["rows"]:
-            row[name] = value
-
-    return change
+def _mean_estimator(data: dict) -> None:
+    """Every row's headline latency the mean, its FLOPS and throughput derived from it."""
+    for row in data["rows"]:
+        row["latency_estimator"] = "mean"
+        mean = row["latency_ms"]["mean"]
+        row["gflops_per_s"] = row["flops"] * row["batch"] / (mean / 1000.0) / 1e9
+        row["throughput_per_s"] = row["batch"] * 1000.0 / mean
 
 
 # One change per key of the experiment: (key, change to the current run, words in the output).
@@ -49,7 +58,7 @@ KEY_CHANGES = [
     ("processes", _set("config.timing.processes", 6), "baseline 1, current 6"),
     ("method", _set("config.timing.method", "official"), "'adaptive', current 'official'"),
     ("schedule", _set("config.timing.schedule", "sequential"), "current 'sequential'"),
-    ("latency_estimator", _every_row("latency_estimator", "mean"), "current 'mean'"),
+    ("latency_estimator", _mean_estimator, "current 'mean'"),
     ("dtype", _set("config.dtype", "float16"), "'float32', current 'float16'"),
     ("layers", _set("config.layers", 5), "baseline 10, current 5"),
     ("backend", _set("config.backend", "onnxruntime"), "'torch', current 'onnxruntime'"),
@@ -72,12 +81,12 @@ def _pair(tmp_path: Path, *changes: Callable[[dict], None], **options) -> tuple[
 @pytest.mark.parametrize(("key", "change", "words"), KEY_CHANGES, ids=[k[0] for k in KEY_CHANGES])
 def test_each_key_of_the_experiment_that_differs_is_named_and_exits_3(tmp_path, key, change, words):
     base, cur = _pair(tmp_path, change)
-    result = fbench("compare", str(base), str(cur))
+    result = fbench("compare", "--wide", str(base), str(cur))
     assert result.returncode == 3, result.stdout + result.stderr
     assert f"NOT COMPARABLE: {key} differs: baseline " in result.stdout
     assert words in result.stdout
     # Accepted on purpose, the same files are judged (nothing else differs: exit 0)...
-    accepted = fbench("compare", str(base), str(cur), "--accept-difference", key)
+    accepted = fbench("compare", "--wide", str(base), str(cur), "--accept-difference", key)
     assert accepted.returncode == 0, accepted.stdout + accepted.stderr
     assert f"accepted on purpose: {key} differs" in accepted.stdout
     assert "no significant regression" in accepted.stdout
@@ -90,12 +99,13 @@ def test_steady_against_system_malloc_is_not_a_regression_but_not_comparable(tmp
     for row in data["rows"]:
         if row["operator"] == "dwconv" and row["channels"] == 96:
             row["samples_ms"] = [value * 7.5 / 3.4 for value in row["samples_ms"]]
+            follow_samples(row)
     cur.write_text(json.dumps(data))
-    result = fbench("compare", str(base), str(cur))
+    result = fbench("compare", "--wide", str(base), str(cur))
     assert result.returncode == 3 and "malloc differs" in result.stdout
     assert "REGRESSION" not in result.stdout
     # Accepting it on purpose judges the rows: then it is a regression.
-    judged = fbench("compare", str(base), str(cur), "--accept-difference", "malloc")
+    judged = fbench("compare", "--wide", str(base), str(cur), "--accept-difference", "malloc")
     assert judged.returncode == 1 and "dwconv 96×56×56" in judged.stdout
 
 
@@ -110,7 +120,7 @@ def test_every_difference_is_listed_and_only_accepted_ones_are_let_through(tmp_p
     assert result.returncode == 3
     for key in ("torch", "malloc", "processes"):
         assert f"{key} differs" in result.stdout
-    partly = fbench("compare", str(base), str(cur), "--accept-difference", "torch,malloc")
+    partly = fbench("compare", "--wide", str(base), str(cur), "--accept-difference", "torch,malloc")
     assert partly.returncode == 3
     assert "NOT COMPARABLE: processes differs: baseline 1, current 3" in partly.stdout
     assert "accepted on purpose: torch differs" in partly.stdout
@@ -118,11 +128,11 @@ def test_every_difference_is_listed_and_only_accepted_ones_are_let_through(tmp_p
     every = fbench(
         "compare", str(base), str(cur),
         "--accept-difference", "torch,malloc", "--accept-difference", "processes",
-        "--format", "json",
+        "--format", "json", "--summary",
     )  # fmt: skip
     assert every.returncode == 0, every.stdout
-    report = json.loads(every.stdout)
-    assert report["not_comparable"] == [] and len(report["accepted"]) == 3
+    (report,) = json.loads(every.stdout)
+    assert report["not_comparable"] is None and len(report["accepted"].split("; ")) == 3
 
 
 def test_differences_as_data():
@@ -144,23 +154,25 @@ def test_differences_as_data():
 def test_the_onnxruntime_version_counts_only_for_its_backend(tmp_path):
     newer = _set("environment.onnxruntime", "1.99.0")
     base, cur = _pair(tmp_path, newer)
-    assert fbench("compare", str(base), str(cur)).returncode == 0  # torch backend: no part of it
+    assert (
+        fbench("compare", "--wide", str(base), str(cur)).returncode == 0
+    )  # torch backend: no part of it
     onnx = _set("config.backend", "onnxruntime")
     data = [json.loads(path.read_text()) for path in (base, cur)]
     for run in data:
         onnx(run)
     newer(data[1])
     base, cur = write(tmp_path, data[0]), write(tmp_path, data[1])
-    result = fbench("compare", str(base), str(cur))
+    result = fbench("compare", "--wide", str(base), str(cur))
     assert result.returncode == 3
     assert "onnxruntime differs: baseline '1.32.0', current '1.99.0'" in result.stdout
 
 
 def test_an_unknown_accepted_key_is_bad_input(tmp_path):
     base, cur = _pair(tmp_path)
-    result = fbench("compare", str(base), str(cur), "--accept-difference", "torhc")
+    result = fbench("compare", "--wide", str(base), str(cur), "--accept-difference", "torhc")
     assert_one_line_error(result, "--accept-difference", "unknown key 'torhc'", "torch")
-    empty = fbench("compare", str(base), str(cur), "--accept-difference", ",")
+    empty = fbench("compare", "--wide", str(base), str(cur), "--accept-difference", ",")
     assert empty.returncode == 2 and "Traceback" not in empty.stderr
 
 
@@ -196,6 +208,7 @@ def test_exit_1_only_for_a_measured_regression(tmp_path):
     base, slow = _pair(tmp_path)
     data = json.loads(slow.read_text())
     data["rows"][0]["samples_ms"] = [value * 1.2 for value in data["rows"][0]["samples_ms"]]
+    follow_samples(data["rows"][0])
     slow.write_text(json.dumps(data))
     result = fbench("compare", str(base), str(slow))
     assert result.returncode == 1 and "REGRESSION" in result.stdout
@@ -239,19 +252,18 @@ def test_allow_unstable_judges_a_slowdown_among_the_rows_it_lets_through(tmp_pat
     assert held_back.exit_code(allow_unstable=True) == 1
 
     base, cur = write(tmp_path, baseline), write(tmp_path, current)
-    assert fbench("compare", str(base), str(cur)).returncode == 3
+    assert fbench("compare", "--wide", str(base), str(cur)).returncode == 3
     allowed = fbench("compare", str(base), str(cur), "--allow-unstable", "--format", "json")
     assert allowed.returncode == 1, allowed.stdout
-    report = json.loads(allowed.stdout)
-    (slower,) = [r for r in report["rows"] if r["verdict"] == "slower"]
-    assert slower["label"] == "conv 768×7×7"
-    assert "current row disturbed" in slower["reason"] and "--allow-unstable" in slower["reason"]
+    (slower,) = [r for r in json.loads(allowed.stdout) if r["verdict"] == "slower"]
+    assert (slower["operator"], slower["channels"]) == ("conv", 768)
+    assert "current row disturbed" in slower["reasons"] and "--allow-unstable" in slower["reasons"]
 
 
 def test_allow_unstable_passes_unstable_rows_that_did_not_change(tmp_path):
     baseline, current = _unstable_slower(1.0)
     base, cur = write(tmp_path, baseline), write(tmp_path, current)
-    assert fbench("compare", str(base), str(cur)).returncode == 3
+    assert fbench("compare", "--wide", str(base), str(cur)).returncode == 3
     assert fbench("compare", str(base), str(cur), "--allow-unstable").returncode == 0
 
 
@@ -400,9 +412,11 @@ def test_bad_baselines_dirs_are_one_line_errors_and_leave_files_as_they_were(tmp
         (("baseline", "save", str(cur), "--baselines-dir", ""), "empty path"),
         (("compare", "auto", str(cur), "--baselines-dir", str(base)), "not a directory"),
         (("baseline", "save", str(cur), "--baselines-dir", str(base)), "not a directory"),
-        (("baseline", "save", str(cur), "--baselines-dir", f"{base}/sub"), "cannot store"),
         (("compare", str(base), str(cur), "--accept-difference", "nope"), "unknown key"),
     ]
     for args, words in cases:
         assert_one_line_error(fbench(*args), words)
+    # A folder that cannot be made (its parent is a file) is output that cannot be written.
+    unwritable = ("baseline", "save", str(cur), "--baselines-dir", f"{base}/sub")
+    assert_one_line_error(fbench(*unwritable), "cannot store", code=EXIT_INCOMPLETE)
     assert {path: path.read_bytes() for path in tmp_path.rglob("*.json")} == before

@@ -232,13 +232,19 @@ def test_cli_writes_png_svg_and_csv(tmp_path: Path, kind, files, point, y):
 
 
 def test_cli_default_output_goes_under_the_results_dir(tmp_path: Path):
+    # The default name is built from the run id only when it has the form fbench makes.
+    data = json.loads(NETWORKS.read_text())
+    data["run_id"] = "20261123-090523-cpu-torch"
+    networks = tmp_path / "networks.json"
+    networks.write_text(json.dumps(data))
     result = fbench(
-        "plot", "figure2", str(NETWORKS), "--results-dir", str(tmp_path), "--formats", "png"
+        "plot", "figure2", str(networks), "--results-dir", str(tmp_path), "--formats", "png"
     )
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "plots" / "figure2-fixture-networks.png").is_file()
-    assert (tmp_path / "plots" / "figure2-fixture-networks.csv").is_file()
-    assert not (tmp_path / "plots" / "figure2-fixture-networks.svg").exists()
+    prefix = tmp_path / "plots" / "figure2-20261123-090523-cpu-torch"
+    assert prefix.with_suffix(".png").is_file()
+    assert prefix.with_suffix(".csv").is_file()
+    assert not prefix.with_suffix(".svg").exists()
 
 
 def test_cli_errors_are_one_line(tmp_path: Path):
@@ -277,3 +283,92 @@ def test_a_registered_kind_gets_a_cli_choice(tmp_path, plot_kinds):
     prefix = tmp_path / "c"
     assert main(["plot", "ceiling", str(NETWORKS), "-o", str(prefix), "--formats", "svg"]) == 0
     assert pandas.read_csv(prefix.with_suffix(".csv"))["y"].tolist() == [3.0, 4.0]
+
+
+def test_an_operator_looks_the_same_in_every_figure():
+    """Colour and marker come from the operator registry, not from a plot's order: a run of
+    PConv alone draws it as the Table 1 run and the roofline do."""
+    from bench.calibration import read_calibration
+    from reports.plots.model import operator_style
+    from reports.plots.roofline import roofline_rows_figure
+
+    run = read_result(OPERATOR_FILES[1])
+    pconv_only = replace(run, rows=[r for r in run.rows if r.operator == "pconv"])
+    calibration = read_calibration(FIXTURES / "cpu_calibration.json")
+    figures = [
+        operators_figure([run]),
+        operators_figure([pconv_only]),
+        roofline_rows_figure(run.rows, calibration),
+    ]
+    looks = {
+        (s.colour, s.marker)
+        for figure in figures
+        for s in figure.panels[0].series
+        if s.label.startswith("PConv 3×3")
+    }
+    assert looks == {operator_style("pconv")}
+    styles = [operator_style(name) for name in ("conv", "gconv", "dwconv", "pconv")]
+    assert len(set(styles)) == 4  # four operators, four looks
+    assert operator_style("my_block") == operator_style("my_block")  # a custom one keeps its own
+
+
+def test_every_point_figure_shows_status_and_interval():
+    from bench.calibration import read_calibration
+    from reports.plots.roofline import roofline_rows_figure
+
+    run = read_result(OPERATOR_FILES[1])
+    calibration = read_calibration(FIXTURES / "cpu_calibration.json")
+    for figure in (operators_figure([run]), roofline_rows_figure(run.rows, calibration)):
+        measured = [s for s in figure.panels[0].series if s.filled and s.style == "points"]
+        assert measured and all(s.statuses and s.y_low and s.y_high for s in measured)
+        dwconv = next(s for s in measured if s.label == "DWConv 3×3")
+        assert dwconv.statuses[-1] == "imprecise"
+        assert all(
+            low < y < high
+            for low, y, high in zip(dwconv.y_low, dwconv.y, dwconv.y_high, strict=True)
+        )
+
+
+def test_a_depth_sweep_names_each_points_depth():
+    run = read_result(OPERATOR_FILES[1])
+    deeper = [replace(r, layers=5, flops=r.flops // 2) for r in run.rows]
+    figure = operators_figure([replace(run, rows=[*run.rows, *deeper])])
+    conv = _series(figure.panels[0], "Conv 3×3")
+    assert "S1 L10" in conv.texts and "S1 L5" in conv.texts
+    assert any("S1 L5 is stage 1 stacked 5 layers" in note for note in figure.notes)
+
+
+def test_plot_roofline_on_a_networks_run_says_what_it_draws(tmp_path: Path):
+    result = fbench("plot", "roofline", str(NETWORKS), "-o", str(tmp_path / "x"))
+    assert_one_line_error(result, "networks run has no memory-access counts")
+    assert "calibration" not in result.stderr
+
+
+def test_an_l2_copy_below_dram_is_not_drawn_as_a_ceiling():
+    from bench.calibration import read_calibration
+    from reports.plots.roofline import roofline_rows_figure
+
+    calibration = read_calibration(FIXTURES / "cpu_calibration.json")
+    cache = calibration.ceilings["cache_copy"]
+    slow = replace(calibration, ceilings={**calibration.ceilings, "cache_copy": replace(
+        cache, median=10.0, ci95_low=9.0, ci95_high=11.0)})  # fmt: skip
+    run = read_result(OPERATOR_FILES[1])
+    lines = [s.label for s in roofline_rows_figure(run.rows, calibration).panels[0].series
+             if s.style == "line"]  # fmt: skip
+    assert len(lines) == 2 and lines[1].startswith("L2")
+    figure = roofline_rows_figure(run.rows, slow)
+    assert [s.label for s in figure.panels[0].series if s.style == "line"] == lines[:1]
+    assert any("no L2 line" in note and "below the DRAM slope" in note for note in figure.notes)
+
+
+def test_the_roofline_of_a_depth_sweep_names_depths_in_registry_order():
+    from bench.calibration import read_calibration
+    from reports.plots.roofline import roofline_rows_figure
+
+    run = read_result(OPERATOR_FILES[1])
+    deeper = [replace(r, layers=5, flops=r.flops // 2) for r in reversed(run.rows)]
+    calibration = read_calibration(FIXTURES / "cpu_calibration.json")
+    panel = roofline_rows_figure([*deeper, *run.rows], calibration).panels[0]
+    measured = [s for s in panel.series if s.style == "points" and s.filled]
+    assert [s.label for s in measured] == ["Conv 3×3", "GConv 3×3", "DWConv 3×3", "PConv 3×3"]
+    assert {"S1 L5", "S1 L10"} <= set(measured[0].texts)

@@ -9,7 +9,7 @@ import pytest
 
 from bench.calibration import calibration_for_run, read_calibration
 from bench.results import read_result
-from reports.plots import roofline_figure
+from reports.plots import plot_roofline, roofline_figure
 from reports.render import text_rows
 from reports.roofline import (
     CEILING_TOO_LOW,
@@ -21,7 +21,6 @@ from reports.roofline import (
     ceiling_lines,
     intensity_range,
     operator_summaries,
-    plot_roofline,
     ridge_point,
     roofline_point,
     roofline_points,
@@ -151,7 +150,7 @@ def test_plot_writes_png_svg_and_csv_with_every_point(rows, calibration, tmp_pat
         (op, stage) for op in ("conv", "gconv", "dwconv", "pconv") for stage in (1, 2, 3, 4)
     }
     dwconv = next(p for p in points if p["operator"] == "dwconv" and p["stage"] == "1")
-    assert float(dwconv["intensity_paper"]) == pytest.approx(27_095_040 / 24_119_040)
+    assert float(dwconv["intensity_paper_mac_per_byte"]) == pytest.approx(27_095_040 / 24_119_040)
     assert dwconv["bound"] == "memory"
 
 
@@ -167,10 +166,10 @@ def test_plot_one_panel_per_device(rows, calibration, tmp_path):
 def test_cli_table_and_plot(fixture_path, tmp_path):
     result = fbench(
         "roofline", str(fixture_path), "--calibration", str(CALIBRATION),
-        "--output", str(tmp_path / "r"),
+        "--plot", str(tmp_path / "r"), "--wide",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "ridge point 5.00 MAC/B" in result.stdout
+    assert "ridge point 5.00 FLOPs/B" in result.stdout
     dwconv_lines = [line for line in result.stdout.splitlines() if "DWConv 3×3  " in line]
     assert len(dwconv_lines) == 4 and all(
         line.split()[-3:-1] == ["memory", "under"] for line in dwconv_lines
@@ -187,9 +186,9 @@ def test_cli_without_a_calibration_says_how_to_get_one(fixture_path, tmp_path):
 
 def test_cli_finds_the_calibration_by_device_identity(fixture_path, tmp_path):
     (tmp_path / "cpu-hand-made-test-cpu-float32.json").write_text(CALIBRATION.read_text())
-    result = fbench("roofline", str(fixture_path), "--calibrations-dir", str(tmp_path))
+    result = fbench("roofline", str(fixture_path), "--calibrations-dir", str(tmp_path), "--wide")
     assert result.returncode == 0, result.stderr
-    assert "compute 100.0 GMAC/s (gemm), bandwidth 20.0 GB/s (memory_copy)" in result.stdout
+    assert "compute 100.0 G/s (gemm), bandwidth 20.0 GB/s (memory_copy)" in result.stdout
 
 
 def test_ceiling_lines_follow_the_roofs(calibration):
@@ -271,8 +270,17 @@ def test_a_row_above_the_ceiling_is_ceiling_too_low(rows, calibration, tmp_path,
     run = read_result(fixture_path)
     run = dataclasses.replace(run, environment={**run.environment, "calibration": low.summary()})
     (panel,) = roofline_figure([run], with_paper=False).panels
-    (series,) = [s for s in panel.series if s.label.startswith(CEILING_TOO_LOW)]
-    assert len(series.points) == len(expected) and "Conv 3×3 96×56×56" in series.points
+    # Ringed in red within its operator's series: the ring does not hide which operator it is.
+    ringed = {
+        (series.label, point)
+        for series in panel.series
+        for point, ring in zip(
+            series.points, series.ringed or [False] * len(series.points), strict=True
+        )
+        if ring
+    }
+    assert len(ringed) == len(expected) and ("Conv 3×3", "96×56×56") in ringed
+    assert not any(series.label.startswith(CEILING_TOO_LOW) for series in panel.series)
 
 
 def test_a_row_within_the_noise_of_the_roof_is_under_it():
@@ -295,6 +303,6 @@ def test_the_roof_is_the_best_compute_ceiling(rows, calibration):
 
 
 def test_roofline_text_never_explains_rows_by_cache(fixture_path):
-    result = fbench("roofline", str(fixture_path), "--calibration", str(CALIBRATION))
+    result = fbench("roofline", str(fixture_path), "--calibration", str(CALIBRATION), "--wide")
     assert result.returncode == 0, result.stderr
     assert "came from cache" not in result.stdout and CEILING_TOO_LOW in result.stdout

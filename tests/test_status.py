@@ -86,6 +86,6 @@ def test_one_line_says_how_many_rows_reached_the_target_and_what_would_narrow_th
 
 
 def test_show_ends_with_the_one_line_summary():
-    shown = fbench("show", str(SIX_PROCESSES))
+    shown = fbench("show", "--wide", str(SIX_PROCESSES))  # fitted, the line wraps at 100
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.strip().splitlines()[-1].startswith("target ±1.0%: 5 of 16 rows")

@@ -401,8 +401,10 @@ def describe(ceilings: Mapping[str, Ceiling], peak_gflops_per_s: float | None = 
             else ""
         )
         probe = ceiling.details.get("probe")
+        # The file keeps its unit ("GMAC/s"); the terminal says FLOPS as every report does.
+        unit = "G/s" if ceiling.unit == "GMAC/s" else ceiling.unit
         lines.append(
-            f"{ceiling.name:<20} {ceiling.median:10.1f} {ceiling.unit:<7} 95% CI {interval}"
+            f"{ceiling.name:<20} {ceiling.median:10.1f} {unit:<7} 95% CI {interval}"
             f"  n={ceiling.latency_ms.n}{share}" + (f"  (best: {probe})" if probe else "")
         )
     return lines

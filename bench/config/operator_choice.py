@@ -12,9 +12,15 @@ from typing import Any
 
 from bench.config.model import Overrides
 from bench.config.toml import BUILT_IN, registry_names, subtable, typed_table
-from bench.errors import FbenchError
+from bench.errors import FbenchError, did_you_mean
 from operators import OPERATORS, StageShape, get_operator
-from operators.custom import CustomOperator, entry_point_operators, parse_flag, parse_tables
+from operators.custom import (
+    CustomOperator,
+    check_params,
+    entry_point_operators,
+    parse_flag,
+    parse_tables,
+)
 
 
 @dataclass(frozen=True)
@@ -119,7 +125,8 @@ def _parameter_tables(
         definition = definitions.get(name)
         if definition is None and name not in OPERATORS:
             raise FbenchError(
-                f"{source}: [operators.{name}] unknown operator; known: {', '.join(OPERATORS)}"
+                f"{source}: [operators.{name}] unknown operator{did_you_mean(name, OPERATORS)}; "
+                f"known: {', '.join(OPERATORS)}"
             )
         if not isinstance(table, dict):
             raise FbenchError(f"{source}: [operators.{name}] must be a table")
@@ -133,5 +140,6 @@ def _parameter_tables(
                 "params in its [[operator]] table or as --operator ...:KEY=VALUE"
             )
         elif table:  # an entry-point operator's parameters
-            definitions[name] = replace(definition, params=dict(table))
+            params = check_params(f"{source}: [operators.{name}]", table)
+            definitions[name] = replace(definition, params=params)
     return built_in, definitions

@@ -33,7 +33,7 @@ from bench.config.toml import (
     typed,
     typed_table,
 )
-from bench.errors import FbenchError
+from bench.errors import FbenchError, did_you_mean
 from operators import PAPER_OPERATORS
 
 if TYPE_CHECKING:
@@ -234,7 +234,8 @@ def _device_tables(
     for name in device_tables:
         if name not in DEVICES:
             raise FbenchError(
-                f"{source}: [devices.{name}] unknown device; known: {', '.join(DEVICES)}"
+                f"{source}: [devices.{name}] unknown device{did_you_mean(name, DEVICES)}; "
+                f"known: {', '.join(DEVICES)}"
             )
     where = f"{source}: [devices.{device.name}]"
     device_table = dict(device_tables.get(device.name, {}))

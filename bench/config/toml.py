@@ -4,20 +4,22 @@ nothing else (bench/config/resolve.py checks the rest against the registries).""
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from bench.config.model import COMPARE_DEFAULTS
-from bench.errors import FbenchError, read_user_file
+from bench.errors import FbenchError, did_you_mean, read_user_file
 
 DEFAULT_CONFIG_FILE = "bench.toml"
 BUILT_IN = "built-in defaults"  # the source named in messages when there is no file
 
 
 def read_toml(path: Path) -> dict[str, Any]:
-    text = read_user_file(path, "config", "config file not found")
+    # A byte-order mark (Windows editors write one) is not TOML: read past it, as result files.
+    text = read_user_file(path, "config", "config file not found").removeprefix("\ufeff")
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -56,6 +58,8 @@ def typed(where: str, key: str, value: Any, types: tuple[type, ...]) -> Any:
         return float(value)
     if not isinstance(value, types):
         raise FbenchError(f"{where} {key} must be {_type_name(types)}, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):  # stored as null otherwise
+        raise FbenchError(f"{where} {key} must be a finite number, got {value!r}")
     return value
 
 
@@ -70,7 +74,8 @@ def subtable(raw: Mapping[str, Any], key: str, source: str) -> dict[str, Any]:
 def known_keys(where: str, table: Mapping[str, Any], known: Sequence[str]) -> None:
     for key in table:
         if key not in known:
-            raise FbenchError(f"{where} unknown key {key!r}; known: {', '.join(known)}")
+            hint = did_you_mean(key, known)
+            raise FbenchError(f"{where} unknown key {key!r}{hint}; known: {', '.join(known)}")
 
 
 def typed_table(
@@ -111,7 +116,10 @@ def registry_names(names: Any, where: str, known: Mapping[str, Any], kind: str) 
         raise FbenchError(f"{where} must be a non-empty list of {kind} names")
     for name in names:
         if not isinstance(name, str) or name not in known:
-            raise FbenchError(f"{where} unknown {kind} {name!r}; known: {', '.join(known)}")
+            raise FbenchError(
+                f"{where} unknown {kind} {name!r}{did_you_mean(name, known)}; "
+                f"known: {', '.join(known)}"
+            )
     duplicates = sorted({name for name in names if list(names).count(name) > 1})
     if duplicates:
         raise FbenchError(f"{where} lists {', '.join(duplicates)} more than once")

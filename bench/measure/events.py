@@ -27,6 +27,9 @@ class RoundFinished:
     done: int
     total: int
     process: str = ""  # "process 2/4" when a worker of a multi-process run reports it
+    # At most this many seconds of sampling are left in this process: every active row run
+    # to its time limit (the stopping rule usually ends them sooner). None: not known.
+    left_s: float | None = None
 
 
 @dataclass(frozen=True)

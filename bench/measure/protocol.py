@@ -67,6 +67,7 @@ def event_message(event: Event) -> dict[str, Any] | None:
             "round": event.round,
             "active": active,
             "progress": [event.done, event.total],
+            "left_s": event.left_s,
         }
     return None
 
@@ -76,7 +77,9 @@ def round_event(message: dict[str, Any], process: str) -> RoundFinished:
     active = [
         (label, timing.LatencySummary.from_dict(summary)) for label, summary in message["active"]
     ]
-    return RoundFinished(message["round"], active, *message["progress"], process)
+    return RoundFinished(
+        message["round"], active, *message["progress"], process, message.get("left_s")
+    )
 
 
 class WorkerDied(FbenchError):
@@ -186,6 +189,8 @@ class WorkerProcess:
                 elif kind == WARM:
                     activity = "waiting to sample"
                     if following is not None:
+                        # the next worker's imports can take half a minute on a loaded host
+                        emit(Phase(f"{prefix}: warm, waiting for the next process to start"))
                         following.wait_until_ready()
                     self._say(GO)
                 elif kind == PHASE:

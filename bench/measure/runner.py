@@ -334,7 +334,8 @@ def _interleaved(
                 if summary is not None:
                     estimates.append((row.plan.label, summary))
         active = still_active
-        emit(RoundFinished(round_number, estimates, count.done, count.total))
+        left_s = sum(max(settings.max_row_s - row.sampled_s, 0.0) for row in active)
+        emit(RoundFinished(round_number, estimates, count.done, count.total, left_s=left_s))
 
 
 def _start_probe(

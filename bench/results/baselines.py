@@ -17,7 +17,7 @@ from bench.errors import FbenchError, NotComparableError
 from bench.results.identity import DeviceIdentity, device_identity
 from bench.results.model import RunResult
 from bench.results.reading import read_result
-from bench.results.store import StorageError, write_atomic
+from bench.results.store import StorageError, confined, write_atomic
 
 DEFAULT_BASELINES_DIR = "baselines"
 
@@ -43,11 +43,13 @@ def save(run: RunResult, baselines_dir: Path) -> Path:
     if not run.rows:
         raise FbenchError(f"run {run.run_id} has no rows")
     _check_directory(baselines_dir)
-    path = baseline_path(run, baselines_dir)
+    # The name is built from the file's environment, which may have been crafted: slugged,
+    # and checked to land in the folder (a symlink there is not followed out of it).
+    path = confined(baseline_path(run, baselines_dir), baselines_dir, "--baselines-dir")
     try:
         write_atomic(path, run.to_dict())
     except StorageError as error:  # the previous baseline, if any, is left as it was
-        raise FbenchError(
+        raise StorageError(
             f"--baselines-dir {baselines_dir}: cannot store the baseline: {error}"
         ) from None
     return path

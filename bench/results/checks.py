@@ -8,6 +8,7 @@ format itself is described in docs/result-format.md.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,17 @@ def text(value: Any, where: str) -> None:
         raise Invalid(where, f"{value!r} is not a string")
 
 
+PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,199}")
+
+
+def plain_name(value: Any, where: str) -> None:
+    """A name that is safe in a file name and a one-line message: letters, digits and
+    . _ + - (not first), at most 200; no separator, no NUL, no newline, never `..`."""
+    text(value, where)
+    if not PLAIN_NAME.fullmatch(value):
+        raise Invalid(where, f"{value!r} is not a plain name (letters, digits, . _ + -)")
+
+
 def boolean(value: Any, where: str) -> None:
     if not isinstance(value, bool):
         raise Invalid(where, f"{value!r} is not true or false")
@@ -51,12 +63,14 @@ def obj(value: Any, where: str) -> None:
         raise Invalid(where, f"is a {_type_name(value)}, not an object")
 
 
-def integer(minimum: int | None = 0) -> Check:
+def integer(minimum: int | None = 0, maximum: int | None = None) -> Check:
     def check(value: Any, where: str) -> None:
         if isinstance(value, bool) or not isinstance(value, int):
             raise Invalid(where, f"{value!r} is not a whole number")
         if minimum is not None and value < minimum:
             raise Invalid(where, f"{value} is below {minimum}")
+        if maximum is not None and value > maximum:
+            raise Invalid(where, f"{value} is above {maximum}, the most `fbench run` accepts")
 
     return check
 

@@ -31,7 +31,8 @@ class DeviceIdentity:
 
     def calibration_name(self) -> str:
         """e.g. cpu-amd-epyc-9r14-96-core-processor-float32: device kind, model and dtype."""
-        return f"{self.device}-{slug(self.model)}-{self.dtype}"
+        # device and dtype come from a result file too: slugged, so no name leaves its folder
+        return f"{slug(str(self.device))}-{slug(self.model)}-{slug(str(self.dtype))}"
 
     def baseline_name(self) -> str:
         """e.g. raspberry-pi-4-model-b-rev-1.4_cortex-a72_arm_torch_torch-2.5.1."""

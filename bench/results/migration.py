@@ -14,6 +14,7 @@ Format history (`SCHEMA`, docs/result-format.md):
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,7 +36,8 @@ def check_version(data: Any, source: str) -> str:
     version = data["schema"]
     if version in SUPPORTED:
         return version
-    if isinstance(version, str) and version.startswith("fbench.result/"):
+    newer = isinstance(version, str) and re.fullmatch(r"fbench\.result/([0-9]{1,6})", version)
+    if newer and int(newer.group(1)) > int(SCHEMA.rsplit("/", 1)[1]):
         raise FbenchError(
             f"{source}: written in result format {version!r}, which this fbench "
             f"{_fbench_version()} does not know (it reads {', '.join(SUPPORTED)}); "

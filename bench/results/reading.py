@@ -15,7 +15,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.errors import FbenchError, read_user_file
+from bench.errors import FbenchError, did_you_mean, odd_file, read_user_file
 from bench.results.migration import upgrade
 from bench.results.model import ResultRow, RunResult
 
@@ -55,13 +55,18 @@ def resolve_path(reference: str | Path, results_dir: Path) -> Path:
             f"{reference}: a directory; give a run id or a result file "
             f"(`latest --results-dir {reference}` for its newest run)"
         )
+    odd = odd_file(candidate) or odd_file(by_id)
+    if odd:  # there, but not a file to read: say what it is, not that it is missing
+        raise FbenchError(f"{candidate if odd_file(candidate) else by_id}: {odd}")
     if candidate.suffix == ".json" or os.sep in str(reference):
         raise FbenchError(f"{reference}: no such result file")
-    newest = run_ids(results_dir)[-3:][::-1]
+    stored = run_ids(results_dir)
+    newest = stored[-3:][::-1]
     known = f"newest: {', '.join(newest)}" if newest else "it holds no runs"
     raise FbenchError(
-        f"no run {reference!r} in {results_dir}/ and no file of that name ({known}; "
-        "--results-dir says where to look)"
+        f"no run {reference!r} in {results_dir}/ and no file of that name"
+        f"{did_you_mean(str(reference), stored, most=1)} ({known}; --results-dir says where to "
+        "look)"
     )
 
 
@@ -73,6 +78,16 @@ def parse_result(data: Any, source: str) -> RunResult:
         rows = [ResultRow.from_dict(raw_row) for raw_row in data["rows"]]
     except (TypeError, KeyError, ValueError) as error:  # the validator should have said
         raise FbenchError(f"{source}: invalid result file: a row is malformed ({error})") from None
+    # No two rows share a row key: one measurement told twice would be merged silently by
+    # some readers and counted twice by others. (Here, not in schema.py: the key is the model's.)
+    seen: dict[tuple, int] = {}
+    for index, row in enumerate(rows):
+        first = seen.setdefault(row.key(), index)
+        if first != index:
+            raise FbenchError(
+                f"{source}: invalid result file: rows[{index}]: the same row as rows[{first}] "
+                f"({row.operator} {row.shape_label}, {row.layers} layers); a row is stored once"
+            )
     return RunResult(
         run_id=data["run_id"],
         created=data["created"],
@@ -93,7 +108,8 @@ def parse_result(data: Any, source: str) -> RunResult:
 
 def read_json(path: Path, kind: str, missing_hint: str = "") -> Any:
     """Decoded JSON of a `kind` file ("result", "calibration"), or one line saying what is wrong."""
-    text = read_user_file(path, kind, f"no such {kind} file{missing_hint}")
+    # A byte-order mark (Windows editors write one) is not part of the JSON: read past it.
+    text = read_user_file(path, kind, f"no such {kind} file{missing_hint}").removeprefix("\ufeff")
     try:
         return json.loads(text)
     except RecursionError:
@@ -112,7 +128,23 @@ def read_result(path: Path) -> RunResult:
 
 
 def load_results(references: Sequence[str | Path], results_dir: Path) -> list[RunResult]:
-    return [read_result(resolve_path(ref, results_dir)) for ref in references]
+    """The runs `references` name, each once: a file named twice (or by two paths: a
+    symlink, `./x.json` and `x.json`, a run id and its file) is read once, and a run id in
+    two files counts once when the files agree; two files that disagree about one run are
+    one line naming both."""
+    paths: dict[Path, Path] = {}  # resolved → as given
+    for reference in references:
+        path = resolve_path(reference, results_dir)
+        paths.setdefault(path.resolve(), path)
+    runs: dict[str, tuple[RunResult, Path]] = {}
+    for path in paths.values():
+        run = read_result(path)
+        first = runs.setdefault(run.run_id, (run, path))
+        if first[0] is not run and first[0].to_dict() != run.to_dict():
+            raise FbenchError(
+                f"{first[1]} and {path} both hold run {run.run_id}, and differ; give one"
+            )
+    return [run for run, _ in runs.values()]
 
 
 def load(paths: str | Path | Sequence[str | Path]) -> pandas.DataFrame:

@@ -8,6 +8,7 @@ touches a value. See docs/result-format.md for the fields.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,6 +25,7 @@ from bench.results.checks import (
     obj,
     one_of,
     optional,
+    plain_name,
     record,
     text,
     validate_fields,
@@ -41,6 +43,10 @@ RUN_STATES = ("running", "partial", "complete", "interrupted", "incomplete", "fa
 METHODS = ("adaptive", "official")
 ESTIMATORS = ("median", "mean")
 SUITES = ("operators", "networks")
+# The most `fbench run` accepts (its flags and config checks use these): beyond them a run is
+# a mistake, not an experiment, and a stored file that claims one was made or crafted.
+MAX_LAYERS = 1000
+MAX_PROCESSES = 64
 
 
 def interval_holds_median(summary: Mapping[str, Any], where: str) -> None:
@@ -105,7 +111,7 @@ ROW_FIELDS: dict[str, Field] = {
     "channels": Field(integer(), required=True),
     "height": Field(integer(), required=True),
     "width": Field(integer(), required=True),
-    "layers": Field(integer(), required=True),
+    "layers": Field(integer(0, MAX_LAYERS), required=True),
     "batch": Field(integer(1), required=True),
     "device": Field(text, required=True),
     "backend": Field(text, required=True),
@@ -149,6 +155,44 @@ ROW_FIELDS: dict[str, Field] = {
 }
 
 
+# Numbers a measurement derives from each other must agree (issue 27: a median of 1e300
+# beside ordinary samples read as `ok`). Samples are stored rounded to the nanosecond.
+SAMPLE_ROUNDING_MS = 1e-6
+DERIVED_TOLERANCE = 1e-4  # relative: FLOPS and throughput are exact quotients
+
+
+def _numbers_agree(row: Mapping[str, Any], where: str) -> None:
+    """The median lies within the stored samples' range; FLOPS and throughput are the
+    FLOPs and batch over the row's latency (its median, or the mean for the official method).
+
+    The interval is not held to the samples' range: with few worker processes the
+    between-process interval (Student's t on their medians) is rightly wider than any call."""
+    latency, samples = row.get("latency_ms"), row.get("samples_ms") or []
+    if latency is None:
+        return
+    if samples:
+        low, high, median = min(samples), max(samples), latency["median"]
+        if not low - SAMPLE_ROUNDING_MS <= median <= high + SAMPLE_ROUNDING_MS:
+            raise Invalid(
+                f"{where}.latency_ms.median",
+                f"{median:g} lies outside its samples' range {low:g}–{high:g}",
+            )
+    estimate = latency.get(row.get("latency_estimator", "median"))
+    if not estimate:
+        return
+    derived = {
+        "gflops_per_s": row["flops"] * row["batch"] / (estimate / 1000.0) / 1e9,
+        "throughput_per_s": row["batch"] * 1000.0 / estimate,
+    }
+    for name, expected in derived.items():
+        value = row.get(name)
+        if value is not None and not math.isclose(value, expected, rel_tol=DERIVED_TOLERANCE):
+            raise Invalid(
+                f"{where}.{name}",
+                f"{value:g}, but its FLOPs, batch and latency make it {expected:g}",
+            )
+
+
 def _status_agrees(row: Mapping[str, Any], where: str) -> None:
     """The status is the one its reasons give; measured rows have a latency, failed an error."""
     status, reasons = row["status"], row["reasons"]
@@ -168,7 +212,7 @@ TIMING_FIELDS = {
     "method": Field(one_of(METHODS, "timing method"), required=True),
     "ci_target": Field(number(above=True)),
     "max_row_s": Field(number(above=True)),
-    "processes": Field(integer(1)),
+    "processes": Field(integer(1, MAX_PROCESSES)),
     "min_samples": Field(integer()),
     "min_rounds": Field(integer()),
     "official_calls": Field(integer()),
@@ -187,14 +231,24 @@ def _adaptive_targets(timing: Mapping[str, Any], where: str) -> None:
         for name in ("ci_target", "max_row_s"):
             if name not in timing:
                 raise Invalid(f"{where}.{name}", "missing (the adaptive method needs it)")
+    if timing.get("ci_target", 0) >= 1:  # as bench/config's check_timing: a fraction
+        raise Invalid(f"{where}.ci_target", f"{timing['ci_target']:g} is not below 1 (100%)")
+
+
+STAGE_FIELDS = {
+    "stage": Field(integer(0), required=True),
+    "channels": Field(integer(1), required=True),
+    "height": Field(integer(1), required=True),
+    "width": Field(integer(1), required=True),
+}
 
 
 CONFIG_FIELDS = {
     "device": Field(text, required=True),
     "backend": Field(text, required=True),
     "operators": Field(list_of(text), required=True),
-    "stages": Field(list_of(obj), required=True),
-    "layers": Field(integer(1), required=True),
+    "stages": Field(list_of(record(STAGE_FIELDS)), required=True),
+    "layers": Field(integer(1, MAX_LAYERS), required=True),
     "dtype": Field(text, required=True),
     "seed": Field(integer(None), required=True),
     "operator_params": Field(obj, required=True),
@@ -204,7 +258,7 @@ CONFIG_FIELDS = {
     "quick": Field(boolean),
     "suite": Field(one_of(SUITES, "suite")),
     "models": Field(list_of(text)),
-    "layers_sweep": Field(list_of(integer(1))),
+    "layers_sweep": Field(list_of(integer(1, MAX_LAYERS))),
     "source": Field(optional(text)),
     "custom_operators": Field(list_of(obj)),  # operators/custom.py definitions, for workers
     "input_size": Field(optional(integer(1))),
@@ -272,19 +326,19 @@ WORKER_FAILURE_FIELDS = {
 
 RUN_FIELDS: dict[str, Field] = {
     "schema": Field(one_of((SCHEMA,), "schema"), required=True),
-    "run_id": Field(text, required=True),
+    "run_id": Field(plain_name, required=True),  # it names files (`fbench plot`)
     "created": Field(text, required=True),
     "finished": Field(optional(text)),
     "state": Field(one_of(RUN_STATES, "state")),
     "fbench_version": Field(text),
     "rows_planned": Field(integer()),
     "resumed": Field(list_of(text)),
-    "processes_planned": Field(optional(integer(1))),
+    "processes_planned": Field(optional(integer(1, MAX_PROCESSES))),
     "processes_finished": Field(optional(integer())),
     "worker_failures": Field(list_of(record(WORKER_FAILURE_FIELDS))),
     "environment": Field(record(ENVIRONMENT_FIELDS), required=True),
     "config": Field(record(CONFIG_FIELDS), required=True),
-    "rows": Field(list_of(record(ROW_FIELDS, _status_agrees)), required=True),
+    "rows": Field(list_of(record(ROW_FIELDS, _status_agrees, _numbers_agree)), required=True),
 }
 
 

@@ -16,13 +16,14 @@ import fcntl
 import json
 import math
 import os
+import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bench.errors import FbenchError
+from bench.errors import FbenchError, IncompleteError
 from bench.results.model import ResultRow, RunResult
 from bench.results.reading import read_result
 
@@ -49,8 +50,9 @@ def _umask() -> int:
     return mask
 
 
-class StorageError(FbenchError):
-    """A file that could not be written (read-only, full disk, not a directory)."""
+class StorageError(IncompleteError):
+    """A file that could not be written (read-only, full disk, not a directory): exit 4,
+    the input was good."""
 
 
 def cannot_write(path: Path, error: OSError) -> StorageError:
@@ -105,17 +107,51 @@ def _remove_quietly(path: str | None) -> None:
             os.unlink(path)
 
 
+# What `new_run_id` makes: the creation time, then the device and backend names (registry
+# names: letters, digits, _ and -), then -2, -3... if that name was taken. A run id from a
+# file builds output names (`fbench plot`'s default) only when it has this form.
+RUN_ID_PATTERN = re.compile(r"[0-9]{8}-[0-9]{6}(?:-[A-Za-z0-9_]+){2,}")
+
+
 def new_run_id(
     results_dir: Path, device: str, backend: str, when: dt.datetime | None = None
 ) -> str:
     """e.g. 20261123-071500-cpu-torch; a suffix -2, -3... if that name is taken."""
     stamp = (when or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
     base = f"{stamp}-{device}-{backend}"
+    if not RUN_ID_PATTERN.fullmatch(base):  # registry names are checked; this is a bug
+        raise ValueError(f"run id {base!r} is not of the form fbench makes")
     candidate, counter = base, 1
     while (results_dir / f"{candidate}.json").exists():
         counter += 1
         candidate = f"{base}-{counter}"
     return candidate
+
+
+def made_run_id(run_id: str, source: str, remedy: str = "") -> str:
+    """`run_id` if it has the form fbench gives run ids, else one line naming `source`: a
+    file's run id may only build an output name when nothing in it can leave the folder."""
+    if not RUN_ID_PATTERN.fullmatch(run_id):
+        raise FbenchError(
+            f"{source}: run id {run_id!r} is not one fbench makes "
+            f"(YYYYMMDD-HHMMSS-device-backend); refusing to build a file name from it{remedy}"
+        )
+    return run_id
+
+
+def confined(path: Path, folder: Path, what: str) -> Path:
+    """`path`, once it is certain that writing it lands inside `folder`, symlinks resolved
+    (of the folders on the way and of the file itself, which a write would follow); else
+    one line naming `what` (the flag that named the folder) and where it would land."""
+    try:
+        target, root = path.resolve(), folder.resolve()
+    except (OSError, RuntimeError) as error:  # a symlink loop
+        raise FbenchError(f"{what} {folder}: cannot resolve {path} ({error})") from None
+    if not target.is_relative_to(root):
+        raise FbenchError(
+            f"{what} {folder}: refusing to write {path}: it resolves to {target}, outside {root}"
+        )
+    return path
 
 
 class RunLock:
@@ -127,8 +163,17 @@ class RunLock:
         self.path = path.parent / f".{path.name}.lock"
         while True:
             try:
-                descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+                # Never through a symlink: one planted in a shared results folder would have
+                # the lock truncate whatever it points at.
+                descriptor = os.open(
+                    self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666 & ~_umask()
+                )
             except OSError as error:
+                if error.errno == errno.ELOOP:
+                    raise FbenchError(
+                        f"{self.path}: a symlink where the run's lock file goes; refusing to "
+                        "follow it (remove it)"
+                    ) from None
                 raise cannot_write(self.path, error) from None
             try:
                 fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -149,8 +194,12 @@ class RunLock:
                 break
             os.close(descriptor)
         self._descriptor: int | None = descriptor
-        os.ftruncate(descriptor, 0)
-        os.write(descriptor, f"{os.getpid()}\n".encode())
+        try:
+            os.ftruncate(descriptor, 0)
+            os.write(descriptor, f"{os.getpid()}\n".encode())
+        except OSError as error:  # a full disk: no lock (not even an empty one) left behind
+            self.release()
+            raise cannot_write(self.path, error) from None
 
     def release(self) -> None:
         if self._descriptor is None:

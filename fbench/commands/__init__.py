@@ -5,9 +5,19 @@ the argument types they share. A verb's parts that are not flags live beside it 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Callable
 
 DEFAULT_RESULTS_DIR = "results"
+
+
+def cannot_write_output(path: object, error: OSError) -> Exception:
+    """One line naming the file an output (--output, a plot) could not be written to, exit
+    4 (the input was good): a full disk, a read-only folder, a parent that is a file."""
+    from bench.errors import IncompleteError
+
+    return IncompleteError(f"{error.filename or path}: cannot write ({error.strerror or error})")
 
 
 def add_result_files(parser: argparse.ArgumentParser, help: str = "result file or run id") -> None:
@@ -15,11 +25,75 @@ def add_result_files(parser: argparse.ArgumentParser, help: str = "result file o
     parser.add_argument("results", metavar="RESULT", nargs="+", help=help)
 
 
-def add_table_format(parser: argparse.ArgumentParser) -> None:
-    """--format of the reports that print one table: text on a terminal, or csv."""
+# The formats of every verb that prints a table: text and md for reading, csv and json
+# tidy (reports/tidy.py: one record per measured thing, summaries apart with --summary).
+TABLE_FORMATS = ("text", "md", "csv", "json")
+FORMAT_HELP = (
+    "text (terminal, default), md (Markdown), csv or json: tidy, one record per measured "
+    "row, numbers at full precision (columns: docs/reports.md)"
+)
+
+
+def add_table_output(
+    parser: argparse.ArgumentParser,
+    formats: tuple[str, ...] = TABLE_FORMATS,
+    format_help: str = FORMAT_HELP,
+    summary_help: str = "with --format csv|json: the summary records (averages, ratios) "
+    "instead of the rows",
+) -> None:
+    """--format, -o/--output FILE and --summary: the flags of every verb that prints a table."""
+    parser.add_argument("--format", choices=formats, default="text", help=format_help)
     parser.add_argument(
-        "--format", choices=("text", "csv"), default="text", help="table format on stdout"
+        "--output", "-o", metavar="FILE", help="write the table to FILE instead of stdout"
     )
+    parser.add_argument("--summary", action="store_true", help=summary_help)
+
+
+def summary_format(args: argparse.Namespace) -> None:
+    """--summary is an export of csv and json only: say so in one line rather than ignore it."""
+    from bench.errors import FbenchError
+
+    if getattr(args, "summary", False) and args.format not in ("csv", "json"):
+        raise FbenchError(f"--summary needs --format csv or json (got --format {args.format})")
+
+
+def write_output(text: str, output: str | None) -> None:
+    """The verb's output to --output FILE (saying so on stdout), else to stdout."""
+    from pathlib import Path
+
+    if output:
+        path = Path(output)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text + "\n", encoding="utf-8")
+        except OSError as error:  # the input was good: exit 4, naming the file
+            raise cannot_write_output(path, error) from None
+        print(f"wrote {path}")
+    else:
+        print(text)
+
+
+def add_wide(parser: argparse.ArgumentParser) -> None:
+    """--wide: one line a row whatever its width, as a file or a very wide window wants."""
+    parser.add_argument(
+        "--wide",
+        action="store_true",
+        help="text: one line a row, full column heads, notes unwrapped (default: fit 100 "
+        "columns, or the terminal's width when wider; COLUMNS is honoured)",
+    )
+
+
+def output_width(args: argparse.Namespace) -> int | None:
+    """The width the text output fits (reports/fit.py), None under --wide."""
+    from reports.fit import text_width
+
+    if getattr(args, "wide", False):
+        return None
+    try:
+        terminal: int | None = os.get_terminal_size(sys.stdout.fileno()).columns
+    except (AttributeError, OSError, ValueError):  # not a terminal, or no stdout at all
+        terminal = None
+    return text_width(os.environ.get("COLUMNS"), terminal)
 
 
 def add_results_dir(parser: argparse.ArgumentParser) -> None:

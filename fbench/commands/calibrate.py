@@ -182,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"theoretical peak: unknown ({reason})")
     else:
         print(
-            f"theoretical peak: {peak.gflops_per_s:.1f} GMAC/s = {peak.lanes} fp32 lanes "
+            f"theoretical peak: {peak.gflops_per_s:.1f} G/s = {peak.lanes} fp32 lanes "
             f"({peak.vector_isa}) × {peak.fma_units} FMA units × {peak.clock_mhz:.0f} MHz "
             f"({peak.clock_source}); {peak.assumption}"
         )
@@ -193,9 +193,9 @@ def run(args: argparse.Namespace) -> int:
             )
     compute, bandwidth = calibration.compute_ceiling, calibration.bandwidth_ceiling
     print(
-        f"roofline: compute {compute.median:.1f} GMAC/s ({compute.name}), bandwidth "
+        f"roofline: compute {compute.median:.1f} G/s ({compute.name}), bandwidth "
         f"{bandwidth.median:.1f} GB/s ({bandwidth.name}); ridge point "
-        f"{compute.median / bandwidth.median:.2f} multiply-adds per byte"
+        f"{compute.median / bandwidth.median:.2f} FLOPs/B"
     )
     if args.quick:
         print("quick calibration: tiny sizes, not a ceiling to draw conclusions from")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.errors import one_line
-from fbench.commands import comma_list, int_list, positive_int
+from fbench.commands import add_wide, comma_list, int_list, output_width, positive_int
 
 HELP = "compare torch eager, channels-last and ONNX Runtime outputs operator by operator"
 DESCRIPTION = """\
@@ -64,15 +65,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="2 layers, 1/4 spatial size: under a minute (every operator is exported)",
     )
+    parser.add_argument(
+        "--quiet", "-q", action="store_true", help="no progress on stderr (errors still are)"
+    )
+    add_wide(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from tabulate import tabulate
+    from fbench.progress import ProgressPrinter
 
+    progress = ProgressPrinter(quiet=args.quiet)
+    progress.status("loading torch and ONNX Runtime")
+    try:
+        return _check(args, progress)
+    finally:
+        progress.close()
+
+
+def _check(args: argparse.Namespace, progress: Any) -> int:
     from bench import config as config_module
     from bench.errors import FbenchError
     from bench.plan.rows import plan_rows
     from devices.onnxruntime_backend import EXPORTERS
+    from reports.render import render
+    from reports.table import Table
 
     for exporter in args.exporters:
         if exporter not in EXPORTERS:
@@ -89,9 +105,21 @@ def run(args: argparse.Namespace) -> int:
     )
     path = args.config if args.config is not None else config_module.default_config_path()
     config = config_module.load(path, overrides)
+    plans = plan_rows(config)
     rows: list[CheckRow] = []
-    for plan in plan_rows(config):
-        rows.extend(check_plan(plan, args.exporters, args.opset))
+    for index, plan in enumerate(plans, 1):
+        found = check_plan(
+            plan,
+            args.exporters,
+            args.opset,
+            lambda step, index=index, plan=plan: progress.status(
+                f"[{index:>2}/{len(plans)}] {plan.label}: {step}"
+            ),
+        )
+        rows.extend(found)
+        verdict = "ok" if all(row.ok for row in found) else "MISMATCH"
+        progress.message(f"[{index:>2}/{len(plans)}] {plan.label}: {verdict}")
+    progress.close()
     table = [
         [
             row.operator,
@@ -105,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         for row in rows
     ]
     headers = ["Operator", "Feature map", "Against torch eager", "Max abs", "Max rel", "", ""]
-    print(tabulate(table, headers=headers))
+    print(render(Table(headers, table), "text", output_width(args)))
     failed = [row for row in rows if not row.ok]
     if failed:
         print(f"{len(failed)} of {len(rows)} outputs differ from torch eager")
@@ -114,14 +142,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def check_plan(plan: Any, exporters: list[str], opset: int) -> list[CheckRow]:
-    """One operator stack: eager as the reference, every other backend against it."""
+def check_plan(
+    plan: Any, exporters: list[str], opset: int, say: Callable[[str], None] = lambda step: None
+) -> list[CheckRow]:
+    """One operator stack: eager as the reference, every other backend against it; `say`
+    hears each step as it starts (an export can take half a minute)."""
     import torch
 
     from bench.parity import output_error, tolerance_for
     from devices.onnxruntime_backend import create_session, export_model
     from devices.torch_backend import apply_memory_format
 
+    say("building")
     module, example = plan.build()
     tolerance = tolerance_for("float32")
     with torch.inference_mode():
@@ -140,11 +172,13 @@ def check_plan(plan: Any, exporters: list[str], opset: int) -> list[CheckRow]:
         )
 
     rows = []
+    say("torch channels-last")
     nhwc_module, nhwc_input = apply_memory_format(copy.deepcopy(module), example, True)
     with torch.inference_mode():
         rows.append(compared("torch channels-last", nhwc_module(nhwc_input).contiguous().numpy()))
     for exporter in exporters:
         backend = f"onnxruntime ({exporter})"
+        say(f"exporting to ONNX ({exporter}), then ONNX Runtime")
         try:
             exported = export_model(module, example, exporter, opset, cache_dir=None)
             session = create_session(exported.path, "cpu")

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 
-from fbench.commands import add_results_dir
+from fbench.commands import (
+    add_results_dir,
+    add_table_output,
+    add_wide,
+    output_width,
+    summary_format,
+    write_output,
+)
 from fbench.commands.baseline import add_baselines_dir
 
 HELP = "compare two runs row by row; exit 1 on a significant regression (CI gate)"
@@ -92,9 +98,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="P",
         help="significance level of the test, in (0, 1) (default: [compare] alpha, 0.05)",
     )
-    parser.add_argument(
-        "--format", choices=("text", "md", "json"), default="text", help="output (default: text)"
+    add_table_output(
+        parser,
+        format_help="text (terminal, default), md (Markdown, e.g. for $GITHUB_STEP_SUMMARY), "
+        "csv or json: tidy, one record per compared row (columns: docs/reports.md)",
+        summary_help="with --format csv|json: the comparison in one record (verdict, exit "
+        "code, counts, host speed) instead of the rows",
     )
+    add_wide(parser)
     parser.add_argument(
         "--fail-on-improvement",
         action="store_true",
@@ -137,7 +148,9 @@ def run(args: argparse.Namespace) -> int:
     from bench.errors import FbenchError
     from bench.results import baselines, read_result, resolve_path
     from reports import compare
+    from reports.tidy import MACHINE_FORMATS, export
 
+    summary_format(args)
     results_dir = Path(args.results_dir)
     accept = {key for keys in args.accept_difference for key in keys}
     current = read_result(resolve_path(args.current, results_dir))
@@ -170,12 +183,13 @@ def run(args: argparse.Namespace) -> int:
     )
     code = comparison.exit_code(args.fail_on_improvement)
     markdown = compare.render_markdown(comparison, code)
-    if args.format == "json":
-        print(json.dumps(compare.comparison_json(comparison, code), indent=1))
+    if args.format in MACHINE_FORMATS:
+        exported = compare.comparison_export(comparison, code)
+        write_output(export(exported, args.format, summary=args.summary), args.output)
     elif args.format == "md":
-        print(markdown, end="")
+        write_output(markdown.removesuffix("\n"), args.output)
     else:
-        print(compare.render_text(comparison, code))
+        write_output(compare.render_text(comparison, code, width=output_width(args)), args.output)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
+from fbench.commands import add_wide, output_width
+
 HELP = "list devices and backends, and why one cannot run here"
 DESCRIPTION = """\
 List every registered device and, for each, every backend that runs on it: whether this
@@ -29,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--available", action="store_true", help="list only what this machine can run"
     )
+    add_wide(parser)
 
 
 def availability() -> list[Availability]:
@@ -46,9 +49,9 @@ def availability() -> list[Availability]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tabulate import tabulate
-
     from devices import DEVICES
+    from reports.render import render
+    from reports.table import Table
 
     pairs = [pair for pair in availability() if pair.available or not args.available]
     rows = [
@@ -60,17 +63,21 @@ def run(args: argparse.Namespace) -> int:
         ]
         for pair in pairs
     ]
-    print(tabulate(rows, headers=["Device", "Backend", "Available", "Measures / why not"]))
+    headers = ["Device", "Backend", "Available", "Measures / why not"]
+    width = output_width(args)
+    table = Table(headers, rows, short_headers=[*headers[:2], "Runs here", headers[3]])
+    print(render(table, "text", width))
     print()
-    print(installed_operators_text())
+    print(installed_operators_text(width))
     return 0
 
 
-def installed_operators_text() -> str:
+def installed_operators_text(width: int | None = None) -> str:
     """The entry-point operators of installed packages (their modules are not imported)."""
-    from tabulate import tabulate
-
     from operators.custom import ENTRY_POINT_GROUP, entry_point_operators, entry_point_problems
+    from reports.fit import wrap_lines
+    from reports.render import render
+    from reports.table import Table
 
     installed = entry_point_operators()
     lines = [f"Installed operators (entry-point group {ENTRY_POINT_GROUP}):"]
@@ -81,6 +88,7 @@ def installed_operators_text() -> str:
             [op.name, op.factory, f"{op.package or '?'} {op.version or ''}".strip()]
             for op in installed.values()
         ]
-        lines.append(tabulate(rows, headers=["Operator", "Factory", "Package"]))
+        table = Table(["Operator", "Factory", "Package"], rows, key_columns=1)
+        lines.append(render(table, "text", width))
     lines += [f"  {problem}" for problem in entry_point_problems()]
-    return "\n".join(lines)
+    return "\n".join(lines if width is None else wrap_lines(lines, width))

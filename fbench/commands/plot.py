@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from bench.errors import FbenchError
-from fbench.commands import add_result_files, add_results_dir, comma_list
+from fbench.commands import add_result_files, add_results_dir, cannot_write_output, comma_list
 
 IMAGE_FORMATS = ("png", "svg", "pdf", "jpg", "webp")
 
@@ -26,11 +26,16 @@ its 95% interval and status).
   fbench plot roofline RESULT...    the operators on the device's measured roofline (needs a
                                     calibration: fbench calibrate --device ...)
 
-A marker's fill is its row's status (filled: ok; pale: imprecise; grey:
-disturbed); failed rows are counted in the caption, not drawn. The caption names each run
+An operator has one colour and marker in every figure (from the operator registry). A
+marker's fill is its row's status (filled: ok; pale: imprecise; grey: disturbed); failed
+rows are counted in the caption, not drawn. Bars, just right of each marker, are the 95%
+interval. The caption names each run
 (device, backend, batch, dtype, method). --paper adds the paper's points as hollow markers
-(Table 1, or Table 3 with FLOPS derived as FLOPs / latency), each joined to the measured
-point it corresponds to. PREFIX defaults to <results-dir>/plots/<kind>-<first run id>."""
+(Table 1, or Table 3 with FLOPS derived as FLOPs / latency), each joined by a dotted line
+to the measured point it corresponds to. PREFIX defaults to
+<results-dir>/plots/<kind>-<first run id> when that id has the form fbench makes
+(YYYYMMDD-HHMMSS-device-backend) and every file lands inside --results-dir, symlinks
+resolved; else give --output."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,7 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bench.results import load_results
+    from bench.results import confined, load_results, made_run_id
     from reports.plots import PLOT_KINDS, build_figure, draw
 
     kind = PLOT_KINDS[args.kind]
@@ -82,12 +87,17 @@ def run(args: argparse.Namespace) -> int:
     if args.output:
         prefix = Path(args.output)
     else:
+        # The name comes from a file, which may have been crafted: only a run id of the
+        # form fbench makes, and every file checked to land in --results-dir.
+        run_id = made_run_id(runs[0].run_id, args.results[0], "; name the plot with --output")
         more = f"+{len(runs) - 1}" if len(runs) > 1 else ""
-        prefix = results_dir / "plots" / f"{kind.name}-{runs[0].run_id}{more}"
+        prefix = results_dir / "plots" / f"{kind.name}-{run_id}{more}"
+        for suffix in (*args.formats, "csv"):
+            confined(prefix.with_name(f"{prefix.name}.{suffix}"), results_dir, "--results-dir")
     try:
         written = draw(figure, prefix, args.formats)
     except OSError as error:
-        raise FbenchError(f"--output {prefix}: cannot write ({error.strerror})") from None
+        raise cannot_write_output(prefix, error) from None
     for path in written:
         print(f"wrote {path}")
     return 0

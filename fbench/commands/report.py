@@ -6,7 +6,15 @@ import argparse
 from pathlib import Path
 
 from bench.errors import FbenchError
-from fbench.commands import add_result_files, add_results_dir
+from fbench.commands import (
+    add_result_files,
+    add_results_dir,
+    add_table_output,
+    add_wide,
+    output_width,
+    summary_format,
+    write_output,
+)
 
 HELP = "rebuild the paper's tables from stored results; check the paper's claims (claims)"
 DESCRIPTION = """\
@@ -44,15 +52,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="add the paper's values and measured/paper FLOPS for each device it reports "
         "(cuda → its GPU column, cpu → CPU, arm → ARM)",
     )
-    table1.add_argument(
-        "--format",
-        choices=list(FORMATS),
-        default="text",
-        help="text (terminal, default), md (Markdown), csv, latex (booktabs tabular), "
-        "html, json; csv and json keep full precision",
-    )
-    table1.add_argument(
-        "--output", "-o", metavar="FILE", help="write the table to FILE instead of stdout"
+    add_table_output(
+        table1,
+        formats=tuple(FORMATS),
+        format_help="text (terminal, default), md (Markdown), csv, latex (booktabs tabular), "
+        "html, json; csv and json are tidy: one record per row and device, full precision",
+        summary_help="with --format csv|json: the per-operator averages and the PConv/DWConv "
+        "ratio instead of the rows",
     )
     for column_set in COLUMN_SETS.values():
         table1.add_argument(
@@ -61,6 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             action="store_true",
             help=column_set.help,
         )
+    add_wide(table1)
     add_results_dir(table1)
 
     claims = tables.add_parser(
@@ -74,9 +81,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_result_files(claims)
     claims.add_argument(
         "--format",
-        choices=("text", "md", "json"),
+        choices=("text", "md", "csv", "json"),
         default="text",
-        help="text (terminal, default), md (Markdown, e.g. for $GITHUB_STEP_SUMMARY), json",
+        help="text (terminal, default), md (Markdown, e.g. for $GITHUB_STEP_SUMMARY), csv "
+        "(one record per claim and device), json (the fbench.claims/1 document)",
     )
     claims.add_argument(
         "--calibration",
@@ -89,6 +97,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     claims.add_argument(
         "--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout"
     )
+    add_wide(claims)
     add_results_dir(claims)
 
 
@@ -99,7 +108,10 @@ def run(args: argparse.Namespace) -> int:
     from reports.render import render
     from reports.table1.columns import COLUMN_SETS, device_groups
     from reports.table1.devices import table1_devices
+    from reports.table1.tidy import table1_export
+    from reports.tidy import MACHINE_FORMATS, export
 
+    summary_format(args)
     runs = load_results(args.results, Path(args.results_dir))
     if not device_groups(runs):
         raise FbenchError(
@@ -107,8 +119,13 @@ def run(args: argparse.Namespace) -> int:
             "(network results go to `fbench show` and `fbench plot figure2`)"
         )
     extras = [name for name in COLUMN_SETS if getattr(args, f"columns_{name}", False)]
-    table = table1_devices(runs, with_paper=args.paper, extras=extras)
-    _write(render(table, args.format), args.output)
+    if args.format in MACHINE_FORMATS:
+        exported = table1_export(runs, with_paper=args.paper, extras=extras)
+        text = export(exported, args.format, summary=args.summary)
+    else:
+        table = table1_devices(runs, with_paper=args.paper, extras=extras)
+        text = render(table, args.format, width=output_width(args))
+    write_output(text, args.output)
     return 0
 
 
@@ -118,7 +135,8 @@ def _claims(args: argparse.Namespace) -> int:
     from bench.calibration import from_result_environment, read_calibration
     from bench.results import load_results
     from reports import claims
-    from reports.render import FORMATS
+    from reports.render import render
+    from reports.tidy import to_csv
 
     runs = load_results(args.results, Path(args.results_dir))
     devices = {row.device for run in runs for row in run.rows}
@@ -145,6 +163,7 @@ def _claims(args: argparse.Namespace) -> int:
         f"{device}: the paper has no column for this device; its rows are not judged"
         for device in claims.unjudged_devices(runs)
     ]
+    notes += _headlines(runs)
     results = claims.check_claims(runs, calibrations)
     if not results:
         raise FbenchError(
@@ -152,20 +171,25 @@ def _claims(args: argparse.Namespace) -> int:
         )
     if args.format == "json":
         text = json.dumps(claims.claims_json(results, notes), indent=1, ensure_ascii=False)
+    elif args.format == "csv":
+        text = to_csv(claims.claims_records(results))
     else:
-        text = FORMATS[args.format](claims.claims_table(results, notes))
-    _write(text, args.output)
+        text = render(claims.claims_table(results, notes), args.format, width=output_width(args))
+    write_output(text, args.output)
     return 0
 
 
-def _write(text: str, output: str | None) -> None:
-    if output:
-        path = Path(output)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text + "\n", encoding="utf-8")
-        except OSError as error:
-            raise FbenchError(f"--output {path}: cannot write ({error.strerror})") from None
-        print(f"wrote {path}")
-    else:
-        print(text)
+def _headlines(runs: list) -> list[str]:
+    """Table 1's headline per device of operator rows (reports/table1/headline.py): the FLOPS
+    ratio beside the FLOPs and latency ones, so that "6.0×" is not read as "6× faster"."""
+    from reports.paper import PAPER_DEVICE_COLUMN
+    from reports.table1.headline import headline
+
+    rows = [row for run in runs for row in run.rows if row.suite == "operators"]
+    lines = []
+    for device in dict.fromkeys(row.device for row in rows):
+        mine = [row for row in rows if row.device == device]
+        line = headline(mine, PAPER_DEVICE_COLUMN.get(device), subject=f"PConv on {device}")
+        if line is not None:
+            lines.append(line)
+    return lines

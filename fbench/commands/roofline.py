@@ -6,17 +6,27 @@ import argparse
 import sys
 from pathlib import Path
 
-from fbench.commands import add_result_files, add_results_dir, add_table_format
+from fbench.commands import (
+    add_result_files,
+    add_results_dir,
+    add_table_output,
+    add_wide,
+    cannot_write_output,
+    output_width,
+    summary_format,
+    write_output,
+)
 
 HELP = "place stored rows on the device's roofline: intensity, attainable FLOPS, bound"
 DESCRIPTION = """\
 For every row of the given results: arithmetic intensity (multiply-adds per byte, from
 the paper's memory-access equations and from the bytes the implementation moves), the
-roofline's attainable G multiply-adds/s at that intensity, the measured FLOPS as a
+roofline's attainable FLOPS (G/s) at that intensity, the measured FLOPS as a
 fraction of it and of the compute ceiling (the best of the GEMM and conv probes), the
 bandwidth the row achieved, whether it is memory- or compute-bound, and "ceiling too low"
 where the row's 95% interval lies wholly above the roof's: the calibration did not find the
-device's ceiling there. With --output, also the log-log roofline plot (PNG, SVG, CSV).
+device's ceiling there. With --plot, also the roofline picture (PNG and SVG: the drawing of
+fbench plot roofline) and this table as PREFIX.csv.
 
 The ceilings come from --calibration FILE (one per device), else from the calibration the
 run recorded, else from calibrations/ by the run's device identity (fbench calibrate).
@@ -35,12 +45,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="calibration file from fbench calibrate (repeat: one per device)",
     )
     parser.add_argument(
-        "--output",
+        "--plot",
         metavar="PREFIX",
         type=Path,
-        help="write the roofline plot to PREFIX.png, PREFIX.svg and PREFIX.csv",
+        help="also draw the roofline (as fbench plot roofline) to PREFIX.png and PREFIX.svg, "
+        "with the table as PREFIX.csv",
     )
-    add_table_format(parser)
+    add_table_output(
+        parser,
+        summary_help="with --format csv|json: one record per device and operator (its bound, "
+        "shares of the ceilings, GB/s) instead of one per row",
+    )
+    add_wide(parser)
     parser.add_argument(
         "--calibrations-dir",
         metavar="DIR",
@@ -54,8 +70,11 @@ def run(args: argparse.Namespace) -> int:
     from bench.calibration import calibrations_for_runs
     from bench.errors import FbenchError
     from bench.results import load_results
-    from reports.roofline import plot_roofline, roofline_points, roofline_text, write_csv
+    from reports.render import render
+    from reports.roofline import roofline_export, roofline_points, roofline_report
+    from reports.tidy import MACHINE_FORMATS, export
 
+    summary_format(args)
     runs = load_results(args.results, Path(args.results_dir))
     calibrations, notes = calibrations_for_runs(
         runs, args.calibration or [], Path(args.calibrations_dir)
@@ -64,13 +83,22 @@ def run(args: argparse.Namespace) -> int:
     points = roofline_points(rows, calibrations)
     if not points:
         raise FbenchError("no row has a memory-access count to place on a roofline")
-    if args.format == "csv":
-        write_csv(sys.stdout, points)
+    if args.format in MACHINE_FORMATS:
+        text = export(roofline_export(points), args.format, summary=args.summary)
     else:
-        print(roofline_text(points, calibrations))
+        width = output_width(args)
+        text = render(roofline_report(points, calibrations), args.format, width=width)
+    write_output(text, args.output)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
-    if args.output:
-        for path in plot_roofline(rows, calibrations, args.output):
+    if args.plot:
+        from reports.plots import plot_roofline, run_caption
+
+        captions = list(dict.fromkeys(run_caption(run) for run in runs))
+        try:
+            written = plot_roofline(rows, calibrations, args.plot, captions)
+        except OSError as error:
+            raise cannot_write_output(args.plot, error) from None
+        for path in written:
             print(f"wrote {path}", file=sys.stderr)
     return 0

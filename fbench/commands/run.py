@@ -250,7 +250,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also record cycles, instructions and LLC misses per call from `perf stat` "
         "(Linux; null where unsupported)",
     )
-    parser.add_argument("--no-table", action="store_true", help="do not print Table 1 at the end")
+    parser.add_argument(
+        "--no-table",
+        action="store_true",
+        help="print one summary line (state, rows by status, file) instead of Table 1",
+    )
+    parser.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="no progress on stderr (errors still are)",
+    )
     add_results_dir(parser)
 
 
@@ -275,7 +285,7 @@ def _run(args: argparse.Namespace) -> int:
                 f"--resume continues a stored run with its own configuration; drop "
                 f"{', '.join(given)}"
             )
-        return resume_run(args.resume, results_dir, show_table=not args.no_table)
+        return resume_run(args.resume, results_dir, show_table=not args.no_table, quiet=args.quiet)
 
     overrides = config_module.Overrides(
         device=args.device,
@@ -310,5 +320,9 @@ def _run(args: argparse.Namespace) -> int:
     preflight(config, keep_going=args.keep_going)  # before anything is created or timed
     check_results_dir(results_dir)
     return measure_new_run(
-        config, results_dir, show_table=not args.no_table, calibration=args.calibration
+        config,
+        results_dir,
+        show_table=not args.no_table,
+        calibration=args.calibration,
+        quiet=args.quiet,
     )

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 
 from bench.errors import FbenchError
 
+# Beyond these a run is a mistake, not an experiment (and a sweep would never end); the
+# result validator holds stored files to the same limits.
+from bench.results.schema import MAX_LAYERS, MAX_PROCESSES
+
 if TYPE_CHECKING:
     from bench.config import RunConfig
-
-# Beyond these a run is a mistake, not an experiment (and a sweep would never end).
-MAX_LAYERS = 1000
-MAX_PROCESSES = 64
 
 
 def check_regular_file(path: Path, flag: str) -> None:

@@ -5,6 +5,7 @@ finish it (docs/crash-safety.md)."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import signal
 import sys
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from bench.config import RunConfig
     from bench.measure.processes import Checkpoint
     from bench.plan.rows import RowPlan
-    from bench.results import ResultRow, RunStore
+    from bench.results import ResultRow, RunResult, RunStore
     from devices import DeviceSession
 
 
@@ -75,7 +76,11 @@ def _open_session(config: RunConfig) -> DeviceSession:
 
 
 def measure_new_run(
-    config: RunConfig, results_dir: Path, show_table: bool, calibration: str | None = None
+    config: RunConfig,
+    results_dir: Path,
+    show_table: bool,
+    calibration: str | None = None,
+    quiet: bool = False,
 ) -> int:
     from bench import environment
     from bench.calibration import calibration_record
@@ -102,12 +107,14 @@ def measure_new_run(
         session.close()
         raise
     try:
-        return _record(store, plans, config, session, done_before=0, show_table=show_table)
+        return _record(
+            store, plans, config, session, done_before=0, show_table=show_table, quiet=quiet
+        )
     finally:
         store.close()
 
 
-def resume_run(reference: str, results_dir: Path, show_table: bool) -> int:
+def resume_run(reference: str, results_dir: Path, show_table: bool, quiet: bool = False) -> int:
     from bench.results import RunStore, now_iso, resolve_path
 
     path = resolve_path(reference, results_dir)
@@ -125,6 +132,8 @@ def resume_run(reference: str, results_dir: Path, show_table: bool) -> int:
             )
             if show_table:
                 _print_table(path)
+            else:
+                print(summary_line(store.result, path))
             return 0
         session = _open_session(config)
         store.update(state="running", resumed=[*stored.resumed, now_iso()])
@@ -136,6 +145,7 @@ def resume_run(reference: str, results_dir: Path, show_table: bool) -> int:
             done_before=len(stored.rows) - len(retimed),
             show_table=show_table,
             retimed=retimed,
+            quiet=quiet,
         )
     finally:
         store.close()
@@ -149,6 +159,7 @@ def _record(
     done_before: int,
     show_table: bool,
     retimed: list[ResultRow] | None = None,
+    quiet: bool = False,
 ) -> int:
     from bench.errors import EXIT_INTERRUPTED, IncompleteError
     from bench.measure.entry import measure
@@ -156,13 +167,17 @@ def _record(
     from bench.results import StorageError, json_text
     from fbench.progress import ProgressPrinter
 
-    progress = ProgressPrinter()
+    progress = ProgressPrinter(quiet=quiet)
     total = done_before + len(plans)
     progress.message(
         f"measuring {len(plans)} row(s) on {config.device}/{config.backend} "
         f"({config.timing.method} method) → {store.path}"
     )
     planned = processes_planned(config)
+    # Until the first event: worker processes import torch, or this one builds the rows.
+    progress.status(
+        f"starting process 1/{planned}" if planned > 1 else f"building {len(plans)} row(s)"
+    )
 
     def checkpoint(point: Checkpoint) -> None:
         failures = store.result.worker_failures
@@ -232,10 +247,10 @@ def _record(
     finally:
         session.close()
     progress.close()
-    return _finish(store, planned, show_table)
+    return _finish(store, planned, show_table, quiet)
 
 
-def _finish(store: RunStore, planned: int, show_table: bool) -> int:
+def _finish(store: RunStore, planned: int, show_table: bool, quiet: bool = False) -> int:
     """Store the final state of a run whose rows all came back: complete, or incomplete
     (exit 4) when rows or processes are missing (a worker process died)."""
     from bench.errors import IncompleteError
@@ -258,8 +273,27 @@ def _finish(store: RunStore, planned: int, show_table: bool) -> int:
         raise IncompleteError(f"{error}; finish with: {_resume_command(store)}") from None
     if show_table:
         _print_table(store.path)
-    print(f"stored: {store.path}", file=sys.stderr)
+    else:
+        print(summary_line(store.result, store.path))
+    if not quiet:
+        print(f"stored: {store.path}", file=sys.stderr)
     return 0
+
+
+def summary_line(result: RunResult, path: Path) -> str:
+    """`run ID: complete, 16 of 16 rows (6 ok, 10 imprecise), stored in PATH`: what
+    `--no-table` prints on stdout, so a script still learns the outcome and the file."""
+    from collections import Counter
+
+    counts = Counter(row.status for row in result.rows)
+    order = ["ok", "imprecise", "disturbed", "failed"]
+    statuses = ", ".join(
+        f"{counts[s]} {s}" for s in [*order, *sorted(set(counts) - set(order))] if counts[s]
+    )
+    return (
+        f"run {result.run_id}: {result.state}, {len(result.rows)} of {result.rows_planned} "
+        f"rows" + (f" ({statuses})" if statuses else "") + f", stored in {path}"
+    )
 
 
 def _resume_command(store: RunStore) -> str:
@@ -283,12 +317,14 @@ def _print_table(path: Path) -> None:
 
     A --layers-sweep run prints the depth table instead (`fbench depth` on the file)."""
     from bench.results import read_result
+    from fbench.commands import output_width
     from fbench.commands.show import render_run
 
     result = read_result(path)
+    width = output_width(argparse.Namespace())  # fitted; `fbench show --wide` for the rest
     if len({row.layers for row in result.rows}) > 1:
         from fbench.commands.depth import render_depth
 
-        print(render_depth(result.rows))
+        print(render_depth(result.rows, width=width))
         return
-    print(render_run(result))
+    print(render_run(result, width=width))

@@ -31,6 +31,7 @@ def stored_config(stored: RunResult, path: Path) -> RunConfig:
         raise FbenchError(f"{where} its config names an unknown device {config.device!r}")
     if config.backend not in BACKENDS:
         raise FbenchError(f"{where} its config names an unknown backend {config.backend!r}")
+    _check_names(config, where)
     if min(config.depths) < 1:
         raise FbenchError(f"{where} its config has layers {min(config.depths)}")
     check_bounds(config, f"{where} its config:")
@@ -44,6 +45,29 @@ def stored_config(stored: RunResult, path: Path) -> RunConfig:
                 f"{stored.environment.get(key)!r}, this machine has {here.get(key)!r}"
             )
     return config
+
+
+def _check_names(config: RunConfig, where: str) -> None:
+    """Every operator and network the stored config names is one this fbench can build (a
+    hand-edited or crafted file may name anything)."""
+    from networks import NETWORKS
+    from operators import OPERATORS
+
+    if config.suite == "networks":
+        unknown = [name for name in config.models if name not in NETWORKS]
+        if unknown:
+            raise FbenchError(f"{where} its config names an unknown network {unknown[0]!r}")
+        return
+    for name in config.operators:
+        if config.custom_operator(name) is not None:
+            continue
+        if name not in OPERATORS:
+            raise FbenchError(
+                f"{where} its config names an unknown operator {name!r} (neither built in "
+                f"nor defined in its custom_operators; built in: {', '.join(OPERATORS)})"
+            )
+        if name not in config.operator_params:
+            raise FbenchError(f"{where} its config has no operator_params for {name!r}")
 
 
 def left_to_do(

@@ -6,7 +6,14 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fbench.commands import add_results_dir
+from fbench.commands import (
+    add_results_dir,
+    add_table_output,
+    add_wide,
+    output_width,
+    summary_format,
+    write_output,
+)
 
 if TYPE_CHECKING:
     from bench.results import RunResult
@@ -35,32 +42,59 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--results-dir (default)",
     )
     parser.add_argument("--no-paper", action="store_true", help="leave out the paper's columns")
+    add_table_output(
+        parser,
+        summary_help="with --format csv|json: the per-operator averages and the PConv/DWConv "
+        "ratio instead of the rows",
+    )
+    add_wide(parser)
     add_results_dir(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from bench.results import read_result, resolve_path
 
+    summary_format(args)
     result = read_result(resolve_path(args.run, Path(args.results_dir)))
-    print(render_run(result, with_paper=not args.no_paper))
+    if args.format in ("csv", "json"):
+        from reports.run_export import run_export
+        from reports.tidy import export
+
+        exported = run_export(result, with_paper=not args.no_paper)
+        text = export(exported, args.format, summary=args.summary)
+    else:
+        width = output_width(args) if args.format == "text" else None
+        text = render_run(result, with_paper=not args.no_paper, fmt=args.format, width=width)
+    write_output(text, args.output)
     return 0
 
 
-def render_run(result: RunResult, with_paper: bool = True) -> str:
+def render_run(
+    result: RunResult, with_paper: bool = True, fmt: str = "text", width: int | None = None
+) -> str:
+    """The run's header, its table(s) and its precision line in `fmt` (text or md); `width`
+    fits text to that many columns (reports/fit.py), None prints one line a row."""
     from reports.networks import networks_table
     from reports.render import render
     from reports.run_summary import precision_line, run_header
     from reports.table1.one_device import table1
 
     if not result.rows:
-        return "\n".join([*run_header(result), "", "no rows stored yet"])
+        return "\n".join([*_wrapped(run_header(result), width), "", "no rows stored yet"])
     layouts = {"operators": table1, "networks": networks_table}  # suite → its table
-    blocks = [*run_header(result)]
+    blocks = _wrapped(run_header(result), width)
     for suite in dict.fromkeys(row.suite for row in result.rows):
         layout = layouts.get(suite, table1)
         suite_rows = [row for row in result.rows if row.suite == suite]
         for device in dict.fromkeys(row.device for row in suite_rows):
             rows = [row for row in suite_rows if row.device == device]
-            blocks += ["", render(layout(rows, with_paper=with_paper))]
+            blocks += ["", render(layout(rows, with_paper=with_paper), fmt, width=width)]
     summary = precision_line(result.rows, result.config.get("timing") or {})
-    return "\n".join([*blocks, *(["", summary] if summary else [])])
+    summary_lines = _wrapped([summary], width) if summary else []
+    return "\n".join([*blocks, *(["", *summary_lines] if summary else [])])
+
+
+def _wrapped(lines: list[str], width: int | None) -> list[str]:
+    from reports.fit import wrap_lines
+
+    return list(lines) if width is None else wrap_lines(lines, width)

@@ -23,7 +23,7 @@ from reports.claims.model import (
     mean_estimate,
     order_verdict,
 )
-from reports.claims.render import claims_json, claims_table
+from reports.claims.render import claims_json, claims_records, claims_table
 from reports.claims.rows import usable
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "Estimate",
     "check_claims",
     "claims_json",
+    "claims_records",
     "claims_table",
     "magnitude_verdict",
     "mean_estimate",

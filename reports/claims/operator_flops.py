@@ -165,7 +165,7 @@ def claim_pconv_dwconv_ratio(rowset: RowSet) -> ClaimResult:
     """Table 1: PConv's average FLOPS over DWConv's (10.5× GPU, 6.2× CPU, 22.8× ARM)."""
     column = paper.PAPER_DEVICE_COLUMN[rowset.device]
     claimed = paper.pconv_dwconv_ratio(column)
-    statement = f"Table 1: PConv/DWConv FLOPS {claimed:.1f}× ({column.upper()})"
+    statement = f"Table 1: PConv {claimed:.1f}× the FLOPS of DWConv ({column.upper()})"
     return with_paper(_pconv_dwconv_ratio(rowset, statement, claimed), claimed, f"{claimed:.1f}×")
 
 

@@ -1,15 +1,18 @@
 """The checked claims as a report: a `Table` (one line a claim, the reasons as notes; printed
-by reports/render.py as text or Markdown) or the `fbench.claims/1` JSON document. Measured
-values: docs/claims.md."""
+by reports/render.py as text or Markdown), tidy records (CSV) or the `fbench.claims/1` JSON
+document. Measured values: docs/claims.md."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from reports.claims.model import VERDICTS, ClaimResult
 from reports.formatting import MISSING
 from reports.table import Table
+from reports.tidy import Records
 
 METHOD = (
     "Intervals: 95%, from the rows' latency intervals; a mean's half-width is "
@@ -38,7 +41,27 @@ def claims_table(results: Sequence[ClaimResult], notes: Sequence[str] = ()) -> T
         for r in results
         if r.reason
     ]
-    return Table(headers=headers, rows=rows, notes=[*lines, *notes, METHOD])
+    narrow = Table(
+        headers=["Claim", "Device", "Measured\n95% interval", "Paper", "Verdict"],
+        rows=[
+            [
+                "\n  ".join(textwrap.wrap(r.statement, width=28)),
+                r.device,
+                f"{r.measured_text or MISSING}\n{r.interval_text or MISSING}",
+                r.paper_text or MISSING,
+                r.verdict,
+            ]
+            for r in results
+        ],
+        key_columns=1,
+    )
+    return Table(
+        headers=headers,
+        rows=rows,
+        notes=[*lines, *notes, METHOD],
+        key_columns=1,
+        narrow=replace(narrow, notes=[*lines, *notes, METHOD]),
+    )
 
 
 def claims_json(results: Sequence[ClaimResult], notes: Sequence[str] = ()) -> dict[str, Any]:
@@ -50,3 +73,42 @@ def claims_json(results: Sequence[ClaimResult], notes: Sequence[str] = ()) -> di
         "method": METHOD,
         "verdicts": list(VERDICTS),
     }
+
+
+# A claim on a device as a tidy record (`fbench report claims --format csv`). `measured`,
+# `ci95_low`, `ci95_high` and `paper` are in the claim's own unit (a ratio, G/s, a count),
+# which `statement` names: one column cannot carry one unit for every claim.
+CLAIM_COLUMNS = (
+    "claim",
+    "statement",
+    "device",
+    "verdict",
+    "measured",
+    "ci95_low",
+    "ci95_high",
+    "paper",
+    "reasons",
+    "runs",
+)
+
+
+def claims_records(results: Sequence[ClaimResult]) -> Records:
+    """One record per claim and device; `runs` "; "-joined."""
+    return Records.of(
+        CLAIM_COLUMNS,
+        (
+            {
+                "claim": r.claim,
+                "statement": r.statement,
+                "device": r.device,
+                "verdict": r.verdict,
+                "measured": r.measured,
+                "ci95_low": r.low,
+                "ci95_high": r.high,
+                "paper": r.paper,
+                "reasons": r.reason,
+                "runs": "; ".join(r.runs),
+            }
+            for r in results
+        ),
+    )

@@ -60,6 +60,23 @@ def claim_under_roof(rowset: RowSet, calibration: Calibration | None) -> ClaimRe
             rowset.runs,
         )
     above = [f"{p.title} {p.shape_label}" for p in points if p.roof == CEILING_TOO_LOW]
+    if above and "conv" not in calibration.ceilings:
+        # Its roof is a GEMM's: a convolution library's own kernels (Winograd, cuDNN's) may
+        # beat it, so a row above it says the calibration is too old, not that fbench's
+        # ceilings fail to bound the data (docs/roofline.md: the conv probes).
+        migrated = (
+            f", migrated from {calibration.migrated_from}" if calibration.migrated_from else ""
+        )
+        return not_judged(
+            CLAIM,
+            STATEMENT,
+            device,
+            NOT_MEASURED,
+            f"the calibration has no conv probes (calibration {calibration.identity}{migrated}); "
+            f"{len(above)} row(s) above its GEMM roof; recalibrate: fbench calibrate --device "
+            f"{device}",
+            rowset.runs,
+        )
     return ClaimResult(
         claim=CLAIM,
         statement=STATEMENT,

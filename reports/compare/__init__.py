@@ -16,7 +16,11 @@ from reports.compare.comparability import (
 )
 from reports.compare.host import host_correction
 from reports.compare.judge import compare_runs, row_is_ok
-from reports.compare.output import comparison_json, render_markdown, render_text
+from reports.compare.output import (
+    comparison_export,
+    render_markdown,
+    render_text,
+)
 from reports.compare.statistics import (
     bootstrap_medians,
     bootstrap_ratio_ci,
@@ -48,7 +52,7 @@ __all__ = [
     "bootstrap_ratio_ci",
     "comparability_problems",
     "compare_runs",
-    "comparison_json",
+    "comparison_export",
     "differences",
     "experiment",
     "experiment_keys",

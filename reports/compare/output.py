@@ -1,6 +1,7 @@
 """The gate's output: a Comparison as a `Report` (its table and the prose around it) in the
-terminal's words or as Markdown for a CI summary, printed through reports/render.py. The JSON
-output is the Comparison's own data (`Comparison.to_dict`) with its verdict, not this table."""
+terminal's words or as Markdown for a CI summary, printed through reports/render.py; and as
+tidy records for --format csv|json (`comparison_export`: a record per row, the verdict and
+exit code in the summary record)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from reports.compare.verdicts import (
 from reports.formatting import format_change, format_ms, format_p
 from reports.render import render
 from reports.table import Layout, Report, Table
+from reports.tidy import Export, Records, params_text
 
 
 def shown_reason(row: RowComparison) -> str:
@@ -49,7 +51,9 @@ def comparison_table(comparison: Comparison) -> Table:
                 *([reason] if any(reasons) else []),
             ]
         )
-    return Table(headers, rows, formats=formats, layout=Layout(padded_markdown=False))
+    return Table(
+        headers, rows, formats=formats, layout=Layout(padded_markdown=False), key_columns=1
+    )
 
 
 def overall_verdict(comparison: Comparison, code: int) -> str:
@@ -77,17 +81,6 @@ def summary_line(comparison: Comparison, code: int) -> str:
         f"{verdict} — {', '.join(parts)} (threshold {percent_text(comparison.threshold)}, "
         f"α={comparison.alpha:g})"
     )
-
-
-def comparison_json(comparison: Comparison, code: int) -> dict[str, object]:
-    """`--format json`: the Comparison's data, its exit code, and the verdict and summary
-    line the text prints (a CI script need not re-derive them from the rows)."""
-    return {
-        "verdict": overall_verdict(comparison, code),
-        "summary": summary_line(comparison, code),
-        "exit_code": code,
-        **comparison.to_dict(),
-    }
 
 
 def comparison_report(comparison: Comparison, code: int, fmt: str = "text") -> Report:
@@ -121,9 +114,116 @@ def _probe_failure_lines(comparison: Comparison) -> list[str]:
     return [line for line in comparison.host_probe_failures if line not in comparison.host.line()]
 
 
-def render_text(comparison: Comparison, code: int) -> str:
-    return render(comparison_report(comparison, code, "text"), "text")
+def render_text(comparison: Comparison, code: int, width: int | None = None) -> str:
+    return render(comparison_report(comparison, code, "text"), "text", width=width)
 
 
 def render_markdown(comparison: Comparison, code: int) -> str:
     return render(comparison_report(comparison, code, "md"), "md")
+
+
+# A compared row's record (`fbench compare --format csv|json`): what the row is (its key's
+# fields), both medians, the change (current / baseline − 1, corrected for the host's speed
+# when that is on; `raw_change` before), the ratio's 95% interval, the test and its verdict.
+ROW_COLUMNS = (
+    "baseline_run_id",
+    "current_run_id",
+    "device",
+    "backend",
+    "backend_options",
+    "dtype",
+    "batch",
+    "operator",
+    "operator_params",
+    "channels",
+    "height",
+    "width",
+    "layers",
+    "baseline_latency_ms",
+    "current_latency_ms",
+    "change",
+    "raw_change",
+    "ratio_ci95_low",
+    "ratio_ci95_high",
+    "p_value",
+    "test",
+    "verdict",
+    "reasons",
+    "judged",
+    "allowed_unstable",
+)
+# The comparison in one record (`--summary`): the overall verdict and exit code, the counts
+# of each row verdict, the test's settings, the host's speed, and why runs were not judged.
+SUMMARY_COLUMNS = (
+    "baseline_run_id",
+    "current_run_id",
+    "verdict",
+    "exit_code",
+    "summary",
+    "threshold",
+    "alpha",
+    "rows",
+    *(verdict.replace(" ", "_") for verdict in VERDICTS),
+    "host_correction_applied",
+    "host_correction_factor",
+    "host_probe_ratio",
+    "host_rows_ratio",
+    "not_comparable",
+    "accepted",
+    "unfinished_runs",
+    "host_probe_failures",
+)
+
+
+def _joined(lines: list[str]) -> str | None:
+    return "; ".join(lines) or None
+
+
+def comparison_export(comparison: Comparison, code: int) -> Export:
+    """The gate's tidy export: a record per compared row, and the comparison as one summary
+    record (what the text's summary line says, and the exit code)."""
+    runs = {"baseline_run_id": comparison.baseline, "current_run_id": comparison.current}
+    rows = []
+    for row in comparison.rows:
+        identity = row.identity
+        low, high = row.ratio_ci95 or (None, None)
+        rows.append(
+            {
+                **runs,
+                **{name: identity.get(name) for name in ROW_COLUMNS if name in identity},
+                "operator_params": params_text(identity.get("operator_params") or {}),
+                "backend_options": params_text(identity.get("backend_options") or {}),
+                "baseline_latency_ms": row.baseline_ms,
+                "current_latency_ms": row.current_ms,
+                "change": row.change,
+                "raw_change": row.raw_change,
+                "ratio_ci95_low": low,
+                "ratio_ci95_high": high,
+                "p_value": row.p_value,
+                "test": row.test,
+                "verdict": row.verdict,
+                "reasons": row.reason,
+                "judged": row.judged,
+                "allowed_unstable": row.allowed_unstable,
+            }
+        )
+    host = comparison.host
+    summary = {
+        **runs,
+        "verdict": overall_verdict(comparison, code),
+        "exit_code": code,
+        "summary": summary_line(comparison, code),
+        "threshold": comparison.threshold,
+        "alpha": comparison.alpha,
+        "rows": len(comparison.rows),
+        **{v.replace(" ", "_"): sum(r.verdict == v for r in comparison.rows) for v in VERDICTS},
+        "host_correction_applied": host.applied,
+        "host_correction_factor": host.factor,
+        "host_probe_ratio": host.probe_ratio,
+        "host_rows_ratio": host.rows_ratio,
+        "not_comparable": _joined(comparison.not_comparable),
+        "accepted": _joined(comparison.accepted),
+        "unfinished_runs": _joined(comparison.unfinished_runs),
+        "host_probe_failures": _joined(comparison.host_probe_failures),
+    }
+    return Export(Records.of(ROW_COLUMNS, rows), Records.of(SUMMARY_COLUMNS, [summary]))

@@ -11,24 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.errors import FbenchError
-from reports.plots.model import Figure, Panel, status_fill
-
-# tab10 without red: red is kept for the highlighted family (FasterNet)
-PALETTE = (
-    "tab:blue",
-    "tab:orange",
-    "tab:green",
-    "tab:purple",
-    "tab:brown",
-    "tab:pink",
-    "tab:gray",
-    "tab:olive",
-    "tab:cyan",
-    "black",
-    "navy",
-    "darkgoldenrod",
-    "teal",
-)
+from reports.plots.labels import legend, place_labels
+from reports.plots.model import COLOURS, HIGHLIGHT_COLOUR, Figure, Panel, status_fill
 
 
 def figure_csv(figure: Figure) -> str:
@@ -98,19 +82,19 @@ def draw(figure: Figure, prefix: Path, formats: Sequence[str] = ("png", "svg")) 
     height = figure.panel_size[1] * rows + 0.5 + caption_inches
     fig, axes = plt.subplots(rows, columns, figsize=(width, height), squeeze=False)
     keys = list(dict.fromkeys(s.key or s.label for p in figure.panels for s in p.series))
-    colors = {key: PALETTE[index % len(PALETTE)] for index, key in enumerate(keys)}
+    colors = {key: COLOURS[index % len(COLOURS)] for index, key in enumerate(keys)}
     handles: dict[str, object] = {}
     markers = []  # per panel: the drawn markers, which labels must not cover
     for ax, panel in zip(axes.flat, figure.panels, strict=False):
         markers.append(_draw_panel(ax, panel, colors, handles))
         if not figure.shared_legend:
-            _legend(ax, handles, figure.hollow_label, loc="best")
+            legend(ax, handles, figure, loc=figure.legend_loc)
             handles = {}
     if figure.shared_legend:
-        _legend(
+        legend(
             list(axes.flat)[count - 1],
             handles,
-            figure.hollow_label,
+            figure,
             loc="upper left",
             bbox_to_anchor=(1.02, 1.0),
         )
@@ -128,11 +112,14 @@ def draw(figure: Figure, prefix: Path, formats: Sequence[str] = ("png", "svg")) 
             ha="left",
         )
     fig.tight_layout(rect=(0, (caption_inches + 0.05) / height, 1, 1))
-    _place_labels(axes.flat, figure.panels, markers)
+    place_labels(axes.flat, figure.panels, markers)
     written = []
     for fmt in formats:
         path = prefix.with_name(f"{prefix.name}.{fmt}")
-        fig.savefig(path, dpi=150 if fmt == "png" else None)
+        # No date in an SVG, and fixed element ids: the same data draws the same file.
+        svg = {"metadata": {"Date": None}} if fmt == "svg" else {}
+        with matplotlib.rc_context({"svg.hashsalt": "fbench"}):
+            fig.savefig(path, dpi=150 if fmt == "png" else None, **svg)
         written.append(path)
     plt.close(fig)
     csv_path = prefix.with_name(f"{prefix.name}.csv")
@@ -155,52 +142,73 @@ def _marker_style(color: str, fill: str) -> dict:
 
 
 def _draw_panel(ax, panel: Panel, colors: dict[str, str], handles: dict[str, object]) -> list:
-    """Draw one panel's links, error bars and markers; returns the marker artists."""
+    """Draw one panel's links, markers and error bars; returns the marker artists.
+
+    Layers, bottom to top: the dotted links to the paper's points, the markers, then the
+    95% interval bars. A bar is drawn just right of its marker (a fixed offset in points), so
+    a marker never hides an interval narrower than itself and a bar cannot be mistaken for
+    the vertical link from a measured point to the paper's value at the same x.
+    """
     from matplotlib.lines import Line2D
 
-    def color_of(key: str, highlight: bool) -> str:
-        return "tab:red" if highlight else colors[key]
+    def color_of(key: str, highlight: bool, fixed: str | None = None) -> str:
+        return HIGHLIGHT_COLOUR if highlight else fixed or colors[key]
 
     for link in panel.links:
         ax.plot(
             [link.start[0], link.end[0]],
             [link.start[1], link.end[1]],
-            "-",
-            color=color_of(link.key, link.highlight),
-            linewidth=0.8,
-            alpha=0.45,
+            ":",
+            color=color_of(link.key, link.highlight, link.colour),
+            linewidth=1.0,
+            alpha=0.7,
             zorder=1,
+        )
+    for x, label in panel.vlines:
+        ax.axvline(x, color="0.3", linestyle=(0, (1, 2)), linewidth=0.9, zorder=0.5)
+        handles.setdefault(
+            label, Line2D([], [], color="0.3", linestyle=(0, (1, 2)), linewidth=0.9, label=label)
         )
     xs: list[float] = []
     ys: list[float] = []
+    bounds: list[float] = []  # interval ends: inside the y limits, not padded around
     drawn = []
     for series in panel.series:
-        color = color_of(series.key or series.label, series.highlight)
+        color = color_of(series.key or series.label, series.highlight, series.colour)
         if series.style == "line":
-            ax.plot(series.x, series.y, "-", color=color, linewidth=1.2, zorder=1)
+            ax.plot(series.x, series.y, series.linestyle, color=color, linewidth=1.6, zorder=0.8)
+            bounds.extend(y for y in series.y if y > 0)  # a roof stays in sight
             if series.legend:
-                handles.setdefault(series.label, Line2D([], [], color=color, label=series.label))
+                handles.setdefault(
+                    series.label,
+                    Line2D([], [], color=color, linestyle=series.linestyle, label=series.label),
+                )
             continue
         count = len(series.x)
         shifts = series.x_shift or [1.0] * count
         statuses = series.statuses or [None] * count
         lows = series.y_low or [None] * count
         highs = series.y_high or [None] * count
+        rings = series.ringed or [False] * count
         size = 10 if series.highlight else 7
-        for x, y, shift, status, low, high in zip(
-            series.x, series.y, shifts, statuses, lows, highs, strict=True
+        for x, y, shift, status, low, high, ring in zip(
+            series.x, series.y, shifts, statuses, lows, highs, rings, strict=True
         ):
             fill = "none" if not series.filled else status_fill(status) if status else "full"
             if low is not None and high is not None:
-                ax.errorbar(
-                    x * shift,
-                    y,
-                    yerr=[[max(y - low, 0.0)], [max(high - y, 0.0)]],
-                    fmt="none",
-                    ecolor=color,
-                    elinewidth=1.0,
-                    capsize=2.5,
-                    zorder=2,
+                _interval_bar(ax, x * shift, y, low, high, color, size)
+                bounds.extend(v for v in (low, high) if v > 0)  # the axes show whole bars
+            if ring:
+                ax.plot(
+                    [x * shift],
+                    [y],
+                    linestyle="none",
+                    marker="o",
+                    markersize=size + 8,
+                    markerfacecolor="none",
+                    markeredgecolor=HIGHLIGHT_COLOUR,
+                    markeredgewidth=1.5,
+                    zorder=3.5,
                 )
             (marker,) = ax.plot(
                 [x * shift],
@@ -231,7 +239,7 @@ def _draw_panel(ax, panel: Panel, colors: dict[str, str], handles: dict[str, obj
     ax.set_xscale("log" if panel.xlog else "linear")
     ax.set_yscale("log" if panel.ylog else "linear")
     if xs:
-        _pad_limits(ax, xs, ys, panel)
+        _pad_limits(ax, xs, ys, panel, bounds)
     for axis, log in ((ax.xaxis, panel.xlog), (ax.yaxis, panel.ylog)):
         if log:
             _plain_log_ticks(axis)
@@ -243,13 +251,42 @@ def _draw_panel(ax, panel: Panel, colors: dict[str, str], handles: dict[str, obj
     return drawn
 
 
-def _pad_limits(ax, xs: Sequence[float], ys: Sequence[float], panel: Panel) -> None:
-    """Room around the points for their labels: 12% of the span each side (in log if log)."""
+def _interval_bar(
+    ax, x: float, y: float, low: float, high: float, color: str, marker_size: float
+) -> None:
+    """The 95% interval of a point as a capped bar just right of its marker, on top."""
+    from matplotlib.transforms import ScaledTranslation
+
+    container = ax.errorbar(
+        x,
+        y,
+        yerr=[[max(y - low, 0.0)], [max(high - y, 0.0)]],
+        fmt="none",
+        ecolor=color,
+        elinewidth=1.3,
+        capsize=3.0,
+        capthick=1.3,
+        zorder=4.5,
+    )
+    # Half a marker and a gap to the right, in points (72 a inch), whatever the axes' scale.
+    offset = ScaledTranslation((marker_size / 2 + 3.5) / 72, 0, ax.figure.dpi_scale_trans)
+    for artist in (*container.lines[1], *container.lines[2]):
+        artist.set_transform(artist.get_transform() + offset)
+
+
+def _pad_limits(
+    ax, xs: Sequence[float], ys: Sequence[float], panel: Panel, bounds: Sequence[float] = ()
+) -> None:
+    """Room around the points for their labels: 12% of the span each side (in log if log);
+    the y range also holds every interval bar whole (`bounds`)."""
     import math
 
-    for values, log, setter in ((xs, panel.xlog, ax.set_xlim), (ys, panel.ylog, ax.set_ylim)):
+    for values, log, setter, extra in (
+        (xs, panel.xlog, ax.set_xlim, ()),
+        (ys, panel.ylog, ax.set_ylim, bounds),
+    ):
         values = [v for v in values if v > 0] if log else list(values)
-        low, high = min(values), max(values)
+        low, high = min([*values, *extra]), max([*values, *extra])
         if log:
             span = max(math.log10(high / low), 0.3)
             pad = 10 ** (0.12 * span)
@@ -284,65 +321,3 @@ def _plain_log_ticks(axis) -> None:
     axis.set_major_formatter(FuncFormatter(plain_number))
     axis.set_minor_locator(LogLocator(base=10, subs=tuple(range(1, 10))))
     axis.set_minor_formatter(NullFormatter())
-
-
-def _legend(ax, handles: dict[str, object], hollow_label: str | None, **where) -> None:
-    from matplotlib.lines import Line2D
-
-    entries = list(handles.values())
-    if hollow_label:
-        entries.append(
-            Line2D(
-                [],
-                [],
-                linestyle="none",
-                marker="o",
-                markersize=7,
-                markerfacecolor="white",
-                markeredgecolor="0.2",
-                label=hollow_label,
-            )
-        )
-    if entries:
-        ax.legend(handles=entries, fontsize=8, frameon=False, **where)
-
-
-def _place_labels(axes, panels: Sequence[Panel], markers: Sequence[list]) -> None:
-    """Write the annotated series' labels, moved by adjustText off each other and the markers."""
-    from adjustText import adjust_text
-
-    for ax, panel, drawn in zip(axes, panels, markers, strict=False):
-        texts = []
-        for series in panel.series:
-            if not series.annotate or series.style == "line":
-                continue
-            shifts = series.x_shift or [1.0] * len(series.x)
-            for x, y, shift, text in zip(
-                series.x, series.y, shifts, series.texts or series.points, strict=True
-            ):
-                if text:
-                    texts.append(
-                        ax.text(
-                            x * shift,
-                            y,
-                            text,
-                            fontsize=7,
-                            color="0.15",
-                            fontweight="bold" if series.highlight else "normal",
-                            zorder=5,
-                        )
-                    )
-        if texts:
-            adjust_text(
-                texts,
-                objects=drawn,
-                ax=ax,
-                # Pushed harder off the markers than adjustText's defaults and pulled back
-                # more gently: with 35 networks the defaults leave labels on the markers.
-                expand=(1.3, 1.6),
-                force_text=(0.3, 0.5),
-                force_static=(0.4, 0.6),
-                force_pull=(0.005, 0.005),
-                iter_lim=200,  # not its default 1 s time limit: the same picture on any machine
-                arrowprops={"arrowstyle": "-", "color": "0.55", "linewidth": 0.5},
-            )

@@ -13,9 +13,37 @@ from dataclasses import dataclass, field
 
 from bench.results import RunResult
 from bench.results.status import DISTURBED, IMPRECISE, OK
+from operators import OPERATORS
+from reports.rows import operator_rank
 
 FLOPS_LABEL = "FLOPS (G multiply-adds/s)"
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h", "*", "p", "8", "H", "d")
+# tab10 without red, which is kept for what is singled out (FasterNet, "ceiling too low")
+COLOURS = (
+    "tab:blue",
+    "tab:orange",
+    "tab:green",
+    "tab:purple",
+    "tab:brown",
+    "tab:pink",
+    "tab:olive",
+    "tab:cyan",
+    "tab:gray",
+    "navy",
+    "darkgoldenrod",
+    "teal",
+    "black",
+)
+HIGHLIGHT_COLOUR = "tab:red"
+
+
+def operator_style(name: str) -> tuple[str, str]:
+    """(colour, marker) of an operator, the same in every figure: by its place in the
+    operator registry (Table 1's order), not by its place in a plot; an operator the registry
+    does not know (a custom one) gets one derived from its name, so it keeps it too."""
+    rank, _ = operator_rank(name)
+    index = rank if name in OPERATORS else rank + sum(map(ord, name))
+    return COLOURS[index % len(COLOURS)], MARKERS[index % len(MARKERS)]
 
 
 @dataclass(frozen=True)
@@ -33,6 +61,8 @@ class Series:
     legend: bool = True
     annotate: bool = False
     key: str | None = None  # series with the same key share a colour in every panel
+    colour: str | None = None  # a fixed colour (an operator's: `operator_style`), else by key
+    linestyle: str = "-"  # of a "line" series
     # Optional, one entry per point:
     statuses: list[str] | None = None  # a measured row's status: sets the marker's fill
     y_low: list[float | None] | None = None  # 95% interval of y (error bars)
@@ -40,6 +70,7 @@ class Series:
     texts: list[str] | None = None  # what `annotate` writes at a point (default: `points`)
     # Drawn at x × shift (the CSV keeps x): spreads points of equal x so none hides another.
     x_shift: list[float] | None = None
+    ringed: list[bool] | None = None  # a red ring around the point (`Figure.ring_label`)
 
 
 @dataclass(frozen=True)
@@ -50,6 +81,7 @@ class Link:
     end: tuple[float, float]
     key: str  # the colour of the series it belongs to
     highlight: bool = False
+    colour: str | None = None  # as `Series.colour`
 
 
 @dataclass(frozen=True)
@@ -61,6 +93,8 @@ class Panel:
     xlog: bool = True  # FLOPs span orders of magnitude: always a log axis
     ylog: bool = False
     links: list[Link] = field(default_factory=list)
+    # Vertical reference lines: (x, legend label), e.g. a roofline's ridge point.
+    vlines: list[tuple[float, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -71,6 +105,8 @@ class Figure:
     shared_legend: bool = False  # one legend, right of the last panel (same series in each)
     hollow_label: str | None = None  # legend entry for the hollow markers (the paper's values)
     panel_size: tuple[float, float] = (6.6, 5.0)  # inches; larger where many points are named
+    ring_label: str | None = None  # legend entry for `Series.ringed` points
+    legend_loc: str = "best"  # where a panel's own legend goes (without `shared_legend`)
 
 
 @dataclass(frozen=True)

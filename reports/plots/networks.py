@@ -117,7 +117,7 @@ def figure2(runs: Sequence[RunResult], with_paper: bool = False) -> Figure:
             )
         )
     notes = [
-        "Bars: the 95% interval of the median latency (as FLOPS in (a)). "
+        "Bars, right of each marker: the 95% interval of the median latency (as FLOPS in (a)). "
         f"{HIGHLIGHT_FAMILY} in red.",
     ]
     fills = fill_caption([r.status for r in measured])
@@ -126,7 +126,7 @@ def figure2(runs: Sequence[RunResult], with_paper: bool = False) -> Figure:
     if references:
         notes.append(
             f"Hollow markers: the paper's Table 3 ({paper.PAPER_HARDWARE[column]}), FLOPS as "
-            "FLOPs / latency; a thin line joins each network's measured point to the paper's."
+            "FLOPs / latency; a dotted line joins each network's measured point to the paper's."
         )
     missing = [r.network or r.operator for r in rows if not usable(r)]
     if missing:

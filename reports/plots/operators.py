@@ -8,18 +8,29 @@ from collections.abc import Sequence
 
 from bench.errors import FbenchError
 from bench.results import ResultRow, RunResult
-from operators import OPERATORS
 from reports import paper
 from reports.paper import paper_row
-from reports.plots.model import FLOPS_LABEL, MARKERS, Figure, Link, Panel, Series, fill_caption
+from reports.plots.model import (
+    FLOPS_LABEL,
+    Figure,
+    Link,
+    Panel,
+    Series,
+    fill_caption,
+    operator_style,
+)
 from reports.plots.rows import gflops_interval, usable
-from reports.rows import operator_order, operator_rank, operator_title
+from reports.rows import operator_order, operator_title
 from reports.table1.columns import DeviceGroup, device_groups
 
 # Points of one operator share their FLOPs (Table 1's stages are built so); they are spread
 # this far apart along the log x axis (in decades) so that the four stages stay visible.
-STAGE_SPREAD_DECADES = 0.035
-OPERATOR_SPREAD_DECADES = 0.15  # operators with equal FLOPs (GConv, PConv), further apart
+STAGE_SPREAD_DECADES = 0.05
+BARS_NOTE = (
+    "Bars, right of each marker: the 95% interval of the median latency, as FLOPS "
+    "(a narrow one is two caps close together)."
+)
+OPERATOR_SPREAD_DECADES = 0.22  # operators with equal FLOPs (GConv, PConv), further apart
 
 
 def operators_figure(runs: Sequence[RunResult], with_paper: bool = False) -> Figure:
@@ -27,18 +38,25 @@ def operators_figure(runs: Sequence[RunResult], with_paper: bool = False) -> Fig
     if not groups:
         raise FbenchError("no operator rows in the given results (fbench run --suite operators)")
     stages = _stage_names(groups)
-    panels = [_operators_panel(group, with_paper, stages) for group in groups]
     rows = [r for g in groups for r in g.rows]
+    depth_labels = len({r.layers for r in rows}) > 1
+    panels = [_operators_panel(group, with_paper, stages, depth_labels) for group in groups]
     depths = "/".join(str(layers) for layers in sorted({r.layers for r in rows}))
+    several_depths = len({r.layers for r in rows}) > 1
     notes = [
         f"FLOPs: multiply-adds of the {depths}-layer stack for one image, as in Table 1. "
-        "Bars: the 95% interval of the median latency, as FLOPS.",
+        f"{BARS_NOTE}",
     ]
     if stages:
         names = ", ".join(f"{label} {shape}" for shape, label in stages.items())
         notes.append(
             f"Stages (C×H×W): {names}. Points of equal FLOPs are spread a little along x, "
             "stage by stage, so that none hides another; the CSV has the exact values."
+        )
+    if several_depths:
+        notes.append(
+            "A point's label names its stage and its depth: S1 L5 is stage 1 stacked 5 layers "
+            "deep (FLOPs grow with depth, so the depths of a stage lie along x)."
         )
     fills = fill_caption([r.status for r in rows if usable(r)])
     if fills:
@@ -48,7 +66,7 @@ def operators_figure(runs: Sequence[RunResult], with_paper: bool = False) -> Fig
         hardware = "; ".join(f"{c.upper()}: {paper.PAPER_HARDWARE[c]}" for c in columns)
         notes.append(
             f"Hollow markers: the paper's Table 1 ({hardware or 'no column for this device'}), "
-            "joined to the measured point of the same stage."
+            "joined by a dotted line to the measured point of the same stage."
         )
     failed = sum(1 for r in rows if not usable(r))
     if failed:
@@ -73,16 +91,25 @@ def _stage_names(groups: Sequence[DeviceGroup]) -> dict[str, str]:
     return {next(iter(shapes[stage])): f"S{stage}" for stage in sorted(shapes)}
 
 
-def _operators_panel(group: DeviceGroup, with_paper: bool, stages: dict[str, str]) -> Panel:
+def _operators_panel(
+    group: DeviceGroup, with_paper: bool, stages: dict[str, str], depth_labels: bool
+) -> Panel:
     names = operator_order(group.rows)
     by_operator = {
-        name: sorted((r for r in group.rows if r.operator == name), key=lambda r: r.stage)
+        name: sorted(
+            (r for r in group.rows if r.operator == name), key=lambda r: (r.stage, r.layers)
+        )
         for name in names
     }
     shifts = _x_shifts(by_operator)
+
+    def label(row: ResultRow) -> str:
+        text = stages.get(row.shape_label, row.shape_label)
+        return f"{text} L{row.layers}" if depth_labels else text
+
     series, links = [], []
     for name in names:
-        marker = _operator_marker(name)
+        colour, marker = operator_style(name)
         title = operator_title(name)
         rows = [r for r in by_operator[name] if usable(r)]
         if rows:
@@ -96,10 +123,11 @@ def _operators_panel(group: DeviceGroup, with_paper: bool, stages: dict[str, str
                     marker=marker,
                     annotate=True,
                     key=name,
+                    colour=colour,
                     statuses=[r.status for r in rows],
                     y_low=[low for low, _ in intervals],
                     y_high=[high for _, high in intervals],
-                    texts=[stages.get(r.shape_label, r.shape_label) for r in rows],
+                    texts=[label(r) for r in rows],
                     x_shift=[shifts[id(r)] for r in rows],
                 )
             )
@@ -120,18 +148,18 @@ def _operators_panel(group: DeviceGroup, with_paper: bool, stages: dict[str, str
                 legend=False,
                 annotate=True,
                 key=name,
+                colour=colour,
                 # a stage is named at its measured point; here only where none was drawn
-                texts=[
-                    "" if usable(r) else stages.get(r.shape_label, r.shape_label)
-                    for r, _ in references
-                ],
+                texts=["" if usable(r) else label(r) for r, _ in references],
                 x_shift=[shifts[id(r)] for r, _ in references],
             )
         )
         for row, (x, y, _) in references:
             if usable(row):
                 shift = shifts[id(row)]
-                links.append(Link((x * shift, row.gflops_per_s), (x * shift, y), name))
+                links.append(
+                    Link((x * shift, row.gflops_per_s), (x * shift, y), name, colour=colour)
+                )
     hardware = group.run.environment.get("cpu_model") or "?"
     if group.device == "cuda":
         hardware = group.run.environment.get("gpu_name") or hardware
@@ -166,13 +194,6 @@ def _x_shifts(by_operator: dict[str, list[ResultRow]]) -> dict[int, float]:
                 offset = operator_offset + (index - (len(same) - 1) / 2) * STAGE_SPREAD_DECADES
                 shifts[id(row)] = 10**offset
     return shifts
-
-
-def _operator_marker(name: str) -> str:
-    """The same marker for an operator in every panel: by its place in the registry."""
-    rank, _ = operator_rank(name)
-    index = rank if name in OPERATORS else rank + sum(map(ord, name))
-    return MARKERS[index % len(MARKERS)]
 
 
 def _paper_point(row: ResultRow) -> tuple[float, float, str] | None:

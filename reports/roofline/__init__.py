@@ -1,9 +1,10 @@
 """The roofline: where each stored row sits against its device's measured ceilings.
 
 maths.py places rows (pure: intensity, attainable FLOPS, ridge point, which roof applies);
-report.py says it as a table, sentences and CSV (`fbench roofline`); plot.py draws it with
-matplotlib (`fbench roofline --output`); columns.py adds it to Table 1 (`fbench report table1
---roofline`). Measured rooflines are in docs/roofline.md.
+report.py says it as a table, sentences and CSV (`fbench roofline`); columns.py adds it to
+Table 1 (`fbench report table1 --roofline`). The picture (`fbench roofline --plot`, `fbench
+plot roofline`: one drawing) is reports/plots/roofline.py. Measured rooflines are in
+docs/roofline.md.
 """
 
 # The package's public API, for the CLI and other packages:
@@ -22,9 +23,10 @@ from reports.roofline.maths import (
     roofline_point,
     roofline_points,
 )
-from reports.roofline.plot import plot_roofline
 from reports.roofline.report import (
     ROOFLINE_HEADERS,
+    roofline_export,
+    roofline_report,
     roofline_table,
     roofline_text,
     summary_sentence,
@@ -43,10 +45,11 @@ __all__ = [
     "ceiling_lines",
     "intensity_range",
     "operator_summaries",
-    "plot_roofline",
     "ridge_point",
+    "roofline_export",
     "roofline_point",
     "roofline_points",
+    "roofline_report",
     "roofline_table",
     "roofline_text",
     "summary_sentence",

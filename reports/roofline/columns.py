@@ -49,19 +49,31 @@ ROOFLINE_COLUMNS = register_columns(
         "roofline",
         "arithmetic intensity, attainable FLOPS and the share reached (needs fbench calibrate)",
         (
-            DeviceColumn("{device} MAC/B", _field("intensity_implementation"), fixed(2)),
-            DeviceColumn("{device} attainable G/s", _field("attainable_gflops_per_s"), fixed(1)),
+            DeviceColumn(
+                "{device} FLOPs/B",
+                _field("intensity_implementation"),
+                fixed(2),
+                name="intensity_mac_per_byte",
+            ),
+            DeviceColumn(
+                "{device} attainable G/s",
+                _field("attainable_gflops_per_s"),
+                fixed(1),
+                name="attainable_gflops_per_s",
+            ),
             DeviceColumn(
                 "{device} of attainable",
                 _field("fraction_of_attainable"),
                 format_share,
                 average=True,
+                name="fraction_of_attainable",
             ),
             DeviceColumn(
                 "{device} of compute roof",
                 _field("fraction_of_compute"),
                 format_share,
                 average=True,
+                name="fraction_of_compute",
             ),
         ),
     )

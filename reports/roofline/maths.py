@@ -14,8 +14,8 @@ Pure arithmetic on result rows and a calibration (reads results, never measures)
   the roof's is marked "ceiling too low" (the calibration did not find the device's real
   ceiling there), in the table and the plot. It is not explained away.
 
-The table, prose and CSV are in reports/roofline/report.py, the plots in
-reports/roofline/plot.py and reports/plots/roofline.py; measured rooflines in docs/roofline.md.
+The table, prose and CSV are in reports/roofline/report.py, the picture in
+reports/plots/roofline.py; measured rooflines in docs/roofline.md.
 """
 
 from __future__ import annotations
@@ -243,7 +243,7 @@ def ceiling_lines(
     bandwidth_name = calibration.bandwidth_ceiling.name
     lines = [
         (
-            f"roofline: {compute_name} {compute:.1f} GMAC/s, {bandwidth_name} {bandwidth:.1f} GB/s",
+            f"roofline: {compute_name} {compute:.1f} G/s, {bandwidth_name} {bandwidth:.1f} GB/s",
             xs,
             [attainable_gflops_per_s(x, compute, bandwidth) for x in xs],
         )

@@ -5,7 +5,6 @@ in docs/roofline.md."""
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -22,6 +21,7 @@ from reports.roofline.maths import (
     ridge_point,
 )
 from reports.table import Layout, Report, Table
+from reports.tidy import Export, Records, to_csv
 
 _one_decimal = fixed(1)
 _two_decimals = fixed(2)
@@ -29,9 +29,9 @@ _two_decimals = fixed(2)
 
 # The extra Table 1 columns (`fbench report table1 --roofline`), in order.
 ROOFLINE_HEADERS = (
-    "MAC/B (paper)",
-    "MAC/B (impl.)",
-    "Attainable GMAC/s",
+    "FLOPs/B (paper)",
+    "FLOPs/B (impl.)",
+    "Attainable FLOPS (G/s)",
     "of attainable",
     "of compute roof",
     "GB/s moved",
@@ -48,10 +48,14 @@ def roofline_table(points: Sequence[RooflinePoint]) -> Table:
         "Operator",
         "Feature map",
         *(["Layers"] if with_layers else []),
-        "GMAC/s measured",
+        "FLOPS (G/s)",
         *ROOFLINE_HEADERS,
         "Status",
     ]
+    # Fitted to a terminal: "FLOPS (G/s)" once; "roof" is the attainable FLOPS there.
+    short = [*headers[: 4 if with_layers else 3], "FLOPS (G/s)", "FLOPs/B paper"]
+    short += ["FLOPs/B impl.", "Attainable (G/s)", "Share", "% of peak", "GB/s", "Bound", "Roof"]
+    short += ["Status"]
     rows: list[list[object]] = [
         [
             point.device,
@@ -87,7 +91,7 @@ def roofline_table(points: Sequence[RooflinePoint]) -> Table:
         str,
         str,
     ]
-    return Table(headers, rows, formats=formats)
+    return Table(headers, rows, formats=formats, short_headers=short, key_columns=3)
 
 
 def summary_sentence(summary: OperatorSummary) -> str:
@@ -123,11 +127,11 @@ def ceilings_line(device: str, calibration: Calibration) -> str:
     share = calibration.fraction_of_peak(compute)
     return (
         f"{device} ceilings ({calibration.identity}, {calibration.created}): compute "
-        f"{compute.median:.1f} GMAC/s ({_probe(compute)}"
+        f"{compute.median:.1f} G/s ({_probe(compute)}"
         + (f", {share:.0%} of the stated peak" if share is not None else "")
         + f"), bandwidth {bandwidth.median:.1f} GB/s ({_probe(bandwidth)})"
         + (f", L2-resident copy {cache:.1f} GB/s" if cache else "")
-        + f"; ridge point {ridge_point(compute.median, bandwidth.median):.2f} MAC/B"
+        + f"; ridge point {ridge_point(compute.median, bandwidth.median):.2f} FLOPs/B"
     )
 
 
@@ -137,9 +141,12 @@ def _probe(ceiling: Ceiling) -> str:
 
 
 FOOTNOTE = (
-    "FLOPs are multiply-adds (as the paper counts). MAC/B: multiply-adds per byte, "
-    "bytes from the paper's eqs. 2/3/5 and from what the implementation moves (PConv's "
-    "copy). Attainable = min(compute ceiling, MAC/B (impl.) × bandwidth). Roof: "
+    "FLOPs are multiply-adds (as the paper counts); FLOPS in G/s, 10⁹ FLOPs a second. "
+    "FLOPs/B: FLOPs per byte, bytes from the paper's eqs. 2/3/5 and from what the "
+    "implementation moves (PConv's copy). Attainable (the roof at the row's intensity) = "
+    "min(compute ceiling, FLOPs/B (impl.) × bandwidth); Share: the measured FLOPS's share "
+    "of it; % of peak: of the compute ceiling. "
+    "Roof: "
     f"'{CEILING_TOO_LOW}' where the row's 95% interval lies above the roof's: the "
     "calibration did not reach the device's ceiling there (calibrate again, or a wider "
     "sweep: --gemm-n)."
@@ -161,19 +168,68 @@ def roofline_report(
     )
 
 
-def roofline_text(points: Sequence[RooflinePoint], calibrations: Mapping[str, Calibration]) -> str:
-    return render(roofline_report(points, calibrations), "text")
+def roofline_text(
+    points: Sequence[RooflinePoint],
+    calibrations: Mapping[str, Calibration],
+    width: int | None = None,
+) -> str:
+    return render(roofline_report(points, calibrations), "text", width=width)
 
 
-CSV_FIELDS = tuple(f for f in RooflinePoint.__dataclass_fields__ if f != "title")
+# The points' export columns (`fbench roofline --format csv|json`, and the CSV beside the
+# plot): the point's fields, the intensities named with their unit (multiply-adds per byte).
+_RENAMED = {
+    "intensity_paper": "intensity_paper_mac_per_byte",
+    "intensity_implementation": "intensity_implementation_mac_per_byte",
+}
+CSV_FIELDS = tuple(
+    _RENAMED.get(name, name) for name in RooflinePoint.__dataclass_fields__ if name != "title"
+)
+SUMMARY_COLUMNS = (
+    "device",
+    "operator",
+    "rows",
+    "rows_memory_bound",
+    "rows_above_roof",
+    "fraction_of_compute_min",
+    "fraction_of_compute_max",
+    "fraction_of_attainable_min",
+    "fraction_of_attainable_max",
+    "achieved_gb_per_s_min",
+    "achieved_gb_per_s_max",
+)
+
+
+def point_record(point: RooflinePoint) -> dict[str, object]:
+    return {_RENAMED.get(name, name): value for name, value in asdict(point).items()}
+
+
+def summary_record(summary: OperatorSummary) -> dict[str, object]:
+    """One operator on one device across its stages: what its sentence says, as numbers."""
+    record: dict[str, object] = {
+        "device": summary.device,
+        "operator": summary.operator,
+        "rows": summary.rows,
+        "rows_memory_bound": summary.memory_bound,
+        "rows_above_roof": summary.above_roof,
+    }
+    for name in ("fraction_of_compute", "fraction_of_attainable", "achieved_gb_per_s"):
+        record[f"{name}_min"], record[f"{name}_max"] = getattr(summary, name)
+    return record
+
+
+def roofline_export(points: Sequence[RooflinePoint]) -> Export:
+    """One record per point; `--summary`: one per device and operator."""
+    return Export(
+        Records.of(CSV_FIELDS, map(point_record, points)),
+        Records.of(SUMMARY_COLUMNS, map(summary_record, operator_summaries(points))),
+    )
 
 
 def write_csv(target: Path | TextIO, points: Sequence[RooflinePoint]) -> None:
     """The points as CSV, one per row, to a file path or an open text stream."""
     if not isinstance(target, Path):
-        writer = csv.DictWriter(target, fieldnames=CSV_FIELDS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(asdict(point) for point in points)
+        target.write(to_csv(roofline_export(points).rows) + "\n")
         return
     target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("w", newline="", encoding="utf-8") as stream:

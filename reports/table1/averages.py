@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from statistics import fmean
 
 from bench.results import ResultRow
+from operators import OPERATORS
+from reports import paper
 from reports.paper import matched_pconv_dwconv_ratio
 
 
@@ -23,6 +25,19 @@ def counts_in_averages(row: ResultRow) -> bool:
 
 def averaged_gflops(rows: Sequence[ResultRow]) -> list[float]:
     return [r.gflops_per_s for r in rows if counts_in_averages(r)]
+
+
+def paper_average_gflops(
+    operator: str, column: str | None, rows: Sequence[ResultRow]
+) -> float | None:
+    """The paper's average FLOPS of `operator` on its device `column`, where `rows` measure
+    what the paper's average is over (its 4 stages, its parameters); else None."""
+    spec = OPERATORS.get(operator)
+    if column is None or not rows or not spec or not spec.paper_operator:
+        return None
+    if not paper.covers_paper(spec.paper_operator, rows):
+        return None
+    return paper.table1_average_gflops()[spec.paper_operator][column]
 
 
 def average_status(rows: Sequence[ResultRow]) -> str:

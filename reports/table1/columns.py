@@ -4,6 +4,7 @@ plots (reports/plots/), and the optional column sets a block can carry (`--roofl
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -43,6 +44,16 @@ class DeviceColumn:
     value: Callable[[ResultRow, DeviceGroup], float | None]
     fmt: Callable[[float], str]
     average: bool = False
+    # The column's name in the tidy exports (--format csv|json), snake_case with its unit;
+    # "" derives one from the header ("{device} of attainable" → "of_attainable").
+    name: str = ""
+
+    @property
+    def export_name(self) -> str:
+        if self.name:
+            return self.name
+        words = re.sub(r"[^0-9a-z]+", "_", self.header.replace("{device}", "").lower())
+        return words.strip("_") or "value"
 
 
 @dataclass(frozen=True)

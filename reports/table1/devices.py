@@ -13,21 +13,28 @@ from statistics import fmean
 from typing import Any
 
 from bench.results import ResultRow, RunResult
-from operators import OPERATORS
 from reports import paper
 from reports.formatting import fixed, format_g, format_ms
-from reports.paper import covers_paper, paper_row
-from reports.rows import flops_header, operator_order, operator_title, status_text
+from reports.paper import paper_row
+from reports.rows import (
+    flops_header,
+    operator_order,
+    operator_title,
+    short_flops_header,
+    status_text,
+)
 from reports.table import Table
 from reports.table1.averages import (
     average_status,
     averaged_gflops,
     averages_notes,
     counts_in_averages,
+    paper_average_gflops,
     paper_pconv_dwconv_ratio,
     pconv_dwconv_comparison,
 )
 from reports.table1.columns import DeviceGroup, describe_group, device_groups, extra_columns
+from reports.table1.headline import headline
 
 
 def _line_key(row: ResultRow) -> tuple:
@@ -68,18 +75,29 @@ def table1_devices(
 
     all_rows = [row for group in groups for row in group.rows]
     headers = ["Operator", "Feature map", flops_header(all_rows)]
+    short = ["Operator", "Feature map", short_flops_header(all_rows)]
+    column_groups: list[object] = ["", "", ""]
     formats: list[Callable[[Any], str]] = [str, str, format_g]
 
     blocks: list[list[_Column]] = []
     for group in groups:
         metric = "throughput (fps)" if group.throughput else "latency (ms)"
+        unit = "(fps)" if group.throughput else "(ms)"
         fmt_metric = format_g if group.throughput else format_ms
         block: list[_Column] = [
             _Column(
-                f"{group.label} {metric}", fmt_metric, lambda r, p, g=group: _metric(r, g), "metric"
+                f"{group.label} {metric}",
+                fmt_metric,
+                lambda r, p, g=group: _metric(r, g),
+                "metric",
+                f"{group.label} {unit}",
             ),
             _Column(
-                f"{group.label} FLOPS (G/s)", format_g, lambda r, p: r and r.gflops_per_s, "gflops"
+                f"{group.label} FLOPS (G/s)",
+                format_g,
+                lambda r, p: r and r.gflops_per_s,
+                "gflops",
+                f"{group.label} FLOPS (G/s)",
             ),
         ]
         if with_paper and group.paper_column:
@@ -89,12 +107,14 @@ def table1_devices(
                     fmt_metric,
                     lambda r, p, g=group: p and _paper_metric(p, g),
                     "paper_metric",
+                    f"Paper {unit}",
                 ),
                 _Column(
                     f"{group.label} paper FLOPS (G/s)",
                     format_g,
                     lambda r, p, g=group: p and p.gflops(g.paper_column),
                     "paper_gflops",
+                    "Paper (G/s)",
                 ),
                 _Column(
                     f"{group.label} FLOPS measured/paper",
@@ -103,6 +123,7 @@ def table1_devices(
                         r and r.gflops_per_s, p and p.gflops(g.paper_column)
                     ),
                     "ratio",
+                    "× paper",
                 ),
             ]
         for column in extras_columns:
@@ -116,10 +137,18 @@ def table1_devices(
             )
         if any(row.status != "ok" for row in group.rows):
             block.append(
-                _Column(f"{group.label} status", str, lambda r, p: _status_cell(r), "status")
+                _Column(
+                    f"{group.label} status",
+                    str,
+                    lambda r, p: _status_cell(r),
+                    "status",
+                    f"{group.label} status",
+                )
             )
         blocks.append(block)
         headers += [column.header for column in block]
+        short += [column.short or column.header for column in block]
+        column_groups += [group.label] * len(block)
         formats += [column.fmt for column in block]
 
     by_group = [{_line_key(row): row for row in group.rows} for group in groups]
@@ -153,28 +182,30 @@ def table1_devices(
         comparison = pconv_dwconv_comparison(group.rows)
         measured = comparison.value if comparison else None
         at_paper = comparison and paper_pconv_dwconv_ratio(comparison, group.paper_column)
-        paper_ratio, at_stages = at_paper if at_paper else (None, False)
+        paper_ratio = at_paper[0] if at_paper else None
         reference = paper_ratio if with_paper else None
         values = {"gflops": measured, "paper_gflops": reference}
         values["ratio"] = _over(measured, reference)
         ratio_line += [values.get(column.role, "") for column in block]
-        if comparison is not None:
-            text = f"{group.label} {measured:.1f}×" if measured is not None else group.label
-            if comparison.qualifier():
-                text += f" {comparison.qualifier()}" if measured else f": {comparison.qualifier()}"
-            if paper_ratio is not None:
-                at = " at those stages" if at_stages else ""
-                text += f" (paper{at} {paper_ratio:.1f}× on {group.paper_column.upper()})"
-            ratios_text.append(text)
+        line = headline(group.rows, group.paper_column, subject=f"PConv on {group.label}")
+        if line is not None:
+            ratios_text.append(line)
     if any(value not in (None, "") for value in ratio_line[3:]):
         body.append(ratio_line)
 
     notes = [f"{group.label}: {describe_group(group)}" for group in groups]
     notes += averages_notes(all_rows)
-    if ratios_text:
-        notes.append("PConv/DWConv FLOPS: " + "; ".join(ratios_text))
+    notes += ratios_text
     notes.append("FLOPs are multiply-adds, as the paper counts them; FLOPS = FLOPs / latency.")
-    return Table(headers=headers, rows=body, notes=notes, formats=formats)
+    return Table(
+        headers=headers,
+        rows=body,
+        notes=notes,
+        formats=formats,
+        short_headers=short,
+        column_groups=column_groups,
+        key_columns=3,  # operator, feature map and FLOPs: every device's panel needs them
+    )
 
 
 @dataclass(frozen=True)
@@ -190,6 +221,7 @@ class _Column:
     fmt: Callable[[Any], str]
     fill: Callable[[ResultRow | None, paper.PaperTable1Row | None], object]
     role: str
+    short: str | None = None  # the head on a fitted terminal (None: `header`)
 
 
 def _metric(row: ResultRow | None, group: DeviceGroup) -> float | None:
@@ -209,13 +241,9 @@ def _average_line(name, keys, groups, blocks, by_group, with_paper) -> list[obje
     for group, block, rows in zip(groups, blocks, by_group, strict=True):
         group_rows = [rows[key] for key in keys if key in rows]
         measured = averaged_gflops(group_rows)
-        paper_average = None
-        if with_paper and group.paper_column and group_rows:
-            spec = OPERATORS.get(name)
-            if spec and spec.paper_operator and covers_paper(spec.paper_operator, group_rows):
-                paper_average = paper.table1_average_gflops()[spec.paper_operator][
-                    group.paper_column
-                ]
+        paper_average = (
+            paper_average_gflops(name, group.paper_column, group_rows) if with_paper else None
+        )
         average = fmean(measured) if measured else None
         for column in block:
             role = column.role

@@ -17,16 +17,17 @@ from operators import OPERATORS
 from reports import paper
 from reports.formatting import format_g, format_ms
 from reports.paper import paper_row
-from reports.rows import ci_text, flops_header, operator_order, operator_title, status_text
-from reports.table import Table
-from reports.table1.averages import (
-    PConvDWConvRatio,
-    average_status,
-    averaged_gflops,
-    averages_notes,
-    paper_pconv_dwconv_ratio,
-    pconv_dwconv_comparison,
+from reports.rows import (
+    ci_text,
+    flops_header,
+    operator_order,
+    operator_title,
+    short_flops_header,
+    status_text,
 )
+from reports.table import Table
+from reports.table1.averages import average_status, averaged_gflops, averages_notes
+from reports.table1.headline import headline
 
 
 def table1(rows: Sequence[ResultRow], with_paper: bool = True) -> Table:
@@ -44,6 +45,10 @@ def table1(rows: Sequence[ResultRow], with_paper: bool = True) -> Table:
     if with_paper and column:
         headers += [f"Paper {'fps' if throughput else 'latency (ms)'}", "Paper FLOPS (G/s)"]
     headers += ["Status"]
+    unit = "fps" if throughput else "ms"
+    short = ["Operator", "Feature map", short_flops_header(rows), headers[3], "95% CI"]
+    short += ["FLOPS (G/s)", *([f"Paper ({unit})", "Paper (G/s)"] if len(headers) == 9 else [])]
+    short += ["Status"]
 
     body: list[list[object]] = []
     notes: list[str] = []
@@ -93,24 +98,8 @@ def table1(rows: Sequence[ResultRow], with_paper: bool = True) -> Table:
         body.append(average)
 
     notes += averages_notes(rows)
-    comparison = pconv_dwconv_comparison(rows)
-    if comparison is not None:
-        notes.append(_ratio_note(comparison, column if with_paper else None))
+    line = headline(rows, column if with_paper else None)
+    if line is not None:
+        notes.append(line)
     notes.append("FLOPs are multiply-adds, as the paper counts them; FLOPS = FLOPs / latency.")
-    return Table(headers=headers, rows=body, notes=notes)
-
-
-def _ratio_note(comparison: PConvDWConvRatio, column: str | None) -> str:
-    """ "PConv/DWConv FLOPS: 11.4× (paper: 6.2× on CPU)"; on fewer stages than were measured,
-    which ones, beside the paper's ratio at those stages."""
-    if comparison.value is None:
-        return f"PConv/DWConv FLOPS: {comparison.qualifier()}"
-    line = " ".join(
-        filter(None, [f"PConv/DWConv FLOPS: {comparison.value:.1f}×", comparison.qualifier()])
-    )
-    at_paper = paper_pconv_dwconv_ratio(comparison, column)
-    if at_paper is not None:
-        paper_ratio, at_stages = at_paper
-        at = " at those stages" if at_stages else ""
-        line += f" (paper{at}: {paper_ratio:.1f}× on {column.upper()})"
-    return line
+    return Table(headers=headers, rows=body, notes=notes, short_headers=short)
