@@ -16,7 +16,8 @@ EXIT_REGRESSION = 1  # `fbench compare`: a significant slowdown
 EXIT_USAGE = 2  # bad flags, config or result files
 EXIT_NOT_COMPARABLE = 3  # `fbench compare`: the runs cannot be judged against each other
 # The command could not finish, though its input was good: a worker process died and left
-# rows short of their planned processes, the disk filled, the output could not be written.
+# rows short of their planned processes, rows of a run failed (`fbench run` exits 0 only
+# when every row was measured), the disk filled, the output could not be written.
 # What was measured is kept (`fbench run --resume RUN_ID` finishes a run).
 EXIT_INCOMPLETE = 4
 EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM; finished rows (and processes) are kept

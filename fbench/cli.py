@@ -45,8 +45,8 @@ EPILOG = """\
 exit codes: 0 success; 1 regression found (compare) or outputs differ (check); 2 bad
 input (flags, config, result files); 3 results not comparable or not trustworthy (compare:
 other device or config, disturbed rows); 4 could not finish though the input was good (run:
-a worker process died and left rows short, the disk filled; any command: its output could
-not be written); what was measured is kept, `fbench run --resume` finishes a run;
+a worker process died and left rows short, rows failed, the disk filled; any command: its
+output could not be written); what was measured is kept, `fbench run --resume` finishes a run;
 130 interrupted by Ctrl-C or SIGTERM (finished rows are kept).
 
 Start with:  fbench run --device cpu      then:  fbench show <run-id>"""

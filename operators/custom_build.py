@@ -145,6 +145,10 @@ def source_record(operator: CustomOperator) -> dict[str, Any]:
 def _source_path(operator: CustomOperator) -> Path | None:
     if operator.is_file:
         return Path(operator.target)
+    if operator.factory not in _FACTORIES:
+        # Never loaded in this process (a row failed in fbench's process for a worker that
+        # ended): importing the user's module here would run their code in fbench itself.
+        return None
     try:
         factory = load_factory(operator)
         source = inspect.getsourcefile(factory) or inspect.getfile(factory)

@@ -324,8 +324,12 @@ def test_bad_operator_exits_2_before_timing_unless_keep_going(tmp_path):
     assert_one_line_error(result, "operator make_shrinking", "changes the feature map's shape")
     assert not (tmp_path / "a").exists()  # nothing timed, nothing stored
     kept = fbench_with(tmp_path, *args, bad, "--keep-going", "--results-dir", str(tmp_path / "b"))
-    assert kept.returncode == 0, kept.stderr
+    # Stored, and the run says it was not all measured: exit 4 with the count.
+    assert kept.returncode == 4, kept.stderr
     assert "warning: operator make_shrinking" in kept.stderr
+    assert (
+        kept.stderr.strip().splitlines()[-1].startswith("fbench run: error: 1 of 2 row(s) failed")
+    )
     (path,) = (tmp_path / "b").glob("*.json")
     rows = {row.operator: row for row in read_result(path).rows}
     assert rows["dwconv"].status != "failed"

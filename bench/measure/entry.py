@@ -1,6 +1,8 @@
-"""Where measuring starts: `measure` times planned rows in this process (bench/measure/runner.py)
-or, with `processes` > 1 and the adaptive method, in worker processes one after another
-(bench/measure/processes.py). The CLI calls this; nothing below it picks.
+"""Where measuring starts: `measure` times planned rows in this process (bench/measure/runner.py);
+with `processes` > 1 and the adaptive method, in worker processes one after another
+(bench/measure/processes.py); and in one process, rows of code fbench does not ship (custom
+operators, zoo models) in one worker process, where that code cannot take fbench over
+(bench/measure/isolated.py). The CLI calls this; nothing below it picks.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from typing import Any
 
 from bench.config import RunConfig
 from bench.measure.events import Emit, RowCount
+from bench.measure.isolated import measure_in_worker, runs_user_code
 from bench.measure.processes import Checkpoint, measure_in_processes
+from bench.measure.protocol import WorkerProcess
 from bench.measure.runner import measure_in_process
 from bench.results import ResultRow
 
@@ -25,6 +29,10 @@ def measure(
     cache_dir: Path | None = None,
     checkpoint: Callable[[Checkpoint], None] | None = None,
     stored: Sequence[ResultRow] = (),
+    keep_going: bool = False,
+    row_timeout_s: float | None = None,
+    worker_failed: Callable[[dict[str, Any]], None] | None = None,
+    checker: WorkerProcess | None = None,
 ) -> Iterator[ResultRow]:
     """Measure `plans` on an open device session; yield each row as soon as it is final.
 
@@ -33,12 +41,43 @@ def measure(
     several processes, `checkpoint` gets the pooled rows after every process, and the
     processes of `stored` rows (an earlier attempt's, for --resume) count towards the
     planned ones.
+
+    Worker processes that say nothing for `row_timeout_s` seconds are stopped and count as
+    dead. In one process, a worker that ends before its rows are done goes to
+    `worker_failed`, fails the rows it was running, and with `keep_going` the rest go on
+    in a fresh worker (bench/measure/isolated.py). `checker`: the worker that checked the
+    custom operators, still alive: a one-process run times in it; else it is stopped.
     """
     settings = config.timing
+    count = RowCount(emit, done_before, done_before + len(plans))
+    one_worker = runs_user_code(config) and not (
+        settings.method == "adaptive" and settings.processes > 1
+    )
+    if checker is not None and not one_worker:
+        checker.stop()  # each of several processes starts fresh (bench/measure/processes.py)
     if settings.method == "adaptive" and settings.processes > 1:
-        count = RowCount(emit, done_before, done_before + len(plans))
         yield from measure_in_processes(
-            plans, config, session, emit, count.finished, cache_dir, checkpoint, stored
+            plans,
+            config,
+            session,
+            emit,
+            count.finished,
+            cache_dir,
+            checkpoint,
+            stored,
+            row_timeout_s,
+        )
+    elif one_worker:
+        yield from measure_in_worker(
+            plans,
+            config,
+            emit,
+            count.finished,
+            cache_dir,
+            keep_going,
+            row_timeout_s,
+            worker_failed or (lambda failure: None),
+            checker,
         )
     else:
         yield from measure_in_process(plans, config, session, emit, done_before, cache_dir)

@@ -89,6 +89,7 @@ def measure_in_processes(
     cache_dir: Path | None,
     checkpoint: Callable[[Checkpoint], None] | None = None,
     stored: Sequence[ResultRow] = (),
+    silence_s: float | None = None,
 ) -> Iterator[ResultRow]:
     """Time `plans` in `config.timing.processes` workers in turn; yield each pooled row.
 
@@ -100,7 +101,8 @@ def measure_in_processes(
     file never holds less than every finished process. A worker that dies is recorded
     and the run goes on; its rows end short of the planned processes (`--resume` adds
     them). `stored`: rows of an earlier attempt of these plans (`--resume`), whose
-    processes count towards the planned ones.
+    processes count towards the planned ones. A worker silent for `silence_s` seconds once
+    ready (`--row-timeout`) is stopped and counts as dead.
     """
     settings = config.timing
     count = settings.processes
@@ -123,7 +125,9 @@ def measure_in_processes(
             checkpoint(Checkpoint(pooled_rows(reason), min(done, count), count, failure))
 
     try:
-        yield from _time_in_workers(plans, config, emit, finished, cache_dir, gathered, save)
+        yield from _time_in_workers(
+            plans, config, emit, finished, cache_dir, gathered, save, silence_s
+        )
     except KeyboardInterrupt:
         # Keep what the finished processes measured (Ctrl-C keeps finished work), marked
         # disturbed: a row timed in fewer processes than planned is not the planned method.
@@ -161,6 +165,7 @@ def _time_in_workers(
     cache_dir: Path | None,
     gathered: dict[tuple, list[ResultRow]],
     save: Callable[..., None],
+    silence_s: float | None = None,
 ) -> Iterator[ResultRow]:
     """The workers, in turn; each row they time goes into `gathered`, failed rows out.
 
@@ -178,11 +183,11 @@ def _time_in_workers(
     last = planned_turns + count
     index_of = {plan.key(): index for index, plan in enumerate(plan_rows(config))}
     worker_config = replace(config, timing=worker_timing(settings, count))
-    upcoming: WorkerProcess | None = WorkerProcess()
+    upcoming: WorkerProcess | None = WorkerProcess(silence_s=silence_s)
 
     def start_next() -> WorkerProcess:
         nonlocal upcoming
-        upcoming = WorkerProcess()
+        upcoming = WorkerProcess(silence_s=silence_s)
         return upcoming
 
     def wanted_in(turn: int) -> list[Any]:
@@ -209,7 +214,7 @@ def _time_in_workers(
             rows = [index_of[plan.key()] for plan in wanted]
             # Each worker shuffles its rounds differently: no row always follows another.
             request = request_message(worker_config, rows, config.seed + turn, cache_dir)
-            worker, upcoming = upcoming or WorkerProcess(), None
+            worker, upcoming = upcoming or WorkerProcess(silence_s=silence_s), None
             begin = time.monotonic()
             timed: set[tuple] = set()
             try:

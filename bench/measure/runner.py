@@ -90,6 +90,7 @@ def _prepare(plan: RowPlan, session: Any, cache_dir: Path | None = None) -> _Row
     telemetry_before = session.telemetry()
     options = {**plan.backend_options, "cache_dir": cache_dir}
     prepared = get_backend(plan.backend).prepare(module, example, session, options)
+    _check_finite(prepared.call())
     return _Row(
         plan=plan,
         call=prepared.call,
@@ -100,6 +101,35 @@ def _prepare(plan: RowPlan, session: Any, cache_dir: Path | None = None) -> _Row
         telemetry_before=telemetry_before,
         keepalive=(module, example),
     )
+
+
+class NonFiniteOutput(Exception):
+    """The timed module computes NaN or infinity: its timings are not those of real work
+    (NaN and denormal paths run at other speeds), so the row fails."""
+
+
+def _check_finite(output: object) -> None:
+    """One untimed call's output, checked once per row: every value finite."""
+    import numpy
+    import torch
+
+    if isinstance(output, (list, tuple)):
+        for item in output:
+            _check_finite(item)
+        return
+    if isinstance(output, torch.Tensor) and output.is_floating_point():
+        bad = int((~torch.isfinite(output.detach())).sum())
+        total = output.numel()
+    elif isinstance(output, numpy.ndarray) and output.dtype.kind in "fc":
+        bad = int((~numpy.isfinite(output)).sum())
+        total = output.size
+    else:
+        return
+    if bad:
+        raise NonFiniteOutput(
+            f"the module's output holds NaN or infinity ({bad:,} of {total:,} values); "
+            "its timings would not be those of real inputs"
+        )
 
 
 def _warm_up(row: _Row, session: Any, settings: TimingConfig) -> None:

@@ -12,10 +12,15 @@ messages and the parent's end):
 3. The worker builds and warms the rows, says {"event": "warm"} and waits for a line from
    the parent ("go", or end of input) before it samples: the parent answers once the next
    worker has finished its imports, so no import ever overlaps a timed call.
+   A request {"check": config, "operators": [...]} asks instead for the preflight of those
+   custom operators (`_check`), before the run's file exists; it answers {"event":
+   "problem" | "checked", "operator", ...} for each, then waits for a timing request (a
+   one-process run times in the worker that checked) or end of input.
 4. It times the rows with the ordinary runner and sends {"event": "phase" | "round" | "row" |
    "error", ...}; the phases ("building X", "warming up X") and rounds tell the parent what
    it was doing if it dies (bench/measure/processes.py records that). Anything else the
-   libraries print goes to stderr, so stdout carries nothing but messages.
+   libraries or the user's code print goes to stderr, so stdout carries nothing but
+   messages (the parent keeps that stderr, or passes it on to fbench's: protocol.py).
 The worker dies with its parent (`_die_with_parent`): a parent killed by SIGKILL leaves no
 worker behind.
 """
@@ -68,7 +73,10 @@ def main() -> int:
         line = sys.stdin.readline()
         if not line.strip():
             return 0  # started ahead in case another process was needed; it was not
-        return _work(channel, json.loads(line))
+        request = json.loads(line)
+        if "check" in request:
+            return _check(channel, request)
+        return _work(channel, request)
     except KeyboardInterrupt:
         return 130
     except Exception as error:  # the parent prints it as one line naming this process
@@ -110,6 +118,27 @@ def _wait_for_go(channel: TextIO) -> None:
 
     send(channel, {"event": WARM})
     sys.stdin.readline()  # "go", or end of input: either way, sample now
+
+
+def _check(channel: TextIO, request: dict[str, Any]) -> int:
+    """Check the named custom operators of the request's config before anything is timed
+    (operators/custom_build.py's preflight), one after another, saying which one it is on:
+    if the user's code ends this process, the parent knows whose code it was."""
+    from bench.config import RunConfig
+    from bench.measure.protocol import CHECKED, PHASE, PROBLEM, send
+    from operators.custom_build import preflight
+
+    config = RunConfig.from_dict(request["check"])
+    sizes = [(stage.channels, stage.height, stage.width) for stage in config.stages]
+    for name in request["operators"]:
+        operator = config.custom_operator(name)
+        send(channel, {"event": PHASE, "message": f"checking operator {name}"})
+        found = preflight([operator], sizes, config.device, config.backend, config.backend_options)
+        for _, problem in found:
+            send(channel, {"event": PROBLEM, "operator": name, "message": problem})
+        send(channel, {"event": CHECKED, "operator": name})
+    line = sys.stdin.readline()  # the run's timing request, in one process; or the end
+    return _work(channel, json.loads(line)) if line.strip() else 0
 
 
 def _work(channel: TextIO, request: dict[str, Any]) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -40,7 +41,9 @@ defaults, which are the same as the repository's bench.toml); flags override it.
 Ctrl-C or SIGTERM keeps every finished row (with --processes, every finished process);
 finish the rest with --resume RUN_ID. A worker process that dies is recorded and the run
 goes on; its rows are left short of a process and the run exits 4 (incomplete): --resume
-adds what is missing. See docs/crash-safety.md.
+adds what is missing. Custom operators and zoo models always run in worker processes, so
+their code cannot end or hang fbench (--row-timeout); a run in which any row failed exits 4
+with the count. See docs/crash-safety.md.
 
 --suite networks measures the paper's Figure 2 / Table 3 networks instead: whole models
 with random weights at batch 1, BatchNorm folded into convolutions, 224×224 input (256×256
@@ -94,6 +97,21 @@ def _at_most(limit: int) -> Callable[[str], int]:
         return value
 
     return bounded
+
+
+# Long enough for any honest row (a large network's build and ONNX export, 200 official
+# calls on a Raspberry Pi), short enough that a hung forward does not hold a CI job for hours.
+DEFAULT_ROW_TIMEOUT_S = 600.0
+
+
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -167,7 +185,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--keep-going",
         action="store_true",
         help="an operator or model that fails its check before timing is stored as failed "
-        "rows instead of stopping the run (exit 2)",
+        "rows instead of stopping the run (exit 2); one whose code ends its worker process "
+        "fails its rows and the others are timed in a fresh one (else the run stops, exit 4)",
+    )
+    parser.add_argument(
+        "--row-timeout",
+        metavar="SECONDS",
+        type=seconds,
+        default=DEFAULT_ROW_TIMEOUT_S,
+        help="a worker process (every process of a --processes run, and the one that runs "
+        "custom operators and zoo models) that shows no progress for this long, e.g. a "
+        "forward that hangs, is stopped and its rows fail (default: %(default)g)",
     )
     parser.add_argument(
         "--stages",
@@ -285,7 +313,14 @@ def _run(args: argparse.Namespace) -> int:
                 f"--resume continues a stored run with its own configuration; drop "
                 f"{', '.join(given)}"
             )
-        return resume_run(args.resume, results_dir, show_table=not args.no_table, quiet=args.quiet)
+        return resume_run(
+            args.resume,
+            results_dir,
+            show_table=not args.no_table,
+            quiet=args.quiet,
+            keep_going=args.keep_going,
+            row_timeout_s=args.row_timeout,
+        )
 
     overrides = config_module.Overrides(
         device=args.device,
@@ -317,12 +352,20 @@ def _run(args: argparse.Namespace) -> int:
     config = config_module.load(path, overrides)
     check_bounds(config, f"{path}:" if path is not None else "")
     check_memory(config)
-    preflight(config, keep_going=args.keep_going)  # before anything is created or timed
-    check_results_dir(results_dir)
-    return measure_new_run(
-        config,
-        results_dir,
-        show_table=not args.no_table,
-        calibration=args.calibration,
-        quiet=args.quiet,
-    )
+    # before anything is created or timed
+    checker = preflight(config, keep_going=args.keep_going, row_timeout_s=args.row_timeout)
+    try:
+        check_results_dir(results_dir)
+        return measure_new_run(
+            config,
+            results_dir,
+            show_table=not args.no_table,
+            calibration=args.calibration,
+            quiet=args.quiet,
+            keep_going=args.keep_going,
+            row_timeout_s=args.row_timeout,
+            checker=checker,
+        )
+    finally:
+        if checker is not None:
+            checker.stop()  # used up by the run, or not needed: stopping it again is a no-op

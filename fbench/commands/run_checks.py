@@ -17,6 +17,7 @@ from bench.results.schema import MAX_LAYERS, MAX_PROCESSES
 
 if TYPE_CHECKING:
     from bench.config import RunConfig
+    from bench.measure.protocol import WorkerProcess
 
 
 def check_regular_file(path: Path, flag: str) -> None:
@@ -78,14 +79,22 @@ def _size(size: int) -> str:
     return f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{size / 1e6:.1f} MB"
 
 
-def preflight(config: RunConfig, keep_going: bool) -> None:
+def preflight(
+    config: RunConfig, keep_going: bool, row_timeout_s: float | None = None
+) -> WorkerProcess | None:
     """Build every custom operator and zoo model once before anything is timed: one that
-    cannot run stops the run (exit 2), or with --keep-going is stored as failed rows."""
+    cannot run stops the run (exit 2), or with --keep-going is stored as failed rows. The
+    custom operators are built in a worker process (their code must not run in fbench's);
+    that worker is returned alive, for the run to time in (the caller stops it)."""
+    from bench.measure.isolated import check_custom_operators
     from networks.registry import zoo_problems
-    from operators.custom_build import preflight_config
 
-    problems = [*preflight_config(config), *zoo_problems(config)]
+    custom, checker = check_custom_operators(config, keep_going, row_timeout_s)
+    problems = [*custom, *zoo_problems(config)]
     if problems and not keep_going:
+        if checker is not None:
+            checker.stop()
         raise FbenchError(problems[0])
     for problem in problems:
         print(f"fbench run: warning: {problem} (stored as failed rows)", file=sys.stderr)
+    return checker

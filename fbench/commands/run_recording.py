@@ -25,6 +25,7 @@ from fbench.commands.run_resume import (
 if TYPE_CHECKING:
     from bench.config import RunConfig
     from bench.measure.processes import Checkpoint
+    from bench.measure.protocol import WorkerProcess
     from bench.plan.rows import RowPlan
     from bench.results import ResultRow, RunResult, RunStore
     from devices import DeviceSession
@@ -81,6 +82,9 @@ def measure_new_run(
     show_table: bool,
     calibration: str | None = None,
     quiet: bool = False,
+    keep_going: bool = False,
+    row_timeout_s: float | None = None,
+    checker: WorkerProcess | None = None,
 ) -> int:
     from bench import environment
     from bench.calibration import calibration_record
@@ -108,13 +112,29 @@ def measure_new_run(
         raise
     try:
         return _record(
-            store, plans, config, session, done_before=0, show_table=show_table, quiet=quiet
+            store,
+            plans,
+            config,
+            session,
+            done_before=0,
+            show_table=show_table,
+            quiet=quiet,
+            keep_going=keep_going,
+            row_timeout_s=row_timeout_s,
+            checker=checker,
         )
     finally:
         store.close()
 
 
-def resume_run(reference: str, results_dir: Path, show_table: bool, quiet: bool = False) -> int:
+def resume_run(
+    reference: str,
+    results_dir: Path,
+    show_table: bool,
+    quiet: bool = False,
+    keep_going: bool = False,
+    row_timeout_s: float | None = None,
+) -> int:
     from bench.results import RunStore, now_iso, resolve_path
 
     path = resolve_path(reference, results_dir)
@@ -146,6 +166,8 @@ def resume_run(reference: str, results_dir: Path, show_table: bool, quiet: bool 
             show_table=show_table,
             retimed=retimed,
             quiet=quiet,
+            keep_going=keep_going,
+            row_timeout_s=row_timeout_s,
         )
     finally:
         store.close()
@@ -160,6 +182,9 @@ def _record(
     show_table: bool,
     retimed: list[ResultRow] | None = None,
     quiet: bool = False,
+    keep_going: bool = False,
+    row_timeout_s: float | None = None,
+    checker: WorkerProcess | None = None,
 ) -> int:
     from bench.errors import EXIT_INTERRUPTED, IncompleteError
     from bench.measure.entry import measure
@@ -188,6 +213,9 @@ def _record(
             worker_failures=[*failures, point.failure] if point.failure else failures,
         )
 
+    def worker_failed(failure: dict) -> None:  # one process: a worker the user's code ended
+        _mark(store, worker_failures=[*store.result.worker_failures, failure])
+
     # A finished row is announced once it is stored, so a line on the screen is a row in
     # the file even when the run is stopped right after it.
     announced: list[RowFinished] = []
@@ -210,6 +238,10 @@ def _record(
             cache_dir=store.path.parent / "cache",
             checkpoint=checkpoint,
             stored=retimed or (),
+            keep_going=keep_going,
+            row_timeout_s=row_timeout_s,
+            worker_failed=worker_failed,
+            checker=checker,
         )
         for row in rows:
             store.append(row)
@@ -252,23 +284,29 @@ def _record(
 
 def _finish(store: RunStore, planned: int, show_table: bool, quiet: bool = False) -> int:
     """Store the final state of a run whose rows all came back: complete, or incomplete
-    (exit 4) when rows or processes are missing (a worker process died)."""
+    (exit 4) when rows or processes are missing (a worker process died). A complete run
+    with failed rows exits 4 too, saying how many: 0 means every row was measured."""
     from bench.errors import IncompleteError
     from bench.results import StorageError, now_iso
 
-    missing = store.result.rows_planned - len(store.result.rows)
-    short = rows_short(store.result, planned)
+    result = store.result
+    missing = result.rows_planned - len(result.rows)
+    short = rows_short(result, planned)
+    failed = [row for row in result.rows if row.status == "failed"]
     if missing > 0 or short:
-        _mark(store, state="incomplete", **process_counts(store.result, planned))
+        _mark(store, state="incomplete", **process_counts(result, planned))
         died = store.result.worker_failures
         cause = f"; {died[-1]['message']}" if died else ""
+        counts = [f"{len(failed)} row(s) failed"] * bool(failed)
+        if short:
+            counts.append(f"{len(short)} row(s) timed in fewer than {planned} processes")
+        counts.append(f"{missing} not timed")
         raise IncompleteError(
-            f"incomplete: {len(short)} row(s) timed in fewer than {planned} processes and "
-            f"{missing} not timed{cause}; the finished processes are kept in {store.path}; "
-            f"finish with: {_resume_command(store)}"
+            f"incomplete: {' and '.join(counts)}{cause}; the finished rows are kept in "
+            f"{store.path}; finish with: {_resume_command(store)}"
         )
     try:
-        store.update(state="complete", finished=now_iso(), **process_counts(store.result, planned))
+        store.update(state="complete", finished=now_iso(), **process_counts(result, planned))
     except StorageError as error:  # every row is stored; only the state could not be
         raise IncompleteError(f"{error}; finish with: {_resume_command(store)}") from None
     if show_table:
@@ -277,6 +315,13 @@ def _finish(store: RunStore, planned: int, show_table: bool, quiet: bool = False
         print(summary_line(store.result, store.path))
     if not quiet:
         print(f"stored: {store.path}", file=sys.stderr)
+    if failed:
+        first = failed[0]
+        label = f"{first.operator} {first.shape_label}" if not first.network else first.network
+        raise IncompleteError(
+            f"{len(failed)} of {len(result.rows)} row(s) failed and were not measured "
+            f"(first: {label}: {first.error or first.why}); the run is stored in {store.path}"
+        )
     return 0
 
 
