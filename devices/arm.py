@@ -24,6 +24,7 @@ from devices.arm_telemetry import (
     parse_cpu_identity,
     row_problems,
     telemetry_from_sources,
+    telemetry_notes,
 )
 from devices.cpu import CPU_SETTINGS, CpuSession, check_cpu_settings
 from devices.registry import DeviceSpec, register_device
@@ -175,13 +176,23 @@ class ArmSession(CpuSession):
         limit = self.settings.get("disturbed_above_c", self.settings.get("unstable_above_c"))
         return row_problems(before, after, 80.0 if limit is None else limit)
 
-    def wait_until_ready(self) -> dict[str, Any] | None:
-        return wait_until_cool(
+    def telemetry_notes(self, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+        return telemetry_notes(before, after)
+
+    def wait_until_ready(self, max_wait_s: float | None = None) -> dict[str, Any] | None:
+        own = self.settings["cooldown_max_wait_s"]
+        limited = max_wait_s is not None and max_wait_s < own
+        waited = wait_until_cool(
             lambda: read_telemetry(self.watched_core)["soc_temp_c"],
             self.settings["cooldown_below_c"],
-            self.settings["cooldown_max_wait_s"],
+            max_wait_s if limited else own,
             self.settings["cooldown_poll_s"],
         )
+        # Out of its own patience the board is measured anyway (and the row says how hot);
+        # out of the run's time budget it is not: the time is up, not the patience.
+        if waited is not None and limited and not waited["cooled"]:
+            waited["out_of_budget"] = True
+        return waited
 
 
 def arm_unavailable(machine: str | None = None) -> str | None:

@@ -113,7 +113,7 @@ def telemetry_from_sources(sources: Mapping[str, str | None]) -> dict[str, Any]:
     Keys of `sources`: temp (thermal_zone0/temp), cur_freq, max_freq (cpufreq kHz),
     governor, measure_clock and get_throttled (vcgencmd output).
     """
-    return {
+    reading = {
         "soc_temp_c": parse_millidegrees(sources.get("temp")),
         "cpu_mhz": _mhz(sources.get("cur_freq")),
         "cpu_max_mhz": _mhz(sources.get("max_freq")),
@@ -121,6 +121,41 @@ def telemetry_from_sources(sources: Mapping[str, str | None]) -> dict[str, Any]:
         "arm_clock_mhz": parse_measure_clock(sources.get("measure_clock")),
         "throttled": parse_throttled(sources.get("get_throttled")),
     }
+    # A source that answered with something unreadable is kept as it read (cut short), so
+    # the row can say so rather than pass it off as a missing source.
+    unreadable = {
+        key: sources[source][:40]
+        for key, (source, _) in SOURCES.items()
+        if sources.get(source) and reading[key] is None
+    }
+    if unreadable:
+        reading["unreadable"] = unreadable
+    return reading
+
+
+# Each reading's source (a key of telemetry_from_sources' `sources`) and its name in notes.
+SOURCES = {
+    "soc_temp_c": ("temp", "SoC temperature (thermal_zone0)"),
+    "cpu_mhz": ("cur_freq", "CPU frequency (scaling_cur_freq)"),
+    "cpu_max_mhz": ("max_freq", "CPU max frequency (scaling_max_freq)"),
+    "arm_clock_mhz": ("measure_clock", "vcgencmd measure_clock arm"),
+    "throttled": ("get_throttled", "vcgencmd get_throttled"),
+}
+
+
+def telemetry_notes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """What a row should say about telemetry that vanished or answered garbage around it:
+    the checks that need it could not be made (the row is not marked disturbed for it)."""
+    notes = []
+    for key, (_, name) in SOURCES.items():
+        for when, reading in (("before", before), ("after", after)):
+            raw = (reading.get("unreadable") or {}).get(key)
+            if raw is not None:
+                notes.append(f"{name} unreadable {when} the row (read {raw!r})")
+        vanished = before.get(key) is not None and after.get(key) is None
+        if vanished and key not in (after.get("unreadable") or {}):
+            notes.append(f"{name} vanished during the row (no reading after it)")
+    return notes
 
 
 def _flag_names(flags: Mapping[str, bool]) -> list[str]:

@@ -168,7 +168,10 @@ class CpuSession:
     def problems(self, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
         return []
 
-    def wait_until_ready(self) -> dict[str, Any] | None:
+    def telemetry_notes(self, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+        return []
+
+    def wait_until_ready(self, max_wait_s: float | None = None) -> dict[str, Any] | None:
         return None
 
     def close(self) -> None:

@@ -47,8 +47,15 @@ class DeviceSession(Protocol):
         `device_problem`).
         """
 
-    def wait_until_ready(self) -> dict[str, Any] | None:
-        """Block until the device is fit to measure (e.g. cooled down); what was waited for."""
+    def telemetry_notes(self, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+        """What the row should note about its telemetry (a source that vanished or read
+        garbage); notes only, the row's status is `problems`' business."""
+
+    def wait_until_ready(self, max_wait_s: float | None = None) -> dict[str, Any] | None:
+        """Block until the device is fit to measure (e.g. cooled down); what was waited for.
+
+        `max_wait_s` (a time budget's remainder) shortens the device's own limit; a wait it
+        cut short before the device was ready says so (`"out_of_budget": true`)."""
 
     def close(self) -> None: ...
 

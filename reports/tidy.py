@@ -78,7 +78,11 @@ def to_json(records: Records) -> str:
 
 def export(exported: Export, fmt: str, summary: bool = False) -> str:
     """The records (or, with `summary`, the summary records) in `fmt`: csv or json."""
-    records = exported.summary if summary else exported.rows
+    return export_records(exported.summary if summary else exported.rows, fmt)
+
+
+def export_records(records: Records, fmt: str) -> str:
+    """Records with no summary beside them (`fbench devices`) in `fmt`: csv or json."""
     if fmt == "csv":
         return to_csv(records)
     if fmt == "json":

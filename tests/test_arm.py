@@ -8,6 +8,7 @@ import pytest
 
 from bench import config
 from devices import arm, arm_telemetry
+from devices.cpu import CPU_SETTINGS, CpuSession
 from tests.conftest import FIXTURES, REPO, assert_one_line_error, fbench
 
 PI = FIXTURES / "arm"
@@ -201,3 +202,65 @@ def test_run_device_arm_on_this_host_is_exit_2(tmp_path):
     result = fbench("run", "--device", "arm", "--quick", "--results-dir", str(tmp_path))
     assert_one_line_error(result, "--device arm", "not an ARM CPU")
     assert list(tmp_path.iterdir()) == []
+
+
+# --- telemetry that vanishes or answers garbage mid-run (issue 24) -----------------------
+
+
+def test_telemetry_that_vanishes_or_reads_garbage_is_noted_not_fatal():
+    pi = {"temp": "55000", "get_throttled": "throttled=0x0", "cur_freq": "1500000"}
+    before = arm_telemetry.telemetry_from_sources(pi)
+    assert "unreadable" not in before
+    after = arm_telemetry.telemetry_from_sources(
+        {"temp": "\x00\x00garbage", "get_throttled": None, "cur_freq": "1500000"}
+    )
+    assert after["soc_temp_c"] is None and after["unreadable"] == {"soc_temp_c": "\x00\x00garbage"}
+    notes = arm_telemetry.telemetry_notes(before, after)
+    assert notes == [
+        "SoC temperature (thermal_zone0) unreadable after the row (read '\\x00\\x00garbage')",
+        "vcgencmd get_throttled vanished during the row (no reading after it)",
+    ]
+    # The row's checks still run on what is left, and raise nothing.
+    assert arm_telemetry.row_problems(before, after, 80.0) == []
+    assert arm_telemetry.telemetry_notes(before, before) == []
+
+
+class VanishingBoard(CpuSession):
+    """The CPU, reporting a Pi's telemetry that goes bad after the first reading: the
+    thermal zone answers garbage, then vcgencmd disappears (a firmware update mid-run)."""
+
+    def __init__(self, settings):
+        super().__init__(settings)
+        self.readings = 0
+
+    def telemetry(self):
+        self.readings += 1
+        if self.readings == 1:
+            return arm_telemetry.telemetry_from_sources(
+                {"temp": "51000", "get_throttled": "throttled=0x0"}
+            )
+        return arm_telemetry.telemetry_from_sources({"temp": "¿?", "get_throttled": None})
+
+    def problems(self, before, after):
+        return arm_telemetry.row_problems(before, after, 80.0)
+
+    def telemetry_notes(self, before, after):
+        return arm_telemetry.telemetry_notes(before, after)
+
+
+def test_a_row_whose_telemetry_goes_bad_says_so_and_is_stored():
+    from bench.measure.entry import measure
+    from bench.plan.rows import plan_rows
+
+    run_config = config.load(
+        None,
+        config.Overrides(
+            stages=[4], layers=1, quick=True, pin_core="none", processes=1, operators=["conv"]
+        ),
+    )
+    session = VanishingBoard({**CPU_SETTINGS, "pin_core": "none"})
+    (row,) = measure(plan_rows(run_config), run_config, session, lambda event: None)
+    assert row.status != "failed" and row.samples_ms
+    assert any("SoC temperature (thermal_zone0) unreadable after the row" in n for n in row.notes)
+    assert any("vcgencmd get_throttled vanished during the row" in n for n in row.notes)
+    assert row.telemetry["after"]["soc_temp_c"] is None

@@ -22,7 +22,7 @@ from bench.results import read_result
 from bench.results.identity import device_identity
 from bench.stats.timing import LatencySummary
 from devices.cuda import cuda_unavailable
-from tests.conftest import FIXTURES, assert_one_line_error, fbench
+from tests.conftest import FIXTURES, REPO, assert_one_line_error, fbench
 
 CALIBRATION = FIXTURES / "cpu_calibration.json"
 
@@ -30,9 +30,32 @@ CALIBRATION = FIXTURES / "cpu_calibration.json"
 @pytest.fixture(scope="module")
 def quick_calibration(tmp_path_factory):
     path = tmp_path_factory.mktemp("calibrations") / "cal.json"
-    result = fbench("calibrate", "--device", "cpu", "--quick", "--output", str(path))
+    result = fbench("calibrate", "--device", "cpu", "--quick", "--quiet", "--output", str(path))
     assert result.returncode == 0, result.stderr
     return result, path
+
+
+@pytest.mark.slow
+def test_quiet_calibrate_prints_no_progress_and_fits_100_columns(quick_calibration):
+    result, path = quick_calibration
+    assert result.stderr == f"stored: {path}\n"  # no "calibrating ...", no rounds
+    assert max(len(line) for line in result.stdout.splitlines()) <= 100
+
+
+def test_calibrate_text_fits_100_columns_and_wide_keeps_one_line_a_probe():
+    from bench.calibration.ceilings import describe
+    from fbench.commands.calibrate import calibration_text
+
+    calibration = read_calibration(
+        REPO / "examples/results/cpu-intel-r-xeon-r-processor-float32.json"
+    )
+    fitted = calibration_text(calibration, 100)
+    assert max(len(line) for line in fitted.splitlines()) <= 100
+    assert "gemm_1024" in fitted and "Best probe" in fitted and "GMAC" not in fitted
+    wide = calibration_text(calibration, None).splitlines()
+    peak = calibration.peak.gflops_per_s
+    assert ["  " + line for line in describe(calibration.ceilings, peak)] == wide[13:18]
+    assert any(len(line) > 100 for line in wide)  # the peak's line, unwrapped
 
 
 @pytest.mark.slow

@@ -466,3 +466,30 @@ def test_counting_claims_not_measured_without_a_conv_pconv_pair(tmp_path):
     flops = by_claim(results, "pconv-flops", "any")
     assert flops.verdict == NOT_MEASURED
     assert flops.reason.startswith("no Conv and PConv rows of the same shape, layers, batch")
+
+
+def test_rows_timed_together_give_the_ratio_paired_by_round():
+    # Each row's per-round medians: its stored median times a host that drifts ±15% in every
+    # round alike, in three processes. Independent row intervals of ±3% each give a wide
+    # ratio; pairing by round cancels the shared drift.
+    host = [1.0, 1.15, 0.9, 1.1, 0.85, 1.0, 1.05, 0.95]
+
+    def paired_row(row):
+        row = scaled(row, 1.0, halfwidth=0.03)
+        entries = [
+            {"first_round": 1, "row_ms": [row.latency_ms.median * h * k for h in host]}
+            for k in (1.0, 1.01, 0.99)
+        ]
+        return dataclasses.replace(row, round_medians=entries)
+
+    run = with_rows(load(CPU), paired_row)
+    ratio = by_claim(check_claims([run]), "pconv-dwconv-ratio", "cpu")
+    assert "paired by round over 3 process(es)" in ratio.reason
+    independent = by_claim(check_claims([with_rows(load(CPU), lambda r: scaled(r, 1.0, 0.03))]),
+                           "pconv-dwconv-ratio", "cpu")  # fmt: skip
+    assert ratio.measured == pytest.approx(independent.measured, rel=1e-3)
+    assert (ratio.high - ratio.low) < (independent.high - independent.low) / 2
+    from reports.table1.one_device import table1
+
+    note = next(n for n in table1(run.rows).notes if n.startswith("PConv:"))
+    assert "× the FLOPS of DWConv (95% " in note and "×, paired)" in note

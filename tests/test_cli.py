@@ -69,7 +69,7 @@ def quick_run(tmp_path_factory):
 def test_quick_run_writes_a_valid_result_file(quick_run):
     _, path = quick_run
     data = json.loads(path.read_text())
-    assert data["schema"] == "fbench.result/2"
+    assert data["schema"] == "fbench.result/3"
     assert data["run_id"] == path.stem and data["state"] == "complete"
     assert datetime.fromisoformat(data["created"]).tzinfo is not None
     assert re.fullmatch(r"\d+\.\d+\.\d+", data["fbench_version"])

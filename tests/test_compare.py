@@ -425,7 +425,7 @@ def test_welch_interval_excludes_one_exactly_when_the_test_is_significant():
 def test_a_single_process_baseline_is_judged_on_its_calls():
     baseline = synthetic_run("a", 1)  # no per-process medians
     current = multi_process_run("b", 2, [1.0, 1.0, 1.0, 1.0])
-    assert {r.test for r in _runs(baseline, current).rows} == {"mann-whitney"}
+    assert {r.test for r in _runs(baseline, current).rows} == {"bootstrap-medians"}
 
 
 def test_an_imprecise_row_fails_the_gate_only_when_its_whole_interval_is_past_the_threshold():
@@ -524,3 +524,101 @@ def test_compare_of_a_million_samples_a_row_needs_bounded_memory():
     assert interval[0] == pytest.approx(1.10, abs=0.005)
     assert compare_peak < 600e6  # 16e9 before
     assert bootstrap_peak < 40e6  # two sorted copies of 8 MB, and 2000 draws
+
+
+def test_the_bootstrap_change_interval_and_p_are_about_the_ratio_of_medians():
+    base = [1.0 + 0.001 * i for i in range(101)]  # median 1.05
+    same_p = compare.bootstrap_ratio(base, base)[1]
+    assert same_p > 0.5  # the same samples: 1 sits in the middle of the resampled ratios
+    slower = [value * 1.10 for value in base]
+    (low, high), p_value = compare.bootstrap_ratio(base, slower)
+    assert low < 1.10 < high and low > 1.0
+    assert p_value == pytest.approx(2 / 2001)  # no resample at or below 1: (0 + 1) / (B + 1)
+    result = _runs(synthetic_run("a", 1), synthetic_run("b", 2, {"conv 768×7×7": 1.10}))
+    judged = next(r for r in result.rows if r.label == "conv 768×7×7")
+    assert judged.test == "bootstrap-medians"
+    assert judged.ratio_ci95[0] <= judged.change + 1 <= judged.ratio_ci95[1]
+
+
+def test_welch_change_is_the_centre_of_its_interval():
+    baseline = multi_process_run("a", 1, [0.98, 1.00, 1.02, 1.01])
+    current = multi_process_run("b", 2, [1.08, 1.10, 1.12, 1.11])
+    row = _runs(baseline, current).rows[0]
+    low, high = row.ratio_ci95
+    assert row.change + 1 == pytest.approx(math.sqrt(low * high), rel=1e-3)
+    assert row.change + 1 == pytest.approx(
+        compare.statistics.log_mean_ratio(
+            parse_result(baseline, "a").rows[0].process_medians_ms,
+            parse_result(current, "b").rows[0].process_medians_ms,
+        )
+    )
+
+
+# --- baseline save: what may become the reference (issue 24) --------------------------------
+
+
+def test_baseline_save_refuses_disturbed_or_failed_rows_unless_forced(tmp_path):
+    baselines = tmp_path / "new" / "baselines"  # missing, with a missing parent: created
+    data = synthetic_run("hot", 1)
+    mark(data["rows"][0], "disturbed", "throttled", why="throttled before the row")
+    path = write(tmp_path, data)
+    refused = fbench("baseline", "save", str(path), "--baselines-dir", str(baselines))
+    assert_one_line_error(
+        refused, "1 row(s) disturbed or failed (conv 96×56×56 disturbed)", "--force", code=3
+    )
+    assert not baselines.exists()  # nothing written, not even the directory
+
+    forced = fbench("baseline", "save", str(path), "--baselines-dir", str(baselines), "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert "stored with --force although 1 row(s)" in forced.stderr
+    (stored,) = baselines.iterdir()
+    record = json.loads(stored.read_text())["baseline"]
+    assert record["forced"] is True and record["from_run"] == "hot"
+    assert record["rows_not_trusted"] == ["conv 96×56×56 disturbed"]
+    # The stored file still reads as a result, and compare judges against it (exit 3: the
+    # forced row cannot be judged).
+    auto = fbench(
+        "compare",
+        "auto",
+        str(write(tmp_path, synthetic_run("cur", 2))),
+        "--baselines-dir",
+        str(baselines),
+    )
+    assert auto.returncode == 3, auto.stderr
+
+
+def test_baseline_save_records_a_clean_save(tmp_path):
+    saved = fbench(
+        "baseline",
+        "save",
+        str(write(tmp_path, synthetic_run("base", 1))),
+        "--baselines-dir",
+        str(tmp_path / "b"),
+    )
+    assert saved.returncode == 0, saved.stderr
+    (stored,) = (tmp_path / "b").iterdir()
+    assert json.loads(stored.read_text())["baseline"]["forced"] is False
+
+
+def test_baseline_save_names_a_baselines_dir_it_cannot_use(tmp_path):
+    path = write(tmp_path, synthetic_run("base", 1))
+    a_file = tmp_path / "file"
+    a_file.write_text("keep me")
+    for where, words in ((a_file, "not a directory"), (a_file / "sub", "cannot create it")):
+        refused = fbench("baseline", "save", str(path), "--baselines-dir", str(where))
+        assert_one_line_error(refused, f"--baselines-dir {where}: {words}")
+        assert refused.returncode == 2
+    assert a_file.read_text() == "keep me"
+
+
+def test_baselines_dir_expands_a_tilde(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    saved = fbench(
+        "baseline",
+        "save",
+        str(write(tmp_path, synthetic_run("base", 1))),
+        "--baselines-dir",
+        "~/fbench-baselines",
+    )
+    assert saved.returncode == 0, saved.stderr
+    assert len(list((tmp_path / "fbench-baselines").iterdir())) == 1

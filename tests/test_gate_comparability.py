@@ -420,3 +420,28 @@ def test_bad_baselines_dirs_are_one_line_errors_and_leave_files_as_they_were(tmp
     unwritable = ("baseline", "save", str(cur), "--baselines-dir", f"{base}/sub")
     assert_one_line_error(fbench(*unwritable), "cannot store", code=EXIT_INCOMPLETE)
     assert {path: path.read_bytes() for path in tmp_path.rglob("*.json")} == before
+
+
+def test_a_copy_anchor_that_fails_mid_run_is_stored_on_the_rows_it_affected(session, monkeypatch):
+    from bench.measure.entry import measure
+    from bench.plan.rows import plan_rows
+
+    real = host_probe.sample_copy
+    calls = []
+
+    def fails_in_round_2(copy, session, settings):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("simulated: copy failed")
+        return real(copy, session, settings)
+
+    monkeypatch.setattr(host_probe, "sample_copy", fails_in_round_2)
+    config = _quick_config()
+    (row,) = measure(plan_rows(config), config, session, lambda event: None)
+    (entry,) = row.round_medians
+    assert entry["anchor_failures"] == {
+        "copy": {"round": 2, "error": "RuntimeError: simulated: copy failed"}
+    }
+    assert len(entry["copy_ms"]) == 1 and len(entry["row_ms"]) == row.rounds >= 2
+    assert len(entry["gemm_ms"]) == row.rounds  # the GEMM probe went on
+    parse_result({**synthetic_run("r", 1), "rows": [row.to_dict()]}, "r")  # valid /3

@@ -182,3 +182,55 @@ def test_a_worker_that_exits_0_before_its_rows_are_done_is_a_death_in_any_mode()
     )
     with pytest.raises(ProcessLookupError):  # its process group went with it
         os.killpg(worker._process.pid, 0)
+
+
+def test_with_processes_2_an_operator_ending_its_workers_fails_only_its_rows(tmp_path):
+    # Before, each of the two workers died in turn and dwconv went untimed; now the killed
+    # operator's rows fail (the one-process rule) and dwconv gets both processes.
+    results = tmp_path / "r"
+    evil = f"evil={OPS}:make_killed:after=300"  # past the check, in the first worker
+    result = fbench(
+        *RUN, "--processes", "2", "--pin-core", "none", "--operators", "dwconv",
+        "--operator", evil, "--results-dir", str(results),
+    )  # fmt: skip
+    assert result.returncode == 4, result.stderr
+    assert "Traceback" not in result.stderr and "the run goes on" in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("fbench run: error: 1 of 2 row(s) failed and were not measured")
+    assert "killed by SIGKILL" in last
+    path, stored, data = _only_result(results)
+    assert stored.state == "complete"
+    (failure,) = data["worker_failures"]  # one worker: the turn was taken again
+    assert failure["signal"] == "SIGKILL" and failure["last_activity"]
+    rows = _rows(stored)
+    assert rows["evil"].status == "failed" and "killed by SIGKILL" in rows["evil"].error
+    assert rows["dwconv"].status != "failed" and len(rows["dwconv"].processes) >= 2
+
+    # Nothing left to time, a row failed: --resume ends as the run did, exit 4 and the count.
+    again = fbench("run", "--resume", str(path), "--no-table")
+    assert again.returncode == 4, again.stderr
+    assert "nothing to resume" in again.stderr
+    assert (
+        again.stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            "fbench run: error: 1 of 2 row(s) failed and were not measured (first: evil 8×8×8"
+        )
+    )
+
+
+def test_check_runs_no_custom_operator_in_its_own_process(tmp_path):
+    # `check` builds in fbench's process: an operator whose import exits 5 once made it
+    # exit 5 with no message. Named, it is refused; from the config, left out.
+    config = tmp_path / "bench.toml"
+    config.write_text(
+        '[experiment]\noperators = ["dwconv"]\n\n[[operator]]\nname = "evil"\n'
+        f'factory = "{HOSTILE / "exits_at_import.py"}:make_layer"\n'
+    )
+    check = ["check", "--quick", "--quiet", "--stages", "1", "--config", str(config)]
+    named = fbench(*check, "--operators", "evil")
+    assert_one_line_error(named, "fbench check: error: operator evil is not fbench's")
+    beside = fbench(*check, "--exporters", "torchscript")
+    assert beside.returncode == 0, beside.stderr
+    assert "warning: left out evil: check runs fbench's own operators only" in beside.stderr
+    assert "dwconv" in beside.stdout and "evil" not in beside.stdout

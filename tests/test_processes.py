@@ -4,6 +4,7 @@ and torch."""
 from __future__ import annotations
 
 import json
+import math
 import random
 import signal
 import time
@@ -59,12 +60,17 @@ def test_worker_timing_splits_the_budget_so_the_pool_meets_the_run_target():
 
 
 def test_pooled_row_holds_every_sample_and_each_process_median():
-    # Processes that agree (equal medians): the pooled row is the pooled calls' summary.
+    # Processes that agree: the pooled calls' summary, centred on the process medians'
+    # geometric mean, with the calls' interval (the wider one here) around it.
     first = _worker_row([1.000 + i * 1e-4 for i in range(60)], rounds=4, probe=(0.17, 0.18))
     second = _worker_row([1.001 + i * 1e-4 for i in range(40)], rounds=4, probe=(0.19,))
     pooled = pool_rows([first, second], config_module.TimingConfig(processes=2))
     assert pooled.samples_ms == first.samples_ms + second.samples_ms
-    assert pooled.latency_ms == summarize(first.samples_ms + second.samples_ms)
+    calls = summarize(first.samples_ms + second.samples_ms)
+    centre = (first.latency_ms.median * second.latency_ms.median) ** 0.5
+    assert pooled.latency_ms.median == pytest.approx(centre)
+    assert pooled.latency_ms.ci95_high / centre == pytest.approx(1 + calls.ci95_halfwidth_rel)
+    assert (pooled.latency_ms.n, pooled.latency_ms.iqr) == (calls.n, calls.iqr)
     assert pooled.status == "ok" and pooled.notes == []
     assert [p["median_ms"] for p in pooled.processes] == [
         first.latency_ms.median,
@@ -90,7 +96,10 @@ def test_the_pooled_interval_counts_the_process_not_the_call_as_the_unit():
     expected = between_processes_halfwidth(process_medians)
     assert expected > 2 * calls_only
     assert pooled.latency_ms.ci95_halfwidth_rel == pytest.approx(expected)
-    assert pooled.latency_ms.median == summarize(pooled.samples_ms).median
+    # The interval's centre is the estimate: the geometric mean of the process medians.
+    centre = math.exp(sum(math.log(m) for m in process_medians) / 6)
+    assert pooled.latency_ms.median == pytest.approx(centre)
+    assert pooled.latency_ms.ci95_low == pytest.approx(centre / (1 + expected))
     assert pooled.status == "imprecise"
     assert pooled.reasons == ["interval_wide", "processes_differ"]
     assert pooled.notes[1].startswith("the interval is the processes': their 6 medians differ by")
@@ -99,7 +108,8 @@ def test_the_pooled_interval_counts_the_process_not_the_call_as_the_unit():
     agreeing = [_worker_row([1.0 + i * 1e-5 + k * 1e-6 for i in range(100)], 4) for k in range(6)]
     pooled = pool_rows(agreeing, config_module.TimingConfig(processes=6))
     assert pooled.status == "ok"
-    assert pooled.latency_ms == summarize(pooled.samples_ms)
+    calls = summarize(pooled.samples_ms)
+    assert pooled.latency_ms.ci95_halfwidth_rel == pytest.approx(calls.ci95_halfwidth_rel)
 
 
 def test_the_pooled_probe_comes_from_the_processes_that_probed():
@@ -109,27 +119,39 @@ def test_the_pooled_probe_comes_from_the_processes_that_probed():
     assert pooled.host_probe == {"workload": "gemm", "round_medians_ms": [0.19, 0.2]}
 
 
-def test_a_host_that_moved_while_a_row_was_timed_makes_it_disturbed():
+def test_a_host_shift_within_a_process_disturbs_a_row_but_spikes_and_processes_do_not():
     settings = config_module.TimingConfig(processes=2, min_samples=6, min_rounds=2)
     samples = [1.0, 1.001, 0.999, 1.0, 1.002, 0.998, 1.0, 1.001]
-    steady = [0.170, 0.171, 0.169, 0.170, 0.172, 0.170, 0.171, 0.170]
+    steady = [0.170, 0.171, 0.169, 0.170, 0.172, 0.170, 0.171, 0.170] * 2
+    spiky = list(steady)
+    spiky[3], spiky[11] = 0.204, 0.187  # two single-round spikes, +20% and +10%
     calm = pool_rows(
-        [_worker_row(samples, probe=steady[:4]), _worker_row(samples, probe=steady[4:])], settings
+        [_worker_row(samples, probe=steady), _worker_row(samples, probe=spiky)], settings
     )
     assert "host_moved" not in calm.reasons and calm.status == "ok"
-    # The second process ran on a host 25% slower: the probe saw it, so the row's median
-    # mixes two speeds and stays out of averages.
-    slowed = [value * 1.25 for value in steady[4:]]
+    assert calm.host_probe["drift"]["median_shift_bound"] < 0.02
+    # A second process on a host 25% slower throughout: the processes differ (their layout
+    # or the host between them, which the processes' interval weighs), not a moved host.
+    slowed = [value * 1.25 for value in steady]
+    between = pool_rows(
+        [_worker_row(samples, probe=steady), _worker_row(samples, probe=slowed)], settings
+    )
+    assert "host_moved" not in between.reasons
+    # Within the second process the host slowed by 25% halfway and stayed slow: the row's
+    # median mixes two speeds and may have moved by as much.
+    stepped = steady[:8] + slowed[8:]
     moved = pool_rows(
-        [_worker_row(samples, probe=steady[:4]), _worker_row(samples, probe=slowed)], settings
+        [_worker_row(samples, probe=steady), _worker_row(samples, probe=stepped)], settings
     )
     assert moved.status == "disturbed" and "host_moved" in moved.reasons
-    assert "host probe moved" in moved.why and "host_moved_above = 0.1" in moved.why
-    # Too few rounds to tell: no verdict from a handful of probe rounds.
+    assert moved.host_probe["drift"]["median_shift_bound"] > 0.2
+    assert "in process 2 of 2" in moved.why and "host_moved_above = 0.1" in moved.why
+    # Too few rounds in each process to tell a shift from a spike: no verdict.
     few = pool_rows(
-        [_worker_row(samples, probe=steady[:2]), _worker_row(samples, probe=slowed[:2])], settings
+        [_worker_row(samples, probe=steady[:4]), _worker_row(samples, probe=stepped[6:10])],
+        settings,
     )
-    assert "host_moved" not in few.reasons
+    assert "host_moved" not in few.reasons and "drift" not in few.host_probe
 
 
 def test_processes_that_disagree_leave_the_pooled_row_imprecise_not_ok():

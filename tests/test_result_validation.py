@@ -79,8 +79,8 @@ CORPUS = [
      lambda d: d["environment"].update(calibration={
          "ceilings": {"gemm": {"kind": "compute", "median": "x"}}}),
      "environment.calibration.ceilings.gemm.median"),
-    ("future-schema", GOOD, lambda data: data.update(schema="fbench.result/3"),
-     "'fbench.result/3'"),
+    ("future-schema", GOOD, lambda data: data.update(schema="fbench.result/4"),
+     "'fbench.result/4'"),
 ]  # fmt: skip
 
 COMMANDS = {
@@ -136,9 +136,9 @@ def test_compare_exits_2_not_1_for_samples_that_are_not_numbers(tmp_path):
 
 
 def test_a_future_version_is_named_in_the_sentence(tmp_path):
-    bad = _spoiled(tmp_path, GOOD, lambda data: data.update(schema="fbench.result/3"))
+    bad = _spoiled(tmp_path, GOOD, lambda data: data.update(schema="fbench.result/4"))
     result = fbench("show", str(bad))
-    assert_one_line_error(result, "'fbench.result/3'", "upgrade fbench")
+    assert_one_line_error(result, "'fbench.result/4'", "upgrade fbench")
 
 
 def test_unknown_fields_are_kept_and_known_ones_checked():

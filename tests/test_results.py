@@ -118,5 +118,5 @@ def test_written_file_is_plain_json(fixture_path, tmp_path):
     path: Path = tmp_path / "r.json"
     results.RunStore.create(path, run)
     data = json.loads(path.read_text())
-    assert data["schema"] == "fbench.result/2"
+    assert data["schema"] == "fbench.result/3"
     assert list(data)[:3] == ["schema", "run_id", "created"]

@@ -27,7 +27,7 @@ from reports.roofline import (
     roofline_table,
     summary_sentence,
 )
-from tests.conftest import FIXTURES, assert_one_line_error, fbench
+from tests.conftest import FIXTURES, REPO, assert_one_line_error, fbench
 
 CALIBRATION = FIXTURES / "cpu_calibration.json"  # GEMM 100 GMAC/s, copy 20 GB/s, L2 80 GB/s
 
@@ -306,3 +306,46 @@ def test_roofline_text_never_explains_rows_by_cache(fixture_path):
     result = fbench("roofline", str(fixture_path), "--calibration", str(CALIBRATION), "--wide")
     assert result.returncode == 0, result.stderr
     assert "came from cache" not in result.stdout and CEILING_TOO_LOW in result.stdout
+
+
+def test_table1_roofline_heads_are_short_and_say_flops_one_way(capsys):
+    from fbench.cli import main
+
+    cpu, cuda = (str(FIXTURES / f"{device}_table1.json") for device in ("cpu", "cuda"))
+    main(["report", "table1", "--roofline", cpu, cuda])
+    fitted = capsys.readouterr().out
+    assert max(len(line) for line in fitted.splitlines()) <= 100
+    assert "share, the measured FLOPS's share" in " ".join(fitted.split())  # the note
+    from reports.table1.devices import table1_devices  # the column set registered above
+
+    table = table1_devices([read_result(FIXTURES / "cpu_table1.json")], extras=["roofline"])
+    assert table.short_headers[5:] == [
+        "cpu FLOPs/B",
+        "cpu attainable (G/s)",
+        "cpu share",
+        "cpu % of peak",
+        "cpu status",
+    ]
+    main(["report", "table1", "--roofline", "--format", "md", cpu])
+    heads = capsys.readouterr().out.splitlines()[0]
+    assert "cpu attainable FLOPS (G/s)" in heads and "cpu share of compute roof" in heads
+    assert "attainable G/s" not in heads and "GMAC" not in heads
+
+
+def test_roofline_of_two_devices_fits_100_columns_with_roof_and_status_in_a_second_panel(capsys):
+    from fbench.cli import main
+
+    examples = REPO / "examples/results"
+    argv = ["roofline", str(examples / "20261206-194033-cpu-torch.json")]
+    argv += [str(examples / "20261123-075145-cuda-torch.json")]
+    for calibration in (
+        "cpu-intel-r-xeon-r-processor-float32",
+        "cuda-nvidia-h100-80gb-hbm3-float32",
+    ):
+        argv += ["--calibration", str(examples / f"{calibration}.json")]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines) <= 100
+    heads = [line.split() for line in lines if line.startswith("Device")]
+    assert len(heads) == 2 and "Roof" not in heads[0] and "Status" not in heads[0]
+    assert heads[1] == ["Device", "Operator", "Feature", "Roof", "Status"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench import results
-from bench.results.migration import SCHEMA_V1, migrate_v1
+from bench.results.migration import SCHEMA_V1, SCHEMA_V2, migrate_v1, migrate_v2
 from bench.results.schema import SCHEMA, validate_result
 from bench.results.status import REASONS, STATUSES
 from tests.conftest import FIXTURES, fbench
@@ -49,8 +49,8 @@ def test_migration_does_not_change_its_input():
     data = _load("reference-six-processes-cpu.json")
     kept = copy.deepcopy(data)
     migrated = migrate_v1(data)
-    assert data == kept and migrated["schema"] == SCHEMA
-    validate_result(migrated, "memory")
+    assert data == kept and migrated["schema"] == SCHEMA_V2
+    validate_result(migrate_v2(migrated), "memory")
 
 
 def test_unstable_rows_whose_device_reported_nothing_become_imprecise():
@@ -134,3 +134,23 @@ def test_frozen_files_are_the_repository_s_v1_files():
     names = {p.name for p in FROZEN}
     assert {"cpu_table1.json", "arm_table1.json", "reference-six-processes-cpu.json"} <= names
     assert all(json.loads(Path(p).read_text())["schema"] == SCHEMA_V1 for p in FROZEN)
+
+
+def test_a_v2_file_loads_as_v3_and_says_it_cannot_be_paired():
+    # The committed /2 fixture, as written before per-round medians were stored.
+    data = json.loads((Path(__file__).parent / "fixtures" / "cpu_table1.json").read_text())
+    assert data["schema"] == SCHEMA_V2
+    kept = copy.deepcopy(data)
+    migrated = migrate_v2(data)
+    assert data == kept and migrated["schema"] == SCHEMA
+    run = results.parse_result(data, "cpu_table1.json")
+    assert run.schema == SCHEMA
+    # Nothing measured is recomputed: the stored medians and statuses stand.
+    assert [r.latency_ms.median for r in run.rows] == [
+        r["latency_ms"]["median"] for r in data["rows"]
+    ]
+    assert [r.status for r in run.rows] == [r["status"] for r in data["rows"]]
+    assert all(r.round_medians is None for r in run.rows)
+    from bench.stats import paired
+
+    assert "cannot be paired" in paired.pairing_words(run.rows[0])

@@ -21,8 +21,9 @@ from tests.conftest import FIXTURES, REPO, fbench
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "golden"))
 from cases import CASES
+from cases import CPU as EXAMPLE_CPU_RELATIVE
 
-EXAMPLE_CPU = REPO / "examples" / "results" / "20261123-145545-cpu-torch.json"
+EXAMPLE_CPU = REPO / EXAMPLE_CPU_RELATIVE  # the Table 1 example the goldens use
 
 
 def _stdout(case) -> str:
@@ -142,14 +143,16 @@ def test_prose_wraps_with_a_hanging_indent():
 
 
 def test_the_headline_says_flops_flops_and_latency_side_by_side():
-    rows = read_result(EXAMPLE_CPU).rows
-    # DWConv 3.22, 1.52, 0.903, 0.672 ms; PConv 5.73, 3.06, 3.08, 3.68 ms: PConv is slower.
+    fixture = FIXTURES / "cpu_table1.json"
+    rows = read_result(fixture).rows
+    # The hand-made fixture: DWConv 4, 2, 1, 0.5 ms; PConv 6, 3, 3, 4 ms. PConv is slower at
+    # every stage (1.5×, 1.5×, 3×, 8×) though its FLOPS is higher: both must be said.
     assert headline(rows, "cpu") == (
-        "PConv: 16× fewer FLOPs than Conv, 6.0× the FLOPS of DWConv (paper 6.2× on CPU), "
-        "1.8–5.5× the latency of DWConv"
+        "PConv: 16× fewer FLOPs than Conv, 6.5× the FLOPS of DWConv (paper 6.2× on CPU), "
+        "1.5–8.0× the latency of DWConv"
     )
     for verb in (("show",), ("report", "table1")):
-        assert "1.8–5.5× the latency of DWConv" in fbench(*verb, "--wide", str(EXAMPLE_CPU)).stdout
+        assert "1.5–8.0× the latency of DWConv" in fbench(*verb, "--wide", str(fixture)).stdout
 
 
 def test_the_claims_report_carries_the_headline_per_device():
@@ -191,8 +194,8 @@ def test_did_you_mean_names_the_closest_and_nothing_when_none_is_close():
         ),
         (("run", "--operators", "pcnov", "--quick"), "did you mean 'pconv'", "fbench run: error"),
         (
-            ("show", "20261123-145545-cpu-torh", "--results-dir", "examples/results"),
-            "did you mean '20261123-145545-cpu-torch'?",
+            ("show", EXAMPLE_CPU.stem[:-1], "--results-dir", "examples/results"),
+            f"did you mean '{EXAMPLE_CPU.stem}'?",
             "fbench show: error",
         ),
     ],

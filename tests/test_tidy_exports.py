@@ -8,11 +8,13 @@ from __future__ import annotations
 import io
 import json
 import math
+import sys
+from pathlib import Path
 
 import pandas
 import pytest
 
-from bench.results import load_results
+from bench.results import load_results, read_result
 from fbench.cli import build_parser, main
 from reports.table1.averages import pconv_dwconv_ratio
 from tests.conftest import FIXTURES, REPO, assert_one_line_error, fbench
@@ -20,8 +22,13 @@ from tests.conftest import FIXTURES, REPO, assert_one_line_error, fbench
 FX = {device: str(FIXTURES / f"{device}_table1.json") for device in ("cpu", "cuda", "arm")}
 FX_NETWORKS = str(FIXTURES / "cpu_networks.json")
 FX_CALIBRATION = str(FIXTURES / "cpu_calibration.json")
-EX_CPU = str(REPO / "examples/results/20261123-145545-cpu-torch.json")
-EX_DEPTH = str(REPO / "examples/results/20261123-075736-cpu-torch.json")
+# The examples the goldens use (tests/golden/cases.py names them once).
+sys.path.insert(0, str(REPO / "tests" / "golden"))
+from cases import CPU as _CPU  # noqa: E402
+from cases import CPU_DEPTH as _CPU_DEPTH  # noqa: E402
+
+EX_CPU = str(REPO / _CPU)
+EX_DEPTH = str(REPO / _CPU_DEPTH)
 
 ROW_NUMBERS = (
     "batch",
@@ -144,7 +151,12 @@ def test_depth_has_one_record_per_depth_and_no_packed_cells(capsys):
         .any()
     )
     conv = frame[(frame.operator == "conv") & (frame.stage == 1)].set_index("layers")
-    assert conv.loc[1, "latency_ms"] == pytest.approx(2.969, abs=5e-4)
+    stored = next(
+        row
+        for row in read_result(Path(EX_DEPTH)).rows
+        if row.operator == "conv" and row.stage == 1 and row.layers == 1
+    )
+    assert conv.loc[1, "latency_ms"] == pytest.approx(stored.latency_ms.median, rel=1e-3)
     line = fits[(fits.operator == "conv") & (fits.stage == 1)]
     assert conv.loc[10, "fitted_latency_ms"] == pytest.approx(
         line.overhead_ms.item() + 10 * line.per_layer_ms.item()
@@ -185,9 +197,31 @@ def test_every_table_verb_takes_the_same_output_flags(verb):
     assert options["-o"] is options["--output"]
 
 
+def test_devices_takes_format_and_output_but_has_no_summary():
+    options = {
+        a: x for x in _subparser(build_parser(), ("devices",))._actions for a in x.option_strings
+    }
+    assert {"text", "md", "csv", "json"} <= set(options["--format"].choices)
+    assert options["-o"] is options["--output"] and "--summary" not in options
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_devices_export_is_one_record_per_device_and_backend(capsys, fmt):
+    from devices import DEVICES, backends_for
+
+    frame = read(output(capsys, "devices", "--format", fmt), fmt)
+    assert list(frame.columns) == ["device", "backend", "available", "measures", "reason"]
+    pairs = [(device, backend) for device in DEVICES for backend in backends_for(device)]
+    assert list(zip(frame.device, frame.backend, strict=True)) == pairs
+    assert pandas.api.types.is_bool_dtype(frame["available"])
+    assert frame[frame.available].reason.isna().all()  # null where it can run
+    assert frame[~frame.available].reason.notna().all()
+
+
 @pytest.mark.parametrize(
     "argv",
     [
+        ("devices",),
         ("roofline", "--calibration", FX_CALIBRATION, FX["cpu"]),
         ("depth", EX_DEPTH),
         ("show", FX["cpu"]),
@@ -229,3 +263,14 @@ def test_records_write_missing_values_as_null_and_keep_numbers():
         {"name": "a", "latency_ms": 1.25, "reasons": None, "ok": True},
         {"name": "b", "latency_ms": None, "reasons": None, "ok": False},
     ]
+
+
+@pytest.mark.parametrize(
+    "run", [FX["cpu"], FX_NETWORKS, FX["cuda"]], ids=["cpu", "networks", "cuda"]
+)
+def test_show_md_header_is_a_markdown_list(capsys, run):
+    # Plain lines would run together into one paragraph once rendered.
+    text = output(capsys, "show", "--format", "md", run)
+    header = text.split("\n\n", 1)[0].splitlines()
+    assert len(header) >= 3 and all(line.startswith("- ") for line in header), header
+    assert text.split("\n\n", 1)[1].startswith("| ")

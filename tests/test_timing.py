@@ -109,3 +109,17 @@ def test_widened_keeps_the_median_and_never_narrows():
     assert wide.ci95_low == pytest.approx(summary.median / 1.10)
     assert wide.ci95_halfwidth_rel == pytest.approx(0.10)
     assert timing.widened(summary, 1e-6) == summary  # already wider: kept
+
+
+def test_a_rows_interval_from_processes_is_centred_on_its_estimate():
+    # Known answer: process medians 1, 2, 4 (logs 0, ln2, 2 ln2): geometric mean 2, log sd
+    # ln 2, t(0.975, 2) = 4.302653, half-width exp(4.302653 ln2 / sqrt 3) - 1.
+    samples = [1.0] * 10 + [2.0] * 10 + [4.0] * 10
+    summary = timing.processes_summary(samples, [1.0, 2.0, 4.0])
+    factor = math.exp(4.302653 * math.log(2) / math.sqrt(3))
+    assert summary.median == pytest.approx(2.0)
+    assert summary.ci95_low == pytest.approx(2.0 / factor, rel=1e-6)
+    assert summary.ci95_high == pytest.approx(2.0 * factor, rel=1e-6)
+    assert summary.n == 30 and summary.mean == pytest.approx(7 / 3)
+    # One process: the calls' own summary.
+    assert timing.processes_summary(samples, [2.0]) == timing.summarize(samples)

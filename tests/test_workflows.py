@@ -114,3 +114,32 @@ def test_the_fleet_merge_command_builds_one_table_from_three_devices():
     header = result.stdout.splitlines()[0]
     for column in ("cpu latency (ms)", "cuda throughput (fps)", "arm latency (ms)"):
         assert column in header
+
+
+def _pi_steps() -> dict[str, dict]:
+    (job,) = _load("pi4-regression.yml")["jobs"].values()
+    return {step.get("id") or step.get("name") or step["uses"]: step for step in job["steps"]}
+
+
+def test_the_pi_job_is_mended_for_a_real_board():
+    # issue 24: what a first run on a board would have tripped over.
+    data = _load("pi4-regression.yml")
+    (job,) = data["jobs"].values()
+    steps = _pi_steps()
+    # Pull requests only when they touch what is measured or judged.
+    paths = data["on"]["pull_request"]["paths"]
+    assert "devices/**" in paths and "uv.lock" in paths and "docs/**" not in paths
+    # uv's own cache stays on the board (the Actions cache prunes torch's wheel).
+    assert steps["astral-sh/setup-uv@v7"]["with"]["enable-cache"] is False
+    # Baselines: a directory the runner's user owns, made if missing, never /home/runner.
+    assert "/home/runner" not in str(job)
+    made = steps["Baselines directory (created if missing)"]["run"]
+    assert "$HOME/fbench-baselines" in made and "mkdir -p" in made and "GITHUB_ENV" in made
+    # The run fits the job: a time budget below the job's timeout.
+    assert '--time-budget "$FBENCH_TIME_BUDGET"' in steps["measure"]["run"]
+    budget = job["env"]["FBENCH_TIME_BUDGET"]
+    assert "'38m'" in budget and job["timeout-minutes"] == 45
+    # No refresh after a failed measure, nor with no result file.
+    refresh = " ".join(steps["Refresh the baseline (manual runs only)"]["if"].split())
+    assert "steps.measure.outcome == 'success'" in refresh
+    assert "steps.compare.outputs.current != ''" in refresh and "always()" not in refresh

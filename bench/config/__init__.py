@@ -21,10 +21,11 @@ from bench.config.model import (
     Overrides,
     TimingConfig,
     check_timing,
+    parse_duration,
 )
 from bench.config.resolve import load, resolve
 from bench.config.run_config import RunConfig
-from bench.config.toml import default_config_path, load_compare_settings
+from bench.config.toml import default_config_path, load_compare_settings, load_run_settings
 from bench.errors import FbenchError
 
 __all__ = [
@@ -39,5 +40,7 @@ __all__ = [
     "default_config_path",
     "load",
     "load_compare_settings",
+    "load_run_settings",
+    "parse_duration",
     "resolve",
 ]

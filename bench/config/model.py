@@ -42,9 +42,10 @@ class TimingConfig:
     official_calls: int = 200  # --method official: the FasterNet script's 200 timed calls
     perf_counters: bool = False  # --perf-counters: cycles, instructions, LLC misses per row
     host_probe: bool = True  # time a fixed GEMM in every round (bench/measure/host_probe.py)
-    # A row whose rounds saw the host probe's 5–95% range move by more than this is
-    # `disturbed` (host_moved): on the project's 2-core VMs a run's range is usually a few
-    # percent (docs/methodology.md, step 9), so 10% is a host that changed speed mid-row.
+    # A row is `disturbed` (host_moved) when, within one process, the host probe's sustained
+    # level (a running median of its rounds, so spikes the row's median absorbs do not
+    # count) moved by more than this: how far the row's median could have moved with it
+    # (bench/stats/host_probe.py, docs/methodology.md "Spikes and shifts").
     host_moved_above: float = 0.10
     # Worker processes the adaptive method times every row in, one after another, each
     # with 1/processes of the budget (bench/measure/processes.py): a row's speed varies from one
@@ -136,6 +137,31 @@ class Overrides:
     input_size: int | None = None
 
 
+# `fbench run --time-budget` / [run] time_budget: how long a whole run may take
+# (bench/measure/budget.py plans it). Beyond a day it is a typo, not a budget.
+MAX_TIME_BUDGET_S = 24 * 3600.0
+_DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str | int | float, where: str) -> float:
+    """Seconds from `90`, `90s`, `20m`, `1.5h` (a number alone is seconds); one line naming
+    `where` for anything else, zero, a negative or more than a day."""
+    raw = str(text).strip().lower()
+    unit = raw[-1:] if raw[-1:] in _DURATION_UNITS else "s"
+    number = raw[:-1] if raw[-1:] in _DURATION_UNITS else raw
+    try:
+        value = float(number) * _DURATION_UNITS[unit]
+    except ValueError:
+        value = math.nan
+    if isinstance(text, bool) or not math.isfinite(value) or not number.strip():
+        raise FbenchError(f"{where} expected a duration such as 90, 90s or 20m, got {text!r}")
+    if value <= 0:
+        raise FbenchError(f"{where} must be more than 0 seconds, got {text!r}")
+    if value > MAX_TIME_BUDGET_S:
+        raise FbenchError(f"{where} must be at most 24h, got {text!r}")
+    return value
+
+
 # [compare]: the regression gate's defaults (fbench compare, reports/compare/); the one
 # source for both a bench.toml without [compare] and the report's own defaults.
 COMPARE_DEFAULTS: dict[str, Any] = {
@@ -143,4 +169,10 @@ COMPARE_DEFAULTS: dict[str, Any] = {
     "alpha": 0.05,
     "host_correction": False,
     "host_tolerance": 0.025,
+    # "plain": each row's own times; "anchors": its time against an anchor timed in the same
+    # rounds (reports/compare/normalised.py). Plain stays the default: benchmarks/noise.py
+    # found fewer false alarms with anchors but no more detections (docs/methodology.md,
+    # "The gate on a noisy host").
+    "gate": "plain",
 }
+GATES = ("plain", "anchors")

@@ -29,6 +29,7 @@ from bench.config.toml import (
     known_keys,
     read_config_file,
     registry_names,
+    run_settings,
     subtable,
     typed,
     typed_table,
@@ -47,6 +48,7 @@ TABLES = (
     "networks",
     "devices",
     "compare",
+    "run",
     "operator",
     "shape",
 )
@@ -82,6 +84,7 @@ def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = N
     flags = overrides or Overrides()
     known_keys(f"{source}:", raw, TABLES)
     compare_settings(raw, source)
+    run_settings(raw, source)
     experiment = typed_table(
         f"{source}: [experiment]", subtable(raw, "experiment", source), EXPERIMENT_DEFAULTS
     )

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.config.model import COMPARE_DEFAULTS
+from bench.config.model import COMPARE_DEFAULTS, GATES, parse_duration
 from bench.errors import FbenchError, did_you_mean, read_user_file
 
 DEFAULT_CONFIG_FILE = "bench.toml"
@@ -94,7 +94,7 @@ def typed_table(
 
 
 def compare_settings(raw: Mapping[str, Any], source: str) -> dict[str, Any]:
-    """[compare] threshold (smallest change reported), alpha (Mann–Whitney level) and the
+    """[compare] threshold (smallest change reported), alpha (the tests' level) and the
     host-speed correction (reports/compare/host.py): on/off and how far it may stray from the
     probe."""
     where = f"{source}: [compare]"
@@ -103,11 +103,33 @@ def compare_settings(raw: Mapping[str, Any], source: str) -> dict[str, Any]:
         value = settings[key]
         if not 0 < value < 1:
             raise FbenchError(f"{where} {key} must be in (0, 1) (0.05 = 5%), got {value}")
+    if settings["gate"] not in GATES:
+        raise FbenchError(
+            f"{where} gate must be one of {', '.join(GATES)}, got {settings['gate']!r}"
+        )
     return settings
 
 
 def load_compare_settings(path: Path | None) -> dict[str, Any]:
     return compare_settings(*read_config_file(path))
+
+
+def run_settings(raw: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """[run]: how a run is carried out, not what it measures. time_budget: a duration
+    (`90`, "90s", "20m") the whole run must fit in, in seconds here; absent: no budget."""
+    where = f"{source}: [run]"
+    table = subtable(raw, "run", source)
+    known_keys(where, table, ["time_budget"])
+    budget = table.get("time_budget")
+    if budget is not None:
+        budget = parse_duration(
+            typed(where, "time_budget", budget, (str, int, float)), f"{where} time_budget"
+        )
+    return {"time_budget": budget}
+
+
+def load_run_settings(path: Path | None) -> dict[str, Any]:
+    return run_settings(*read_config_file(path))
 
 
 def registry_names(names: Any, where: str, known: Mapping[str, Any], kind: str) -> tuple[str, ...]:

@@ -33,6 +33,7 @@ def measure(
     row_timeout_s: float | None = None,
     worker_failed: Callable[[dict[str, Any]], None] | None = None,
     checker: WorkerProcess | None = None,
+    stop_at: float | None = None,
 ) -> Iterator[ResultRow]:
     """Measure `plans` on an open device session; yield each row as soon as it is final.
 
@@ -40,7 +41,8 @@ def measure(
     `cache_dir` is where backends may keep what they build (exported ONNX models). With
     several processes, `checkpoint` gets the pooled rows after every process, and the
     processes of `stored` rows (an earlier attempt's, for --resume) count towards the
-    planned ones.
+    planned ones. `stop_at` (time.time()) is a time budget's deadline for the measuring
+    (bench/measure/budget.py; not applied to one isolated worker's run of user code).
 
     Worker processes that say nothing for `row_timeout_s` seconds are stopped and count as
     dead. In one process, a worker that ends before its rows are done goes to
@@ -66,6 +68,7 @@ def measure(
             checkpoint,
             stored,
             row_timeout_s,
+            stop_at=stop_at,
         )
     elif one_worker:
         yield from measure_in_worker(
@@ -80,4 +83,6 @@ def measure(
             checker,
         )
     else:
-        yield from measure_in_process(plans, config, session, emit, done_before, cache_dir)
+        yield from measure_in_process(
+            plans, config, session, emit, done_before, cache_dir, stop_at=stop_at
+        )

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.config.model import TimingConfig
-from bench.stats.host_probe import SIZE, WORKLOAD, round_median
+from bench.stats.host_probe import COPY_MIB, SIZE, WORKLOAD, round_median
 
 
 def build(torch_device: str, seed: int = 0) -> Callable[[], object]:
@@ -39,9 +39,27 @@ def build(torch_device: str, seed: int = 0) -> Callable[[], object]:
     return lambda: torch.mm(a, b)
 
 
-def start(session: Any, settings: TimingConfig, seed: int) -> Callable[[], object]:
-    """The probe, built on the session's device and warmed up like a row."""
-    probe = build(session.torch_device, seed)
+def build_copy(torch_device: str) -> Callable[[], object]:
+    """The bandwidth anchor: one copy of COPY_MIB MiB into another buffer. Rows that stream
+    memory (DWConv) drift with the memory system, which a GEMM does not feel (docs/
+    methodology.md, "The host's own speed"), so the paired estimates have one anchor of each
+    kind (bench/stats/paired.py)."""
+    import torch
+
+    elements = COPY_MIB * 1024 * 1024 // 4
+    source = torch.ones(elements, device=torch_device)
+    target = torch.empty_like(source)
+    return lambda: target.copy_(source)
+
+
+def start(
+    session: Any, settings: TimingConfig, seed: int, kind: str = "gemm"
+) -> Callable[[], object]:
+    """An anchor (`kind` "gemm": the host probe, or "copy"), built on the session's device
+    and warmed up like a row."""
+    probe = (
+        build(session.torch_device, seed) if kind == "gemm" else build_copy(session.torch_device)
+    )
     session.measure(probe, budget_s=max(settings.warmup_min_s, settings.round_s))
     return probe
 
@@ -52,15 +70,29 @@ def sample(probe: Callable[[], object], session: Any, settings: TimingConfig) ->
     return round_median([s * 1000.0 for s in samples_s])
 
 
+def sample_copy(copy: Callable[[], object], session: Any, settings: TimingConfig) -> float:
+    """The copy anchor's median in one round, in ms (its own function: the probe's and the
+    anchor's failures are told apart)."""
+    samples_s = session.measure(copy, budget_s=settings.round_s)
+    return round_median([s * 1000.0 for s in samples_s])
+
+
 def record(
-    round_medians_ms: list[float], failure: dict[str, Any] | None = None
+    round_medians_ms: list[float],
+    failure: dict[str, Any] | None = None,
+    drift: dict[str, Any] | None = None,
 ) -> dict[str, Any] | None:
-    """A row's `host_probe`: the probe's median in each round the row was sampled in, and
-    the failure if the probe failed meanwhile; None for a row sampled without a probe."""
+    """A row's `host_probe`: the probe's median in each round the row was sampled in, the
+    failure if the probe failed meanwhile, and the host's sustained drift over those rounds
+    (bench/stats/host_probe.py `drift`); None for a row sampled without a probe."""
     if not round_medians_ms and failure is None:
         return None
-    stored = {
+    stored: dict[str, Any] = {
         "workload": WORKLOAD,
         "round_medians_ms": [round(value, 6) for value in round_medians_ms],
     }
-    return {**stored, "failure": failure} if failure is not None else stored
+    if failure is not None:
+        stored["failure"] = failure
+    if drift is not None:
+        stored["drift"] = drift
+    return stored

@@ -11,7 +11,9 @@ operator it was building or warming up (all of that operator's unfinished rows: 
 is the same at every shape), or, while it sampled all its rows in interleaved rounds, the
 unfinished rows of user code. Its end is recorded in the run's `worker_failures`. With
 `keep_going` the other rows are timed in a fresh worker; without, they are left for
-`fbench run --resume`, and the CLI ends the run with exit 4. Rows of fbench's own operators
+`fbench run --resume`, and the CLI ends the run with exit 4. With several processes
+(bench/measure/processes.py) the same rule picks the rows a dead worker fails, and the
+other rows get the worker's turn again. Rows of fbench's own operators
 and networks without user code are timed in fbench's process as before (bench/measure/runner.py).
 """
 
@@ -24,7 +26,6 @@ from typing import Any
 
 from bench.config import RunConfig
 from bench.measure.events import Emit, ProcessFinished
-from bench.measure.processes import worker_failure
 from bench.measure.protocol import WorkerDied, WorkerProcess, check_request, request_message
 from bench.plan.rows import plan_rows
 from bench.results import ResultRow, now_iso
@@ -44,6 +45,22 @@ def runs_user_code(config: RunConfig) -> bool:
     """Does this run build modules from code fbench does not ship?"""
     zoo = config.suite == "networks" and any(str(m).startswith(ZOOS) for m in config.models)
     return bool(config.custom_operators) or zoo
+
+
+def worker_failure(
+    error: WorkerDied, number: int, label: str, unfinished: Sequence[str]
+) -> dict[str, Any]:
+    """The run record's entry for a worker that died (`RunResult.worker_failures`)."""
+    return {
+        "process": number,
+        "label": label,
+        "exit_code": error.exit_code,
+        "signal": error.signal_name,
+        "last_activity": error.activity,
+        "rows_unfinished": list(unfinished),
+        "message": str(error),
+        "at": now_iso(),
+    }
 
 
 def check_custom_operators(
@@ -116,9 +133,9 @@ def measure_in_worker(
         except WorkerDied as error:
             unfinished = [plan for plan in left if plan.key() not in done]
             worker_failed(worker_failure(error, attempt, label, [p.label for p in unfinished]))
-            culprits = _culprits(unfinished, error.activity)
+            culprits = culprits_of(unfinished, error.activity)
             for plan in culprits:
-                yield finished(_ended_row(plan, config, error))
+                yield finished(ended_row(plan, config, error))
             left = [plan for plan in unfinished if plan not in culprits]
             if not keep_going:
                 return
@@ -128,7 +145,7 @@ def measure_in_worker(
             worker.stop()
 
 
-def _culprits(unfinished: Sequence[Any], activity: str) -> list[Any]:
+def culprits_of(unfinished: Sequence[Any], activity: str) -> list[Any]:
     """The rows whose code a worker was running when it ended: the operator of the row it
     was building or warming up; while sampling (every row in turn), the unfinished rows of
     user code (or every unfinished row, if none is)."""
@@ -141,7 +158,9 @@ def _culprits(unfinished: Sequence[Any], activity: str) -> list[Any]:
     return [plan for plan in unfinished if is_user_code(plan)] or list(unfinished)
 
 
-def _ended_row(plan: Any, config: RunConfig, error: WorkerDied) -> ResultRow:
+def ended_row(plan: Any, config: RunConfig, error: WorkerDied) -> ResultRow:
+    """The failed row of `plan`, whose code ended the worker: the exit code (or signal) and
+    the last activity are in its error."""
     message = f"its code ended the worker process: {error}"
     return plan.skeleton(
         status=row_status.FAILED,

@@ -2,7 +2,8 @@
 
 Each worker samples every row like a single-process run, with 1/processes of the budget
 (`worker_timing`). The parent pools every row's samples and judges the pooled row against
-the run's own targets (`pool_rows`); its interval is the wider of the pooled calls' and the
+the run's own targets (`pool_rows`); its estimate is the geometric mean of the process
+medians and its interval, centred on that estimate, the wider of the pooled calls' and the
 one from the process medians, since the calls of one process share its luck
 (docs/methodology.md, "Processes and memory layout"). Rows still short of the target whose
 processes agree (their calls fall short), with sampling time left, get another process
@@ -65,15 +66,13 @@ class _Pooled:
 
     @classmethod
     def of(cls, worker_rows: Sequence[ResultRow]) -> _Pooled:
-        """The pooled calls' median, with an interval that is the wider of the calls' own
-        and the one from the process medians (`timing.between_processes_halfwidth`)."""
+        """The geometric mean of the process medians, with an interval centred on it that is
+        the wider of the calls' own and the processes' (`timing.processes_summary`)."""
         samples_ms = [sample for row in worker_rows for sample in row.samples_ms]
-        summary = timing.summarize(samples_ms)
-        calls_halfwidth = summary.ci95_halfwidth_rel
+        calls_halfwidth = timing.summarize(samples_ms).ci95_halfwidth_rel
         medians = [row.latency_ms.median for row in worker_rows if row.latency_ms]
         processes_halfwidth = timing.between_processes_halfwidth(medians)
-        if processes_halfwidth is not None:
-            summary = timing.widened(summary, processes_halfwidth)
+        summary = timing.processes_summary(samples_ms, medians)
         return cls(
             samples_ms,
             summary,
@@ -133,8 +132,13 @@ def pool_rows(
     if unsettled and row_status.unsettled_disturbs(settings.warmup_max_s):
         causes.append((row_status.WARMUP_UNSETTLED, unsettled_note))
     probe = probe_stats.pool([row.host_probe for row in worker_rows])
-    probe_rounds = (probe or {}).get("round_medians_ms") or []
-    moved = probe_stats.moved_words(probe_rounds, settings.host_moved_above)
+    # Each process on its own rounds: a probe that differs between processes is their
+    # memory layout, not the host moving (docs/methodology.md, "Spikes and shifts").
+    per_process = [probe_stats.rounds_of(row) for row in worker_rows]
+    drift = probe_stats.drift(per_process)
+    if probe is not None and drift is not None:
+        probe = {**probe, "drift": drift}
+    moved = probe_stats.moved_words(per_process, settings.host_moved_above)
     if moved:
         causes.append((row_status.HOST_MOVED, moved))
     reasons = row_status.unique([code for code, _ in causes] + interval_reasons)
@@ -173,9 +177,16 @@ def pool_rows(
         telemetry={"before": first.telemetry.get("before"), "after": last.telemetry.get("after")},
         # The processes' probe rounds together, and a failure with its process number.
         host_probe=probe,
+        # Each process's per-round medians, in process order (None: a process without).
+        round_medians=_round_medians(worker_rows),
         started=first.started,
         finished=last.finished,
     )
+
+
+def _round_medians(worker_rows: Sequence[ResultRow]) -> list[dict[str, Any] | None] | None:
+    entries = [(row.round_medians or [None])[0] for row in worker_rows]
+    return entries if any(entries) else None
 
 
 def needs_another_process(worker_rows: Sequence[ResultRow], settings: TimingConfig) -> bool:
@@ -205,7 +216,8 @@ def worker_rows_of(row: ResultRow) -> list[ResultRow]:
     them again with the processes still to come."""
     rebuilt, start = [], 0
     workload = (row.host_probe or {}).get("workload")
-    for entry in row.processes or ():
+    rounds = list(row.round_medians or ())
+    for number, entry in enumerate(row.processes or ()):
         samples = row.samples_ms[start : start + int(entry.get("n") or 0)]
         start += len(samples)
         if not samples:
@@ -226,6 +238,7 @@ def worker_rows_of(row: ResultRow) -> list[ResultRow]:
                 if probe_ms
                 else None,
                 processes=[{"hash_seed": entry.get("hash_seed")}],
+                round_medians=[rounds[number]] if number < len(rounds) else None,
             )
         )
     return rebuilt

@@ -24,12 +24,16 @@ The messages and the parent's end of the conversation are bench/measure/protocol
 
 Nothing finished is lost (docs/crash-safety.md): after every worker the run's file gets the
 pooled rows of all processes so far (`Checkpoint`: state `partial`), so killing the parent
-at any moment leaves every finished process. A worker that dies (a signal, a non-zero exit)
-is recorded (`worker_failure`) and the run goes on with the next; its rows end short of a
-process. On Ctrl-C or SIGTERM the rows that at least one worker finished are stored. Rows
-timed in fewer processes than planned are `disturbed` (reason `interrupted`), with a note
-saying in how many, and `--resume` gives them the missing processes (pooling.worker_rows_of
-rebuilds the per-process rows of a stored row).
+at any moment leaves every finished process. A worker that dies (a signal, any exit before
+its rows are done) is recorded (`worker_failure`) and the run goes on with the next. When
+the user's code was running (a custom operator or zoo model: bench/measure/isolated.py's
+`culprits_of`), its rows fail, as in one process, and the other rows get the dead worker's
+turn again, so they end with every planned process; otherwise (fbench's own code: an
+out-of-memory kill, say) the turn is lost and its rows end short of a process. On Ctrl-C or
+SIGTERM the rows that at least one worker finished are stored. Rows timed in fewer
+processes than planned are `disturbed` (reason `interrupted`), with a note saying in how
+many, and `--resume` gives them the missing processes (pooling.worker_rows_of rebuilds the
+per-process rows of a stored row).
 """
 
 from __future__ import annotations
@@ -41,7 +45,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.config import RunConfig, TimingConfig
-from bench.measure.events import Emit, ProcessFinished
+from bench.measure import budget, runner
+from bench.measure.events import Emit, Phase, ProcessFinished
+from bench.measure.isolated import culprits_of, ended_row, is_user_code, worker_failure
 from bench.measure.pooling import (
     needs_another_process,
     with_process_details,
@@ -50,7 +56,7 @@ from bench.measure.pooling import (
 )
 from bench.measure.protocol import WorkerDied, WorkerProcess, request_message
 from bench.plan.rows import plan_rows
-from bench.results import ResultRow, now_iso
+from bench.results import ResultRow
 from bench.results import status as row_status
 
 
@@ -64,22 +70,6 @@ class Checkpoint:
     failure: dict[str, Any] | None = None  # a worker that has just died (WorkerFailure)
 
 
-def worker_failure(
-    error: WorkerDied, number: int, label: str, unfinished: Sequence[str]
-) -> dict[str, Any]:
-    """The run record's entry for a worker that died (`RunResult.worker_failures`)."""
-    return {
-        "process": number,
-        "label": label,
-        "exit_code": error.exit_code,
-        "signal": error.signal_name,
-        "last_activity": error.activity,
-        "rows_unfinished": list(unfinished),
-        "message": str(error),
-        "at": now_iso(),
-    }
-
-
 def measure_in_processes(
     plans: Sequence[Any],
     config: RunConfig,
@@ -90,6 +80,7 @@ def measure_in_processes(
     checkpoint: Callable[[Checkpoint], None] | None = None,
     stored: Sequence[ResultRow] = (),
     silence_s: float | None = None,
+    stop_at: float | None = None,
 ) -> Iterator[ResultRow]:
     """Time `plans` in `config.timing.processes` workers in turn; yield each pooled row.
 
@@ -99,10 +90,14 @@ def measure_in_processes(
 
     After every worker, `checkpoint` gets the pooled rows of the processes so far, so the
     file never holds less than every finished process. A worker that dies is recorded
-    and the run goes on; its rows end short of the planned processes (`--resume` adds
-    them). `stored`: rows of an earlier attempt of these plans (`--resume`), whose
-    processes count towards the planned ones. A worker silent for `silence_s` seconds once
-    ready (`--row-timeout`) is stopped and counts as dead.
+    and the run goes on: the rows whose user code ended it are yielded failed and the
+    others get its turn again; with no user code running, its rows end short of the
+    planned processes (`--resume` adds them). `stored`: rows of an earlier attempt of
+    these plans (`--resume`), whose processes count towards the planned ones. A worker
+    silent for `silence_s` seconds once ready (`--row-timeout`) is stopped and counts as
+    dead. `stop_at` (time.time()): a time budget's deadline; each worker gets its share of
+    the time left (bench/measure/budget.py), and extra workers start only while a worker's
+    time is left.
     """
     settings = config.timing
     count = settings.processes
@@ -126,7 +121,7 @@ def measure_in_processes(
 
     try:
         yield from _time_in_workers(
-            plans, config, emit, finished, cache_dir, gathered, save, silence_s
+            plans, config, emit, finished, cache_dir, gathered, save, silence_s, stop_at
         )
     except KeyboardInterrupt:
         # Keep what the finished processes measured (Ctrl-C keeps finished work), marked
@@ -154,7 +149,30 @@ def _pooled(
             row.telemetry.get("before") or {}, row.telemetry.get("after") or {}
         )
     ]
-    return with_process_details(worker_rows, settings, problems, planned, reason)
+    pooled = with_process_details(worker_rows, settings, problems, planned, reason)
+    # What each process's telemetry or deadline noted, which pooling's own notes leave out.
+    carried = [
+        f"process {number}: {note}"
+        for number, row in enumerate(worker_rows, 1)
+        for note in row.notes
+        if note == runner.BUDGET_NOTE or note in _telemetry_notes(session, row)
+    ]
+    if carried:
+        pooled = replace(pooled, notes=[*pooled.notes, *carried])
+    coolings = [row.telemetry.get("cooling") for row in worker_rows if row.telemetry.get("cooling")]
+    if coolings:  # every process's waits in the rounds this row was sampled in
+        cooling = {
+            "waits": sum(c["waits"] for c in coolings),
+            "waited_s": round(sum(c["waited_s"] for c in coolings), 1),
+        }
+        pooled = replace(pooled, telemetry={**pooled.telemetry, "cooling": cooling})
+    return pooled
+
+
+def _telemetry_notes(session: Any, row: ResultRow) -> list[str]:
+    return session.telemetry_notes(
+        row.telemetry.get("before") or {}, row.telemetry.get("after") or {}
+    )
 
 
 def _time_in_workers(
@@ -166,11 +184,13 @@ def _time_in_workers(
     gathered: dict[tuple, list[ResultRow]],
     save: Callable[..., None],
     silence_s: float | None = None,
+    stop_at: float | None = None,
 ) -> Iterator[ResultRow]:
     """The workers, in turn; each row they time goes into `gathered`, failed rows out.
 
     The planned phase gives each row the processes it lacks (all of them in a fresh run),
-    one worker per missing process; a worker that dies costs its turn. Then up to as many
+    one worker per missing process; a worker that dies costs its turn, unless user code
+    ended it (its rows fail, and the turn is taken again for the rest). Then up to as many
     extra workers for the rows `needs_another_process` picks. After every worker, `save`.
 
     Each worker is started while the one before it builds and warms up, so its imports are
@@ -200,20 +220,33 @@ def _time_in_workers(
             and needs_another_process(gathered[plan.key()], settings)
         ]
 
+    longest = 0.0  # the longest worker so far: an extra one starts only if that much is left
+    turn = 0
     try:
-        for turn in range(1, last + 1):
+        while turn < last:
+            turn += 1
             wanted = wanted_in(turn)
             if not wanted:
                 if turn <= planned_turns:
                     continue
                 break
+            deadline = None
+            if stop_at is not None:
+                now = time.time()
+                if turn > planned_turns and stop_at - now < longest:
+                    break  # no time for an extra process
+                if stop_at - now <= 0:
+                    emit(Phase(f"time budget reached: process {turn} of {count} not started"))
+                    break
+                left = planned_turns - turn + 1 if turn <= planned_turns else 1
+                deadline = budget.worker_deadline(now, stop_at, left)
             if turn <= planned_turns:
                 label = f"process {count - planned_turns + turn}/{count}"
             else:
                 label = f"extra process {turn - planned_turns}"
             rows = [index_of[plan.key()] for plan in wanted]
             # Each worker shuffles its rounds differently: no row always follows another.
-            request = request_message(worker_config, rows, config.seed + turn, cache_dir)
+            request = request_message(worker_config, rows, config.seed + turn, cache_dir, deadline)
             worker, upcoming = upcoming or WorkerProcess(silence_s=silence_s), None
             begin = time.monotonic()
             timed: set[tuple] = set()
@@ -229,11 +262,23 @@ def _time_in_workers(
                             replace(row, processes=[{"hash_seed": worker.hash_seed}])
                         )
             except WorkerDied as error:
-                unfinished = [plan.label for plan in wanted if plan.key() not in timed]
-                save("partial", worker_failure(error, turn, label, unfinished))
+                unfinished = [plan for plan in wanted if plan.key() not in timed]
+                labels = [plan.label for plan in unfinished]
+                save("partial", worker_failure(error, turn, label, labels))
                 emit(ProcessFinished(label, len(timed), time.monotonic() - begin, str(error)))
+                culprits = [
+                    plan for plan in culprits_of(unfinished, error.activity) if is_user_code(plan)
+                ]
+                for plan in culprits:  # the one-process rule: the user's code fails its rows
+                    gathered.pop(plan.key(), None)
+                    yield finished(ended_row(plan, config, error))
+                if culprits and turn <= planned_turns:
+                    # The other rows did nothing wrong: the turn is theirs again. Each
+                    # repeat fails at least one row, so the repeats end.
+                    planned_turns, last = planned_turns + 1, last + 1
                 continue
             save("partial")  # stored before it is announced: the line means it is kept
+            longest = max(longest, time.monotonic() - begin)
             emit(ProcessFinished(label, len(wanted), time.monotonic() - begin))
     finally:
         if upcoming is not None:

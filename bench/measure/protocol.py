@@ -43,14 +43,20 @@ GO = "go"  # the parent's answer to WARM: sample now
 
 
 def request_message(
-    config: RunConfig, rows: Sequence[int], order_seed: int, cache_dir: Path | None
+    config: RunConfig,
+    rows: Sequence[int],
+    order_seed: int,
+    cache_dir: Path | None,
+    stop_at: float | None = None,
 ) -> dict[str, Any]:
-    """What the parent asks of a worker: the rows (indices into `plan_rows(config)`) to time."""
+    """What the parent asks of a worker: the rows (indices into `plan_rows(config)`) to time,
+    and by when (`stop_at`, time.time(): its share of a time budget; None: no deadline)."""
     return {
         "config": config.to_dict(),
         "rows": list(rows),
         "order_seed": order_seed,
         "cache_dir": str(cache_dir) if cache_dir is not None else None,
+        "stop_at": stop_at,
     }
 
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +63,17 @@ class _Row:
     rounds: int = 0
     probe_ms: list[float] = field(default_factory=list)  # host probe median, per round sampled
     probe_failure: dict[str, Any] | None = None  # the probe failed while this row was active
+    # Per round sampled (from `first_round` on, consecutive): the row's median and the copy
+    # anchor's, for estimates paired in time (bench/stats/paired.py).
+    first_round: int | None = None
+    round_ms: list[float] = field(default_factory=list)
+    copy_ms: list[float] = field(default_factory=list)
+    copy_failure: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    warmup_cut_by_budget: bool = False  # a time budget shortened its warm-up's maximum
+    # The device's waits (cooling a Pi) before the rounds this row was sampled in.
+    cooling_waits: int = 0
+    cooling_s: float = 0.0
 
     # Wall time spent sampling. Not sum(samples_s): a device that times blocks of calls
     # (CUDA events) returns one per-call average per block, which sums to far less.
@@ -132,8 +142,12 @@ def _check_finite(output: object) -> None:
         )
 
 
-def _warm_up(row: _Row, session: Any, settings: TimingConfig) -> None:
-    """Call until two consecutive windows agree (see `timing.has_settled`), within bounds."""
+def _warm_up(row: _Row, session: Any, settings: TimingConfig, limit_s: float | None = None) -> None:
+    """Call until two consecutive windows agree (see `timing.has_settled`), within bounds;
+    `limit_s` (a time budget's share) shortens the maximum, never the minimum."""
+    if limit_s is not None and limit_s < settings.warmup_max_s:
+        settings = replace(settings, warmup_max_s=max(settings.warmup_min_s, limit_s))
+        row.warmup_cut_by_budget = True
     window_s = max(settings.warmup_min_s / 2, 0.02)
     previous: list[float] = []
     spent, calls, settled = 0.0, 0, False
@@ -167,9 +181,13 @@ def _finish(row: _Row, session: Any, settings: TimingConfig, converged: bool) ->
     # The device may know the row is not trustworthy (throttled, clock capped...).
     problems = session.problems(row.telemetry_before, telemetry_after)
     causes = [(row_status.problem_code(problem), str(problem)) for problem in problems]
-    if row.warmup.get("settled") is False and row_status.unsettled_disturbs(settings.warmup_max_s):
+    if (
+        row.warmup.get("settled") is False
+        and not row.warmup_cut_by_budget
+        and row_status.unsettled_disturbs(settings.warmup_max_s)
+    ):
         causes.append((row_status.WARMUP_UNSETTLED, row.notes[0] if row.notes else ""))
-    moved = probe_stats.moved_words(row.probe_ms, settings.host_moved_above)
+    moved = probe_stats.moved_words([row.probe_ms], settings.host_moved_above)
     if moved:
         causes.append((row_status.HOST_MOVED, moved))
     interval = []
@@ -178,7 +196,8 @@ def _finish(row: _Row, session: Any, settings: TimingConfig, converged: bool) ->
     reasons = row_status.unique(
         [code for code, _ in causes] + [row_status.INTERVAL_WIDE] * bool(interval)
     )
-    notes = [*interval, *(str(problem) for problem in problems), *row.notes]
+    telemetry_notes = session.telemetry_notes(row.telemetry_before, telemetry_after)
+    notes = [*interval, *(str(problem) for problem in problems), *row.notes, *telemetry_notes]
     return row.plan.skeleton(
         status=row_status.status_of(reasons),
         reasons=reasons,
@@ -198,11 +217,41 @@ def _finish(row: _Row, session: Any, settings: TimingConfig, converged: bool) ->
         warmup=row.warmup,
         rounds=row.rounds,
         sampled_s=round(row.sampled_s, 4),
-        telemetry={"before": row.telemetry_before, "after": telemetry_after},
-        host_probe=host_probe.record(row.probe_ms, row.probe_failure),
+        telemetry={
+            "before": row.telemetry_before,
+            "after": telemetry_after,
+            **(
+                {"cooling": {"waits": row.cooling_waits, "waited_s": round(row.cooling_s, 1)}}
+                if row.cooling_waits
+                else {}
+            ),
+        },
+        host_probe=host_probe.record(
+            row.probe_ms, row.probe_failure, probe_stats.drift([row.probe_ms])
+        ),
+        round_medians=[_round_record(row)] if row.round_ms else None,
         started=row.started,
         finished=now_iso(),
     )
+
+
+def _round_record(row: _Row) -> dict[str, Any]:
+    """This process's per-round medians of the row and of the anchors timed in the same
+    rounds (the anchors' lists stop where an anchor failed: its `failure` says where)."""
+    record: dict[str, Any] = {
+        "first_round": row.first_round or 1,
+        "row_ms": [round(value, 6) for value in row.round_ms],
+        "gemm_ms": [round(value, 6) for value in row.probe_ms],
+        "copy_ms": [round(value, 6) for value in row.copy_ms],
+    }
+    failures = {
+        name: failure
+        for name, failure in (("gemm", row.probe_failure), ("copy", row.copy_failure))
+        if failure is not None
+    }
+    if failures:
+        record["anchor_failures"] = failures
+    return record
 
 
 def _hardware_counters(row: _Row, settings: TimingConfig) -> dict[str, Any]:
@@ -237,6 +286,7 @@ def measure_in_process(
     cache_dir: Path | None = None,
     order_seed: int | None = None,
     before_sampling: Callable[[], None] | None = None,
+    stop_at: float | None = None,
 ) -> Iterator[ResultRow]:
     """Measure `plans` in this process on an open device session; yield each row as soon as
     it is final.
@@ -246,6 +296,12 @@ def measure_in_process(
     called once every row is built and warm, just before the first timed round (a worker
     waits there for its parent: bench/measure/worker.py). Runs timed in several processes
     start at bench/measure/entry.py, which picks this or the worker processes.
+
+    `stop_at` (wall clock, time.time()): a time budget's deadline (bench/measure/budget.py).
+    Warm-ups are shortened to fit it, sampling stops before it (rows with enough samples for
+    an interval are finished, imprecise if short of the target), and cool-down waits may use
+    what is left; a row without enough samples by then is not yielded (the run is left
+    incomplete, for --resume).
     """
     settings = config.timing
     count = RowCount(emit, done_before, done_before + len(plans))
@@ -259,7 +315,11 @@ def measure_in_process(
             row = _prepare(plan, session, cache_dir)
             if settings.method == "adaptive":
                 emit(Phase(f"warming up {plan.label}"))
-                _warm_up(row, session, settings)
+                limit = None
+                if stop_at is not None:  # at most a third of what is left, shared by the rows
+                    left = len(plans) - index + 1
+                    limit = max(0.0, stop_at - time.time()) / 3 / left
+                _warm_up(row, session, settings, limit)
         except Exception as error:  # a row that cannot run is stored as failed; the run goes on
             yield finished(_failed(plan, settings.method, error, started))
             continue
@@ -272,7 +332,7 @@ def measure_in_process(
         seed = config.seed if order_seed is None else order_seed
         if before_sampling is not None:
             before_sampling()
-        yield from _interleaved(rows, session, config, emit, count, seed)
+        yield from _interleaved(rows, session, config, emit, count, seed, stop_at)
 
 
 def _official(row: _Row, session: Any, config: RunConfig, finished: Callable) -> Iterator:
@@ -299,12 +359,14 @@ def _interleaved(
     emit: Emit,
     count: RowCount,
     order_seed: int,
+    stop_at: float | None = None,
 ) -> Iterator[ResultRow]:
     settings = config.timing
     finished = count.finished
     # Shuffled each round (fixed seed: reproducible) so no row always follows the same one.
     order = random.Random(order_seed)
     probe = _start_probe(session, settings, config.seed, emit, rows) if rows else None
+    copy = _start_copy(session, settings, config.seed, emit, rows) if rows else None
     active = list(rows)
     # One untimed call of every row, in a shuffled order, before the first timed round: each
     # row's warm-up came before the other rows were built and warmed, so its first call in
@@ -318,17 +380,44 @@ def _interleaved(
             active.remove(row)
             yield finished(_failed(row.plan, "adaptive", error, row.started))
     round_number = 0
+    round_took = 0.0
     while active:
         round_number += 1
-        waited = session.wait_until_ready()
+        if stop_at is not None:
+            # The device's wait comes out of the budget too: what is left after one round.
+            waited = session.wait_until_ready(
+                max_wait_s=max(0.0, stop_at - time.time() - round_took)
+            )
+        else:
+            waited = session.wait_until_ready()
         if waited:
             emit(Phase(f"waited for the device: {waited}"))
+            for row in active:
+                row.cooling_waits += 1
+                row.cooling_s += float(waited.get("waited_s") or 0.0)
+        if stop_at is not None and (
+            (waited and waited.get("out_of_budget")) or time.time() + round_took > stop_at
+        ):
+            yield from map(finished, _stop_for_budget(active, session, settings, emit, waited))
+            return
+        round_began = time.monotonic()
         scheduled = active if settings.schedule == "interleaved" else active[:1]
         sampled = []
-        probe_ms = None
-        # The probe (None in the list) takes its slice at a random place in the round.
-        slots = [*scheduled, None] if probe else list(scheduled)
+        probe_ms = copy_ms = None
+        # The anchors (None: the GEMM probe, _COPY: the copy) take their slices at random
+        # places in the round, like rows.
+        slots = [*scheduled, *[None] * bool(probe), *[_COPY] * bool(copy)]
         for row in order.sample(slots, len(slots)):
+            if row is _COPY:
+                try:
+                    copy_ms = host_probe.sample_copy(copy, session, settings)
+                except Exception as error:  # an anchor is context: stop it, keep measuring
+                    copy = None
+                    emit(Phase(f"copy anchor off: {one_line(error)}"))
+                    failure = probe_stats.failure_record(round_number, one_line(error))
+                    for other in active:
+                        other.copy_failure = failure
+                continue
             if row is None:
                 try:
                     probe_ms = host_probe.sample(probe, session, settings)
@@ -342,16 +431,23 @@ def _interleaved(
                 continue
             try:
                 begin = time.perf_counter()
-                row.samples_s.extend(session.measure(row.call, budget_s=settings.round_s))
+                calls_s = session.measure(row.call, budget_s=settings.round_s)
                 row.sampled_s += time.perf_counter() - begin
+                row.samples_s.extend(calls_s)
                 row.rounds += 1
+                if calls_s:
+                    row.first_round = row.first_round or round_number
+                    row.round_ms.append(timing.median(calls_s) * 1000.0)
                 sampled.append(row)
             except Exception as error:
                 active.remove(row)
                 yield finished(_failed(row.plan, "adaptive", error, row.started))
-        if probe_ms is not None:
-            for row in sampled:
+        for row in sampled:
+            # An anchor's list stays a prefix of the row's rounds: it stops when it fails.
+            if probe_ms is not None and len(row.probe_ms) == len(row.round_ms) - 1:
                 row.probe_ms.append(probe_ms)
+            if copy_ms is not None and len(row.copy_ms) == len(row.round_ms) - 1:
+                row.copy_ms.append(copy_ms)
         # One summary per row and round serves both the stopping rule and the progress line.
         still_active, estimates = [], []
         for row in active:
@@ -364,8 +460,58 @@ def _interleaved(
                 if summary is not None:
                     estimates.append((row.plan.label, summary))
         active = still_active
+        round_took = time.monotonic() - round_began
         left_s = sum(max(settings.max_row_s - row.sampled_s, 0.0) for row in active)
         emit(RoundFinished(round_number, estimates, count.done, count.total, left_s=left_s))
+
+
+_COPY = object()  # the copy anchor's slot in a round
+
+
+def _start_copy(
+    session: Any, settings: TimingConfig, seed: int, emit: Emit, rows: Sequence[_Row] = ()
+) -> Callable[[], object] | None:
+    """The bandwidth anchor, warmed; on with the host probe (`[timing] host_probe`). None
+    (and the failure, round 0, on `rows`) if it cannot run: it is context, not the run."""
+    if not settings.host_probe:
+        return None
+    try:
+        return host_probe.start(session, settings, seed, kind="copy")
+    except Exception as error:
+        emit(Phase(f"copy anchor off: {one_line(error)}"))
+        for row in rows:
+            row.copy_failure = probe_stats.failure_record(0, one_line(error))
+        return None
+
+
+BUDGET_NOTE = "sampling stopped at the time budget's deadline"
+
+
+def _stop_for_budget(
+    active: list[_Row],
+    session: Any,
+    settings: TimingConfig,
+    emit: Emit,
+    waited: dict[str, Any] | None,
+) -> Iterator[ResultRow]:
+    """The time budget's deadline: finish the rows that have an interval; leave the rest.
+
+    A device still cooling when the time ran out (`out_of_budget`) measures nothing more:
+    its rows would be timed hot, the state the wait was for avoiding."""
+    cooling = bool(waited and waited.get("out_of_budget"))
+    kept = [] if cooling else [r for r in active if len(r.samples_s) >= timing.MIN_SAMPLES_FOR_CI]
+    for row in kept:
+        row.notes.append(BUDGET_NOTE)
+        yield _finish(row, session, settings, converged=False)
+    left = len(active) - len(kept)
+    if left:
+        why = (
+            f"the device was still cooling ({waited.get('to_c')} °C, waiting for < "
+            f"{waited.get('below_c')} °C)"
+            if cooling and waited
+            else f"fewer than {timing.MIN_SAMPLES_FOR_CI} calls timed"
+        )
+        emit(Phase(f"time budget reached: {left} row(s) left unmeasured, {why}"))
 
 
 def _start_probe(

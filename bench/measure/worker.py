@@ -175,6 +175,7 @@ def _work(channel: TextIO, request: dict[str, Any]) -> int:
             cache_dir=cache_dir,
             order_seed=request["order_seed"],
             before_sampling=lambda: _wait_for_go(channel),
+            stop_at=request.get("stop_at"),
         ):
             send(channel, {"event": ROW, "row": row.to_dict()})
     finally:

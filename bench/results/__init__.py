@@ -1,4 +1,4 @@
-"""The result file format (`fbench.result/2`): the only package that reads or writes it.
+"""The result file format (`fbench.result/3`): the only package that reads or writes it.
 
 One JSON file per run, `results/<run-id>.json` (docs/result-format.md). The modules:
 model.py (`ResultRow`, `RunResult`, the row key), store.py (atomic writes, the run's lock),

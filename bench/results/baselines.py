@@ -4,19 +4,25 @@ A baseline is a copy of a result file at `<baselines-dir>/<identity-slug>.json`,
 slug names the board, CPU, device, backend and torch version
 (bench.results.identity.device_identity):
 another board, or the same board after a torch upgrade, finds no baseline rather than a wrong
-one. A torch upgrade accepted on purpose (`fbench compare auto --accept-difference torch`)
-takes the same board's baseline of another torch version, when there is exactly one.
+one. A run with disturbed or failed rows is refused (`untrusted_rows`): stored, it would make
+every later compare exit 3. A baseline file carries `baseline` (when and from which run it was
+saved, and whether that was forced past such rows). A torch upgrade accepted on purpose
+(`fbench compare auto --accept-difference torch`) takes the same board's baseline of another
+torch version, when there is exactly one.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection
+from dataclasses import replace
 from pathlib import Path
 
 from bench.errors import FbenchError, NotComparableError
 from bench.results.identity import DeviceIdentity, device_identity
-from bench.results.model import RunResult
+from bench.results.model import RunResult, now_iso
 from bench.results.reading import read_result
+from bench.results.status import DISTURBED, FAILED
 from bench.results.store import StorageError, confined, write_atomic
 
 DEFAULT_BASELINES_DIR = "baselines"
@@ -33,8 +39,21 @@ def baseline_path(run: RunResult, baselines_dir: Path) -> Path:
     return baselines_dir / f"{_identity(run).baseline_name()}.json"
 
 
-def save(run: RunResult, baselines_dir: Path) -> Path:
-    """Store `run` as the baseline of its device identity (replacing an older one)."""
+def untrusted_rows(run: RunResult) -> list[str]:
+    """Rows that must not become a reference: disturbed (throttled, host moved...) or failed."""
+    return [
+        f"{row.operator} {row.shape_label} {row.status}"
+        for row in run.rows
+        if row.status in (DISTURBED, FAILED)
+    ]
+
+
+def save(run: RunResult, baselines_dir: Path, force: bool = False) -> Path:
+    """Store `run` as the baseline of its device identity (replacing an older one).
+
+    A run with disturbed or failed rows is refused (NotComparableError, exit 3) unless
+    `force`, which the stored file records. The directory is created if missing.
+    """
     if run.state != "complete":
         raise FbenchError(
             f"run {run.run_id} is {run.state!r}, not complete; finish it before using it as a "
@@ -42,12 +61,23 @@ def save(run: RunResult, baselines_dir: Path) -> Path:
         )
     if not run.rows:
         raise FbenchError(f"run {run.run_id} has no rows")
-    _check_directory(baselines_dir)
+    untrusted = untrusted_rows(run)
+    if untrusted and not force:
+        raise NotComparableError(
+            f"run {run.run_id} has {len(untrusted)} row(s) disturbed or failed "
+            f"({', '.join(untrusted)}): not stored as a baseline, since every compare against "
+            "it would exit 3; measure again on a steady device, or --force to store it anyway"
+        )
+    _check_directory(baselines_dir, writing=True)
     # The name is built from the file's environment, which may have been crafted: slugged,
     # and checked to land in the folder (a symlink there is not followed out of it).
     path = confined(baseline_path(run, baselines_dir), baselines_dir, "--baselines-dir")
+    record = {"saved": now_iso(), "from_run": run.run_id, "forced": bool(untrusted)}
+    if untrusted:
+        record["rows_not_trusted"] = untrusted
+    stored = replace(run, extra={**run.extra, "baseline": record})
     try:
-        write_atomic(path, run.to_dict())
+        write_atomic(path, stored.to_dict())
     except StorageError as error:  # the previous baseline, if any, is left as it was
         raise StorageError(
             f"--baselines-dir {baselines_dir}: cannot store the baseline: {error}"
@@ -55,9 +85,20 @@ def save(run: RunResult, baselines_dir: Path) -> Path:
     return path
 
 
-def _check_directory(baselines_dir: Path) -> None:
+def _check_directory(baselines_dir: Path, writing: bool = False) -> None:
+    """One line naming the directory when it cannot hold baselines; a missing one is made
+    (with its parents) when `writing`."""
     if baselines_dir.exists() and not baselines_dir.is_dir():
         raise FbenchError(f"--baselines-dir {baselines_dir}: not a directory")
+    if not writing:
+        return
+    try:
+        baselines_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise FbenchError(f"--baselines-dir {baselines_dir}: cannot create it ({reason})") from None
+    if not os.access(baselines_dir, os.W_OK | os.X_OK):
+        raise FbenchError(f"--baselines-dir {baselines_dir}: not writable by this user")
 
 
 def find(current: RunResult, baselines_dir: Path, accept: Collection[str] = ()) -> RunResult:

@@ -1,5 +1,5 @@
 """The result file's versions: which ones this fbench reads, their history, and the /1 → /2
-migration, done in memory when a file is loaded (a file is never rewritten in place).
+→ /3 migrations, done in memory when a file is loaded (a file is never rewritten in place).
 
 Format history (`SCHEMA`, docs/result-format.md):
 - fbench.result/1 (fbench 0.1): row status ok | unstable | failed; why a row was `unstable`
@@ -9,6 +9,15 @@ Format history (`SCHEMA`, docs/result-format.md):
   row has `reasons` (stable codes) and `why` (one sentence), and `device_problems` (the device's own
   sentences, formerly `telemetry.problems`; interruptions are a reason, not a device problem).
   /1 files are read through `migrate_v1`.
+- fbench.result/3: rows store per-process round medians of themselves and of two anchors
+  timed in the same rounds (`round_medians`: the GEMM host probe and a memory copy), for
+  estimates paired in time; `host_probe.drift` says how far a sustained shift of the host
+  could have moved the row's median, each process judged on its own rounds (`host_moved`
+  now means that, not the probe's pooled 5–95% range); a multi-process row's
+  `latency_ms.median` is the geometric mean of its process medians, the centre of its
+  interval. /2 files are read through `migrate_v2`: their rows have no `round_medians`, so
+  they load and say that they cannot be paired; their stored medians and statuses stay
+  as they were measured.
 """
 
 from __future__ import annotations
@@ -24,7 +33,8 @@ from bench.results.checks import Invalid
 from bench.results.schema import SCHEMA, validate_result
 
 SCHEMA_V1 = "fbench.result/1"
-SUPPORTED = (SCHEMA_V1, SCHEMA)
+SCHEMA_V2 = "fbench.result/2"
+SUPPORTED = (SCHEMA_V1, SCHEMA_V2, SCHEMA)
 
 
 def check_version(data: Any, source: str) -> str:
@@ -59,7 +69,8 @@ def _fbench_version() -> str:
 
 
 def migrate_v1(data: Mapping[str, Any]) -> dict[str, Any]:
-    """An `fbench.result/1` run as `fbench.result/2` (a new dict; `data` is not changed).
+    """An `fbench.result/1` run as `fbench.result/2` (a new dict; `data` is not changed);
+    `upgrade` then takes it on to /3 (`migrate_v2`).
 
     Rows: `ok` stays `ok`; `failed` gets the reason `error`. An `unstable` row becomes:
     - `imprecise` (`interval_wide`, plus `processes_differ` when its notes said the interval
@@ -73,7 +84,7 @@ def migrate_v1(data: Mapping[str, Any]) -> dict[str, Any]:
     becomes the reason `interrupted`. Fields of the wrong type are left for the validator.
     """
     migrated = copy.deepcopy(dict(data))
-    migrated["schema"] = SCHEMA
+    migrated["schema"] = SCHEMA_V2
     rows = migrated.get("rows")
     if isinstance(rows, list):
         for index, row in enumerate(rows):
@@ -153,12 +164,27 @@ def _v1_why(
     return notes[0] if notes else st.REASONS[reasons[0]].meaning
 
 
+def migrate_v2(data: Mapping[str, Any]) -> dict[str, Any]:
+    """An `fbench.result/2` run as `fbench.result/3` (a new dict; `data` is not changed).
+
+    Nothing measured is recomputed: /2 rows keep their medians, intervals and statuses (a
+    /2 `host_moved` was the pooled 5–95% rule). They have no `round_medians`, which /3
+    readers take as "cannot be paired" (bench/stats/paired.py `pairing_words`)."""
+    migrated = copy.deepcopy(dict(data))
+    migrated["schema"] = SCHEMA
+    return migrated
+
+
 def upgrade(data: Any, source: str) -> dict[str, Any]:
-    """Decoded JSON of any supported version → a validated `fbench.result/2` dict."""
-    if check_version(data, source) == SCHEMA_V1:
+    """Decoded JSON of any supported version → a validated `fbench.result/3` dict."""
+    version = check_version(data, source)
+    if version == SCHEMA_V1:
         try:
             data = migrate_v1(data)
         except Invalid as error:
             raise FbenchError(f"{source}: invalid result file: {error}") from None
+        version = SCHEMA_V2
+    if version == SCHEMA_V2:
+        data = migrate_v2(data)
     validate_result(data, source)
     return data

@@ -72,6 +72,12 @@ class ResultRow:
     # The host probe (bench/measure/host_probe.py): {"workload", "round_medians_ms"}, the probe's
     # median in each round this row was sampled in; None for --method official.
     host_probe: dict[str, Any] | None = None
+    # Per process (None for a process without them): this row's median in each round it was
+    # sampled in and the anchors' medians in the same rounds, {"first_round", "row_ms",
+    # "gemm_ms", "copy_ms", "anchor_failures"?}, for estimates paired in time
+    # (bench/stats/paired.py). None: the file predates fbench.result/3 or the method is
+    # official; such rows cannot be paired.
+    round_medians: list[dict[str, Any] | None] | None = None
     # The network suite (Figure 2 / Table 3): which suite a row belongs to, the paper's name
     # for the network, its family (for plot markers) and its parameter count.
     suite: str = "operators"  # "operators" | "networks"

@@ -31,7 +31,7 @@ from bench.results.checks import (
     validate_fields,
 )
 
-SCHEMA = "fbench.result/2"  # the version this fbench writes; its history: migration.py
+SCHEMA = "fbench.result/3"  # the version this fbench writes; its history: migration.py
 
 # running: rows are being measured (a one-process run stores each as it finishes);
 # partial: a multi-process run between two worker processes: the file holds the pooled rows
@@ -92,11 +92,37 @@ PROBE_FAILURE_FIELDS = {
     "process": Field(integer(1)),
 }
 
+# bench/stats/host_probe.py `drift`: how far a sustained shift of the host could have moved
+# the row's median, each process judged on its own rounds (fbench.result/3).
+DRIFT_FIELDS = {
+    "method": Field(text, required=True),
+    "median_shift_bound": Field(number(), required=True),
+    "per_process": Field(list_of(optional(number()))),
+}
+
 HOST_PROBE_FIELDS = {
     "workload": Field(text),
     "round_medians_ms": Field(list_of(POSITIVE), required=True),
     "failure": Field(optional(record(PROBE_FAILURE_FIELDS))),
+    "drift": Field(optional(record(DRIFT_FIELDS))),
 }
+
+# bench/measure/runner.py: one process's per-round medians of a row and of the anchors timed
+# in the same rounds; an anchor's list is a prefix of the row's (it stops where it failed).
+ROUND_MEDIANS_FIELDS = {
+    "first_round": Field(integer(1), required=True),
+    "row_ms": Field(list_of(POSITIVE), required=True),
+    "gemm_ms": Field(list_of(POSITIVE)),
+    "copy_ms": Field(list_of(POSITIVE)),
+    "anchor_failures": Field(mapping_of(record(PROBE_FAILURE_FIELDS))),
+}
+
+
+def _anchors_within_rounds(entry: Mapping[str, Any], where: str) -> None:
+    for name in ("gemm_ms", "copy_ms"):
+        if len(entry.get(name) or ()) > len(entry["row_ms"]):
+            raise Invalid(f"{where}.{name}", "more rounds than the row's own row_ms")
+
 
 WARMUP_FIELDS = {
     "calls": Field(integer()),
@@ -146,6 +172,9 @@ ROW_FIELDS: dict[str, Field] = {
     "telemetry": Field(obj),
     "hardware_counters": Field(optional(obj)),
     "host_probe": Field(optional(record(HOST_PROBE_FIELDS))),
+    "round_medians": Field(
+        optional(list_of(optional(record(ROUND_MEDIANS_FIELDS, _anchors_within_rounds))))
+    ),
     "suite": Field(one_of(SUITES, "suite")),
     "network": Field(optional(text)),
     "family": Field(optional(text)),
@@ -343,7 +372,7 @@ RUN_FIELDS: dict[str, Field] = {
 
 
 def validate_result(data: Mapping[str, Any], source: str) -> None:
-    """Every known field of an `fbench.result/2` run (decoded JSON) has the type, unit, range
+    """Every known field of an `fbench.result/3` run (decoded JSON) has the type, unit, range
     and value a command expects; else one line naming `source` and the field, exit 2."""
     try:
         obj(data, "")

@@ -54,8 +54,9 @@ _REASONS = (
     Reason(
         "host_moved",
         DISTURBED,
-        "the host probe's 5–95% range over the row's rounds exceeded [timing] "
-        "host_moved_above (default 10%): the host changed speed while the row was timed",
+        "within one process, the host probe's sustained level (a running median of its "
+        "rounds: spikes do not count) moved by more than [timing] host_moved_above (default "
+        "10%): the host changed speed while the row was timed, and the row's median with it",
     ),
     Reason("interrupted", DISTURBED, "the run stopped before every planned process timed it"),
     Reason("warmup_unsettled", DISTURBED, "warm-up never settled within its time limit"),

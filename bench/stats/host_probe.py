@@ -20,6 +20,11 @@ from bench.stats.timing import median, quantile
 SIZE = 256  # the probe multiplies two SIZE×SIZE matrices (bench/measure/host_probe.py)
 # Stored with every probe sample set: two runs' probes are comparable only if this matches.
 WORKLOAD = f"torch.mm {SIZE}×{SIZE} @ {SIZE}×{SIZE} float32"
+# The bandwidth anchor copies COPY_MIB MiB into another COPY_MIB MiB: 32 MiB in all, as
+# large as the last-level cache of the project's EPYC guests (which other guests share), so
+# it streams from memory as DWConv's reorders do, and a call fits in a 50 ms round slice.
+COPY_MIB = 16
+COPY_WORKLOAD = f"torch copy_ {COPY_MIB} MiB float32 → {COPY_MIB} MiB"
 
 
 def round_median(samples_ms: Sequence[float]) -> float:
@@ -49,23 +54,85 @@ def spread(round_medians_ms: Sequence[float]) -> float:
     return (quantile(ordered, 0.95) - quantile(ordered, 0.05)) / quantile(ordered, 0.5)
 
 
-# Fewer probe rounds than this say too little about a row's 5–95% range to call it moved.
+# Fewer probe rounds than this (in one process) say too little to tell a spike from a shift.
 MIN_ROUNDS_TO_JUDGE = 8
+# The shortest running-median window, in rounds: a spike of up to two rounds is absorbed.
+MIN_LEVEL_WINDOW = 5
+LEVEL_METHOD = (
+    "running median of the host probe's round medians over max(5, rounds/5) rounds, in each "
+    "process on its own; the level's max/min - 1 bounds how far a sustained shift moved the "
+    "row's median"
+)
 
 
-def moved_words(round_medians_ms: Sequence[float], threshold: float) -> str | None:
-    """A sentence when the host's own speed moved by more than `threshold` (a 5–95% range,
-    `spread`) over the rounds a row was sampled in; None when it did not, or when there are
-    too few rounds to tell. Such a row was timed on a host that was not in a steady state:
-    its median mixes two speeds, so it is `disturbed` (bench/results/status.py, `host_moved`)."""
+def level_window(rounds: int) -> int:
+    """The running median's window for a process of `rounds` probe rounds: odd, at least
+    `MIN_LEVEL_WINDOW`, about a fifth of the rounds. A slow spell shorter than half of it
+    touches under a tenth of the row's calls, which the row's median absorbs."""
+    window = max(MIN_LEVEL_WINDOW, rounds // 5)
+    return window if window % 2 else window + 1
+
+
+def sustained_levels(round_medians_ms: Sequence[float], window: int) -> list[float]:
+    """The host's sustained speed: the running median of `window` consecutive probe rounds
+    (full windows only), so a spike shorter than half a window leaves no trace."""
+    if window < 1 or len(round_medians_ms) < window:
+        return []
+    return [
+        median(round_medians_ms[start : start + window])
+        for start in range(len(round_medians_ms) - window + 1)
+    ]
+
+
+def median_shift_bound(round_medians_ms: Sequence[float]) -> float | None:
+    """How far a sustained change of the host's speed could have moved the median of a row
+    sampled in these rounds of one process: the sustained level's max / min - 1 (None: fewer
+    than `MIN_ROUNDS_TO_JUDGE` rounds).
+
+    Why a bound of this form: if every call of the row in round r is slowed by the host's
+    factor level_r / level_min, the row's median lies between its speed at the lowest and at
+    the highest level. A spike is a few rounds; the running median removes it, as the row's
+    median absorbs the calls it slowed (docs/methodology.md, "Spikes and shifts")."""
     if len(round_medians_ms) < MIN_ROUNDS_TO_JUDGE:
         return None
-    moved = spread(round_medians_ms)
-    if moved <= threshold:
+    levels = sustained_levels(round_medians_ms, level_window(len(round_medians_ms)))
+    return max(levels) / min(levels) - 1.0
+
+
+def drift(per_process_rounds: Sequence[Sequence[float]]) -> dict[str, Any] | None:
+    """A row's record of the host's sustained drift, each process judged on its own rounds
+    (a probe that differs between processes is their memory layout, not host motion):
+    {"method", "median_shift_bound": the largest process's bound, "per_process": each
+    process's bound or None}. None when no process had enough rounds to judge."""
+    bounds = [median_shift_bound(rounds) for rounds in per_process_rounds]
+    judged = [bound for bound in bounds if bound is not None]
+    if not judged:
         return None
+    return {
+        "method": LEVEL_METHOD,
+        "median_shift_bound": round(max(judged), 6),
+        "per_process": [None if b is None else round(b, 6) for b in bounds],
+    }
+
+
+def moved_words(per_process_rounds: Sequence[Sequence[float]], threshold: float) -> str | None:
+    """A sentence when a sustained shift of the host's speed, within one process's rounds,
+    could have moved the row's median by more than `threshold` (`median_shift_bound`); None
+    when it could not, or when no process had enough rounds to tell. Such a row's median
+    mixes two host speeds, so it is `disturbed` (bench/results/status.py, `host_moved`).
+    Spikes the median absorbs do not count."""
+    record = drift(per_process_rounds)
+    if record is None or record["median_shift_bound"] <= threshold:
+        return None
+    bounds = record["per_process"]
+    where = ""
+    if len(bounds) > 1:
+        worst = max(range(len(bounds)), key=lambda i: bounds[i] or 0.0)
+        where = f" in process {worst + 1} of {len(bounds)}"
     return (
-        f"the host probe moved {moved:.1%} (5–95% range of {len(round_medians_ms)} rounds) "
-        f"while the row was sampled, beyond host_moved_above = {threshold:g}"
+        f"the host's sustained speed moved {record['median_shift_bound']:.1%}{where} while the "
+        f"row was sampled (running median of the host probe's rounds), beyond "
+        f"host_moved_above = {threshold:g}: the row's median may have moved as far"
     )
 
 

@@ -164,6 +164,38 @@ def widened(summary: LatencySummary, halfwidth_rel: float) -> LatencySummary:
     )
 
 
+def geometric_mean(values: Sequence[float]) -> float:
+    """exp(mean(log v)): the centre of Student's t interval on the logs."""
+    if not values:
+        raise ValueError("geometric mean of no values")
+    return math.exp(math.fsum(math.log(value) for value in values) / len(values))
+
+
+def processes_summary(
+    samples_ms: Sequence[float], process_medians_ms: Sequence[float]
+) -> LatencySummary:
+    """A row timed in two or more processes: its estimate is the geometric mean of the
+    processes' medians, and its 95% interval is centred on that same estimate: Student's t on
+    the logs of the medians (`between_processes_halfwidth`), widened to at least the pooled
+    calls' own relative half-width (a floor: a few agreeing processes of few calls must not
+    claim more than their calls allow). The process is the unit (docs/methodology.md, step
+    11), so the estimate and the interval are both about it; the pooled calls' median sat in
+    an interval built around another quantity. IQR, mean, stdev and n stay the calls'."""
+    calls = summarize(samples_ms)
+    if len(process_medians_ms) < 2:
+        return calls
+    centre = geometric_mean(process_medians_ms)
+    halfwidth = max(
+        between_processes_halfwidth(process_medians_ms) or 0.0, calls.ci95_halfwidth_rel or 0.0
+    )
+    return replace(
+        calls,
+        median=centre,
+        ci95_low=centre / (1.0 + halfwidth),
+        ci95_high=centre * (1.0 + halfwidth),
+    )
+
+
 def has_settled(earlier: Sequence[float], later: Sequence[float], tolerance: float) -> bool:
     """Warm-up is over when two consecutive windows of calls have medians within `tolerance`.
 

@@ -40,13 +40,16 @@ def add_table_output(
     format_help: str = FORMAT_HELP,
     summary_help: str = "with --format csv|json: the summary records (averages, ratios) "
     "instead of the rows",
+    summary: bool = True,
 ) -> None:
-    """--format, -o/--output FILE and --summary: the flags of every verb that prints a table."""
+    """--format, -o/--output FILE and --summary: the flags of every verb that prints a table
+    (`summary=False` for a verb with nothing to summarise, e.g. devices)."""
     parser.add_argument("--format", choices=formats, default="text", help=format_help)
     parser.add_argument(
         "--output", "-o", metavar="FILE", help="write the table to FILE instead of stdout"
     )
-    parser.add_argument("--summary", action="store_true", help=summary_help)
+    if summary:
+        parser.add_argument("--summary", action="store_true", help=summary_help)
 
 
 def summary_format(args: argparse.Namespace) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,8 @@ DESCRIPTION = """\
 Build each operator stack once (on the CPU, float32, random weights and input from the
 seed) and compare the outputs of torch eager (the reference), torch channels-last and ONNX
 Runtime (each exporter) by their largest absolute and relative errors. Nothing is timed.
+Custom operators and zoo models are not checked: named, they are refused (exit 2); from the
+config, left out with a warning.
 
 Exit status: 0 when every output is within tolerance, 1 when any differs."""
 
@@ -105,7 +108,7 @@ def _check(args: argparse.Namespace, progress: Any) -> int:
     )
     path = args.config if args.config is not None else config_module.default_config_path()
     config = config_module.load(path, overrides)
-    plans = plan_rows(config)
+    plans = _own_plans(plan_rows(config), named=args.operators is not None, progress=progress)
     rows: list[CheckRow] = []
     for index, plan in enumerate(plans, 1):
         found = check_plan(
@@ -140,6 +143,33 @@ def _check(args: argparse.Namespace, progress: Any) -> int:
         return EXIT_MISMATCH
     print(f"all {len(rows)} outputs match torch eager")
     return 0
+
+
+def _own_plans(plans: list[Any], named: bool, progress: Any) -> list[Any]:
+    """The plans of fbench's own code. `check` builds and runs every module in fbench's own
+    process, where a custom operator's or zoo model's code could end it with an exit code
+    of its choosing and no message (docs/crash-safety.md, "Code that is not fbench's"), so
+    it runs none: named on the command line, or all there is, they are refused in one line
+    (exit 2); from the config beside fbench's own, they are left out with a warning."""
+    from bench.errors import FbenchError
+    from bench.measure.isolated import is_user_code
+
+    theirs = list(dict.fromkeys(plan.operator for plan in plans if is_user_code(plan)))
+    if not theirs:
+        return plans
+    why = (
+        "check runs fbench's own operators only, since it builds them in its own process "
+        "(fbench run checks and times custom code in a worker process)"
+    )
+    own = [plan for plan in plans if not is_user_code(plan)]
+    if named or not own:
+        raise FbenchError(f"operator {theirs[0]} is not fbench's: {why}")
+    warning = f"fbench check: warning: left out {', '.join(theirs)}: {why}"
+    if progress.quiet:  # shown with --quiet too: the table lacks these rows
+        print(warning, file=sys.stderr)
+    else:
+        progress.message(warning)
+    return own
 
 
 def check_plan(

@@ -30,11 +30,11 @@ onnxruntime for its backend), and every device setting (batch, threads, pin_core
 judges the runs anyway, on purpose (e.g. a torch upgrade), and the output lists it.
 
 Rows are matched by operator, parameters, shape, layers, batch, device, backend and dtype.
-A row is SLOWER or FASTER only when the change of its median is both significant
-(p < alpha) and larger than the threshold. Significance and the 95% interval of the ratio
-shown beside it: Welch's t on the logs of the per-process medians when both runs timed the
-row in several processes ([timing] processes), else two-sided Mann–Whitney U on the stored
-per-call samples with a bootstrap interval of the medians' ratio.
+A row is SLOWER or FASTER only when its change is both significant (p < alpha) and larger
+than the threshold. Change, test and 95% interval are about one ratio: of the per-process
+medians' geometric means (Welch's t on their logs) when both runs timed the row in several
+processes ([timing] processes), else of the calls' medians (one bootstrap gives interval
+and p).
 
 Rows stored as disturbed are not judged (exit 3), and neither are imprecise rows that
 only one process timed; an imprecise row timed in several processes is judged on its
@@ -134,6 +134,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: [compare] host_correction = false)",
     )
     parser.add_argument(
+        "--gate",
+        choices=("plain", "anchors"),
+        help="plain: each row's own times; anchors: each row's time against an anchor timed "
+        "in the same rounds (GEMM or copy), where both runs stored them (default: [compare] "
+        "gate, plain)",
+    )
+    parser.add_argument(
         "--config",
         metavar="FILE",
         type=Path,
@@ -180,6 +187,7 @@ def run(args: argparse.Namespace) -> int:
         host_tolerance=settings["host_tolerance"] if corrected else None,
         accept=accept,
         allow_unstable=args.allow_unstable,
+        gate=args.gate or settings["gate"],
     )
     code = comparison.exit_code(args.fail_on_improvement)
     markdown = compare.render_markdown(comparison, code)

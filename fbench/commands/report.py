@@ -30,6 +30,10 @@ Rebuild a table of the paper from stored result files; nothing is measured.
                                     below ResNet50's) per device: measured value, 95%
                                     interval, the paper's value, and a verdict.
 
+  fbench report board RESULT        What the board looked like during one run: SoC
+                                    temperature and clocks, cooling waits, throttle events,
+                                    rows by status (the Pi workflow's job summary).
+
 A RESULT is a result file or a run id in --results-dir. Give one file per device (a GPU
 run, a CPU run, a Raspberry Pi run): devices with no file get no columns."""
 
@@ -99,11 +103,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_wide(claims)
     add_results_dir(claims)
+    board = tables.add_parser(
+        "board",
+        help="a run's board: SoC temperature, clocks, cooling waits, throttling, row statuses",
+        description="What the device looked like during one run, from its stored telemetry "
+        "(docs/raspberry-pi.md).",
+    )
+    board.add_argument("results", metavar="RESULT", nargs=1, help="result file or run id")
+    board.add_argument(
+        "--format",
+        choices=("text", "md"),
+        default="text",
+        help="text (terminal, default), md (Markdown, e.g. for $GITHUB_STEP_SUMMARY); the "
+        "numbers themselves are in the result file's rows[].telemetry",
+    )
+    add_results_dir(board)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.table == "claims":
         return _claims(args)
+    if args.table == "board":
+        from bench.results import load_results
+        from reports.board import board_table
+        from reports.render import render as render_board
+
+        (result,) = load_results(args.results, Path(args.results_dir))
+        print(render_board(board_table(result), args.format))
+        return 0
     from bench.results import load_results
     from reports.render import render
     from reports.table1.columns import COLUMN_SETS, device_groups

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -76,10 +78,22 @@ EXPERIMENT_FLAGS = (
     "operator",
     "shape",
     "input_size",
+    "time_budget",
 )
 
 
 _depths = int_list_of("depths", "1,5,10")
+
+
+def duration(text: str) -> float:
+    """--time-budget's value in seconds: 90, 90s, 20m, 1.5h."""
+    from bench.config.model import parse_duration
+    from bench.errors import FbenchError
+
+    try:
+        return parse_duration(text, "")
+    except FbenchError as error:
+        raise argparse.ArgumentTypeError(str(error).strip()) from None
 
 
 def depth_list(text: str) -> list[int]:
@@ -279,6 +293,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(Linux; null where unsupported)",
     )
     parser.add_argument(
+        "--time-budget",
+        metavar="DURATION",
+        type=duration,
+        help="finish the whole run within this time, e.g. 90, 90s or 20m: processes, sampling "
+        "per row and cool-down waits are chosen to fit it, and it says what precision that "
+        "allows (default: [run] time_budget in bench.toml, else none)",
+    )
+    parser.add_argument(
         "--no-table",
         action="store_true",
         help="print one summary line (state, rows by status, file) instead of Table 1",
@@ -298,6 +320,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    started = time.time()  # a --time-budget counts from here at the latest
     from bench import config as config_module
     from bench.errors import FbenchError
 
@@ -356,6 +379,18 @@ def _run(args: argparse.Namespace) -> int:
     checker = preflight(config, keep_going=args.keep_going, row_timeout_s=args.row_timeout)
     try:
         check_results_dir(results_dir)
+        budget_s = args.time_budget
+        if budget_s is None:
+            budget_s = config_module.load_run_settings(path)["time_budget"]
+        budget = None
+        if budget_s is not None:
+            from bench.plan.rows import plan_rows
+            from fbench.commands.run_budget import plan_budget
+
+            config, plan, stop_at = plan_budget(config, budget_s, len(plan_rows(config)), started)
+            if not args.quiet:
+                print(plan.sentence(), file=sys.stderr)
+            budget = (plan, stop_at)
         return measure_new_run(
             config,
             results_dir,
@@ -365,6 +400,7 @@ def _run(args: argparse.Namespace) -> int:
             keep_going=args.keep_going,
             row_timeout_s=args.row_timeout,
             checker=checker,
+            budget=budget,
         )
     finally:
         if checker is not None:

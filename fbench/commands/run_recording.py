@@ -24,6 +24,7 @@ from fbench.commands.run_resume import (
 
 if TYPE_CHECKING:
     from bench.config import RunConfig
+    from bench.measure.budget import BudgetPlan
     from bench.measure.processes import Checkpoint
     from bench.measure.protocol import WorkerProcess
     from bench.plan.rows import RowPlan
@@ -81,11 +82,14 @@ def measure_new_run(
     results_dir: Path,
     show_table: bool,
     calibration: str | None = None,
+    budget: tuple[BudgetPlan, float] | None = None,
     quiet: bool = False,
     keep_going: bool = False,
     row_timeout_s: float | None = None,
     checker: WorkerProcess | None = None,
 ) -> int:
+    """A new run's file, measured; `budget`: a time budget's plan (its timing already in
+    `config`) and the measuring deadline (time.time()), both stored in the run."""
     from bench import environment
     from bench.calibration import calibration_record
     from bench.plan.rows import plan_rows
@@ -104,6 +108,7 @@ def measure_new_run(
         config=config.to_dict(),
         rows=[],
         rows_planned=len(plans),
+        extra={"time_budget": budget[0].to_dict()} if budget else {},
     )
     try:
         store = RunStore.create(path, result)
@@ -118,6 +123,7 @@ def measure_new_run(
             session,
             done_before=0,
             show_table=show_table,
+            stop_at=budget[1] if budget else None,
             quiet=quiet,
             keep_going=keep_going,
             row_timeout_s=row_timeout_s,
@@ -154,6 +160,9 @@ def resume_run(
                 _print_table(path)
             else:
                 print(summary_line(store.result, path))
+            # As a fresh run ends: 0 only when every row was measured (failed rows are not
+            # retried, so resuming again would not change that).
+            _raise_if_failed(store.result, path)
             return 0
         session = _open_session(config)
         store.update(state="running", resumed=[*stored.resumed, now_iso()])
@@ -181,6 +190,7 @@ def _record(
     done_before: int,
     show_table: bool,
     retimed: list[ResultRow] | None = None,
+    stop_at: float | None = None,
     quiet: bool = False,
     keep_going: bool = False,
     row_timeout_s: float | None = None,
@@ -238,6 +248,7 @@ def _record(
             cache_dir=store.path.parent / "cache",
             checkpoint=checkpoint,
             stored=retimed or (),
+            stop_at=stop_at,
             keep_going=keep_going,
             row_timeout_s=row_timeout_s,
             worker_failed=worker_failed,
@@ -279,10 +290,16 @@ def _record(
     finally:
         session.close()
     progress.close()
-    return _finish(store, planned, show_table, quiet)
+    return _finish(store, planned, show_table, quiet, stop_at)
 
 
-def _finish(store: RunStore, planned: int, show_table: bool, quiet: bool = False) -> int:
+def _finish(
+    store: RunStore,
+    planned: int,
+    show_table: bool,
+    quiet: bool = False,
+    stop_at: float | None = None,
+) -> int:
     """Store the final state of a run whose rows all came back: complete, or incomplete
     (exit 4) when rows or processes are missing (a worker process died). A complete run
     with failed rows exits 4 too, saying how many: 0 means every row was measured."""
@@ -293,6 +310,8 @@ def _finish(store: RunStore, planned: int, show_table: bool, quiet: bool = False
     missing = result.rows_planned - len(result.rows)
     short = rows_short(result, planned)
     failed = [row for row in result.rows if row.status == "failed"]
+    if stop_at is not None:
+        _mark_budget(store, stop_at, ran_out=bool(missing > 0 or short))
     if missing > 0 or short:
         _mark(store, state="incomplete", **process_counts(result, planned))
         died = store.result.worker_failures
@@ -301,6 +320,12 @@ def _finish(store: RunStore, planned: int, show_table: bool, quiet: bool = False
         if short:
             counts.append(f"{len(short)} row(s) timed in fewer than {planned} processes")
         counts.append(f"{missing} not timed")
+        if stop_at is not None and not died and (missing or short):
+            budget_s = store.result.extra["time_budget"]["budget_s"]
+            counts.append(
+                f"the time budget of {budget_s:g} s ran out before every row had all its "
+                "processes (a device still cooling measures nothing more)"
+            )
         raise IncompleteError(
             f"incomplete: {' and '.join(counts)}{cause}; the finished rows are kept in "
             f"{store.path}; finish with: {_resume_command(store)}"
@@ -315,14 +340,34 @@ def _finish(store: RunStore, planned: int, show_table: bool, quiet: bool = False
         print(summary_line(store.result, store.path))
     if not quiet:
         print(f"stored: {store.path}", file=sys.stderr)
+    _raise_if_failed(result, store.path)
+    return 0
+
+
+def _raise_if_failed(result: RunResult, path: Path) -> None:
+    """Exit 4 with the count of failed rows: a run's exit is 0 only when every row was
+    measured (docs/crash-safety.md, "Exit codes")."""
+    from bench.errors import IncompleteError
+
+    failed = [row for row in result.rows if row.status == "failed"]
     if failed:
         first = failed[0]
         label = f"{first.operator} {first.shape_label}" if not first.network else first.network
         raise IncompleteError(
             f"{len(failed)} of {len(result.rows)} row(s) failed and were not measured "
-            f"(first: {label}: {first.error or first.why}); the run is stored in {store.path}"
+            f"(first: {label}: {first.error or first.why}); the run is stored in {path}"
         )
-    return 0
+
+
+def _mark_budget(store: RunStore, stop_at: float, ran_out: bool) -> None:
+    """Record how the time budget went: seconds left at the end (negative: over), and
+    whether it stopped the run short."""
+    import time
+
+    record = dict(store.result.extra.get("time_budget", {}))
+    record.update(left_s=round(stop_at - time.time(), 1), ran_out=ran_out)
+    store.result.extra["time_budget"] = record
+    _mark(store)
 
 
 def summary_line(result: RunResult, path: Path) -> str:

@@ -79,10 +79,11 @@ def render_run(
     from reports.run_summary import precision_line, run_header
     from reports.table1.one_device import table1
 
+    header = _header(run_header(result), fmt, width)
     if not result.rows:
-        return "\n".join([*_wrapped(run_header(result), width), "", "no rows stored yet"])
+        return "\n".join([*header, "", "no rows stored yet"])
     layouts = {"operators": table1, "networks": networks_table}  # suite → its table
-    blocks = _wrapped(run_header(result), width)
+    blocks = header
     for suite in dict.fromkeys(row.suite for row in result.rows):
         layout = layouts.get(suite, table1)
         suite_rows = [row for row in result.rows if row.suite == suite]
@@ -92,6 +93,14 @@ def render_run(
     summary = precision_line(result.rows, result.config.get("timing") or {})
     summary_lines = _wrapped([summary], width) if summary else []
     return "\n".join([*blocks, *(["", *summary_lines] if summary else [])])
+
+
+def _header(lines: list[str], fmt: str, width: int | None) -> list[str]:
+    """The run's header: wrapped lines on a terminal; in Markdown a bullet list, so a
+    renderer keeps its lines apart (plain lines would run together into one paragraph)."""
+    if fmt == "md":
+        return [f"- {line}" for line in lines]
+    return _wrapped(lines, width)
 
 
 def _wrapped(lines: list[str], width: int | None) -> list[str]:

@@ -4,9 +4,12 @@ maps every compared operator has usable rows for. Measured values: docs/claims.m
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 from bench.results import ResultRow
+from bench.stats import paired
+from bench.stats.paired import PairedEstimate
 from reports import paper
 from reports.claims.model import (
     NO_INTERVAL,
@@ -175,13 +178,35 @@ def _pconv_dwconv_ratio(rowset: RowSet, statement: str, claimed: float) -> Claim
     if isinstance(found, ClaimResult):
         return found
     means, shapes = found
+    measured = means["pconv"].over(means["dwconv"])
+    reason = _coverage(rowset, names, shapes)
+    paired_ratio = _paired_ratio(rowset, names)
+    if paired_ratio is not None:
+        # Timed together in one run: the ratio from rounds paired in time, where a drift of
+        # the host cancels (bench/stats/paired.py), instead of two independent averages.
+        low, high = paired_ratio.ci95_low, paired_ratio.ci95_high
+        side = max(math.log(paired_ratio.ratio / low), math.log(high / paired_ratio.ratio))
+        measured = Estimate(paired_ratio.ratio, side)
+        how = f"paired by round over {paired_ratio.processes} process(es)"
+        reason = f"{reason}; {how}" if reason else how
     return ratio_result(
         claim,
         statement,
         rowset.device,
-        means["pconv"].over(means["dwconv"]),
+        measured,
         claimed,
         rowset.runs,
         show=lambda value: f"{value:.1f}×",
-        reason=_coverage(rowset, names, shapes),
+        reason=reason,
     )
+
+
+def _paired_ratio(rowset: RowSet, names: Sequence[str]) -> PairedEstimate | None:
+    """The PConv/DWConv ratio paired by round, when the rows come from one run and stored
+    their per-round medians; else None (independent row intervals are used)."""
+    if len(set(rowset.runs)) != 1:
+        return None
+    by_operator, _ = _table1_rows(rowset)
+    rows, _ = _common(by_operator, names)
+    estimate = paired.flops_ratio(rows["pconv"], rows["dwconv"])
+    return estimate if estimate is not None and estimate.ci95_low is not None else None

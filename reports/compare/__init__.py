@@ -23,6 +23,7 @@ from reports.compare.output import (
 )
 from reports.compare.statistics import (
     bootstrap_medians,
+    bootstrap_ratio,
     bootstrap_ratio_ci,
     host_speed_factor,
     mann_whitney_p,
@@ -49,6 +50,7 @@ __all__ = [
     "HostCorrection",
     "RowComparison",
     "bootstrap_medians",
+    "bootstrap_ratio",
     "bootstrap_ratio_ci",
     "comparability_problems",
     "compare_runs",

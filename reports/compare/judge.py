@@ -17,11 +17,13 @@ from collections.abc import Collection, Sequence
 from dataclasses import replace
 
 from bench.results import ResultRow, RunResult
-from bench.results.status import FAILED, IMPRECISE, OK
-from bench.stats.timing import median
+from bench.results.status import FAILED, HOST_MOVED, IMPRECISE, INTERVAL_WIDE, OK, PROCESSES_DIFFER
+from bench.stats.paired import pairing_words
+from bench.stats.timing import geometric_mean, median
 from reports.compare.comparability import comparability_problems
 from reports.compare.host import host_correction, probe_failures
-from reports.compare.statistics import bootstrap_ratio_ci, mann_whitney_p, welch_p, welch_ratio_ci
+from reports.compare.normalised import can_pair, normalised_row
+from reports.compare.statistics import bootstrap_ratio, welch_p, welch_ratio_ci
 from reports.compare.verdicts import (
     DEFAULT_ALPHA,
     DEFAULT_HOST_TOLERANCE,
@@ -38,7 +40,11 @@ from reports.compare.verdicts import (
     percent_text,
 )
 
-# Too few samples give Mann–Whitney no power (n=3 vs 3 cannot reach p < 0.05).
+# The stored reasons the normalised gate judges through: the host's drift (divided out) and
+# a wide interval (weighed by its test).
+NORMALISED_JUDGES = (HOST_MOVED, INTERVAL_WIDE, PROCESSES_DIFFER)
+
+# Too few samples give a test no power (n=3 vs 3 cannot reach p < 0.05).
 MIN_SAMPLES = 5
 
 
@@ -67,10 +73,17 @@ def compare_samples(
     """One row's verdict from its two sample sets (milliseconds); the current samples are
     divided by `host_factor` (how much slower the host itself ran) before they are judged.
 
-    With per-process medians on both sides (2+ each), significance and the ratio's interval
-    come from Welch's t on them (`welch_p`, `welch_ratio_ci`), otherwise from Mann–Whitney U
-    and a bootstrap on the samples; the change is always that of the pooled medians."""
-    base_ms, cur_ms = median(baseline), median(current)
+    With per-process medians on both sides (2+ each), the change is the ratio of their
+    geometric means, and significance and the interval come from Welch's t on their logs
+    (`welch_p`, `welch_ratio_ci`: centred on that ratio); otherwise the change is the ratio
+    of the calls' medians, and the interval and p-value come from a bootstrap of that ratio
+    (`bootstrap_ratio`). Change, interval and test are about the same quantity."""
+    base_processes, cur_processes = process_medians
+    by_process = min(len(base_processes), len(cur_processes)) >= 2
+    if by_process:
+        base_ms, cur_ms = geometric_mean(base_processes), geometric_mean(cur_processes)
+    else:
+        base_ms, cur_ms = median(baseline), median(current)
     raw_change = cur_ms / base_ms - 1.0
     change = cur_ms / host_factor / base_ms - 1.0  # median(x / f) is median(x) / f
     if min(len(baseline), len(current)) < MIN_SAMPLES:
@@ -79,17 +92,15 @@ def compare_samples(
             f"too few samples to test ({len(baseline)} vs {len(current)}; need {MIN_SAMPLES})",
             raw_change,
         )  # fmt: skip
-    base_processes, cur_processes = process_medians
-    if min(len(base_processes), len(cur_processes)) >= 2:
+    if by_process:
         test = "welch-processes"
         cur_corrected = [value / host_factor for value in cur_processes]
         p_value = welch_p(base_processes, cur_corrected)
         interval = welch_ratio_ci(base_processes, cur_corrected)
     else:
-        test = "mann-whitney"
+        test = "bootstrap-medians"
         corrected = [value / host_factor for value in current] if host_factor != 1.0 else current
-        p_value = mann_whitney_p(baseline, corrected)
-        interval = bootstrap_ratio_ci(baseline, corrected)
+        interval, p_value = bootstrap_ratio(baseline, corrected)
     significant = p_value < alpha
     how = (
         f", Welch on {len(base_processes)} vs {len(cur_processes)} process medians"
@@ -138,12 +149,16 @@ def compare_runs(
     host_tolerance: float | None = None,
     accept: Collection[str] = (),
     allow_unstable: bool = False,
+    gate: str = "plain",
 ) -> Comparison:
     """Match rows by their identity (operator, params, shape, layers, batch, device, backend,
     dtype) and judge each; rows that were not trustworthy in either run are not judged unless
     `allow_unstable`. Runs that differ on an experiment key (`experiment`) are not judged
     unless the key is in `accept`. A `host_tolerance` switches the host-speed correction on;
-    None (the default) judges raw medians and only reports how much the host probe moved."""
+    None (the default) judges raw medians and only reports how much the host probe moved.
+    `gate="anchors"` judges each row on its time against an anchor timed in the same rounds
+    (reports/compare/normalised.py) where both runs stored per-round medians, and by the
+    plain method, saying so, where they did not."""
     problems, accepted = comparability_problems(baseline, current, accept)
     # Table 1's order (operators as configured, then stages), not the order rows finished in.
     order = {name: i for i, name in enumerate(baseline.config.get("operators") or [])}
@@ -171,7 +186,7 @@ def compare_runs(
             rows.append(RowComparison(_row_label(base), base.latency, None, None, None, None,
                                       MISSING, "not in the current run"))  # fmt: skip
         else:
-            rows.append(_judge_row(base, cur, threshold, alpha, host.factor, allow_unstable))
+            rows.append(_judge_row(base, cur, threshold, alpha, host.factor, allow_unstable, gate))
         rows[-1] = replace(rows[-1], identity=base.key_fields())
     for key, cur in cur_rows.items():
         if key not in base_rows:
@@ -181,7 +196,26 @@ def compare_runs(
     return Comparison(
         baseline.run_id, current.run_id, threshold, alpha, rows, problems, host,
         accepted, [words for _, words in failures], unfinished_runs(baseline, current),
+        gate, _gate_lines(gate, matched),
     )  # fmt: skip
+
+
+def _gate_lines(gate: str, matched: Sequence[tuple[ResultRow, ResultRow]]) -> list[str]:
+    """What the anchors gate did: every row normalised, or which were judged plainly and why."""
+    if gate != "anchors":
+        return []
+    plain = [
+        (base, words)
+        for base, cur in matched
+        for words in [pairing_words(base) or pairing_words(cur)]
+        if words
+    ]
+    if not plain:
+        return ["gate: each row against the anchor timed in its rounds (GEMM or copy)"]
+    return [
+        f"gate: {len(plain)} of {len(matched)} rows judged by the plain method, the runs "
+        f"{plain[0][1]}"
+    ]
 
 
 def _judge_row(
@@ -191,6 +225,7 @@ def _judge_row(
     alpha: float,
     host_factor: float,
     allow_unstable: bool,
+    gate: str = "plain",
 ) -> RowComparison:
     """One matched row's verdict, its stored statuses considered."""
     label = _row_label(base)
@@ -200,6 +235,20 @@ def _judge_row(
         name, r = failed[0]
         return RowComparison(label, base.latency, cur.latency, None, None, None, NOT_MEASURED,
                              f"{name}: {r.error or 'no samples'}")  # fmt: skip
+    normalised = (
+        normalised_row(label, base, cur, threshold, alpha)
+        if gate == "anchors" and can_pair(base) and can_pair(cur)
+        else None
+    )
+    if normalised is not None:
+        # A host that moved is what the anchors divide out, and the test weighs the
+        # processes' disagreement: only the other disturbances hold such a row back.
+        held = [
+            (name, r) for name, r in pair if set(r.reasons) - set(NORMALISED_JUDGES) and r.reasons
+        ]
+        if not held or normalised.verdict == NOT_JUDGED:
+            return normalised
+        return _held_back(normalised, held[0], threshold, allow_unstable)
     judged = compare_samples(
         label, base.samples_ms, cur.samples_ms, threshold, alpha, host_factor,
         (base.process_medians_ms, cur.process_medians_ms),
@@ -214,7 +263,18 @@ def _judge_row(
     ]
     if not flagged or judged.verdict == NOT_JUDGED:  # ok rows, or too few samples to test
         return judged
-    name, r = flagged[0]
+    return _held_back(judged, flagged[0], threshold, allow_unstable)
+
+
+def _held_back(
+    judged: RowComparison,
+    flagged: tuple[str, ResultRow],
+    threshold: float,
+    allow_unstable: bool,
+) -> RowComparison:
+    """A row whose stored status holds it back: not judged, unless `allow_unstable` or a
+    slowdown beyond doubt."""
+    name, r = flagged
     why = f"{name} row {r.status}: {r.why or (r.notes[0] if r.notes else ', '.join(r.reasons))}"
     if allow_unstable:
         # Judged like an ok row: a slowdown among these rows is a regression (exit 1).

@@ -103,7 +103,7 @@ def comparison_report(comparison: Comparison, code: int, fmt: str = "text") -> R
         closing = ["", summary]
     if not comparison.rows or comparison.not_comparable:
         return Report(None, before, closing)
-    host = ["", comparison.host.line(), *_probe_failure_lines(comparison)]
+    host = ["", comparison.host.line(), *_probe_failure_lines(comparison), *comparison.gate_lines]
     if markdown:
         return Report(comparison_table(comparison), before, [*host, "", *closing])
     return Report(comparison_table(comparison), [*before, ""], [*host, *closing])

@@ -5,9 +5,11 @@ Significance is tested on the unit that varies independently: for rows timed in 
 processes (bench/measure/processes.py), the per-process medians (Welch's t on their logs),
 because calls within a process share its luck (testing the pooled calls fails many more
 pairs of runs on nothing: docs/regression-gate.md); for rows timed in one process, the
-per-call samples (Mann–Whitney U: no normality assumed, latency samples are skewed). The
-interval comes from the same unit as the test: Welch's interval on the process medians'
-logs (it excludes 1 exactly when Welch's p < 0.05), else a bootstrap of the calls' medians.
+per-call samples (a bootstrap of the ratio of the medians: no normality assumed, latency
+samples are skewed). The change, the interval and the test are about one quantity each
+time: the ratio of the process medians' geometric means, with Welch's interval and test on
+their logs (the interval excludes 1 exactly when p < 0.05), or the ratio of the calls'
+medians, with the bootstrap's interval and p-value from the same resamples.
 """
 
 from __future__ import annotations
@@ -76,6 +78,38 @@ def bootstrap_ratio_ci(
     medians_b = bootstrap_medians(current, resamples, rng)
     low, high = numpy.percentile(medians_b / medians_a, [2.5, 97.5])
     return round(float(low), 4), round(float(high), 4)
+
+
+def bootstrap_ratio(
+    baseline: Sequence[float],
+    current: Sequence[float],
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = 0,
+) -> tuple[tuple[float, float], float]:
+    """The 95% percentile-bootstrap interval of median(current) / median(baseline) and the
+    two-sided bootstrap p-value of "the ratio is 1" from the same resamples: twice the
+    smaller share of resampled ratios on either side of 1 (counted as (k + 1) / (B + 1), so
+    never 0). Change, interval and test are then all about the ratio of the medians; a rank
+    test (Mann–Whitney) tests another quantity, and could call a change significant whose
+    interval holds 1 (issue 23)."""
+    import numpy
+
+    rng = numpy.random.default_rng(seed)
+    medians_a = bootstrap_medians(baseline, resamples, rng)
+    medians_b = bootstrap_medians(current, resamples, rng)
+    ratios = medians_b / medians_a
+    low, high = numpy.percentile(ratios, [2.5, 97.5])
+    below, above = int(numpy.sum(ratios <= 1.0)), int(numpy.sum(ratios >= 1.0))
+    p_value = min(1.0, 2.0 * (min(below, above) + 1) / (resamples + 1))
+    return (round(float(low), 4), round(float(high), 4)), p_value
+
+
+def log_mean_ratio(baseline: Sequence[float], current: Sequence[float]) -> float:
+    """exp(mean(log current) - mean(log baseline)): the ratio Welch's test and interval on
+    the logs are about (the centre of `welch_ratio_ci`)."""
+    a = math.fsum(math.log(value) for value in baseline) / len(baseline)
+    b = math.fsum(math.log(value) for value in current) / len(current)
+    return math.exp(b - a)
 
 
 def bootstrap_medians(values: Sequence[float], resamples: int, rng: Any) -> Any:

@@ -38,15 +38,17 @@ class RowComparison:
     label: str  # e.g. "conv 96×56×56"
     baseline_ms: float | None
     current_ms: float | None
-    change: float | None  # current / baseline − 1 of the medians
+    change: float | None  # current / baseline − 1 of what `test` is about (see there)
     ratio_ci95: tuple[float, float] | None  # 95% interval of current / baseline (see test)
     p_value: float | None  # two-sided, from `test`
     verdict: str  # one of VERDICTS
     reason: str = ""
     raw_change: float | None = None  # before host-speed correction (= change when none)
-    # "mann-whitney": on the per-call samples; "welch-processes": Welch's t on the logs of
-    # the per-process medians (both runs timed in several processes: bench/measure/processes.py)
-    test: str = "mann-whitney"
+    # "bootstrap-medians": the ratio of the calls' medians, bootstrapped; "welch-processes":
+    # the ratio of the per-process medians' geometric means, Welch's t on their logs (both
+    # runs timed in several processes: bench/measure/processes.py); "paired-anchors": the
+    # rows' time against an anchor timed in the same rounds (reports/compare/normalised.py)
+    test: str = "bootstrap-medians"
     # A row held back as NOT_JUDGED because of its stored status: what the test said of it
     # (SLOWER, FASTER or SAME), which `allow_unstable` uses as its verdict.
     judged: str | None = None
@@ -98,6 +100,8 @@ class Comparison:
     host_probe_failures: list[str] = field(default_factory=list)
     # A run whose file is not `complete` (interrupted, partial...), one line each.
     unfinished_runs: list[str] = field(default_factory=list)
+    gate: str = "plain"  # "plain" or "anchors" (reports/compare/normalised.py)
+    gate_lines: list[str] = field(default_factory=list)  # what the anchors gate did
 
     @property
     def regressions(self) -> list[RowComparison]:

@@ -56,25 +56,31 @@ ROOFLINE_COLUMNS = register_columns(
                 name="intensity_mac_per_byte",
             ),
             DeviceColumn(
-                "{device} attainable G/s",
+                "{device} attainable FLOPS (G/s)",
                 _field("attainable_gflops_per_s"),
                 fixed(1),
                 name="attainable_gflops_per_s",
+                short="{device} attainable (G/s)",
             ),
             DeviceColumn(
-                "{device} of attainable",
+                "{device} share of attainable",
                 _field("fraction_of_attainable"),
                 format_share,
                 average=True,
                 name="fraction_of_attainable",
+                short="{device} share",
             ),
             DeviceColumn(
-                "{device} of compute roof",
+                "{device} share of compute roof",
                 _field("fraction_of_compute"),
                 format_share,
                 average=True,
                 name="fraction_of_compute",
+                short="{device} % of peak",
             ),
         ),
+        note="Roofline (fbench calibrate): FLOPs/B, multiply-adds per byte the implementation "
+        "moves; attainable, the roof at that intensity; share, the measured FLOPS's share of "
+        "it; % of peak, of the compute roof (docs/roofline.md).",
     )
 )

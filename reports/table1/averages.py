@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from statistics import fmean
 
 from bench.results import ResultRow
+from bench.stats import paired
+from bench.stats.paired import PairedEstimate
 from operators import OPERATORS
 from reports import paper
 from reports.paper import matched_pconv_dwconv_ratio
@@ -85,6 +87,9 @@ class PConvDWConvRatio:
     stages: tuple[str, ...]  # the feature maps the ratio is over, e.g. ("96×56×56",)
     partial: bool  # fewer stages than the two operators were measured at
     rows: tuple[ResultRow, ...] = ()  # the usable PConv and DWConv rows the ratio is over
+    # The same ratio paired by round (bench/stats/paired.py), where the rows were timed
+    # together in one run and stored their per-round medians; then `value` is its estimate.
+    paired: PairedEstimate | None = None
 
     def qualifier(self) -> str:
         """What the ratio line adds when it is not over every measured stage ("" when it is)."""
@@ -95,9 +100,13 @@ class PConvDWConvRatio:
         return ""
 
 
-def pconv_dwconv_comparison(rows: Sequence[ResultRow]) -> PConvDWConvRatio | None:
+def pconv_dwconv_comparison(
+    rows: Sequence[ResultRow], same_run: bool = False
+) -> PConvDWConvRatio | None:
     """The ratio over the common usable stages; None where PConv or DWConv has no rows at all
-    (nothing to say). The paper's ratio is of its averages over the same 4 stages for both."""
+    (nothing to say). The paper's ratio is of its averages over the same 4 stages for both.
+    With `same_run` (the rows were timed together) and per-round medians stored, the ratio
+    is the estimate paired by round, with its interval (`PConvDWConvRatio.paired`)."""
     pconv = [r for r in rows if r.operator == "pconv"]
     dwconv = [r for r in rows if r.operator == "dwconv"]
     if not pconv or not dwconv:
@@ -119,7 +128,21 @@ def pconv_dwconv_comparison(rows: Sequence[ResultRow]) -> PConvDWConvRatio | Non
     used = tuple(
         r for r in at_common if r.operator in ("pconv", "dwconv") and counts_in_averages(r)
     )
-    return PConvDWConvRatio(value, labels, partial=common != measured, rows=used)
+    paired_ratio = _paired(used) if same_run else None
+    if paired_ratio is not None:
+        value = paired_ratio.ratio
+    return PConvDWConvRatio(
+        value, labels, partial=common != measured, rows=used, paired=paired_ratio
+    )
+
+
+def _paired(rows: Sequence[ResultRow]) -> PairedEstimate | None:
+    """PConv's mean FLOPS over DWConv's, from the rounds the rows shared (with an interval),
+    when every row stored per-round medians."""
+    pconv = sorted((r for r in rows if r.operator == "pconv"), key=lambda r: r.stage)
+    dwconv = sorted((r for r in rows if r.operator == "dwconv"), key=lambda r: r.stage)
+    estimate = paired.flops_ratio(pconv, dwconv)
+    return estimate if estimate is not None and estimate.ci95_low is not None else None
 
 
 def paper_pconv_dwconv_ratio(

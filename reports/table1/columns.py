@@ -47,6 +47,8 @@ class DeviceColumn:
     # The column's name in the tidy exports (--format csv|json), snake_case with its unit;
     # "" derives one from the header ("{device} of attainable" → "of_attainable").
     name: str = ""
+    # The head on a fitted terminal ("{device} replaced too"); "" keeps `header`.
+    short: str = ""
 
     @property
     def export_name(self) -> str:
@@ -61,6 +63,7 @@ class ColumnSet:
     name: str  # also the `fbench report table1 --NAME` flag
     help: str
     columns: tuple[DeviceColumn, ...]
+    note: str = ""  # a line under the table saying what the columns are
 
 
 # Optional column sets, one flag each on `fbench report table1`. Add one with
@@ -92,6 +95,11 @@ def device_groups(runs: Sequence[RunResult], suite: str = "operators") -> list[D
             label = f"{label} ({run.run_id})"
         groups.append(DeviceGroup(label, device, backend, run, rows))
     return groups
+
+
+def extra_notes(names: Sequence[str]) -> list[str]:
+    """The notes of the registered column sets `names` that have one."""
+    return [COLUMN_SETS[name].note for name in names if COLUMN_SETS[name].note]
 
 
 def extra_columns(names: Sequence[str]) -> list[DeviceColumn]:

@@ -33,7 +33,13 @@ from reports.table1.averages import (
     paper_pconv_dwconv_ratio,
     pconv_dwconv_comparison,
 )
-from reports.table1.columns import DeviceGroup, describe_group, device_groups, extra_columns
+from reports.table1.columns import (
+    DeviceGroup,
+    describe_group,
+    device_groups,
+    extra_columns,
+    extra_notes,
+)
 from reports.table1.headline import headline
 
 
@@ -133,6 +139,7 @@ def table1_devices(
                     column.fmt,
                     lambda r, p, c=column, g=group: r and c.value(r, g),
                     "extra_avg" if column.average else "extra",
+                    (column.short or column.header).format(device=group.label),
                 )
             )
         if any(row.status != "ok" for row in group.rows):
@@ -197,6 +204,7 @@ def table1_devices(
     notes += averages_notes(all_rows)
     notes += ratios_text
     notes.append("FLOPs are multiply-adds, as the paper counts them; FLOPS = FLOPs / latency.")
+    notes += extra_notes(extras)
     return Table(
         headers=headers,
         rows=body,

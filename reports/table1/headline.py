@@ -69,13 +69,18 @@ def latency_over_dwconv(comparison: PConvDWConvRatio) -> list[float]:
 
 
 def headline(
-    rows: Sequence[ResultRow], paper_column: str | None = None, subject: str = "PConv"
+    rows: Sequence[ResultRow],
+    paper_column: str | None = None,
+    subject: str = "PConv",
+    same_run: bool = False,
 ) -> str | None:
     """ "PConv: 16× fewer FLOPs than Conv, 6.0× the FLOPS of DWConv (paper 6.2× on CPU),
     1.8–5.5× the latency of DWConv" for one device's rows; None without PConv and DWConv
     rows. `paper_column` ("cpu", "gpu", "arm") adds the paper's FLOPS ratio; `subject` is
-    what the line starts with ("PConv on cuda" where several devices share a table)."""
-    comparison = pconv_dwconv_comparison(rows)
+    what the line starts with ("PConv on cuda" where several devices share a table). With
+    `same_run` (one run's rows) the FLOPS ratio is paired by round where the rows stored
+    their rounds (bench/stats/paired.py), with its 95% interval."""
+    comparison = pconv_dwconv_comparison(rows, same_run=same_run)
     if comparison is None:
         return None
     parts = []
@@ -86,6 +91,9 @@ def headline(
         parts.append(comparison.qualifier())
         return f"{subject}: " + ", ".join(parts)
     flops = f"{times(comparison.value)}× the FLOPS of DWConv"
+    if comparison.paired is not None:
+        estimate = comparison.paired
+        flops += f" (95% {times(estimate.ci95_low)}–{times(estimate.ci95_high)}×, paired)"
     if comparison.partial:
         flops += f" {comparison.qualifier()}"
     at_paper = paper_pconv_dwconv_ratio(comparison, paper_column)

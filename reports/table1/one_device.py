@@ -98,7 +98,7 @@ def table1(rows: Sequence[ResultRow], with_paper: bool = True) -> Table:
         body.append(average)
 
     notes += averages_notes(rows)
-    line = headline(rows, column if with_paper else None)
+    line = headline(rows, column if with_paper else None, same_run=True)
     if line is not None:
         notes.append(line)
     notes.append("FLOPs are multiply-adds, as the paper counts them; FLOPS = FLOPs / latency.")
