@@ -184,6 +184,7 @@ def test_a_worker_that_exits_0_before_its_rows_are_done_is_a_death_in_any_mode()
         os.killpg(worker._process.pid, 0)
 
 
+@pytest.mark.slow
 def test_with_processes_2_an_operator_ending_its_workers_fails_only_its_rows(tmp_path):
     # Before, each of the two workers died in turn and dwconv went untimed; now the killed
     # operator's rows fail (the one-process rule) and dwconv gets both processes.
