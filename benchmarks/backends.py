@@ -66,7 +66,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from bench.results import read_result
-    from reports.backends import backend_label, backends_table
+    from benchmarks.analysis.backends_table import backend_label, backends_table
     from reports.render import render
 
     if args.render:

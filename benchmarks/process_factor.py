@@ -1,11 +1,11 @@
 """Is part of a multi-process run's between-process spread shared by every row of a process?
 
-Re-analyses stored result files only (it never measures): for each file whose rows were
-timed in several processes, the rows × processes matrix of log process medians is split
-into row effects, process effects shared by every row, and the rows' own residuals
-(bench/stats/process_effect.py). Per file it prints P (processes common to every row), R (rows),
-the share of the between-process variance the shared effects carry, the F test's and a
-permutation test's p-values, how much of the shared effects the host probe explains (R², and
+Re-analyses stored result files only (it never measures): for each file whose rows were timed
+in several processes, the rows × processes matrix of log process medians is split into row
+effects, process effects shared by every row, and the rows' own residuals
+(benchmarks/analysis/process_effect.py). Per file it prints P (processes common to every row),
+R (rows), the share of the between-process variance the shared effects carry, the F test's and
+a permutation test's p-values, how much of the shared effects the host probe explains (R², and
 the slope of process effect on log probe), and the rows' 95% half-widths: as stored, and with
 the shared effects removed (each floored by the pooled calls' own interval, as fbench does).
 
@@ -43,8 +43,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.stats import process_effect as pe  # noqa: E402
 from bench.stats.timing import summarize  # noqa: E402
+from benchmarks.analysis import process_effect as pe  # noqa: E402
 
 
 @dataclass(frozen=True)

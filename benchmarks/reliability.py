@@ -8,14 +8,14 @@ its host probe untouched, as when the code and not the host got slower), once in
 and once in PConv's rows only, and counts how many planted rows the gate flags. Both without
 the host-speed correction (the default) and with it.
 
-It also reports, from the result files alone (reports/sweep_precision.py), each sweep's wall
-time and interval widths (median and widest row, rows within ±1% and ±1.5%) and the honesty
-figure of issue 15: per pair of sweeps, the rows whose medians moved by more than the two
-intervals combined, √(h₁² + h₂²), over all pairs and over back-to-back pairs; then issue 15's
-goals as a checklist. Prints a Markdown summary for docs/methodology.md and
+It also reports, from the result files alone (benchmarks/analysis/sweep_precision.py), each
+sweep's wall time and interval widths (median and widest row, rows within ±1% and ±1.5%) and
+the honesty figure of issue 15: per pair of sweeps, the rows whose medians moved by more than
+the two intervals combined, √(h₁² + h₂²), over all pairs and over back-to-back pairs; then
+issue 15's goals as a checklist. Prints a Markdown summary for docs/methodology.md and
 docs/regression-gate.md; `--json FILE` writes the figures too. Sweeps are taken in the order
-they were created (the files' `created`). Exit 0 when the gate passes, 1 when it does not
-(the goals do not change it), 2 for a result file that cannot be read.
+they were created (the files' `created`). Exit 0 when the gate passes, 1 when it does not (the
+goals do not change it), 2 for a result file that cannot be read.
 
     uv run python benchmarks/reliability.py                 # 5 full sweeps (lead, quiet host)
     uv run python benchmarks/reliability.py --quick --runs 3   # smoke test, a minute or so
@@ -42,9 +42,9 @@ sys.path.insert(0, str(REPO))
 from bench.errors import FbenchError  # noqa: E402
 from bench.results import RunResult, read_result  # noqa: E402
 from bench.results import status as row_status  # noqa: E402
-from bench.stats import process_effect  # noqa: E402
+from benchmarks.analysis import process_effect  # noqa: E402
+from benchmarks.analysis import sweep_precision as sp  # noqa: E402
 from reports import compare  # noqa: E402
-from reports import sweep_precision as sp  # noqa: E402
 
 
 def measure(runs: int, results_dir: Path, quick: bool, extra: list[str]) -> list[Path]:
@@ -168,7 +168,7 @@ def in_time_order(runs: list[RunResult], paths: list[Path]) -> tuple[list[RunRes
 
 @dataclass(frozen=True)
 class Precision:
-    """Everything reports.sweep_precision measures on a set of sweeps."""
+    """Everything benchmarks.analysis.sweep_precision measures on a set of sweeps."""
 
     sweeps: list[sp.SweepFigures]
     all_pairs: sp.Honesty

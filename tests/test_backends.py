@@ -107,6 +107,7 @@ def test_onnxruntime_prepare_rejects_a_graph_that_computes_something_else(tmp_pa
         prepare_onnxruntime(_Noisy().eval(), torch.zeros(1, 4, 4, 4), _CpuSession(), options)
 
 
+@pytest.mark.slow
 def test_run_records_exporter_and_node_counts_per_row(tmp_path):
     result = fbench(
         "run", "--backend", "onnxruntime", "--exporter", "torchscript", "--quick",
@@ -127,6 +128,7 @@ def test_run_records_exporter_and_node_counts_per_row(tmp_path):
     assert list((tmp_path / "cache").glob("*.onnx")), "exported models are cached"
 
 
+@pytest.mark.slow
 def test_check_compares_every_operator_on_every_backend():
     result = fbench("check", "--quick", "--stages", "1", "--layers", "2", "--operators",
                     "conv,gconv,dwconv,pconv,pconv_split_cat,pwconv,pconv_pwconv")  # fmt: skip
@@ -152,6 +154,7 @@ def test_backend_options_are_resolved_per_backend():
         resolve({}, "test", Overrides(backend="onnxruntime", backend_options={"opset": 13}))
 
 
+@pytest.mark.slow
 def test_channels_last_run_is_recorded(tmp_path):
     result = fbench("run", "--channels-last", "--quick", "--operators", "pconv", "--stages", "1,4",
                     "--results-dir", str(tmp_path), "--no-table")  # fmt: skip

@@ -35,6 +35,7 @@ def quick_calibration(tmp_path_factory):
     return result, path
 
 
+@pytest.mark.slow
 def test_quiet_calibrate_prints_no_progress_and_fits_100_columns(quick_calibration):
     result, path = quick_calibration
     assert result.stderr == f"stored: {path}\n"  # no "calibrating ...", no rounds
@@ -57,6 +58,7 @@ def test_calibrate_text_fits_100_columns_and_wide_keeps_one_line_a_probe():
     assert any(len(line) > 100 for line in wide)  # the peak's line, unwrapped
 
 
+@pytest.mark.slow
 def test_quick_calibrate_measures_plausible_positive_ceilings(quick_calibration):
     result, path = quick_calibration
     data = json.loads(path.read_text())
@@ -82,6 +84,7 @@ def test_quick_calibrate_measures_plausible_positive_ceilings(quick_calibration)
     assert "gemm" in result.stdout and "stored:" in result.stderr
 
 
+@pytest.mark.slow
 def test_stored_calibration_loads_back_equal(quick_calibration, tmp_path):
     _, path = quick_calibration
     loaded = read_calibration(path)
@@ -214,6 +217,7 @@ def test_calibration_record_checks_device_and_dtype():
         calibration_record(str(CALIBRATION), "cpu", {}, "bfloat16")
 
 
+@pytest.mark.slow
 def test_run_records_the_calibration_and_roofline_reads_it(tmp_path):
     results = tmp_path / "results"
     run = fbench(
@@ -257,6 +261,7 @@ def test_quick_calibrate_on_cuda_stores_positive_ceilings(tmp_path):
     assert data["ceilings"]["gemm"]["median"] > 0
 
 
+@pytest.mark.slow
 def test_quick_sweep_stores_every_probe_and_the_best_of_each(quick_calibration):
     _, path = quick_calibration
     data = json.loads(path.read_text())

@@ -65,6 +65,7 @@ def quick_run(tmp_path_factory):
     return result, path
 
 
+@pytest.mark.slow
 def test_quick_run_writes_a_valid_result_file(quick_run):
     _, path = quick_run
     data = json.loads(path.read_text())
@@ -93,6 +94,7 @@ def test_quick_run_writes_a_valid_result_file(quick_run):
         assert row["gflops_per_s"] == pytest.approx(row["flops"] / latency_s / 1e9)
 
 
+@pytest.mark.slow
 def test_run_prints_table1_and_show_prints_the_same(quick_run):
     result, path = quick_run
     assert "the FLOPS of DWConv" in result.stdout
@@ -196,6 +198,7 @@ def _rows_in(results_dir: Path) -> list:
     return json.loads(files[0].read_text())["rows"] if files else []
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_finished_rows_and_resume_completes_them(tmp_path):
     config = tmp_path / "slow.toml"
     config.write_text(SLOW_CONFIG)

@@ -251,6 +251,7 @@ def custom_run(tmp_path_factory, entry_point_dir):
     return path, results
 
 
+@pytest.mark.slow
 def test_custom_rows_are_timed_counted_and_record_their_source(custom_run):
     path, _ = custom_run
     rows = {row.operator: row for row in read_result(path).rows}
@@ -269,6 +270,7 @@ def test_custom_rows_are_timed_counted_and_record_their_source(custom_run):
     assert rows["pconv"].operator_source is None  # built-ins keep their analytic count
 
 
+@pytest.mark.slow
 def test_custom_rows_show_report_compare_and_load(custom_run, entry_point_dir):
     from bench.calibration import read_calibration
     from bench.results import load
@@ -314,6 +316,7 @@ def test_devices_lists_installed_operators(entry_point_dir, monkeypatch):
     assert ENTRY_POINT in text and "fbench-test-ops 0.3" in text and MODULE_FACTORY in text
 
 
+@pytest.mark.slow
 def test_bad_operator_exits_2_before_timing_unless_keep_going(tmp_path):
     args = ["run", "--quick", "--operators", "dwconv", "--shape", "8x8x8", "--no-table"]
     bad = "--operator=tests/custom_ops/file_ops.py:make_shrinking"

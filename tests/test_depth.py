@@ -123,6 +123,7 @@ def test_layers_sweep_rejects_bad_depths(overrides, fragment):
         config.load(None, config.Overrides(**overrides))
 
 
+@pytest.mark.slow
 def test_cli_sweep_run_prints_the_depth_table(tmp_path):
     result = fbench(
         "run", "--quick", "--layers-sweep", "1,3", "--operators", "dwconv", "--stages", "4",

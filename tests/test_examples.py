@@ -75,6 +75,7 @@ def test_roofline_of_each_device_with_its_example_calibration(device: str, capsy
     assert "PConv 3×3" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_the_doc_figures_render_from_the_examples(tmp_path: Path):
     commands = SCRIPT.build(EXAMPLES_DIR, tmp_path)
     made = {path.stem for path in tmp_path.glob("*.png")}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 
 from tests.conftest import fbench
@@ -21,6 +22,7 @@ def test_the_extra_work_is_five_and_ten_percent_more_of_the_same_convolution(mon
         assert block(torch.ones(1, 8, 4, 4)).shape == (1, 8, 4, 4)
 
 
+@pytest.mark.slow
 def test_rows_with_and_without_extra_work_are_the_same_row_to_the_gate(tmp_path, monkeypatch):
     operator = "--operator=extra=tests/custom_ops/extra_work.py:make_block"
     common = ["run", "--device", "cpu", "--operators", "extra", operator, "--shape", "8x4x4",

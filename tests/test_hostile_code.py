@@ -33,6 +33,7 @@ def _rows(result) -> dict:
     return {row.operator: row for row in result.rows}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("factory", "code"),
     [(f"{HOSTILE / 'exits_at_import.py'}:make_layer", 5), (f"{OPS}:make_sys_exit:code=0", 0)],
@@ -47,6 +48,7 @@ def test_an_exit_in_the_check_is_one_line_and_exit_2(tmp_path, factory, code):
     assert not results.exists()  # refused before anything was created
 
 
+@pytest.mark.slow
 def test_os_exit_midway_fails_its_rows_and_ends_the_run_with_exit_4(tmp_path):
     results = tmp_path / "r"
     evil = f"evil={OPS}:make_os_exit:code=3,after=300"  # past the check, while timing
@@ -68,6 +70,7 @@ def test_os_exit_midway_fails_its_rows_and_ends_the_run_with_exit_4(tmp_path):
     assert "exited with code 3" in _rows(stored)["evil"].error
 
 
+@pytest.mark.slow
 def test_sys_exit_0_midway_with_keep_going_fails_its_rows_and_times_the_rest(tmp_path):
     results = tmp_path / "r"
     evil = f"evil={OPS}:make_sys_exit:code=0,after=300"
@@ -93,6 +96,7 @@ def test_sys_exit_0_midway_with_keep_going_fails_its_rows_and_times_the_rest(tmp
     assert rows["dwconv"].status != "failed" and rows["dwconv"].samples_ms
 
 
+@pytest.mark.slow
 def test_a_run_whose_only_row_failed_exits_4_and_prints_stay_off_the_table(tmp_path):
     results = tmp_path / "r"
     nan = f"nan={OPS}:make_prints_nan"  # prints in every forward, returns NaN
@@ -114,6 +118,7 @@ def test_a_run_whose_only_row_failed_exits_4_and_prints_stay_off_the_table(tmp_p
     assert row.status == "failed" and "NaN or infinity (512 of 512 values)" in row.error
 
 
+@pytest.mark.slow
 def test_a_forward_that_hangs_fails_its_row_after_row_timeout(tmp_path):
     results = tmp_path / "r"
     hang = f"hang={OPS}:make_hang:after=2"  # the check's one call passes; the build hangs
@@ -131,6 +136,7 @@ def test_a_forward_that_hangs_fails_its_row_after_row_timeout(tmp_path):
     assert data["worker_failures"][0]["signal"] == "SIGKILL"
 
 
+@pytest.mark.slow
 def test_children_a_forward_forks_cannot_hold_stdout_open(tmp_path):
     pids = tmp_path / "pids"
     fork = f"fork={OPS}:make_fork:pidfile={pids}"
@@ -157,6 +163,7 @@ def _gone(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] == "Z"
 
 
+@pytest.mark.slow
 def test_a_worker_that_exits_0_before_its_rows_are_done_is_a_death_in_any_mode():
     # The parent's end of every worker, --processes N included: an exit 0 with rows undone
     # was a success before (issue 27), and so never in worker_failures.
@@ -177,6 +184,7 @@ def test_a_worker_that_exits_0_before_its_rows_are_done_is_a_death_in_any_mode()
         os.killpg(worker._process.pid, 0)
 
 
+@pytest.mark.slow
 def test_with_processes_2_an_operator_ending_its_workers_fails_only_its_rows(tmp_path):
     # Before, each of the two workers died in turn and dwconv went untimed; now the killed
     # operator's rows fail (the one-process rule) and dwconv gets both processes.

@@ -1,7 +1,7 @@
 """The import contract in pyproject.toml ([tool.importlinter]) holds: the layers of the data flow
-(CLI → reports → pipeline → operators/networks → devices → results → errors), nothing imports
-the CLI, reports import no measurement code, and no package has an import cycle. The imports
-it ignores are listed there as debt (issue 17)."""
+(CLI → reports → pipeline → operators/networks → devices → results → errors), nothing imports the
+CLI, the product imports nothing from benchmarks/, reports import no measurement code, and no
+package has an import cycle. The imports it ignores are listed there as debt (issue 17)."""
 
 from __future__ import annotations
 

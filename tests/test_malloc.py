@@ -53,6 +53,7 @@ def _probe(mode: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 @glibc_only
 def test_steady_malloc_stops_per_call_page_faults():
     steady = _probe("steady")

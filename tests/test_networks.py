@@ -105,6 +105,7 @@ def test_cycle_fc_reads_the_neighbour_that_cycles_with_the_channel():
     assert count_flops(layer, x).flops == 5 * 7 * 6 * 4
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("key", ["mobilenet_v2", "mobilevit_xxs"])  # plain BN; timm BNAct
 def test_folding_batchnorm_leaves_outputs_unchanged(key):
     spec = get_network(key)
@@ -144,6 +145,7 @@ def test_folding_that_would_change_outputs_is_an_error():
         fuse_batchnorm(ConvOutputReadTwice().eval(), torch.randn(1, 3, 8, 8))
 
 
+@pytest.mark.slow
 def test_network_plan_counts_the_network_as_defined_and_checks_the_fused_one():
     plan = NetworkPlan("fasternet_t0", batch=1, dtype="float32", device="cpu", backend="torch")
     module, example = plan.build()

@@ -7,6 +7,8 @@ import io
 import json
 import time
 
+import pytest
+
 from bench.measure.events import Phase, ProcessFinished, RoundFinished
 from bench.measure.protocol import event_message, round_event
 from bench.stats.timing import LatencySummary
@@ -69,6 +71,7 @@ def test_seconds_text():
     assert [seconds_text(s) for s in (0.4, 42, 89.4, 185)] == ["0 s", "42 s", "89 s", "3 min 5 s"]
 
 
+@pytest.mark.slow
 def test_run_no_table_prints_one_summary_line_and_quiet_no_progress(tmp_path):
     result = fbench(
         "run", "--quick", "--operators", "dwconv", "--stages", "4", "--processes", "1",

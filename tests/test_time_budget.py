@@ -117,6 +117,7 @@ def _quick_config(**overrides):
     return config_module.load(None, config_module.Overrides(**(values | overrides)))
 
 
+@pytest.mark.slow
 def test_sampling_stops_at_the_deadline_with_every_row_measured():
     config = _quick_config()
     # No host probe: on a loaded host it moves and the rows are `disturbed` (host_moved).
@@ -170,6 +171,7 @@ def test_a_device_that_never_cools_measures_nothing_hot():
     assert any("time budget reached" in m and "still cooling (75.0 °C" in m for m in said)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("processes", [1, 2])
 def test_a_budgeted_run_stores_its_budget_and_what_it_chose(capsys, tmp_path, processes):
     result = fbench(

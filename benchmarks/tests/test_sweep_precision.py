@@ -1,21 +1,21 @@
-"""Interval widths and the honesty figure (reports/sweep_precision.py, benchmarks/reliability.py)
-on copies of frozen result files whose medians are shifted by hand, so every count is known."""
+"""Interval widths and the honesty figure (benchmarks/analysis/sweep_precision.py,
+benchmarks/reliability.py) on copies of frozen result files whose medians are shifted by hand,
+so every count is known."""
 
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 
 import pytest
 
 from bench.results import parse_result, read_result
-from reports import sweep_precision as sp
+from benchmarks import reliability
+from benchmarks.analysis import sweep_precision as sp
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "fixtures"
 TABLE1 = FIXTURES / "cpu_table1.json"  # /2, 16 rows at ±1.0% but dwconv 768×7×7 at ±5.0%
 SIX = FIXTURES / "v1" / "reference-six-processes-cpu.json"  # a real /1 run, 6 processes
 
@@ -146,22 +146,10 @@ def test_goals_say_what_was_measured_and_whether_it_is_met(three):
     assert [g.met for g in sp.goals(quiet, calm)] == [True, False, True, True]
 
 
-def _reliability():
-    """benchmarks/reliability.py as a module (benchmarks/ is a folder of scripts)."""
-    name = "reliability_benchmark"
-    if name not in sys.modules:
-        path = Path(__file__).parent.parent / "benchmarks" / "reliability.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclasses look their module up while it loads
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 def test_reliability_script_prints_and_writes_the_figures(three, tmp_path, capsys):
     out = tmp_path / "figures.json"
     # Given out of order: the script takes the sweeps in the order they were created.
-    code = _reliability().main(["--reuse", str(three[2]), *map(str, three[:2]), "--json", str(out)])
+    code = reliability.main(["--reuse", str(three[2]), *map(str, three[:2]), "--json", str(out)])
     printed = capsys.readouterr().out
     assert code in (0, 1)  # the gate's verdict; not what this test is about
     assert "| all pairs | 3 | 1.33 | sweeps 1–3: 2 of 16 (conv 96×56×56 +3.0% vs ±1.4%, " in printed
@@ -184,14 +172,14 @@ def test_reliability_script_prints_and_writes_the_figures(three, tmp_path, capsy
 def test_reliability_script_says_which_file_is_bad(tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text("{")
-    assert _reliability().main(["--reuse", str(bad), str(TABLE1)]) == 2
+    assert reliability.main(["--reuse", str(bad), str(TABLE1)]) == 2
     assert str(bad) in capsys.readouterr().err
 
 
 def test_the_floor_for_exact_intervals_uses_the_runs_processes(tmp_path):
     datas = [_shifted(SIX, {}, 0, 57), _shifted(SIX, {0: 1.03}, 5, 71)]
     runs = [read_result(_write(tmp_path, data)) for data in datas]
-    figures = _reliability().precision(runs)
+    figures = reliability.precision(runs)
     assert figures.processes == 6
     assert figures.exact_share == pytest.approx(0.028, abs=0.004)
     # conv 96×56×56 at ±0.86% moved 3%: beyond ±1.2% combined; nothing else moved.

@@ -2,8 +2,8 @@
 
 Per sweep: its wall time and how wide its rows' 95% intervals are. Between sweeps: the
 honesty figure, the number of rows whose medians moved by more than the two intervals
-combined (bench.stats.process_effect.exceeds_combined). Intervals that are honest should rarely do
-that: bench.stats.process_effect.exceedance_if_exact gives the share to expect when they are exact.
+combined (process_effect.exceeds_combined). Intervals that are honest should rarely do that:
+process_effect.exceedance_if_exact gives the share to expect when they are exact.
 benchmarks/reliability.py prints these figures; docs/methodology.md says what each means.
 """
 
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bench.results import ResultRow, RunResult
-from bench.stats import process_effect
+from benchmarks.analysis import process_effect
 
 # Issue 15 item 4: the goals on the 2-core VM for the default `fbench run --device cpu`.
 GOAL_SWEEP_S = 75.0

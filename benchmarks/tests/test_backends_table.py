@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.results import ResultRow
-from reports.backends import backend_label, backends_table
+from benchmarks.analysis.backends_table import backend_label, backends_table
 
 
 def _row(operator: str, stage: int, gflops: float, backend: str = "torch", **options) -> ResultRow:

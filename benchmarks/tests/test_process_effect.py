@@ -1,4 +1,4 @@
-"""bench/stats/process_effect.py on synthetic rows × processes matrices with known process
+"""benchmarks/analysis/process_effect.py on synthetic rows × processes matrices with known process
 effects."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from bench.stats import process_effect as pe
 from bench.stats.timing import between_processes_halfwidth
+from benchmarks.analysis import process_effect as pe
 
 ROWS, PROCESSES = 16, 6
 
