@@ -236,10 +236,12 @@ def test_outputs_that_cannot_be_written_exit_4_naming_the_file(tmp_path, capsys,
         assert_one_line_error(
             result, "/dev/full: cannot write (No space left on device)", code=EXIT_INCOMPLETE
         )
+    # A --baselines-dir that cannot be created is a bad flag, named before anything is
+    # written (exit 2, docs/regression-gate.md); a full disk inside a good one is exit 4 (below).
     result = cli(
         capsys, "baseline", "save", str(fixture_path), "--baselines-dir", str(blocker / "b")
     )
-    assert_one_line_error(result, f"--baselines-dir {blocker / 'b'}", code=EXIT_INCOMPLETE)
+    assert_one_line_error(result, f"--baselines-dir {blocker / 'b'}", "cannot create it")
     assert blocker.read_text() == "not a folder"
 
 
