@@ -17,7 +17,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import bench
+from fbench import bench
 
 SYSFS_CPU = Path("/sys/devices/system/cpu")
 SYSFS_THERMAL = Path("/sys/class/thermal")

@@ -1,13 +1,13 @@
 """One registry type for every axis a definition is found by name on: operators, devices,
 backends, networks, plot kinds. A name is registered once; an unknown name is a user error
-that lists the known ones. At the bottom of the layers (it knows only bench.errors), so that
+that lists the known ones. At the bottom of the layers (it knows only fbench.bench.errors), so that
 the registries of every layer can use it."""
 
 from __future__ import annotations
 
 from typing import TypeVar
 
-from bench.errors import FbenchError, did_you_mean
+from fbench.bench.errors import FbenchError, did_you_mean
 
 T = TypeVar("T")
 

@@ -65,9 +65,10 @@ def main() -> int:
                         help="lay out stored result files instead of measuring")  # fmt: skip
     args = parser.parse_args()
 
-    from bench.results import read_result
+    from fbench.bench.results import read_result
+    from fbench.reports.render import render
+
     from benchmarks.analysis.backends_table import backend_label, backends_table
-    from reports.render import render
 
     if args.render:
         runs: dict[str, list] = {}

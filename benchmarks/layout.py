@@ -35,7 +35,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.stats.timing import medians_spread  # noqa: E402
+from fbench.bench.stats.timing import medians_spread  # noqa: E402
 
 ADDR_NO_RANDOMIZE = 0x0040000  # linux/personality.h
 CONDITIONS = {
@@ -60,9 +60,8 @@ def worker_session(operator: str):
     thread, steady malloc, pinned, the operator looked up. Nothing runs in torch, so a fork
     server (benchmarks/fork_draws.py) can call it once and fork its draws from there."""
     import torch  # noqa: F401
-
-    from devices import get_device
-    from operators.registry import get_operator
+    from fbench.devices import get_device
+    from fbench.operators.registry import get_operator
 
     get_operator(operator)  # an unknown name fails here, in the server, not in each draw
     cpu = get_device("cpu")
@@ -74,11 +73,10 @@ def time_one_process(
 ) -> float:
     """In this (child) process: the row's median latency in ms, set up as a worker is."""
     import torch
-
-    from bench import config as configuration
-    from bench.stats.timing import median
-    from devices.torch_backend import apply_memory_format
-    from operators.registry import get_operator
+    from fbench.bench import config as configuration
+    from fbench.bench.stats.timing import median
+    from fbench.devices.torch_backend import apply_memory_format
+    from fbench.operators.registry import get_operator
 
     config = configuration.load(configuration.default_config_path())
     shape = next(shape for shape in config.stages if shape.stage == stage)

@@ -107,10 +107,10 @@ class InProcess:
     (docs/methodology.md) is not in these decisions."""
 
     def __init__(self, config_path: Path) -> None:
-        from bench import config as config_module
-        from bench import environment
-        from bench.plan.rows import plan_rows
-        from devices import get_device
+        from fbench.bench import config as config_module
+        from fbench.bench import environment
+        from fbench.bench.plan.rows import plan_rows
+        from fbench.devices import get_device
 
         overrides = config_module.Overrides(
             operators=["extra", "conv", "dwconv"], operator_flags=[EXTRA],
@@ -123,8 +123,8 @@ class InProcess:
         self.count = 0
 
     def run(self, extra: float) -> tuple[object, float]:
-        from bench.measure.entry import measure
-        from bench.results import RunResult, now_iso
+        from fbench.bench.measure.entry import measure
+        from fbench.bench.results import RunResult, now_iso
 
         os.environ["FBENCH_EXTRA_WORK"] = f"{extra:g}"  # read when the block is built
         begin = time.perf_counter()
@@ -143,7 +143,7 @@ def _quiet(event: object) -> None:
 
 
 def judge(baseline: object, current: object, gate: str) -> dict:
-    from reports import compare
+    from fbench.reports import compare
 
     begin = time.perf_counter()
     result = compare.compare_runs(baseline, current, gate=gate)

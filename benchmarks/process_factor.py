@@ -43,7 +43,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.stats.timing import summarize  # noqa: E402
+from fbench.bench.stats.timing import summarize  # noqa: E402
+
 from benchmarks.analysis import process_effect as pe  # noqa: E402
 
 
@@ -459,7 +460,7 @@ class Headline:
 
 
 def headline(sweep: Sweep, top: str = "pconv", bottom: str = "dwconv") -> Headline | None:
-    """reports.table1.averages.pconv_dwconv_ratio, and the same ratio process by process."""
+    """fbench.reports.table1.averages.pconv_dwconv_ratio, and the same ratio process by process."""
     tops = [row for row in sweep.rows if row.operator == top]
     bottoms = [row for row in sweep.rows if row.operator == bottom]
     if not tops or not bottoms:

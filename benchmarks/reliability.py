@@ -1,7 +1,7 @@
 """Is `fbench compare` a gate people can leave switched on? Measure its false-alarm rate.
 
 Runs the CPU sweep N times (fresh processes, as CI would), compares every pair of runs with
-the gate's own logic (reports.compare) at the default threshold, and counts false regressions
+the gate's own logic (fbench.reports.compare) at the default threshold, and counts false regressions
 (nothing changed, so every SLOWER/FASTER row is a false alarm). Then it plants a 10% slowdown
 in a copy of the later run of each pair (its stored samples and per-process medians × 1.10;
 its host probe untouched, as when the code and not the host got slower), once in every row
@@ -39,12 +39,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.errors import FbenchError  # noqa: E402
-from bench.results import RunResult, read_result  # noqa: E402
-from bench.results import status as row_status  # noqa: E402
+from fbench.bench.errors import FbenchError  # noqa: E402
+from fbench.bench.results import RunResult, read_result  # noqa: E402
+from fbench.bench.results import status as row_status  # noqa: E402
+from fbench.reports import compare  # noqa: E402
+
 from benchmarks.analysis import process_effect  # noqa: E402
 from benchmarks.analysis import sweep_precision as sp  # noqa: E402
-from reports import compare  # noqa: E402
 
 
 def measure(runs: int, results_dir: Path, quick: bool, extra: list[str]) -> list[Path]:

@@ -28,9 +28,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.results import ResultRow, RunResult, read_result
-from reports import compare
-from reports.table1.averages import pconv_dwconv_ratio
+from fbench.bench.results import ResultRow, RunResult, read_result
+from fbench.reports import compare
+from fbench.reports.table1.averages import pconv_dwconv_ratio
 
 AGREEMENT = 0.03  # issue 3: two back-to-back full runs agree per row within 3%
 

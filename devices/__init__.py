@@ -3,7 +3,7 @@
 Importing registers every device and backend; none of them imports torch until used.
 """
 
-from devices import (  # noqa: F401  (registration)
+from fbench.devices import (  # noqa: F401  (registration)
     arm,
     cpu,
     cuda,
@@ -11,7 +11,7 @@ from devices import (  # noqa: F401  (registration)
     onnxruntime_backend,
     torch_backend,
 )
-from devices.registry import (
+from fbench.devices.registry import (
     BACKENDS,
     DEVICES,
     BackendSpec,

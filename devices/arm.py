@@ -18,16 +18,16 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from bench import environment
-from devices.arm_telemetry import (
+from fbench.bench import environment
+from fbench.devices.arm_telemetry import (
     parse_board_model,
     parse_cpu_identity,
     row_problems,
     telemetry_from_sources,
     telemetry_notes,
 )
-from devices.cpu import CPU_SETTINGS, CpuSession, check_cpu_settings
-from devices.registry import DeviceSpec, register_device
+from fbench.devices.cpu import CPU_SETTINGS, CpuSession, check_cpu_settings
+from fbench.devices.registry import DeviceSpec, register_device
 
 ARM_MACHINES = ("aarch64", "arm64", "armv7l", "armv8l")
 CPUINFO = Path("/proc/cpuinfo")

@@ -10,8 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bench import environment
-from bench.results.status import CLOCK_CAPPED, GOVERNOR_CHANGED, THROTTLED, TOO_HOT, DeviceProblem
+from fbench.bench import environment
+from fbench.bench.results.status import (
+    CLOCK_CAPPED,
+    GOVERNOR_CHANGED,
+    THROTTLED,
+    TOO_HOT,
+    DeviceProblem,
+)
 
 ARM_IMPLEMENTER = 0x41
 CORTEX_A72_PART = 0xD08
@@ -166,7 +172,7 @@ def row_problems(
     before: Mapping[str, Any], after: Mapping[str, Any], disturbed_above_c: float
 ) -> list[str]:
     """Why a row measured between two telemetry readings cannot be trusted ([] if it can):
-    sentences that carry their reason code (bench.results.status.DeviceProblem)."""
+    sentences that carry their reason code (fbench.bench.results.status.DeviceProblem)."""
     problems = []
     for when, reading in (("before", before), ("after", after)):
         throttled = reading.get("throttled")

@@ -16,10 +16,10 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from bench import environment
-from bench.errors import FbenchError
-from devices import malloc
-from devices.registry import DeviceSpec, register_device
+from fbench.bench import environment
+from fbench.bench.errors import FbenchError
+from fbench.devices import malloc
+from fbench.devices.registry import DeviceSpec, register_device
 
 CPU_SETTINGS: dict[str, Any] = {
     "batch": 1,

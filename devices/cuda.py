@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from devices.registry import DeviceSpec, register_device
+from fbench.devices.registry import DeviceSpec, register_device
 
 CUDA_SETTINGS: dict[str, Any] = {
     "batch": 32,  # the paper's GPU throughput is at batch 32
@@ -186,8 +186,7 @@ class CudaSession:
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         import torch
-
-        from bench.errors import FbenchError
+        from fbench.bench.errors import FbenchError
 
         self.settings = dict(settings)
         self.gpu = int(settings["gpu"])

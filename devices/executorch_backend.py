@@ -31,8 +31,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from devices.onnxruntime_backend import DEFAULT_CACHE_DIR, model_digest
-from devices.registry import BackendSpec, DeviceSession, PreparedCall, register_backend
+from fbench.devices.onnxruntime_backend import DEFAULT_CACHE_DIR, model_digest
+from fbench.devices.registry import BackendSpec, DeviceSession, PreparedCall, register_backend
 
 EXECUTORCH_VERSION = "1.0.1"
 # ExecuTorch 1.0.x requires torch >= 2.9.0, < 2.10 (its Python runtime links libtorch).
@@ -153,8 +153,7 @@ def prepare_executorch(
     module: Any, example_input: Any, session: DeviceSession, options: Mapping[str, Any]
 ) -> PreparedCall:
     import torch
-
-    from bench.parity import output_error, tolerance_for
+    from fbench.bench.parity import output_error, tolerance_for
 
     dtype = options.get("dtype") or "float32"
     if example_input.dtype != torch.float32:

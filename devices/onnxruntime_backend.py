@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devices.registry import BackendSpec, DeviceSession, PreparedCall, register_backend
+from fbench.devices.registry import BackendSpec, DeviceSession, PreparedCall, register_backend
 
 EXPORTERS = ("dynamo", "torchscript")
 ORT_OPTIONS: dict[str, Any] = {"exporter": "dynamo", "opset": 18}
@@ -159,8 +159,7 @@ def prepare_onnxruntime(
 ) -> PreparedCall:
     import numpy as np
     import torch
-
-    from bench.parity import output_error, tolerance_for
+    from fbench.bench.parity import output_error, tolerance_for
 
     if example_input.dtype != torch.float32:
         raise ValueError("the onnxruntime backend exports and runs float32 only")

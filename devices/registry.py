@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bench.registry import Registry
+from fbench.bench.registry import Registry
 
 if TYPE_CHECKING:
     import torch
@@ -43,7 +43,7 @@ class DeviceSession(Protocol):
         """Why a row whose telemetry went from `before` to `after` cannot be trusted.
 
         Any reason given (throttling, a capped clock...) marks the row "disturbed"; give it
-        as a `bench.results.status.DeviceProblem` to name its reason code (a plain string is
+        as a `fbench.bench.results.status.DeviceProblem` to name its reason code (a plain string is
         `device_problem`).
         """
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from devices.registry import BackendSpec, DeviceSession, PreparedCall, register_backend
+from fbench.devices.registry import BackendSpec, DeviceSession, PreparedCall, register_backend
 
 TORCH_OPTIONS: dict[str, Any] = {"channels_last": False}
 

@@ -17,8 +17,8 @@ import re
 import sys
 from collections.abc import Sequence
 
-import bench
-from bench.errors import (
+from fbench import bench
+from fbench.bench.errors import (
     EXIT_INCOMPLETE,
     EXIT_INTERRUPTED,
     EXIT_USAGE,

@@ -17,8 +17,8 @@ import threading
 import time
 from typing import TextIO
 
-from bench.measure.events import Event, Phase, ProcessFinished, RoundFinished, RowFinished
-from bench.results import ResultRow
+from fbench.bench.measure.events import Event, Phase, ProcessFinished, RoundFinished, RowFinished
+from fbench.bench.results import ResultRow
 
 HEARTBEAT_S = 5.0
 

@@ -8,7 +8,7 @@ are implemented in this package from their papers.
 
 from __future__ import annotations
 
-from networks.registry import (
+from fbench.networks.registry import (
     NETWORKS,
     NetworkSpec,
     get_network,
@@ -53,26 +53,26 @@ _torchvision(
 )  # fmt: skip
 _timm("mobilevit_xs", "MobileViT-XS", "MobileViT", resolution=256)
 _timm("edgenext_x_small", "EdgeNeXt-XS", "EdgeNeXt", resolution=256)
-_project("pvt_tiny", "PVT-Tiny", "PVT", "networks.pvt", "pvt", "tiny")
+_project("pvt_tiny", "PVT-Tiny", "PVT", "fbench.networks.pvt", "pvt", "tiny")
 _timm("fasternet_t1", "FasterNet-T1", "FasterNet")
-_project("cyclemlp_b1", "CycleMLP-B1", "CycleMLP", "networks.cyclemlp", "cyclemlp", "b1")
+_project("cyclemlp_b1", "CycleMLP-B1", "CycleMLP", "fbench.networks.cyclemlp", "cyclemlp", "b1")
 _timm("poolformer_s12", "PoolFormer-S12", "PoolFormer")
 _timm("mobilevit_s", "MobileViT-S", "MobileViT", resolution=256)
 _timm("edgenext_small", "EdgeNeXt-S", "EdgeNeXt", resolution=256)
 _torchvision("resnet50", "ResNet50", "ResNet")
 _timm("fasternet_t2", "FasterNet-T2", "FasterNet")
-_project("cyclemlp_b2", "CycleMLP-B2", "CycleMLP", "networks.cyclemlp", "cyclemlp", "b2")
+_project("cyclemlp_b2", "CycleMLP-B2", "CycleMLP", "fbench.networks.cyclemlp", "cyclemlp", "b2")
 _timm("poolformer_s24", "PoolFormer-S24", "PoolFormer")
 _timm("poolformer_s36", "PoolFormer-S36", "PoolFormer")
 _timm("convnext_tiny", "ConvNeXt-T", "ConvNeXt")
 _timm("swin_tiny", "Swin-T", "Swin", "swin_tiny_patch4_window7_224")
-_project("pvt_small", "PVT-Small", "PVT", "networks.pvt", "pvt", "small")
-_project("pvt_medium", "PVT-Medium", "PVT", "networks.pvt", "pvt", "medium")
+_project("pvt_small", "PVT-Small", "PVT", "fbench.networks.pvt", "pvt", "small")
+_project("pvt_medium", "PVT-Medium", "PVT", "fbench.networks.pvt", "pvt", "medium")
 _timm("fasternet_s", "FasterNet-S", "FasterNet")
 _timm("poolformer_m36", "PoolFormer-M36", "PoolFormer")
 _timm("convnext_small", "ConvNeXt-S", "ConvNeXt")
 _timm("swin_small", "Swin-S", "Swin", "swin_small_patch4_window7_224")
-_project("pvt_large", "PVT-Large", "PVT", "networks.pvt", "pvt", "large")
+_project("pvt_large", "PVT-Large", "PVT", "fbench.networks.pvt", "pvt", "large")
 _timm("fasternet_m", "FasterNet-M", "FasterNet")
 _timm("poolformer_m48", "PoolFormer-M48", "PoolFormer")
 _timm("convnext_base", "ConvNeXt-B", "ConvNeXt")

@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.flop_count import CountMismatch
-from bench.plan import RunSettings, plan_key, row_identity, run_settings
-from bench.results import ResultRow
-from networks.registry import NetworkSpec, get_network, zoo_source
-from operators.registry import StageShape
+from fbench.bench.flop_count import CountMismatch
+from fbench.bench.plan import RunSettings, plan_key, row_identity, run_settings
+from fbench.bench.results import ResultRow
+from fbench.networks.registry import NetworkSpec, get_network, zoo_source
+from fbench.operators.registry import StageShape
 
 SUITE = "networks"
 
@@ -60,9 +60,8 @@ class NetworkPlan(RunSettings):
     def build(self) -> tuple[Any, Any]:
         """The network (eval mode, seeded random weights, BN folded) and an input batch."""
         import torch
-
-        from bench.flop_count import count_flops
-        from networks.fuse import fuse_batchnorm
+        from fbench.bench.flop_count import count_flops
+        from fbench.networks.fuse import fuse_batchnorm
 
         spec = self.spec
         torch.manual_seed(self.seed)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from bench.registry import Registry
+from fbench.bench.registry import Registry
 
 if TYPE_CHECKING:  # torch, timm and torchvision are imported lazily, only when building
     from torch import nn

@@ -3,7 +3,7 @@
 Importing this package does not import torch; building a stack does.
 """
 
-from operators.registry import (
+from fbench.operators.registry import (
     OPERATORS,
     OperatorSpec,
     StageShape,

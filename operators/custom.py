@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.errors import FbenchError
+from fbench.bench.errors import FbenchError
 
 ENTRY_POINT_GROUP = "fbench.operators"
 FLAG = "--operator"
@@ -164,7 +164,7 @@ def parse_flag(text: str) -> CustomOperator:
 
 
 def check_name(where: str, name: str) -> None:
-    from operators.registry import OPERATORS
+    from fbench.operators.registry import OPERATORS
 
     if not name or not all(part.isidentifier() for part in name.split("-")):
         raise FbenchError(f"{where} operator name {name!r} must be letters, digits, _ or -")
@@ -207,7 +207,7 @@ def entry_point_operators() -> dict[str, CustomOperator]:
 
     One that shadows a built-in operator is left out (`entry_point_problems` says so).
     """
-    from operators.registry import OPERATORS
+    from fbench.operators.registry import OPERATORS
 
     found = {}
     for point in _entry_points():
@@ -218,7 +218,7 @@ def entry_point_operators() -> dict[str, CustomOperator]:
 
 
 def entry_point_problems() -> list[str]:
-    from operators.registry import OPERATORS
+    from fbench.operators.registry import OPERATORS
 
     return [
         f"entry point {point.name} = {point.value}: shadows the built-in operator; ignored"

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from operators.custom import CustomOperator, OperatorProblem
+from fbench.operators.custom import CustomOperator, OperatorProblem
 
 _FACTORIES: dict[str, Callable[..., Any]] = {}
 
@@ -73,7 +73,7 @@ def load_factory(operator: CustomOperator) -> Callable[..., Any]:
 
 
 def _one_line(error: BaseException) -> str:
-    from bench.errors import one_line
+    from fbench.bench.errors import one_line
 
     return one_line(error)
 
@@ -215,7 +215,7 @@ def _try_one_layer(
     if backend == "onnxruntime":
         import tempfile
 
-        from devices.onnxruntime_backend import export_model
+        from fbench.devices.onnxruntime_backend import export_model
 
         # The exporter prints its diagnosis (graphs, colours) to the terminal; the reason is
         # the exception's first line, which is all the user sees.

@@ -15,13 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.flop_count import CountMismatch
-from bench.plan import RunSettings, plan_key, row_identity
-from bench.results import ResultRow
-from operators.counting import DTYPE_BYTES
-from operators.custom import CustomOperator, OperatorProblem
-from operators.custom_build import analytic_flops, build_stack, check_output, source_record
-from operators.registry import StageShape
+from fbench.bench.flop_count import CountMismatch
+from fbench.bench.plan import RunSettings, plan_key, row_identity
+from fbench.bench.results import ResultRow
+from fbench.operators.counting import DTYPE_BYTES
+from fbench.operators.custom import CustomOperator, OperatorProblem
+from fbench.operators.custom_build import analytic_flops, build_stack, check_output, source_record
+from fbench.operators.registry import StageShape
 
 
 @dataclass(frozen=True)
@@ -48,8 +48,7 @@ class CustomOperatorPlan(RunSettings):
     def build(self) -> tuple[Any, Any]:
         """The stack (eval mode, weights from `seed`) and an input batch, on CPU in fp32."""
         import torch
-
-        from bench.flop_count import count_flops, count_flops_torch, count_memory_access
+        from fbench.bench.flop_count import count_flops, count_flops_torch, count_memory_access
 
         torch.manual_seed(self.seed)
         try:

@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bench.registry import Registry
-from operators.counting import ConvPiece, LayerCost
+from fbench.bench.registry import Registry
+from fbench.operators.counting import ConvPiece, LayerCost
 
 if TYPE_CHECKING:  # torch is imported lazily: listing operators must stay instant
     from torch import nn
@@ -143,7 +143,7 @@ def _pconv_cost(form: str) -> Callable[[int, Params], LayerCost]:
 
 def _pconv_layer(form: str) -> Callable[[int, Params], nn.Module]:
     def build(channels: int, params: Params) -> nn.Module:
-        from operators.modules import PartialConv3
+        from fbench.operators.modules import PartialConv3
 
         return PartialConv3(channels, partial_channels(channels, params), form)
 

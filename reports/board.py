@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from bench.results import RunResult
-from reports.table import Table
+from fbench.bench.results import RunResult
+from fbench.reports.table import Table
 
 
 def _readings(run: RunResult) -> list[dict[str, Any]]:

@@ -13,11 +13,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bench.results import ResultRow
-from reports.formatting import fixed, format_fitted_ms, format_share
-from reports.rows import RowPlace, operator_rank, row_place
-from reports.table import Layout, Report, Table
-from reports.tidy import Export, Records
+from fbench.bench.results import ResultRow
+from fbench.reports.formatting import fixed, format_fitted_ms, format_share
+from fbench.reports.rows import RowPlace, operator_rank, row_place
+from fbench.reports.table import Layout, Report, Table
+from fbench.reports.tidy import Export, Records
 
 one_decimal, four_decimals = fixed(1), fixed(4)
 

@@ -13,7 +13,7 @@ import re
 import textwrap
 from collections.abc import Callable, Sequence
 
-from reports.table import Table
+from fbench.reports.table import Table
 
 DEFAULT_WIDTH = 100  # what every text output fits unless the terminal is wider
 _MARKER = re.compile(r"\[\d+\]")  # a cell moved to a footnote
@@ -149,7 +149,7 @@ def fit_table(
 ) -> tuple[str, list[str]]:
     """The table's text (a panel or more) and its footnotes, fitted to `width` where the
     table allows it: short heads, heads broken over lines, long text cells as footnotes,
-    then panels. `text_rows` prints a table's cells (reports.render.text_rows)."""
+    then panels. `text_rows` prints a table's cells (fbench.reports.render.text_rows)."""
     headers = list(table.short_headers or table.headers)
     cells = text_rows(table)
     if table.narrow is not None and _total(_column_widths(headers, cells)) > width:

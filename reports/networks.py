@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bench.results import ResultRow
-from reports import paper
-from reports.formatting import fixed, format_g, format_ms
-from reports.rows import ci_text, status_text
-from reports.table import Table
+from fbench.bench.results import ResultRow
+from fbench.reports import paper
+from fbench.reports.formatting import fixed, format_g, format_ms
+from fbench.reports.rows import ci_text, status_text
+from fbench.reports.table import Table
 
 
 def networks_table(rows: Sequence[ResultRow], with_paper: bool = True) -> Table:

@@ -15,10 +15,10 @@ from pathlib import Path
 from statistics import fmean
 from typing import TYPE_CHECKING
 
-from operators import OPERATORS
+from fbench.operators import OPERATORS
 
 if TYPE_CHECKING:
-    from bench.results import ResultRow
+    from fbench.bench.results import ResultRow
 
 DATA = Path(__file__).parent / "data"
 

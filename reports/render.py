@@ -32,9 +32,9 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from reports.fit import fit_table, wrap_lines
-from reports.formatting import MISSING
-from reports.table import Report, Table
+from fbench.reports.fit import fit_table, wrap_lines
+from fbench.reports.formatting import MISSING
+from fbench.reports.table import Report, Table
 
 
 def _text(value: object, fmt: Callable[[Any], str] | None) -> str:

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bench.results import ResultRow
-from operators import OPERATORS
+from fbench.bench.results import ResultRow
+from fbench.operators import OPERATORS
 
 
 def operator_title(name: str) -> str:

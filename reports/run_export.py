@@ -3,13 +3,13 @@ operators and networks alike, and Table 1's averages and ratio as its summary re
 
 from __future__ import annotations
 
-from bench.results import RunResult
-from reports import paper
-from reports.networks import NETWORK_COLUMNS, NETWORK_PAPER_COLUMNS, network_record
-from reports.rows import operator_rank
-from reports.table1.columns import device_groups
-from reports.table1.tidy import PAPER_COLUMNS, paper_record, table1_summary
-from reports.tidy import ROW_COLUMNS, Export, Records, row_record
+from fbench.bench.results import RunResult
+from fbench.reports import paper
+from fbench.reports.networks import NETWORK_COLUMNS, NETWORK_PAPER_COLUMNS, network_record
+from fbench.reports.rows import operator_rank
+from fbench.reports.table1.columns import device_groups
+from fbench.reports.table1.tidy import PAPER_COLUMNS, paper_record, table1_summary
+from fbench.reports.tidy import ROW_COLUMNS, Export, Records, row_record
 
 
 def run_export(result: RunResult, with_paper: bool = True) -> Export:

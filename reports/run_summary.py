@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bench.results import ResultRow, RunResult
-from bench.results import status as row_status
-from bench.stats import host_probe
-from bench.stats.timing import median, medians_spread
+from fbench.bench.results import ResultRow, RunResult
+from fbench.bench.results import status as row_status
+from fbench.bench.stats import host_probe
+from fbench.bench.stats.timing import median, medians_spread
 
 
 def describe_method(timing: dict) -> str:

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bench.results import ResultRow
+from fbench.bench.results import ResultRow
 
 # The formats this module writes (the others are reports/render.py's).
 MACHINE_FORMATS = ("csv", "json")

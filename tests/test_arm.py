@@ -5,10 +5,10 @@ from __future__ import annotations
 import platform
 
 import pytest
+from fbench.bench import config
+from fbench.devices import arm, arm_telemetry
+from fbench.devices.cpu import CPU_SETTINGS, CpuSession
 
-from bench import config
-from devices import arm, arm_telemetry
-from devices.cpu import CPU_SETTINGS, CpuSession
 from tests.conftest import FIXTURES, REPO, assert_one_line_error, fbench
 
 PI = FIXTURES / "arm"
@@ -249,8 +249,8 @@ class VanishingBoard(CpuSession):
 
 
 def test_a_row_whose_telemetry_goes_bad_says_so_and_is_stored():
-    from bench.measure.entry import measure
-    from bench.plan.rows import plan_rows
+    from fbench.bench.measure.entry import measure
+    from fbench.bench.plan.rows import plan_rows
 
     run_config = config.load(
         None,

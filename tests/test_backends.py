@@ -13,12 +13,12 @@ from typing import ClassVar
 import numpy as np
 import pytest
 import torch
+from fbench.bench.config import Overrides, resolve
+from fbench.bench.errors import FbenchError
+from fbench.bench.parity import output_error, tolerance_for
+from fbench.devices.onnxruntime_backend import export_model, prepare_onnxruntime
+from fbench.operators import StageShape, get_operator
 
-from bench.config import Overrides, resolve
-from bench.errors import FbenchError
-from bench.parity import output_error, tolerance_for
-from devices.onnxruntime_backend import export_model, prepare_onnxruntime
-from operators import StageShape, get_operator
 from tests.conftest import FIXTURES, assert_one_line_error, fbench
 
 
@@ -197,13 +197,13 @@ HAS_C_COMPILER = bool(shutil.which("gcc") or shutil.which("cc"))
     reason="no C compiler (gcc/cc) on PATH: inductor cannot build CPU kernels here",
 )
 def test_torch_compile_is_available_with_a_c_compiler():
-    from devices import get_backend
+    from fbench.devices import get_backend
 
     assert get_backend("torch-compile").unavailable_reason("cpu") is None
 
 
 def test_torch_compile_says_why_it_cannot_run_without_a_compiler(monkeypatch):
-    from devices import get_backend
+    from fbench.devices import get_backend
 
     monkeypatch.setenv("PATH", "")
     reason = get_backend("torch-compile").unavailable_reason("cpu")

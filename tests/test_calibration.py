@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from bench.calibration import (
+from fbench.bench.calibration import (
     SCHEMA,
     SCHEMA_V1,
     calibration_record,
@@ -16,12 +15,13 @@ from bench.calibration import (
     theoretical_peak,
     write_calibration,
 )
-from bench.calibration.ceilings import CLOCK_SOURCES, best_per_ceiling, cpuinfo_mhz
-from bench.errors import FbenchError
-from bench.results import read_result
-from bench.results.identity import device_identity
-from bench.stats.timing import LatencySummary
-from devices.cuda import cuda_unavailable
+from fbench.bench.calibration.ceilings import CLOCK_SOURCES, best_per_ceiling, cpuinfo_mhz
+from fbench.bench.errors import FbenchError
+from fbench.bench.results import read_result
+from fbench.bench.results.identity import device_identity
+from fbench.bench.stats.timing import LatencySummary
+from fbench.devices.cuda import cuda_unavailable
+
 from tests.conftest import FIXTURES, REPO, assert_one_line_error, fbench
 
 CALIBRATION = FIXTURES / "cpu_calibration.json"
@@ -43,7 +43,8 @@ def test_quiet_calibrate_prints_no_progress_and_fits_100_columns(quick_calibrati
 
 
 def test_calibrate_text_fits_100_columns_and_wide_keeps_one_line_a_probe():
-    from bench.calibration.ceilings import describe
+    from fbench.bench.calibration.ceilings import describe
+
     from fbench.commands.calibrate import calibration_text
 
     calibration = read_calibration(

@@ -7,12 +7,11 @@ import json
 import math
 
 import pytest
-
-from bench.calibration import read_calibration
-from bench.results import read_result
-from bench.stats.timing import LatencySummary
-from reports import claims
-from reports.claims import (
+from fbench.bench.calibration import read_calibration
+from fbench.bench.results import read_result
+from fbench.bench.stats.timing import LatencySummary
+from fbench.reports import claims
+from fbench.reports.claims import (
     FAILS,
     HOLDS,
     NOT_COMPARABLE,
@@ -25,6 +24,7 @@ from reports.claims import (
     order_verdict,
     usable,
 )
+
 from tests.conftest import FIXTURES, assert_one_line_error, fbench
 
 CPU = FIXTURES / "cpu_table1.json"
@@ -489,7 +489,7 @@ def test_rows_timed_together_give_the_ratio_paired_by_round():
                            "pconv-dwconv-ratio", "cpu")  # fmt: skip
     assert ratio.measured == pytest.approx(independent.measured, rel=1e-3)
     assert (ratio.high - ratio.low) < (independent.high - independent.low) / 2
-    from reports.table1.one_device import table1
+    from fbench.reports.table1.one_device import table1
 
     note = next(n for n in table1(run.rows).notes if n.startswith("PConv:"))
     assert "× the FLOPS of DWConv (95% " in note and "×, paired)" in note

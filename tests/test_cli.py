@@ -12,8 +12,8 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from fbench.operators import get_operator
 
-from operators import get_operator
 from tests.conftest import REPO, assert_one_line_error, fbench, start_fbench
 
 ENVIRONMENT_FIELDS = (
@@ -86,7 +86,7 @@ def test_quick_run_writes_a_valid_result_file(quick_run):
         assert len(row["samples_ms"]) == row["latency_ms"]["n"]
         assert row["batch"] == 1 and row["device"] == "cpu" and row["backend"] == "torch"
         spec = get_operator(row["operator"])
-        from operators import StageShape
+        from fbench.operators import StageShape
 
         shape = StageShape(row["stage"], row["channels"], row["height"], row["width"])
         assert row["flops"] == spec.flops(shape, row["operator_params"], row["layers"])

@@ -6,11 +6,10 @@ import math
 
 import pytest
 import torch
-
-from bench.flop_count import count_flops
-from operators import OPERATORS, StageShape, get_operator
-from operators.counting import ConvPiece, LayerCost
-from reports import paper
+from fbench.bench.flop_count import count_flops
+from fbench.operators import OPERATORS, StageShape, get_operator
+from fbench.operators.counting import ConvPiece, LayerCost
+from fbench.reports import paper
 
 TABLE1 = sorted(paper.table1().values(), key=lambda r: (r.operator, r.stage))
 
@@ -116,7 +115,7 @@ def test_gconv_and_pwconv_counts():
 
 
 def test_partial_channels_floor_is_robust_to_float_error():
-    from operators import partial_channels
+    from fbench.operators import partial_channels
 
     assert partial_channels(96, {"partial_ratio": 0.25}) == 24
     assert partial_channels(100, {"partial_ratio": 0.29}) == 29

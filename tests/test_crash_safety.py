@@ -20,14 +20,14 @@ from pathlib import Path
 
 import psutil
 import pytest
+from fbench.bench import config as config_module
+from fbench.bench import results
+from fbench.bench.errors import EXIT_INCOMPLETE, EXIT_INTERRUPTED, FbenchError
+from fbench.bench.measure.pooling import processes_of, worker_rows_of
+from fbench.bench.measure.processes import _pooled
+from fbench.bench.plan.rows import plan_rows
+from fbench.devices.cpu import CPU_SETTINGS, CpuSession
 
-from bench import config as config_module
-from bench import results
-from bench.errors import EXIT_INCOMPLETE, EXIT_INTERRUPTED, FbenchError
-from bench.measure.pooling import processes_of, worker_rows_of
-from bench.measure.processes import _pooled
-from bench.plan.rows import plan_rows
-from devices.cpu import CPU_SETTINGS, CpuSession
 from fbench.commands.run_resume import left_to_do
 from tests.conftest import FIXTURES, fbench, start_fbench, start_run
 from tests.test_processes import _config, _worker_row

@@ -6,8 +6,8 @@ import json
 
 import pytest
 import torch
+from fbench.devices.cuda import block_calls, cuda_unavailable, parse_query
 
-from devices.cuda import block_calls, cuda_unavailable, parse_query
 from tests.conftest import assert_one_line_error, fbench
 
 HAS_CUDA = torch.cuda.is_available()
@@ -63,7 +63,7 @@ def test_cuda_quick_run_measures_throughput_on_the_gpu(tmp_path):
 @pytest.mark.cuda
 @needs_gpu
 def test_cuda_events_time_blocks_of_calls():
-    from devices.cuda import time_blocks
+    from fbench.devices.cuda import time_blocks
 
     x = torch.randn(8, 64, 32, 32, device="cuda")
     conv = torch.nn.Conv2d(64, 64, 3, padding=1).cuda().eval()

@@ -11,16 +11,16 @@ import sys
 from pathlib import Path
 
 import pytest
+from fbench.bench.config import Overrides, RunConfig, resolve
+from fbench.bench.errors import FbenchError
+from fbench.bench.flop_count import CountMismatch
+from fbench.bench.plan.rows import plan_rows
+from fbench.bench.results import read_result
+from fbench.operators.custom import CustomOperator, parse_flag
+from fbench.operators.custom_build import preflight
+from fbench.operators.plan import CustomOperatorPlan
+from fbench.operators.registry import StageShape
 
-from bench.config import Overrides, RunConfig, resolve
-from bench.errors import FbenchError
-from bench.flop_count import CountMismatch
-from bench.plan.rows import plan_rows
-from bench.results import read_result
-from operators.custom import CustomOperator, parse_flag
-from operators.custom_build import preflight
-from operators.plan import CustomOperatorPlan
-from operators.registry import StageShape
 from tests.conftest import REPO, assert_one_line_error
 
 FILE_OPS = REPO / "tests" / "custom_ops" / "file_ops.py"
@@ -126,7 +126,7 @@ def test_bad_definitions_are_refused_in_one_line():
 
 
 def built(plan: CustomOperatorPlan) -> CustomOperatorPlan:
-    from bench.flop_count import count_flops
+    from fbench.bench.flop_count import count_flops
 
     module, example = plan.build()
     plan.check_count(count_flops(module, example[:1]))
@@ -161,9 +161,8 @@ def test_measured_bytes_and_torch_flops_equal_the_builtin_analytic_counts(name):
     """The measurements custom operators get, checked where the answer is known: the
     built-ins' eqs. 2/3/5 (their full-map forms) and their implementation counts."""
     import torch
-
-    from bench.flop_count import count_flops_torch, count_memory_access
-    from operators import get_operator
+    from fbench.bench.flop_count import count_flops_torch, count_memory_access
+    from fbench.operators import get_operator
 
     spec, shape = get_operator(name), StageShape(1, 16, 6, 6)
     params = spec.defaults
@@ -272,10 +271,10 @@ def test_custom_rows_are_timed_counted_and_record_their_source(custom_run):
 
 @pytest.mark.slow
 def test_custom_rows_show_report_compare_and_load(custom_run, entry_point_dir):
-    from bench.calibration import read_calibration
-    from bench.results import load
-    from reports.plots import operators_figure
-    from reports.roofline import roofline_points
+    from fbench.bench.calibration import read_calibration
+    from fbench.bench.results import load
+    from fbench.reports.plots import operators_figure
+    from fbench.reports.roofline import roofline_points
 
     path, results = custom_run
     report = fbench_with(
@@ -341,7 +340,7 @@ def test_bad_operator_exits_2_before_timing_unless_keep_going(tmp_path):
 
 
 def test_zoo_models_are_planned_built_counted_and_folded_like_table3():
-    from networks.plan import NetworkPlan
+    from fbench.networks.plan import NetworkPlan
 
     flags = Overrides(suite="networks", models=["torchvision:resnet18"], input_size=32)
     config = resolve({}, "built-in defaults", flags)

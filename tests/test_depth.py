@@ -6,9 +6,9 @@ import json
 import random
 
 import pytest
+from fbench.bench.results import read_result
+from fbench.reports.depth import depth_fits, fit_line
 
-from bench.results import read_result
-from reports.depth import depth_fits, fit_line
 from tests.conftest import assert_one_line_error, fbench
 
 
@@ -92,8 +92,8 @@ def test_cli_depth_needs_two_depths(fixture_path):
 
 
 def test_layers_sweep_plans_every_depth_and_survives_a_result_file():
-    from bench import config
-    from bench.plan.rows import plan_rows
+    from fbench.bench import config
+    from fbench.bench.plan.rows import plan_rows
 
     resolved = config.load(
         None, config.Overrides(operators=["dwconv"], stages=[4], layers_sweep=[10, 1, 5, 5])
@@ -116,8 +116,8 @@ def test_layers_sweep_plans_every_depth_and_survives_a_result_file():
     ],
 )
 def test_layers_sweep_rejects_bad_depths(overrides, fragment):
-    from bench import config
-    from bench.errors import FbenchError
+    from fbench.bench import config
+    from fbench.bench.errors import FbenchError
 
     with pytest.raises(FbenchError, match=fragment):
         config.load(None, config.Overrides(**overrides))

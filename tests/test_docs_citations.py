@@ -52,8 +52,8 @@ def quantity(path: Path, key: str) -> float:
         for part in key[len("json:") :].split("."):
             value = value[int(part)] if isinstance(value, list) else value[part]
         return float(value)
-    from bench.results import read_result
-    from reports.table1.averages import averaged_gflops, pconv_dwconv_ratio
+    from fbench.bench.results import read_result
+    from fbench.reports.table1.averages import averaged_gflops, pconv_dwconv_ratio
 
     run = read_result(path)
     rows = [row for row in run.rows if row.layers == 10]

@@ -10,11 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from fbench.bench.measure import host_probe
+from fbench.bench.results import parse_result
+from fbench.bench.stats import host_probe as probe_stats
+from fbench.reports import compare
 
-from bench.measure import host_probe
-from bench.results import parse_result
-from bench.stats import host_probe as probe_stats
-from reports import compare
 from tests.conftest import assert_one_line_error
 from tests.test_compare import (  # noqa: F401 (_capture: autouse)
     _capture,
@@ -339,13 +339,13 @@ def test_pooled_probe_records_keep_a_process_failure():
 @pytest.fixture
 def session():
     pytest.importorskip("torch")
-    from devices.cpu import CPU_SETTINGS, CpuSession
+    from fbench.devices.cpu import CPU_SETTINGS, CpuSession
 
     return CpuSession({**CPU_SETTINGS, "pin_core": "none"})
 
 
 def _quick_config():
-    from bench import config as config_module
+    from fbench.bench import config as config_module
 
     overrides = config_module.Overrides(
         operators=["dwconv"], stages=[4], layers=1, quick=True, pin_core="none"
@@ -354,8 +354,8 @@ def _quick_config():
 
 
 def test_a_probe_that_cannot_be_built_is_stored_as_failed_in_round_0(session, monkeypatch):
-    from bench.measure.entry import measure
-    from bench.plan.rows import plan_rows
+    from fbench.bench.measure.entry import measure
+    from fbench.bench.plan.rows import plan_rows
 
     def broken(torch_device, seed=0):
         raise RuntimeError("simulated: probe kernel missing")
@@ -371,8 +371,8 @@ def test_a_probe_that_cannot_be_built_is_stored_as_failed_in_round_0(session, mo
 
 
 def test_a_probe_that_fails_in_round_2_is_stored_with_its_round(session, monkeypatch):
-    from bench.measure.entry import measure
-    from bench.plan.rows import plan_rows
+    from fbench.bench.measure.entry import measure
+    from fbench.bench.plan.rows import plan_rows
 
     real = host_probe.sample
     calls = []
@@ -424,8 +424,8 @@ def test_bad_baselines_dirs_are_one_line_errors_and_leave_files_as_they_were(tmp
 
 
 def test_a_copy_anchor_that_fails_mid_run_is_stored_on_the_rows_it_affected(session, monkeypatch):
-    from bench.measure.entry import measure
-    from bench.plan.rows import plan_rows
+    from fbench.bench.measure.entry import measure
+    from fbench.bench.plan.rows import plan_rows
 
     real = host_probe.sample_copy
     calls = []

@@ -4,8 +4,7 @@ answers for the rule that decides `host_moved`."""
 from __future__ import annotations
 
 import pytest
-
-from bench.stats import host_probe
+from fbench.bench.stats import host_probe
 
 
 def test_spikes_the_median_absorbs_leave_no_sustained_shift():

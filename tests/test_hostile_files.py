@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
+from fbench.bench import results
+from fbench.bench.errors import EXIT_INCOMPLETE, EXIT_INTERRUPTED
+from fbench.bench.results.baselines import baseline_path
+from fbench.bench.results.identity import device_identity
 
-from bench import results
-from bench.errors import EXIT_INCOMPLETE, EXIT_INTERRUPTED
-from bench.results.baselines import baseline_path
-from bench.results.identity import device_identity
 from fbench.cli import main
 from tests.conftest import FIXTURES, REPO, assert_one_line_error, start_fbench
 
@@ -94,7 +94,7 @@ def test_plot_builds_its_default_name_only_from_a_run_id_fbench_makes(tmp_path, 
 
 
 def test_every_run_id_fbench_makes_is_one_plot_accepts(tmp_path):
-    from devices import BACKENDS, DEVICES
+    from fbench.devices import BACKENDS, DEVICES
 
     for device in DEVICES:
         for backend in BACKENDS:
@@ -181,7 +181,7 @@ def test_a_calibration_is_not_looked_up_outside_its_folder(tmp_path, capsys):
 
 
 def test_a_planted_lock_symlink_is_not_followed(tmp_path, capsys):
-    from bench import environment
+    from fbench.bench import environment
 
     results_dir, victim = tmp_path / "results", tmp_path / "victim.txt"
     data = json.loads((FIXTURES / "cpu_table1.json").read_text())
@@ -306,7 +306,7 @@ def test_odd_result_files_are_called_what_they_are(tmp_path, capsys, fixture_pat
     assert results.read_result(bom) == results.read_result(fixture_path)
     config = tmp_path / "bom.toml"
     config.write_bytes(b"\xef\xbb\xbf[compare]\nthreshold = 0.1\n")
-    from bench.config.toml import load_compare_settings
+    from fbench.bench.config.toml import load_compare_settings
 
     assert load_compare_settings(config)["threshold"] == 0.1
 
@@ -456,14 +456,14 @@ def test_a_builtin_operator_table_refuses_a_non_finite_number(tmp_path, capsys):
 
 
 def test_a_quoted_date_is_a_string_and_stored_as_given():
-    from operators.custom import parse_flag
+    from fbench.operators.custom import parse_flag
 
     assert parse_flag(f'{FILE_OPS}:d="1979-05-27"').params == {"d": "1979-05-27"}
     assert parse_flag(f"{FILE_OPS}:kernel=5,tag=wide").params == {"kernel": 5, "tag": "wide"}
 
 
 def test_resume_of_a_config_naming_an_unknown_operator_is_one_line(tmp_path, capsys):
-    from bench import environment
+    from fbench.bench import environment
 
     data = json.loads((FIXTURES / "cpu_table1.json").read_text())
     here = environment.collect()

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fbench.bench import calibration, environment, results
+from fbench.bench.errors import EXIT_INCOMPLETE, FbenchError
+from fbench.operators import OPERATORS
 
-from bench import calibration, environment, results
-from bench.errors import EXIT_INCOMPLETE, FbenchError
-from operators import OPERATORS
 from tests.conftest import FIXTURES, REPO, assert_one_line_error
 
 
@@ -233,8 +233,8 @@ def test_calibrate_prints_a_calibration_it_cannot_store(tmp_path):
 @pytest.mark.parametrize("operator", sorted(OPERATORS))
 def test_build_bytes_is_the_built_stack_and_input_in_fp32(operator):
     # The memory check's lower bound, against what torch really allocates for the row.
-    from bench.config import Overrides, load
-    from bench.plan.rows import plan_rows
+    from fbench.bench.config import Overrides, load
+    from fbench.bench.plan.rows import plan_rows
 
     config = load(None, Overrides(operators=[operator], stages=[4], layers=3, quick=True))
     (plan,) = plan_rows(config)
@@ -255,7 +255,8 @@ def test_a_row_that_cannot_be_built_in_memory_is_refused_before_anything_is_writ
 
 
 def test_the_memory_check_passes_what_fits_and_names_what_does_not():
-    from bench.config import Overrides, load
+    from fbench.bench.config import Overrides, load
+
     from fbench.commands.run_checks import check_memory
 
     config = load(None, Overrides(stages=[1]))  # Table 1's stage 1: ~10 MB to build

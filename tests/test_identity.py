@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from bench.results import read_result
-from bench.results.identity import device_identity
+from fbench.bench.results import read_result
+from fbench.bench.results.identity import device_identity
+
 from tests.conftest import FIXTURES
 
 

@@ -12,8 +12,7 @@ import subprocess
 import sys
 
 import pytest
-
-from devices import malloc
+from fbench.devices import malloc
 
 # A DWConv 96×56×56 stack (10 layers, 1.2 MB per output) after warm-up: minor page faults
 # per call, in each of three windows of 20 calls. Each fault is the kernel zeroing a page that
@@ -22,10 +21,10 @@ from devices import malloc
 # the quietest window; a mode that faults on every call faults in every window.
 PROBE = """
 import json, resource, sys
-from devices import malloc
+from fbench.devices import malloc
 record = malloc.configure(sys.argv[1])
 import torch
-from operators import StageShape, get_operator
+from fbench.operators import StageShape, get_operator
 spec = get_operator("dwconv")
 torch.manual_seed(0)
 stack = spec.build(StageShape(1, 96, 56, 56), spec.resolve_params(), 10)

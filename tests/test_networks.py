@@ -11,15 +11,15 @@ import json
 
 import pytest
 import torch
+from fbench.bench import config as config_module
+from fbench.bench.flop_count import count_flops
+from fbench.networks import NETWORKS, get_network
+from fbench.networks.cyclemlp import CycleFC
+from fbench.networks.fuse import fuse_batchnorm
+from fbench.networks.plan import NetworkPlan
+from fbench.reports import paper
 from torch import nn
 
-from bench import config as config_module
-from bench.flop_count import count_flops
-from networks import NETWORKS, get_network
-from networks.cyclemlp import CycleFC
-from networks.fuse import fuse_batchnorm
-from networks.plan import NetworkPlan
-from reports import paper
 from tests.conftest import assert_one_line_error, fbench
 
 TOLERANCE = 0.03  # Table 3's params and FLOPs are printed to 2-3 significant digits
@@ -154,7 +154,7 @@ def test_network_plan_counts_the_network_as_defined_and_checks_the_fused_one():
     reference = paper.table3()["FasterNet-T0"]
     assert plan.flops() / 1e9 == pytest.approx(reference.flops_g, rel=TOLERANCE)
     plan.check_count(count_flops(module, example))  # passes: fused = defined − folded BNs
-    from bench.flop_count import CountMismatch
+    from fbench.bench.flop_count import CountMismatch
 
     with pytest.raises(CountMismatch, match="BN-fused network"):
         plan.check_count(count_flops(nn.Sequential(module, nn.Linear(1000, 10)), example))
@@ -194,7 +194,7 @@ def test_unknown_model_is_one_line_listing_the_known_ones(tmp_path):
     ],
 )
 def test_bad_network_settings_are_one_clear_error(tmp_path, text, message):
-    from bench.errors import FbenchError
+    from fbench.bench.errors import FbenchError
 
     path = tmp_path / "bench.toml"
     path.write_text(text)

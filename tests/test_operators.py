@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from fbench.operators import OPERATORS, StageShape, get_operator
+from fbench.operators.modules import PartialConv3
 from torch import nn
-
-from operators import OPERATORS, StageShape, get_operator
-from operators.modules import PartialConv3
 
 
 @pytest.mark.parametrize("name", sorted(OPERATORS))

@@ -7,9 +7,8 @@ import math
 import random
 
 import pytest
-
-from bench.results import ResultRow
-from bench.stats import paired
+from fbench.bench.results import ResultRow
+from fbench.bench.stats import paired
 
 
 def _row(per_process, operator="dwconv", flops=100, gemm=None, copy=None, first=1, seeds=None):

@@ -5,9 +5,8 @@ from __future__ import annotations
 import shutil
 
 import pytest
-
-from bench import config
-from devices import perf_counters
+from fbench.bench import config
+from fbench.devices import perf_counters
 
 # `perf stat -x, -e cycles,instructions,LLC-load-misses` on bare metal, then in a VM.
 BARE_METAL = """\

@@ -1,20 +1,21 @@
 """Every kind of plan (the runner's RowPlan, a custom operator's, a network's) keys its row by
-bench.plan.plan_key, and that key is the one the stored row gets: --resume and the process
+fbench.bench.plan.plan_key, and that key is the one the stored row gets: --resume and the process
 pool find a plan's rows by it."""
 
 from __future__ import annotations
 
-from bench.plan import plan_key
-from bench.plan.rows import RowPlan
-from bench.results import row_key
-from networks.plan import NetworkPlan
-from operators.custom import CustomOperator
-from operators.plan import CustomOperatorPlan
-from operators.registry import StageShape
+from fbench.bench.plan import plan_key
+from fbench.bench.plan.rows import RowPlan
+from fbench.bench.results import row_key
+from fbench.networks.plan import NetworkPlan
+from fbench.operators.custom import CustomOperator
+from fbench.operators.plan import CustomOperatorPlan
+from fbench.operators.registry import StageShape
+
 from tests.conftest import REPO
 
 SHAPE = StageShape(1, 8, 8, 8)
-# Where and how every plan here runs: keyword-only in every plan (bench.plan.RunSettings).
+# Where and how every plan here runs: keyword-only in every plan (fbench.bench.plan.RunSettings).
 SETTINGS = {"batch": 1, "dtype": "float32", "device": "cpu", "backend": "torch"}
 
 

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pandas
 import pytest
-
-from bench.results import read_result
-from reports import paper
-from reports.plots import (
+from fbench.bench.results import read_result
+from fbench.reports import paper
+from fbench.reports.plots import (
     PLOT_KINDS,
     Figure,
     Panel,
@@ -26,9 +25,10 @@ from reports.plots import (
     register_plot,
     run_caption,
 )
-from reports.plots.draw import plain_number
-from reports.plots.model import fill_caption, status_fill
-from reports.plots.networks import paper_family
+from fbench.reports.plots.draw import plain_number
+from fbench.reports.plots.model import fill_caption, status_fill
+from fbench.reports.plots.networks import paper_family
+
 from tests.conftest import FIXTURES, assert_one_line_error, fbench
 
 OPERATOR_FILES = [FIXTURES / f"{device}_table1.json" for device in ("cuda", "cpu", "arm")]
@@ -288,9 +288,9 @@ def test_a_registered_kind_gets_a_cli_choice(tmp_path, plot_kinds):
 def test_an_operator_looks_the_same_in_every_figure():
     """Colour and marker come from the operator registry, not from a plot's order: a run of
     PConv alone draws it as the Table 1 run and the roofline do."""
-    from bench.calibration import read_calibration
-    from reports.plots.model import operator_style
-    from reports.plots.roofline import roofline_rows_figure
+    from fbench.bench.calibration import read_calibration
+    from fbench.reports.plots.model import operator_style
+    from fbench.reports.plots.roofline import roofline_rows_figure
 
     run = read_result(OPERATOR_FILES[1])
     pconv_only = replace(run, rows=[r for r in run.rows if r.operator == "pconv"])
@@ -313,8 +313,8 @@ def test_an_operator_looks_the_same_in_every_figure():
 
 
 def test_every_point_figure_shows_status_and_interval():
-    from bench.calibration import read_calibration
-    from reports.plots.roofline import roofline_rows_figure
+    from fbench.bench.calibration import read_calibration
+    from fbench.reports.plots.roofline import roofline_rows_figure
 
     run = read_result(OPERATOR_FILES[1])
     calibration = read_calibration(FIXTURES / "cpu_calibration.json")
@@ -345,8 +345,8 @@ def test_plot_roofline_on_a_networks_run_says_what_it_draws(tmp_path: Path):
 
 
 def test_an_l2_copy_below_dram_is_not_drawn_as_a_ceiling():
-    from bench.calibration import read_calibration
-    from reports.plots.roofline import roofline_rows_figure
+    from fbench.bench.calibration import read_calibration
+    from fbench.reports.plots.roofline import roofline_rows_figure
 
     calibration = read_calibration(FIXTURES / "cpu_calibration.json")
     cache = calibration.ceilings["cache_copy"]
@@ -362,8 +362,8 @@ def test_an_l2_copy_below_dram_is_not_drawn_as_a_ceiling():
 
 
 def test_the_roofline_of_a_depth_sweep_names_depths_in_registry_order():
-    from bench.calibration import read_calibration
-    from reports.plots.roofline import roofline_rows_figure
+    from fbench.bench.calibration import read_calibration
+    from fbench.reports.plots.roofline import roofline_rows_figure
 
     run = read_result(OPERATOR_FILES[1])
     deeper = [replace(r, layers=5, flops=r.flops // 2) for r in reversed(run.rows)]

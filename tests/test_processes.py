@@ -12,18 +12,18 @@ from dataclasses import replace
 
 import psutil
 import pytest
+from fbench.bench import config as config_module
+from fbench.bench.errors import FbenchError
+from fbench.bench.measure.entry import measure
+from fbench.bench.measure.events import RoundFinished
+from fbench.bench.measure.pooling import needs_another_process, pool_rows, worker_timing
+from fbench.bench.measure.protocol import WorkerProcess, draw_hash_seed
+from fbench.bench.plan.rows import plan_rows
+from fbench.bench.results.status import DeviceProblem
+from fbench.bench.stats.timing import between_processes_halfwidth, medians_spread, summarize
+from fbench.devices.cpu import CPU_SETTINGS, CpuSession
+from fbench.reports.table1.averages import counts_in_averages
 
-from bench import config as config_module
-from bench.errors import FbenchError
-from bench.measure.entry import measure
-from bench.measure.events import RoundFinished
-from bench.measure.pooling import needs_another_process, pool_rows, worker_timing
-from bench.measure.protocol import WorkerProcess, draw_hash_seed
-from bench.plan.rows import plan_rows
-from bench.results.status import DeviceProblem
-from bench.stats.timing import between_processes_halfwidth, medians_spread, summarize
-from devices.cpu import CPU_SETTINGS, CpuSession
-from reports.table1.averages import counts_in_averages
 from tests.conftest import assert_one_line_error, fbench, start_run
 
 

@@ -11,12 +11,12 @@ from statistics import fmean
 
 import pandas
 import pytest
+from fbench.bench.results import read_result
+from fbench.reports import paper
+from fbench.reports.render import FORMATS, render
+from fbench.reports.table1.columns import COLUMN_SETS, ColumnSet, DeviceColumn, register_columns
+from fbench.reports.table1.devices import table1_devices
 
-from bench.results import read_result
-from reports import paper
-from reports.render import FORMATS, render
-from reports.table1.columns import COLUMN_SETS, ColumnSet, DeviceColumn, register_columns
-from reports.table1.devices import table1_devices
 from tests.conftest import FIXTURES, assert_one_line_error, fbench
 
 FILES = [FIXTURES / f"{device}_table1.json" for device in ("cuda", "cpu", "arm")]
@@ -169,7 +169,7 @@ def test_two_runs_of_one_device_are_told_apart(runs):
 
 
 def test_a_registered_column_set_adds_a_column_per_device(runs, monkeypatch):
-    monkeypatch.setattr("reports.table1.columns.COLUMN_SETS", {})
+    monkeypatch.setattr("fbench.reports.table1.columns.COLUMN_SETS", {})
     register_columns(
         ColumnSet(
             "doubled",

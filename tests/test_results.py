@@ -7,9 +7,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
-from bench import results
-from bench.errors import FbenchError
+from fbench.bench import results
+from fbench.bench.errors import FbenchError
 
 
 def test_fixture_round_trips_losslessly(fixture_path):

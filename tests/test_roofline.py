@@ -6,12 +6,11 @@ import csv
 import dataclasses
 
 import pytest
-
-from bench.calibration import calibration_for_run, read_calibration
-from bench.results import read_result
-from reports.plots import plot_roofline, roofline_figure
-from reports.render import text_rows
-from reports.roofline import (
+from fbench.bench.calibration import calibration_for_run, read_calibration
+from fbench.bench.results import read_result
+from fbench.reports.plots import plot_roofline, roofline_figure
+from fbench.reports.render import text_rows
+from fbench.reports.roofline import (
     CEILING_TOO_LOW,
     ROOFLINE_HEADERS,
     above_roof,
@@ -27,6 +26,7 @@ from reports.roofline import (
     roofline_table,
     summary_sentence,
 )
+
 from tests.conftest import FIXTURES, REPO, assert_one_line_error, fbench
 
 CALIBRATION = FIXTURES / "cpu_calibration.json"  # GEMM 100 GMAC/s, copy 20 GB/s, L2 80 GB/s
@@ -316,7 +316,7 @@ def test_table1_roofline_heads_are_short_and_say_flops_one_way(capsys):
     fitted = capsys.readouterr().out
     assert max(len(line) for line in fitted.splitlines()) <= 100
     assert "share, the measured FLOPS's share" in " ".join(fitted.split())  # the note
-    from reports.table1.devices import table1_devices  # the column set registered above
+    from fbench.reports.table1.devices import table1_devices  # the column set registered above
 
     table = table1_devices([read_result(FIXTURES / "cpu_table1.json")], extras=["roofline"])
     assert table.short_headers[5:] == [

@@ -7,16 +7,15 @@ from dataclasses import replace
 
 import pytest
 import torch
-
-from bench import config as config_module
-from bench.measure import host_probe
-from bench.measure.entry import measure
-from bench.measure.events import RowFinished
-from bench.plan.rows import plan_rows
-from bench.results.status import status_of
-from devices.cpu import CPU_SETTINGS, CpuSession
-from operators import OPERATORS, OperatorSpec, register
-from operators.counting import ConvPiece, LayerCost
+from fbench.bench import config as config_module
+from fbench.bench.measure import host_probe
+from fbench.bench.measure.entry import measure
+from fbench.bench.measure.events import RowFinished
+from fbench.bench.plan.rows import plan_rows
+from fbench.bench.results.status import status_of
+from fbench.devices.cpu import CPU_SETTINGS, CpuSession
+from fbench.operators import OPERATORS, OperatorSpec, register
+from fbench.operators.counting import ConvPiece, LayerCost
 
 
 @pytest.fixture

@@ -8,11 +8,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from fbench.bench import results
+from fbench.bench.results.migration import SCHEMA_V1, SCHEMA_V2, migrate_v1, migrate_v2
+from fbench.bench.results.schema import SCHEMA, validate_result
+from fbench.bench.results.status import REASONS, STATUSES
 
-from bench import results
-from bench.results.migration import SCHEMA_V1, SCHEMA_V2, migrate_v1, migrate_v2
-from bench.results.schema import SCHEMA, validate_result
-from bench.results.status import REASONS, STATUSES
 from tests.conftest import FIXTURES, fbench
 
 V1 = FIXTURES / "v1"
@@ -151,6 +151,6 @@ def test_a_v2_file_loads_as_v3_and_says_it_cannot_be_paired():
     ]
     assert [r.status for r in run.rows] == [r["status"] for r in data["rows"]]
     assert all(r.round_medians is None for r in run.rows)
-    from bench.stats import paired
+    from fbench.bench.stats import paired
 
     assert "cannot be paired" in paired.pairing_words(run.rows[0])

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pandas
 import pytest
+from fbench.bench.results import load_results, read_result
+from fbench.reports.table1.averages import pconv_dwconv_ratio
 
-from bench.results import load_results, read_result
 from fbench.cli import build_parser, main
-from reports.table1.averages import pconv_dwconv_ratio
 from tests.conftest import FIXTURES, REPO, assert_one_line_error, fbench
 
 FX = {device: str(FIXTURES / f"{device}_table1.json") for device in ("cpu", "cuda", "arm")}
@@ -207,7 +207,7 @@ def test_devices_takes_format_and_output_but_has_no_summary():
 
 @pytest.mark.parametrize("fmt", ["csv", "json"])
 def test_devices_export_is_one_record_per_device_and_backend(capsys, fmt):
-    from devices import DEVICES, backends_for
+    from fbench.devices import DEVICES, backends_for
 
     frame = read(output(capsys, "devices", "--format", fmt), fmt)
     assert list(frame.columns) == ["device", "backend", "available", "measures", "reason"]
@@ -249,7 +249,7 @@ def test_claims_csv_is_one_record_per_claim_and_device(capsys):
 
 
 def test_records_write_missing_values_as_null_and_keep_numbers():
-    from reports.tidy import Records, to_csv, to_json
+    from fbench.reports.tidy import Records, to_csv, to_json
 
     records = Records.of(
         ("name", "latency_ms", "reasons", "ok"),

@@ -7,8 +7,7 @@ import random
 import statistics
 
 import pytest
-
-from bench.stats import timing
+from fbench.bench.stats import timing
 
 
 def test_median_ci_ranks_match_the_sign_test_tables():

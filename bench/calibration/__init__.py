@@ -4,14 +4,14 @@ ceilings.py (the probes `fbench calibrate` measures). docs/roofline.md shows mea
 """
 
 # The package's public API: what the CLI, reports and the tests use.
-from bench.calibration.model import (
+from fbench.bench.calibration.model import (
     SCHEMA,
     Calibration,
     Ceiling,
     ceiling_from_latencies,
     theoretical_peak,
 )
-from bench.calibration.store import (
+from fbench.bench.calibration.store import (
     DEFAULT_CALIBRATIONS_DIR,
     SCHEMA_V1,
     calibration_for_run,

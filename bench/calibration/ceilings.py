@@ -14,8 +14,8 @@ The kernels run in an open device session, so the thread count and core pinning 
 ones `fbench run` measures operators under: a single-thread ceiling is the one a
 single-thread Conv can be held to, not the whole socket's. Probes are sampled in
 interleaved rounds (as the runner does with rows) so a slow spell on a shared host hits
-every probe alike, and summarised by the median with its 95% interval (`bench.stats.timing`). The
-clock is read once per round, for the theoretical peak.
+every probe alike, and summarised by the median with its 95% interval (`fbench.bench.stats.timing`).
+The clock is read once per round, for the theoretical peak.
 
 What is counted: GEMM n×n×n is n³ multiply-adds (the paper's FLOPs unit); a 3×3 conv is
 h·w·9·c² per layer and sample; a copy moves 2 × size bytes (one read, one write; the
@@ -32,10 +32,10 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bench import environment
-from bench.calibration.model import Ceiling, ceiling_from_latencies
-from bench.stats import timing
-from operators.counting import DTYPE_BYTES
+from fbench.bench import environment
+from fbench.bench.calibration.model import Ceiling, ceiling_from_latencies
+from fbench.bench.stats import timing
+from fbench.operators.counting import DTYPE_BYTES
 
 MiB = 2**20
 # Table 1's first three feature maps: the stages where the paper's Conv is fastest.
@@ -156,7 +156,7 @@ def _kernels(
         # fp32 GEMM on tensor cores (TF32) is another, higher ceiling; record which was used.
         # Read through the CUDA device's helper: torch ≥ 2.9 refuses the legacy flag once
         # the new fp32_precision API has been used (as the CUDA session does).
-        from devices.cuda import read_tf32
+        from fbench.devices.cuda import read_tf32
 
         extra["fp32_precision"] = read_tf32(torch)
 

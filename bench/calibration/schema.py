@@ -1,5 +1,5 @@
-"""The calibration file's fields as tables of checks (bench.results.checks), applied by
-`bench.calibration.store.parse_calibration` after migration: a bad file gets one line naming
+"""The calibration file's fields as tables of checks (fbench.bench.results.checks), applied by
+`fbench.bench.calibration.store.parse_calibration` after migration: a bad file gets one line naming
 the file and the field, and exit 2, before a roofline divides by one of its rates. The
 format: docs/roofline.md; its version history: store.py."""
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bench.errors import FbenchError
-from bench.results.checks import (
+from fbench.bench.errors import FbenchError
+from fbench.bench.results.checks import (
     Field,
     Invalid,
     boolean,
@@ -21,7 +21,7 @@ from bench.results.checks import (
     text,
     validate_fields,
 )
-from bench.results.schema import (
+from fbench.bench.results.schema import (
     CEILING_RATE_FIELDS,
     LATENCY_FIELDS,
     PEAK_FIELDS,

@@ -3,7 +3,7 @@ calibration, and choosing the one each run's rows are drawn against.
 
 One file per device identity (device kind + model + dtype, bench/results/identity.py), with
 the same environment block as a result file so a reader can tell whether a calibration
-belongs to a run. Writes are atomic (`bench.results.write_atomic`); loading validates,
+belongs to a run. Writes are atomic (`fbench.bench.results.write_atomic`); loading validates,
 migrates older formats, and names the file and field that is wrong (docs/roofline.md).
 
 Format history:
@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.calibration.model import (
+from fbench.bench.calibration.model import (
     BANDWIDTH_CEILING,
     COMPUTE_CEILING,
     DRAM_CEILINGS,
@@ -28,14 +28,14 @@ from bench.calibration.model import (
     Ceiling,
     Peak,
 )
-from bench.calibration.schema import validate_calibration
-from bench.errors import FbenchError
-from bench.results import read_json, write_atomic
-from bench.results.identity import device_identity
-from bench.stats.timing import LatencySummary
+from fbench.bench.calibration.schema import validate_calibration
+from fbench.bench.errors import FbenchError
+from fbench.bench.results import read_json, write_atomic
+from fbench.bench.results.identity import device_identity
+from fbench.bench.stats.timing import LatencySummary
 
 if TYPE_CHECKING:
-    from bench.results import RunResult
+    from fbench.bench.results import RunResult
 
 SCHEMA_V1 = "fbench.calibration/1"
 SCHEMAS = (SCHEMA_V1, SCHEMA)

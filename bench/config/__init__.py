@@ -13,8 +13,9 @@ also runs from a directory without one. The modules, in the order a config flows
 - run_config.py: `RunConfig`, the result, as stored in a result file.
 """
 
-# The package's public API: what the CLI, the pipeline and the tests import from bench.config.
-from bench.config.model import (
+# The package's public API: what the CLI, the pipeline and the tests import from
+# fbench.bench.config.
+from fbench.bench.config.model import (
     DTYPES,
     NETWORK_TIMING,
     PAPER_STAGES,
@@ -23,10 +24,10 @@ from bench.config.model import (
     check_timing,
     parse_duration,
 )
-from bench.config.resolve import load, resolve
-from bench.config.run_config import RunConfig
-from bench.config.toml import default_config_path, load_compare_settings, load_run_settings
-from bench.errors import FbenchError
+from fbench.bench.config.resolve import load, resolve
+from fbench.bench.config.run_config import RunConfig
+from fbench.bench.config.toml import default_config_path, load_compare_settings, load_run_settings
+from fbench.bench.errors import FbenchError
 
 __all__ = [
     "DTYPES",

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.errors import FbenchError
+from fbench.bench.errors import FbenchError
 
 DTYPES = ("float32", "float16", "bfloat16", "int8")
 # What a stack is built in for a dtype that a backend reaches by quantising (int8: the

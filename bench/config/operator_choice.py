@@ -10,11 +10,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench.config.model import Overrides
-from bench.config.toml import BUILT_IN, registry_names, subtable, typed_table
-from bench.errors import FbenchError, did_you_mean
-from operators import OPERATORS, StageShape, get_operator
-from operators.custom import (
+from fbench.bench.config.model import Overrides
+from fbench.bench.config.toml import BUILT_IN, registry_names, subtable, typed_table
+from fbench.bench.errors import FbenchError, did_you_mean
+from fbench.operators import OPERATORS, StageShape, get_operator
+from fbench.operators.custom import (
     CustomOperator,
     check_params,
     entry_point_operators,

@@ -11,7 +11,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.config.model import (
+from fbench.bench.config.model import (
     DTYPES,
     NETWORK_TIMING,
     QUICK_LAYERS,
@@ -21,11 +21,11 @@ from bench.config.model import (
     TimingConfig,
     check_timing,
 )
-from bench.config.operator_choice import choose_operators, operator_params
-from bench.config.run_config import RunConfig
-from bench.config.shapes import quick_shapes, run_shapes
-from bench.config.stack import run_stack
-from bench.config.toml import (
+from fbench.bench.config.operator_choice import choose_operators, operator_params
+from fbench.bench.config.run_config import RunConfig
+from fbench.bench.config.shapes import quick_shapes, run_shapes
+from fbench.bench.config.stack import run_stack
+from fbench.bench.config.toml import (
     compare_settings,
     known_keys,
     read_config_file,
@@ -35,11 +35,11 @@ from bench.config.toml import (
     typed,
     typed_table,
 )
-from bench.errors import FbenchError, did_you_mean
-from operators import PAPER_OPERATORS
+from fbench.bench.errors import FbenchError, did_you_mean
+from fbench.operators import PAPER_OPERATORS
 
 if TYPE_CHECKING:
-    from devices import DeviceSpec
+    from fbench.devices import DeviceSpec
 
 TABLES = (
     "experiment",
@@ -80,7 +80,7 @@ def load(path: Path | None, overrides: Overrides | None = None) -> RunConfig:
 
 def resolve(raw: Mapping[str, Any], source: str, overrides: Overrides | None = None) -> RunConfig:
     """Validate a parsed bench.toml (`raw`) and apply command-line overrides."""
-    from devices import get_device
+    from fbench.devices import get_device
 
     flags = overrides or Overrides()
     known_keys(f"{source}:", raw, TABLES)
@@ -143,7 +143,7 @@ def _stack(
     backend: str, device: str, dtype: str, flags: Overrides, timing: TimingConfig
 ) -> tuple[str, ...]:
     """The requirements the workers need (the backend's, --with's over them), checked."""
-    from devices import get_backend
+    from fbench.devices import get_backend
 
     stack = run_stack(get_backend(backend).requires(device, dtype), flags.stack)
     if stack and timing.method != "adaptive":
@@ -163,8 +163,8 @@ def _suite(experiment: Mapping[str, Any], flags: Overrides, source: str) -> str:
 
 
 def _model_names(names: Any, where: str) -> tuple[str, ...]:
-    from networks import NETWORKS
-    from networks.registry import ZOOS
+    from fbench.networks import NETWORKS
+    from fbench.networks.registry import ZOOS
 
     # timm:NAME and torchvision:NAME are any model of those zoos (checked before timing).
     zoo = {name: None for name in names if isinstance(name, str) and name.startswith(ZOOS)}
@@ -176,7 +176,7 @@ def _networks(
 ) -> tuple[tuple[str, ...], TimingConfig]:
     """[networks] models (or --models) and [networks.timing] (which starts from
     NETWORK_TIMING)."""
-    from networks import NETWORKS
+    from fbench.networks import NETWORKS
 
     table = subtable(raw, "networks", source)
     known_keys(f"{source}: [networks]", table, ("models", "timing"))
@@ -250,7 +250,7 @@ def _device_tables(
     """[devices.<name>] settings of the run's device, and its timing: the device's own timing
     defaults (e.g. longer rounds on a Pi) over `timing`, its [devices.<name>.timing] over
     those."""
-    from devices import DEVICES
+    from fbench.devices import DEVICES
 
     device_tables = subtable(raw, "devices", source)
     for name in device_tables:
@@ -302,7 +302,7 @@ def _device_flags(
 
 def _check_dtype(dtype: str, device: DeviceSpec, backend: str) -> None:
     """The backend's own dtypes where it has them (executorch's int8), else the device's."""
-    from devices import get_backend
+    from fbench.devices import get_backend
 
     own = get_backend(backend).dtypes
     allowed = own if own is not None else device.dtypes
@@ -315,7 +315,7 @@ def _backend(
     experiment: Mapping[str, Any], flags: Overrides, device_name: str
 ) -> tuple[str, dict[str, Any]]:
     """The backend that runs on the device, and its options with the flags' over them."""
-    from devices import backends_for, get_backend
+    from fbench.devices import backends_for, get_backend
 
     name = flags.backend or experiment["backend"]
     backend = get_backend(name)

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bench.config.model import TimingConfig
-from operators import StageShape
-from operators.custom import CustomOperator
+from fbench.bench.config.model import TimingConfig
+from fbench.operators import StageShape
+from fbench.operators.custom import CustomOperator
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from bench.config.model import PAPER_STAGES, QUICK_SPATIAL_DIVISOR, Overrides
-from bench.config.toml import known_keys, typed
-from bench.errors import FbenchError
-from operators import StageShape
+from fbench.bench.config.model import PAPER_STAGES, QUICK_SPATIAL_DIVISOR, Overrides
+from fbench.bench.config.toml import known_keys, typed
+from fbench.bench.errors import FbenchError
+from fbench.operators import StageShape
 
 
 def run_shapes(raw: Mapping[str, Any], source: str, flags: Overrides) -> tuple[StageShape, ...]:

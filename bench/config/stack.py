@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import metadata
 
-from bench.errors import FbenchError
+from fbench.bench.errors import FbenchError
 
 # A PyPI project name (PEP 508) and a version of the characters PEP 440 allows; nothing
 # that could be a path, a URL or an option to uv.

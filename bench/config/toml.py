@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.config.model import COMPARE_DEFAULTS, GATES, parse_duration
-from bench.errors import FbenchError, did_you_mean, read_user_file
+from fbench.bench.config.model import COMPARE_DEFAULTS, GATES, parse_duration
+from fbench.bench.errors import FbenchError, did_you_mean, read_user_file
 
 DEFAULT_CONFIG_FILE = "bench.toml"
 BUILT_IN = "built-in defaults"  # the source named in messages when there is no file

@@ -19,8 +19,8 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bench.config import TimingConfig
-from bench.errors import FbenchError
+from fbench.bench.config import TimingConfig
+from fbench.bench.errors import FbenchError
 
 # Writing the result file, printing the table, the last worker's and this process's exits:
 # kept out of the measuring time, at least this long, or this share of the budget (a slow

@@ -11,13 +11,13 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.config import RunConfig
-from bench.measure.events import Emit, RowCount
-from bench.measure.isolated import measure_in_worker, runs_user_code
-from bench.measure.processes import Checkpoint, measure_in_processes
-from bench.measure.protocol import WorkerProcess
-from bench.measure.runner import measure_in_process
-from bench.results import ResultRow
+from fbench.bench.config import RunConfig
+from fbench.bench.measure.events import Emit, RowCount
+from fbench.bench.measure.isolated import measure_in_worker, runs_user_code
+from fbench.bench.measure.processes import Checkpoint, measure_in_processes
+from fbench.bench.measure.protocol import WorkerProcess
+from fbench.bench.measure.runner import measure_in_process
+from fbench.bench.results import ResultRow
 
 
 def measure(

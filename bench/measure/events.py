@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bench.results import ResultRow
-from bench.stats import timing
+from fbench.bench.results import ResultRow
+from fbench.bench.stats import timing
 
 
 @dataclass(frozen=True)

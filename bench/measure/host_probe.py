@@ -25,8 +25,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bench.config.model import TimingConfig
-from bench.stats.host_probe import COPY_MIB, SIZE, WORKLOAD, round_median
+from fbench.bench.config.model import TimingConfig
+from fbench.bench.stats.host_probe import COPY_MIB, SIZE, WORKLOAD, round_median
 
 
 def build(torch_device: str, seed: int = 0) -> Callable[[], object]:

@@ -1,5 +1,5 @@
 """The user's code in a worker process, also in a one-process run: custom operators and zoo
-models are checked (the preflight) and timed in `python -m bench.measure.worker` processes,
+models are checked (the preflight) and timed in `python -m fbench.bench.measure.worker` processes,
 never in fbench's own, so that nothing they do can take fbench over (docs/crash-safety.md,
 "Code that is not fbench's"): a `sys.exit`, an `os._exit`, a signal, a hang or a fork ends
 or stops the worker, and the parent stores what that cost. A one-process run times its rows
@@ -24,13 +24,13 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.config import RunConfig
-from bench.measure.events import Emit, ProcessFinished
-from bench.measure.protocol import WorkerDied, WorkerProcess, check_request, request_message
-from bench.plan.rows import plan_rows
-from bench.results import ResultRow, now_iso
-from bench.results import status as row_status
-from networks.registry import ZOOS
+from fbench.bench.config import RunConfig
+from fbench.bench.measure.events import Emit, ProcessFinished
+from fbench.bench.measure.protocol import WorkerDied, WorkerProcess, check_request, request_message
+from fbench.bench.plan.rows import plan_rows
+from fbench.bench.results import ResultRow, now_iso
+from fbench.bench.results import status as row_status
+from fbench.networks.registry import ZOOS
 
 
 def is_user_code(plan: Any) -> bool:

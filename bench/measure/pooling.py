@@ -20,12 +20,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bench.config import TimingConfig
-from bench.measure.stopping import has_converged, interval_note
-from bench.results import ResultRow
-from bench.results import status as row_status
-from bench.stats import host_probe as probe_stats
-from bench.stats import timing
+from fbench.bench.config import TimingConfig
+from fbench.bench.measure.stopping import has_converged, interval_note
+from fbench.bench.results import ResultRow
+from fbench.bench.results import status as row_status
+from fbench.bench.stats import host_probe as probe_stats
+from fbench.bench.stats import timing
 
 
 def worker_timing(settings: TimingConfig, processes: int) -> TimingConfig:
@@ -99,9 +99,9 @@ def pool_rows(
     median's interval meets the run's target after the run's samples and rounds, `imprecise`
     when it does not (reason `interval_wide`, plus `processes_differ` when the processes'
     medians, not the calls, make it wide), and `disturbed` when the device reported
-    `problems` (throttling...: bench.results.status.DeviceProblem carries the code), a process's
-    warm-up never settled, or the run was `interrupted` (that sentence) before every planned
-    process timed it. Each process's median, n, rounds and sampling time are kept in
+    `problems` (throttling...: fbench.bench.results.status.DeviceProblem carries the code), a
+    process's warm-up never settled, or the run was `interrupted` (that sentence) before every
+    planned process timed it. Each process's median, n, rounds and sampling time are kept in
     `processes`.
     """
     if not worker_rows:

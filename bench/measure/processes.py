@@ -10,7 +10,7 @@ the samples over several processes. Each worker gets a fresh hash seed of its ow
 (`draw_hash_seed`, stored per process), so an environment that fixes PYTHONHASHSEED does not
 make the draws less independent than the interval assumes.
 
-How: the parent runs `processes` workers (`python -m bench.measure.worker`) one after
+How: the parent runs `processes` workers (`python -m fbench.bench.measure.worker`) one after
 another, never timing at the same time (they would share cores and caches). The one thing
 that overlaps is start-up: the next worker imports torch on the other cores while the
 current one builds and warms up, and the current one starts sampling only once those
@@ -45,21 +45,21 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench.config import RunConfig, TimingConfig
-from bench.measure import budget, runner
-from bench.measure.events import Emit, Phase, ProcessFinished
-from bench.measure.isolated import culprits_of, ended_row, is_user_code, worker_failure
-from bench.measure.pooling import (
+from fbench.bench.config import RunConfig, TimingConfig
+from fbench.bench.measure import budget, runner
+from fbench.bench.measure.events import Emit, Phase, ProcessFinished
+from fbench.bench.measure.isolated import culprits_of, ended_row, is_user_code, worker_failure
+from fbench.bench.measure.pooling import (
     needs_another_process,
     with_process_details,
     worker_rows_of,
     worker_timing,
 )
-from bench.measure.protocol import WorkerDied, WorkerProcess, request_message
-from bench.measure.stack import ensure_environment
-from bench.plan.rows import plan_rows
-from bench.results import ResultRow
-from bench.results import status as row_status
+from fbench.bench.measure.protocol import WorkerDied, WorkerProcess, request_message
+from fbench.bench.measure.stack import ensure_environment
+from fbench.bench.plan.rows import plan_rows
+from fbench.bench.results import ResultRow
+from fbench.bench.results import status as row_status
 
 
 @dataclass(frozen=True)

@@ -26,14 +26,14 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from bench.config import RunConfig
-from bench.errors import FbenchError
-from bench.measure.events import Emit, Event, Phase, RoundFinished
-from bench.measure.stack import StackEnvironment
-from bench.results import ResultRow
-from bench.stats import timing
+from fbench.bench.config import RunConfig
+from fbench.bench.errors import FbenchError
+from fbench.bench.measure.events import Emit, Event, Phase, RoundFinished
+from fbench.bench.measure.stack import StackEnvironment
+from fbench.bench.results import ResultRow
+from fbench.bench.stats import timing
 
-WORKER_MODULE = "bench.measure.worker"
+WORKER_MODULE = "fbench.bench.measure.worker"
 
 # What a worker says ("event"): its imports are done; its rows are built and warm (it waits
 # for GO); what it is doing; a round's estimates; a finished row; why it cannot go on.
@@ -127,7 +127,8 @@ def draw_hash_seed() -> int:
 
 
 class WorkerProcess:
-    """One `python -m bench.measure.worker` process and the parent's side of its conversation.
+    """One `python -m fbench.bench.measure.worker` process and the parent's side of its
+    conversation.
 
     The worker runs the user's code (custom operators, zoo models), so nothing it does may
     take fbench over: it runs in a process group of its own, which `stop` ends whole (a child

@@ -34,17 +34,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bench.config import RunConfig, TimingConfig
-from bench.config.model import BUILD_DTYPE
-from bench.errors import one_line
-from bench.measure import host_probe
-from bench.measure.events import Emit, Phase, RoundFinished, RowCount
-from bench.measure.stopping import has_converged, interval_note
-from bench.plan.rows import RowPlan
-from bench.results import ResultRow, now_iso
-from bench.results import status as row_status
-from bench.stats import host_probe as probe_stats
-from bench.stats import timing
+from fbench.bench.config import RunConfig, TimingConfig
+from fbench.bench.config.model import BUILD_DTYPE
+from fbench.bench.errors import one_line
+from fbench.bench.measure import host_probe
+from fbench.bench.measure.events import Emit, Phase, RoundFinished, RowCount
+from fbench.bench.measure.stopping import has_converged, interval_note
+from fbench.bench.plan.rows import RowPlan
+from fbench.bench.results import ResultRow, now_iso
+from fbench.bench.results import status as row_status
+from fbench.bench.stats import host_probe as probe_stats
+from fbench.bench.stats import timing
 
 
 @dataclass
@@ -87,9 +87,8 @@ class _Row:
 def _prepare(plan: RowPlan, session: Any, cache_dir: Path | None = None) -> _Row:
     """Build the stack, check its FLOPs with fvcore, hand it to the backend."""
     import torch
-
-    from bench.flop_count import count_flops
-    from devices import get_backend
+    from fbench.bench.flop_count import count_flops
+    from fbench.devices import get_backend
 
     module, example = plan.build()
     counted = count_flops(module, example[:1])
@@ -259,8 +258,7 @@ def _round_record(row: _Row) -> dict[str, Any]:
 def _hardware_counters(row: _Row, settings: TimingConfig) -> dict[str, Any]:
     """Per-call perf counters over a short extra window of the row's calls (not timed)."""
     import torch
-
-    from devices import perf_counters
+    from fbench.devices import perf_counters
 
     with torch.inference_mode():
         return perf_counters.count(row.call, budget_s=max(4 * settings.round_s, 0.05))
@@ -339,7 +337,7 @@ def measure_in_process(
 
 def _official(row: _Row, session: Any, config: RunConfig, finished: Callable) -> Iterator:
     """The FasterNet script: untimed warm-up calls, then the mean of `official_calls` calls."""
-    from devices import get_device
+    from fbench.devices import get_device
 
     warmup_calls = get_device(config.device).official_warmup_calls
     try:

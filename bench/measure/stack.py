@@ -4,7 +4,7 @@ names a stack (`fbench run --with torch==2.9.1`, or a backend's own requirements
 How: uv re-locks a copy of the project's pyproject.toml and uv.lock with the stack's pins in
 place of the project's own (uv keeps every other locked version it can), then syncs that lock
 into a venv of this Python. The parent stays in the project's environment; only the workers
-(`python -m bench.measure.worker`) run in the new one, importing fbench's own packages from
+(`python -m fbench.bench.measure.worker`) run in the new one, importing fbench's own packages from
 this checkout. Environments are cached by what determines them (lock, pyproject, stack,
 platform, Python) under ~/.cache/fbench/envs (`FBENCH_ENV_CACHE`), so a second run only reads
 one small file: the versions the environment imports, probed once when it was built.
@@ -31,9 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import bench
-from bench.config.stack import canonical_name, parse_requirements
-from bench.errors import FbenchError
+from fbench.bench.config.stack import canonical_name, parse_requirements
+from fbench.bench.errors import FbenchError
+
+from fbench import bench
 
 # The packages fbench is made of (pyproject's wheel packages): what a worker imports from
 # this checkout rather than from the environment.
@@ -362,7 +363,7 @@ def source_link_dir(path: Path) -> Path:
 
 
 def worker_versions() -> dict[str, str | None]:
-    """The versions of what this worker imports (as bench.environment records them: the
+    """The versions of what this worker imports (as fbench.bench.environment records them: the
     packages' metadata), and where its environment is."""
     from importlib import metadata
 

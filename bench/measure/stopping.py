@@ -9,8 +9,8 @@ several (bench/measure/pooling.py). docs/methodology.md has the reasons for the 
 
 from __future__ import annotations
 
-from bench.config import TimingConfig
-from bench.stats import timing
+from fbench.bench.config import TimingConfig
+from fbench.bench.stats import timing
 
 
 def has_converged(summary: timing.LatencySummary, rounds: int, settings: TimingConfig) -> bool:

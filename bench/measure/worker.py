@@ -1,4 +1,5 @@
-"""One worker of a multi-process run (bench/measure/processes.py): `python -m bench.measure.worker`.
+"""One worker of a multi-process run (bench/measure/processes.py): `python -m
+fbench.bench.measure.worker`.
 
 The conversation with the parent, one JSON object a line (bench/measure/protocol.py has the
 messages and the parent's end):
@@ -59,7 +60,7 @@ def _die_with_parent() -> None:
 
 
 def main() -> int:
-    from bench.errors import FbenchError, one_line
+    from fbench.bench.errors import FbenchError, one_line
 
     _die_with_parent()
     channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
@@ -67,8 +68,8 @@ def main() -> int:
     sys.stdout = sys.stderr
     try:
         _import_off_the_measuring_cores()
-        from bench.measure.protocol import READY, send
-        from bench.measure.stack import worker_versions
+        from fbench.bench.measure.protocol import READY, send
+        from fbench.bench.measure.stack import worker_versions
 
         send(channel, {"event": READY, "versions": worker_versions()})
         line = sys.stdin.readline()
@@ -84,7 +85,7 @@ def main() -> int:
         lines = str(error).strip().splitlines()
         # An FbenchError is already worded for the user; anything else gets its type.
         message = lines[0] if isinstance(error, FbenchError) and lines else one_line(error)
-        from bench.measure.protocol import ERROR, send
+        from fbench.bench.measure.protocol import ERROR, send
 
         send(channel, {"event": ERROR, "message": message})
         return 2
@@ -104,18 +105,18 @@ def _import_off_the_measuring_cores() -> None:
         except OSError:  # a cpuset that allows none of them: import where we are
             pass
     try:
+        import fbench.bench.measure.protocol
+        import fbench.bench.measure.runner  # noqa: F401
         import torch  # noqa: F401  (the 2.6 s of the import)
 
-        import bench.measure.protocol
-        import bench.measure.runner  # noqa: F401
-        import devices  # noqa: F401
+        from fbench import devices  # noqa: F401
     finally:
         if moved:
             os.sched_setaffinity(0, inherited)
 
 
 def _wait_for_go(channel: TextIO) -> None:
-    from bench.measure.protocol import WARM, send
+    from fbench.bench.measure.protocol import WARM, send
 
     send(channel, {"event": WARM})
     sys.stdin.readline()  # "go", or end of input: either way, sample now
@@ -125,9 +126,9 @@ def _check(channel: TextIO, request: dict[str, Any]) -> int:
     """Check the named custom operators of the request's config before anything is timed
     (operators/custom_build.py's preflight), one after another, saying which one it is on:
     if the user's code ends this process, the parent knows whose code it was."""
-    from bench.config import RunConfig
-    from bench.measure.protocol import CHECKED, PHASE, PROBLEM, send
-    from operators.custom_build import preflight
+    from fbench.bench.config import RunConfig
+    from fbench.bench.measure.protocol import CHECKED, PHASE, PROBLEM, send
+    from fbench.operators.custom_build import preflight
 
     config = RunConfig.from_dict(request["check"])
     sizes = [(stage.channels, stage.height, stage.width) for stage in config.stages]
@@ -143,13 +144,13 @@ def _check(channel: TextIO, request: dict[str, Any]) -> int:
 
 
 def _work(channel: TextIO, request: dict[str, Any]) -> int:
-    from bench.config import RunConfig
-    from bench.errors import FbenchError
-    from bench.measure.events import Event
-    from bench.measure.protocol import ROW, event_message, send
-    from bench.measure.runner import measure_in_process
-    from bench.plan.rows import plan_rows
-    from devices import get_device
+    from fbench.bench.config import RunConfig
+    from fbench.bench.errors import FbenchError
+    from fbench.bench.measure.events import Event
+    from fbench.bench.measure.protocol import ROW, event_message, send
+    from fbench.bench.measure.runner import measure_in_process
+    from fbench.bench.plan.rows import plan_rows
+    from fbench.devices import get_device
 
     config = RunConfig.from_dict(request["config"])
     if config.timing.processes != 1:  # it would start workers of its own, and so on

@@ -1,9 +1,9 @@
 """What makes a planned row the same measurement as a stored one: the identity every plan
-shares (bench.plan.rows.RowPlan, operators.plan.CustomOperatorPlan, networks.plan.NetworkPlan),
-the settings every plan takes from the config, the fields it fixes in the row it produces, and
-that row's key. One place for the key, so that --resume and the process pool match a plan with
-its stored rows by the same fields. Below the operator and network registries, which implement
-plans of their own."""
+shares (fbench.bench.plan.rows.RowPlan, fbench.operators.plan.CustomOperatorPlan,
+fbench.networks.plan.NetworkPlan), the settings every plan takes from the config, the fields it
+fixes in the row it produces, and that row's key. One place for the key, so that --resume and the
+process pool match a plan with its stored rows by the same fields. Below the operator and network
+registries, which implement plans of their own."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bench.results import row_key
+from fbench.bench.results import row_key
 
 
 class Shape(Protocol):
@@ -94,7 +94,7 @@ def row_identity(plan: PlannedRow) -> dict[str, Any]:
 
 
 def plan_key(plan: PlannedRow) -> tuple:
-    """The row key (bench.results.row_key) of the row this plan will produce."""
+    """The row key (fbench.bench.results.row_key) of the row this plan will produce."""
     return row_key(
         plan.operator,
         plan.params,

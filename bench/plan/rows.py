@@ -2,7 +2,7 @@
 operator at one stage and depth) and `plan_rows` (every row of a config, in Table 1's order,
 or the network suite's). A plan says what is measured, never how it went: the runner turns
 it into a ResultRow (bench/measure/runner.py). Above the config and the operator and network
-registries, whose plans (operators.plan, networks.plan) it dispatches to.
+registries, whose plans (fbench.operators.plan, fbench.networks.plan) it dispatches to.
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bench.config import RunConfig
-from bench.flop_count import CountMismatch, FvcoreCount
-from bench.plan.identity import RunSettings, plan_key, row_identity, run_settings
-from bench.results import ResultRow
-from operators import StageShape, get_operator
-from operators.counting import DTYPE_BYTES
+from fbench.bench.config import RunConfig
+from fbench.bench.flop_count import CountMismatch, FvcoreCount
+from fbench.bench.plan.identity import RunSettings, plan_key, row_identity, run_settings
+from fbench.bench.results import ResultRow
+from fbench.operators import StageShape, get_operator
+from fbench.operators.counting import DTYPE_BYTES
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class RowPlan(RunSettings):
 
         The runner counts FLOPs on these with fvcore (`check_count`), then moves them to the
         device. Any plan type with `build`, `flops`, `check_count`, `key`, `skeleton` and
-        `label` can be measured (the network suite's is `networks.plan.NetworkPlan`).
+        `label` can be measured (the network suite's is `fbench.networks.plan.NetworkPlan`).
         """
         import torch
 
@@ -94,7 +94,7 @@ def plan_rows(config: RunConfig) -> list[Any]:
     """Every operator at every stage (and depth), in config order (operator-major, like
     Table 1), or with `suite = "networks"` every selected network (Table 3)."""
     if config.suite == "networks":
-        from networks.plan import plan_networks
+        from fbench.networks.plan import plan_networks
 
         return plan_networks(config)
     return [
@@ -106,10 +106,10 @@ def plan_rows(config: RunConfig) -> list[Any]:
 
 
 def _operator_plan(config: RunConfig, name: str, shape: StageShape, layers: int) -> Any:
-    """A built-in operator's `RowPlan`, or a custom operator's plan (operators.plan)."""
+    """A built-in operator's `RowPlan`, or a custom operator's plan (fbench.operators.plan)."""
     custom = config.custom_operator(name)
     if custom is not None:
-        from operators.plan import CustomOperatorPlan
+        from fbench.operators.plan import CustomOperatorPlan
 
         return CustomOperatorPlan(
             definition=custom, shape=shape, layers=layers, **run_settings(config)

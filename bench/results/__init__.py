@@ -9,8 +9,8 @@ reason codes), identity.py (which device a run measured) and baselines.py.
 
 # The package's public API: what the CLI, the pipeline, reports and docs/python-api.md use.
 # (The reading module is not named load.py: the `load` function would shadow it here.)
-from bench.results.model import ResultRow, RunResult, now_iso, row_key
-from bench.results.reading import (
+from fbench.bench.results.model import ResultRow, RunResult, now_iso, row_key
+from fbench.bench.results.reading import (
     load,
     load_results,
     parse_result,
@@ -18,7 +18,7 @@ from bench.results.reading import (
     read_result,
     resolve_path,
 )
-from bench.results.store import (
+from fbench.bench.results.store import (
     RunLock,
     RunStore,
     StorageError,

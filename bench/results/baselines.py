@@ -2,7 +2,7 @@
 
 A baseline is a copy of a result file at `<baselines-dir>/<identity-slug>.json`, where the
 slug names the board, CPU, device, backend and torch version
-(bench.results.identity.device_identity):
+(fbench.bench.results.identity.device_identity):
 another board, or the same board after a torch upgrade, finds no baseline rather than a wrong
 one. A run with disturbed or failed rows is refused (`untrusted_rows`): stored, it would make
 every later compare exit 3. A baseline file carries `baseline` (when and from which run it was
@@ -18,12 +18,12 @@ from collections.abc import Collection
 from dataclasses import replace
 from pathlib import Path
 
-from bench.errors import FbenchError, NotComparableError
-from bench.results.identity import DeviceIdentity, device_identity
-from bench.results.model import RunResult, now_iso
-from bench.results.reading import read_result
-from bench.results.status import DISTURBED, FAILED
-from bench.results.store import StorageError, confined, write_atomic
+from fbench.bench.errors import FbenchError, NotComparableError
+from fbench.bench.results.identity import DeviceIdentity, device_identity
+from fbench.bench.results.model import RunResult, now_iso
+from fbench.bench.results.reading import read_result
+from fbench.bench.results.status import DISTURBED, FAILED
+from fbench.bench.results.store import StorageError, confined, write_atomic
 
 DEFAULT_BASELINES_DIR = "baselines"
 

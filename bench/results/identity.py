@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 # Keys of the device session's environment that name the hardware, first found wins
-# (cpu_model from bench.environment; the GPU's name from a CUDA session).
+# (cpu_model from fbench.bench.environment; the GPU's name from a CUDA session).
 MODEL_KEYS = ("gpu_name", "cuda_device_name", "device_name", "cpu_model")
 
 

@@ -27,10 +27,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from bench.errors import FbenchError
-from bench.results import status as st
-from bench.results.checks import Invalid
-from bench.results.schema import SCHEMA, validate_result
+from fbench.bench.errors import FbenchError
+from fbench.bench.results import status as st
+from fbench.bench.results.checks import Invalid
+from fbench.bench.results.schema import SCHEMA, validate_result
 
 SCHEMA_V1 = "fbench.result/1"
 SCHEMA_V2 = "fbench.result/2"
@@ -60,7 +60,7 @@ def check_version(data: Any, source: str) -> str:
 
 
 def _fbench_version() -> str:
-    import bench
+    from fbench import bench
 
     return bench.__version__
 

@@ -15,9 +15,9 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.errors import FbenchError, did_you_mean, odd_file, read_user_file
-from bench.results.migration import upgrade
-from bench.results.model import ResultRow, RunResult
+from fbench.bench.errors import FbenchError, did_you_mean, odd_file, read_user_file
+from fbench.bench.results.migration import upgrade
+from fbench.bench.results.model import ResultRow, RunResult
 
 if TYPE_CHECKING:
     import pandas

@@ -1,6 +1,6 @@
 """The result file's fields as tables of checks, and the strict validator that applies them.
 
-Every command that reads a result file goes through `bench.results.parse_result`, which
+Every command that reads a result file goes through `fbench.bench.results.parse_result`, which
 migrates an older file (bench/results/migration.py) and then calls `validate_result`, so a
 bad file gets one line naming the file and the field, and exit 2, before any command
 touches a value. See docs/result-format.md for the fields.
@@ -12,9 +12,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from bench.errors import FbenchError
-from bench.results import status as st
-from bench.results.checks import (
+from fbench.bench.errors import FbenchError
+from fbench.bench.results import status as st
+from fbench.bench.results.checks import (
     Field,
     Invalid,
     boolean,

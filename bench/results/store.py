@@ -23,9 +23,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bench.errors import FbenchError, IncompleteError
-from bench.results.model import ResultRow, RunResult
-from bench.results.reading import read_result
+from fbench.bench.errors import FbenchError, IncompleteError
+from fbench.bench.results.model import ResultRow, RunResult
+from fbench.bench.results.reading import read_result
 
 
 def _json_safe(value: Any) -> Any:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bench.stats.timing import median, quantile
+from fbench.bench.stats.timing import median, quantile
 
 SIZE = 256  # the probe multiplies two SIZE×SIZE matrices (bench/measure/host_probe.py)
 # Stored with every probe sample set: two runs' probes are comparable only if this matches.

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bench.stats.timing import median, median_ci_ranks
+from fbench.bench.stats.timing import median, median_ci_ranks
 
 # A single process needs this many shared rounds for the sign-test interval of their median
 # (timing.MIN_SAMPLES_FOR_CI); over several processes, each process's median is one sample

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from statistics import fmean
 
-from bench.results import ResultRow
-from operators import StageShape
-from reports.formatting import format_g
-from reports.rows import operator_order, operator_title
-from reports.table import Table
-from reports.table1.averages import pconv_dwconv_ratio
+from fbench.bench.results import ResultRow
+from fbench.operators import StageShape
+from fbench.reports.formatting import format_g
+from fbench.reports.rows import operator_order, operator_title
+from fbench.reports.table import Table
+from fbench.reports.table1.averages import pconv_dwconv_ratio
 
 
 def backend_label(row: ResultRow) -> str:

@@ -10,7 +10,7 @@ splits the spread between a row's processes into a part shared by every row of a
 (`process[p]`: the host running slower while that process sampled, or a layout that slows
 everything in it) and a part of the row's own (`residual`: the row's layout draw).
 
-Today a row's interval is Student's t on its P log medians (bench.stats.timing.
+Today a row's interval is Student's t on its P log medians (fbench.bench.stats.timing.
 between_processes_halfwidth): it counts both parts. Removing the shared part narrows it, but
 the narrower interval answers a different question. Its centre is unchanged (the process
 effects sum to zero, so the mean over processes of log m − process is the row's log mean),
@@ -204,7 +204,7 @@ def probe_fit(process_effects: Sequence[float], log_probe: Sequence[float]) -> P
 def today_halfwidths(
     logs: Sequence[Sequence[float]] | np.ndarray, confidence: float = CONFIDENCE
 ) -> np.ndarray:
-    """Each row's relative half-width as fbench gives it today (bench.stats.timing.
+    """Each row's relative half-width as fbench gives it today (fbench.bench.stats.timing.
     between_processes_halfwidth): Student's t on its P logs, P − 1 degrees of freedom."""
     from scipy.stats import t
 
@@ -292,8 +292,8 @@ def paired_ratio_halfwidth(
 
 
 def split_rounds(values: Sequence[float], rounds: Sequence[int]) -> list[list[float]]:
-    """A pooled per-round list cut back into its processes (bench.stats.host_probe.pool joins the
-    processes' rounds in process order); ValueError when the lengths do not add up."""
+    """A pooled per-round list cut back into its processes (fbench.bench.stats.host_probe.pool joins
+    the processes' rounds in process order); ValueError when the lengths do not add up."""
     if sum(rounds) != len(values):
         raise ValueError(f"{len(values)} values for {sum(rounds)} rounds")
     parts, start = [], 0

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bench.results import ResultRow
+from fbench.bench.results import ResultRow
+
 from benchmarks.analysis.backends_table import backend_label, backends_table
 
 

@@ -7,8 +7,8 @@ import math
 
 import numpy as np
 import pytest
+from fbench.bench.stats.timing import between_processes_halfwidth
 
-from bench.stats.timing import between_processes_halfwidth
 from benchmarks.analysis import process_effect as pe
 
 ROWS, PROCESSES = 16, 6

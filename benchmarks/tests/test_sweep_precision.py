@@ -10,8 +10,8 @@ import math
 from pathlib import Path
 
 import pytest
+from fbench.bench.results import parse_result, read_result
 
-from bench.results import parse_result, read_result
 from benchmarks import reliability
 from benchmarks.analysis import sweep_precision as sp
 

@@ -15,7 +15,7 @@ DEFAULT_RESULTS_DIR = "results"
 def cannot_write_output(path: object, error: OSError) -> Exception:
     """One line naming the file an output (--output, a plot) could not be written to, exit
     4 (the input was good): a full disk, a read-only folder, a parent that is a file."""
-    from bench.errors import IncompleteError
+    from fbench.bench.errors import IncompleteError
 
     return IncompleteError(f"{error.filename or path}: cannot write ({error.strerror or error})")
 
@@ -54,7 +54,7 @@ def add_table_output(
 
 def summary_format(args: argparse.Namespace) -> None:
     """--summary is an export of csv and json only: say so in one line rather than ignore it."""
-    from bench.errors import FbenchError
+    from fbench.bench.errors import FbenchError
 
     if getattr(args, "summary", False) and args.format not in ("csv", "json"):
         raise FbenchError(f"--summary needs --format csv or json (got --format {args.format})")
@@ -88,7 +88,7 @@ def add_wide(parser: argparse.ArgumentParser) -> None:
 
 def output_width(args: argparse.Namespace) -> int | None:
     """The width the text output fits (reports/fit.py), None under --wide."""
-    from reports.fit import text_width
+    from fbench.reports.fit import text_width
 
     if getattr(args, "wide", False):
         return None

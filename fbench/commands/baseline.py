@@ -37,7 +37,7 @@ def directory(text: str) -> str:
 
 
 def add_baselines_dir(parser: argparse.ArgumentParser) -> None:
-    from bench.results.baselines import DEFAULT_BASELINES_DIR
+    from fbench.bench.results.baselines import DEFAULT_BASELINES_DIR
 
     parser.add_argument(
         "--baselines-dir",
@@ -61,8 +61,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bench.results import baselines, read_result, resolve_path
-    from reports.compare import row_is_ok
+    from fbench.bench.results import baselines, read_result, resolve_path
+    from fbench.reports.compare import row_is_ok
 
     result = read_result(resolve_path(args.run, Path(args.results_dir)))
     directory = Path(args.baselines_dir)

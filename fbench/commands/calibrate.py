@@ -7,11 +7,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench.config import DTYPES
+from fbench.bench.config import DTYPES
 from fbench.commands import add_wide, output_width, pin_core, positive_int
 
 if TYPE_CHECKING:
-    from bench.calibration import Calibration, Ceiling
+    from fbench.bench.calibration import Calibration, Ceiling
 
 HELP = "measure the device's ceilings (best of GEMM and conv probes, bandwidth) for the roofline"
 DESCRIPTION = """\
@@ -38,8 +38,8 @@ wider terminal; --wide: one line a probe, as files want)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from bench.calibration import DEFAULT_CALIBRATIONS_DIR
-    from devices import DEVICES
+    from fbench.bench.calibration import DEFAULT_CALIBRATIONS_DIR
+    from fbench.devices import DEVICES
 
     parser.add_argument(
         "--device", metavar="NAME", help=f"where to measure: {', '.join(DEVICES)} (default: cpu)"
@@ -103,19 +103,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bench import config as config_module
-    from bench import environment
-    from bench.calibration import (
+    from fbench.bench import config as config_module
+    from fbench.bench import environment
+    from fbench.bench.calibration import (
         Calibration,
         default_path,
         theoretical_peak,
         write_calibration,
     )
-    from bench.calibration.ceilings import measure_ceilings, plan_for
-    from bench.errors import FbenchError
-    from bench.results import now_iso
-    from bench.results.identity import device_identity
-    from devices import get_device
+    from fbench.bench.calibration.ceilings import measure_ceilings, plan_for
+    from fbench.bench.errors import FbenchError
+    from fbench.bench.results import now_iso
+    from fbench.bench.results.identity import device_identity
+    from fbench.devices import get_device
     from fbench.progress import ProgressPrinter
 
     overrides = config_module.Overrides(
@@ -178,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
     except FbenchError as error:  # the measurement is made: print it rather than lose it
         import json
 
-        from bench.errors import IncompleteError
+        from fbench.bench.errors import IncompleteError
 
         print(json.dumps(calibration.to_dict(), indent=1, ensure_ascii=False))
         raise IncompleteError(
@@ -194,8 +194,8 @@ def calibration_text(calibration: Calibration, width: int | None = None) -> str:
     """What calibrate prints on stdout: its probes, the ceilings (best probe of each kind),
     the theoretical peak and the roofline. Fitted to `width` (reports/fit.py: a table per
     block, prose wrapped); None (--wide) prints one line a probe, as before fitting."""
-    from bench.calibration.ceilings import describe
-    from reports.fit import wrap_lines
+    from fbench.bench.calibration.ceilings import describe
+    from fbench.reports.fit import wrap_lines
 
     peak = calibration.peak
     peak_value = peak.gflops_per_s if peak else None
@@ -244,8 +244,8 @@ def _ceilings_table(
     """Probes or ceilings as a fitted table (two columns narrower: it is indented): rate
     and unit, the 95% interval, samples, share of the peak, and for a ceiling its best probe.
     The unit is FLOPS's one word, G/s (the file keeps GMAC/s)."""
-    from reports.render import render
-    from reports.table import Table
+    from fbench.reports.render import render
+    from fbench.reports.table import Table
 
     rows = []
     for ceiling in ceilings.values():

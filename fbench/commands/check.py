@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.errors import one_line
+from fbench.bench.errors import one_line
 from fbench.commands import add_wide, comma_list, int_list, output_width, positive_int
 
 HELP = "compare torch eager, channels-last and ONNX Runtime outputs operator by operator"
@@ -38,7 +38,7 @@ class CheckRow:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from operators import OPERATORS
+    from fbench.operators import OPERATORS
 
     parser.add_argument(
         "--operators",
@@ -86,12 +86,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace, progress: Any) -> int:
-    from bench import config as config_module
-    from bench.errors import FbenchError
-    from bench.plan.rows import plan_rows
-    from devices.onnxruntime_backend import EXPORTERS
-    from reports.render import render
-    from reports.table import Table
+    from fbench.bench import config as config_module
+    from fbench.bench.errors import FbenchError
+    from fbench.bench.plan.rows import plan_rows
+    from fbench.devices.onnxruntime_backend import EXPORTERS
+    from fbench.reports.render import render
+    from fbench.reports.table import Table
 
     for exporter in args.exporters:
         if exporter not in EXPORTERS:
@@ -151,8 +151,8 @@ def _own_plans(plans: list[Any], named: bool, progress: Any) -> list[Any]:
     of its choosing and no message (docs/crash-safety.md, "Code that is not fbench's"), so
     it runs none: named on the command line, or all there is, they are refused in one line
     (exit 2); from the config beside fbench's own, they are left out with a warning."""
-    from bench.errors import FbenchError
-    from bench.measure.isolated import is_user_code
+    from fbench.bench.errors import FbenchError
+    from fbench.bench.measure.isolated import is_user_code
 
     theirs = list(dict.fromkeys(plan.operator for plan in plans if is_user_code(plan)))
     if not theirs:
@@ -179,9 +179,9 @@ def check_plan(
     hears each step as it starts (an export can take half a minute)."""
     import torch
 
-    from bench.parity import output_error, tolerance_for
-    from devices.onnxruntime_backend import create_session, export_model
-    from devices.torch_backend import apply_memory_format
+    from fbench.bench.parity import output_error, tolerance_for
+    from fbench.devices.onnxruntime_backend import create_session, export_model
+    from fbench.devices.torch_backend import apply_memory_format
 
     say("building")
     module, example = plan.build()

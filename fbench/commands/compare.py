@@ -151,11 +151,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bench import config as config_module
-    from bench.errors import FbenchError
-    from bench.results import baselines, read_result, resolve_path
-    from reports import compare
-    from reports.tidy import MACHINE_FORMATS, export
+    from fbench.bench import config as config_module
+    from fbench.bench.errors import FbenchError
+    from fbench.bench.results import baselines, read_result, resolve_path
+    from fbench.reports import compare
+    from fbench.reports.tidy import MACHINE_FORMATS, export
 
     summary_format(args)
     results_dir = Path(args.results_dir)

@@ -50,11 +50,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bench.errors import FbenchError
-    from bench.results import load_results
-    from reports.depth import depth_export, depth_fits, depth_report
-    from reports.render import render
-    from reports.tidy import MACHINE_FORMATS, export
+    from fbench.bench.errors import FbenchError
+    from fbench.bench.results import load_results
+    from fbench.reports.depth import depth_export, depth_fits, depth_report
+    from fbench.reports.render import render
+    from fbench.reports.tidy import MACHINE_FORMATS, export
 
     summary_format(args)
     runs = load_results(args.results, Path(args.results_dir))
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
 
 def render_depth(rows: list, at_layers: int = 10, width: int | None = None) -> str:
     """The depth table as text, with how to read it (also under a --layers-sweep run)."""
-    from reports.depth import depth_fits, depth_report
-    from reports.render import render
+    from fbench.reports.depth import depth_fits, depth_report
+    from fbench.reports.render import render
 
     return render(depth_report(depth_fits(rows)[0], at_layers), "text", width=width)

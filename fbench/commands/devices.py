@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def availability() -> list[Availability]:
     """Every device × backend pair with the reason it cannot run here (None when it can)."""
-    from devices import DEVICES, backends_for, get_backend
+    from fbench.devices import DEVICES, backends_for, get_backend
 
     pairs = []
     for name, device in DEVICES.items():
@@ -60,10 +60,10 @@ def availability() -> list[Availability]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from devices import DEVICES
-    from reports.render import render
-    from reports.table import Table
-    from reports.tidy import MACHINE_FORMATS, Records, export_records
+    from fbench.devices import DEVICES
+    from fbench.reports.render import render
+    from fbench.reports.table import Table
+    from fbench.reports.tidy import MACHINE_FORMATS, Records, export_records
 
     pairs = [pair for pair in availability() if pair.available or not args.available]
     if args.format in MACHINE_FORMATS:
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
 def export_record(pair: Availability) -> dict[str, object]:
     """One device × backend as a tidy record: `available` a boolean, `measures` what the
     device measures (its registry line), `reason` why not (null when it can run)."""
-    from devices import DEVICES
+    from fbench.devices import DEVICES
 
     return {
         "device": pair.device,
@@ -103,10 +103,14 @@ def export_record(pair: Availability) -> dict[str, object]:
 
 def installed_operators_text(width: int | None = None, fmt: str = "text") -> str:
     """The entry-point operators of installed packages (their modules are not imported)."""
-    from operators.custom import ENTRY_POINT_GROUP, entry_point_operators, entry_point_problems
-    from reports.fit import wrap_lines
-    from reports.render import render
-    from reports.table import Table
+    from fbench.operators.custom import (
+        ENTRY_POINT_GROUP,
+        entry_point_operators,
+        entry_point_problems,
+    )
+    from fbench.reports.fit import wrap_lines
+    from fbench.reports.render import render
+    from fbench.reports.table import Table
 
     installed = entry_point_operators()
     lines = [f"Installed operators (entry-point group {ENTRY_POINT_GROUP}):"]

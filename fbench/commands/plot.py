@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.errors import FbenchError
+from fbench.bench.errors import FbenchError
 from fbench.commands import add_result_files, add_results_dir, cannot_write_output, comma_list
 
 IMAGE_FORMATS = ("png", "svg", "pdf", "jpg", "webp")
@@ -39,7 +39,7 @@ resolved; else give --output."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from reports.plots import PLOT_KINDS
+    from fbench.reports.plots import PLOT_KINDS
 
     parser.add_argument(
         "kind",
@@ -69,8 +69,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bench.results import confined, load_results, made_run_id
-    from reports.plots import PLOT_KINDS, build_figure, draw
+    from fbench.bench.results import confined, load_results, made_run_id
+    from fbench.reports.plots import PLOT_KINDS, build_figure, draw
 
     kind = PLOT_KINDS[args.kind]
     if kind.max_results is not None and len(args.results) > kind.max_results:

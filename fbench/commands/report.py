@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.errors import FbenchError
+from fbench.bench.errors import FbenchError
 from fbench.commands import (
     add_result_files,
     add_results_dir,
@@ -39,9 +39,9 @@ run, a CPU run, a Raspberry Pi run): devices with no file get no columns."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    import reports.roofline.columns  # noqa: F401  registers the --roofline column set
-    from reports.render import FORMATS
-    from reports.table1.columns import COLUMN_SETS
+    import fbench.reports.roofline.columns  # noqa: F401  registers the --roofline column set
+    from fbench.reports.render import FORMATS
+    from fbench.reports.table1.columns import COLUMN_SETS
 
     tables = parser.add_subparsers(dest="table", metavar="TABLE", required=True)
     table1 = tables.add_parser(
@@ -124,19 +124,19 @@ def run(args: argparse.Namespace) -> int:
     if args.table == "claims":
         return _claims(args)
     if args.table == "board":
-        from bench.results import load_results
-        from reports.board import board_table
-        from reports.render import render as render_board
+        from fbench.bench.results import load_results
+        from fbench.reports.board import board_table
+        from fbench.reports.render import render as render_board
 
         (result,) = load_results(args.results, Path(args.results_dir))
         print(render_board(board_table(result), args.format))
         return 0
-    from bench.results import load_results
-    from reports.render import render
-    from reports.table1.columns import COLUMN_SETS, device_groups
-    from reports.table1.devices import table1_devices
-    from reports.table1.tidy import table1_export
-    from reports.tidy import MACHINE_FORMATS, export
+    from fbench.bench.results import load_results
+    from fbench.reports.render import render
+    from fbench.reports.table1.columns import COLUMN_SETS, device_groups
+    from fbench.reports.table1.devices import table1_devices
+    from fbench.reports.table1.tidy import table1_export
+    from fbench.reports.tidy import MACHINE_FORMATS, export
 
     summary_format(args)
     runs = load_results(args.results, Path(args.results_dir))
@@ -159,11 +159,11 @@ def run(args: argparse.Namespace) -> int:
 def _claims(args: argparse.Namespace) -> int:
     import json
 
-    from bench.calibration import from_result_environment, read_calibration
-    from bench.results import load_results
-    from reports import claims
-    from reports.render import render
-    from reports.tidy import to_csv
+    from fbench.bench.calibration import from_result_environment, read_calibration
+    from fbench.bench.results import load_results
+    from fbench.reports import claims
+    from fbench.reports.render import render
+    from fbench.reports.tidy import to_csv
 
     runs = load_results(args.results, Path(args.results_dir))
     devices = {row.device for run in runs for row in run.rows}
@@ -209,8 +209,8 @@ def _claims(args: argparse.Namespace) -> int:
 def _headlines(runs: list) -> list[str]:
     """Table 1's headline per device of operator rows (reports/table1/headline.py): the FLOPS
     ratio beside the FLOPs and latency ones, so that "6.0×" is not read as "6× faster"."""
-    from reports.paper import PAPER_DEVICE_COLUMN
-    from reports.table1.headline import headline
+    from fbench.reports.paper import PAPER_DEVICE_COLUMN
+    from fbench.reports.table1.headline import headline
 
     rows = [row for run in runs for row in run.rows if row.suite == "operators"]
     lines = []

@@ -34,7 +34,7 @@ Nothing is measured."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from bench.calibration import DEFAULT_CALIBRATIONS_DIR
+    from fbench.bench.calibration import DEFAULT_CALIBRATIONS_DIR
 
     add_result_files(parser, help="run ids or result files")
     parser.add_argument(
@@ -67,12 +67,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bench.calibration import calibrations_for_runs
-    from bench.errors import FbenchError
-    from bench.results import load_results
-    from reports.render import render
-    from reports.roofline import roofline_export, roofline_points, roofline_report
-    from reports.tidy import MACHINE_FORMATS, export
+    from fbench.bench.calibration import calibrations_for_runs
+    from fbench.bench.errors import FbenchError
+    from fbench.bench.results import load_results
+    from fbench.reports.render import render
+    from fbench.reports.roofline import roofline_export, roofline_points, roofline_report
+    from fbench.reports.tidy import MACHINE_FORMATS, export
 
     summary_format(args)
     runs = load_results(args.results, Path(args.results_dir))
@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     if args.plot:
-        from reports.plots import plot_roofline, run_caption
+        from fbench.reports.plots import plot_roofline, run_caption
 
         captions = list(dict.fromkeys(run_caption(run) for run in runs))
         try:

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.config import DTYPES
+from fbench.bench.config import DTYPES
 from fbench.commands import (
     add_backend_options,
     add_results_dir,
@@ -89,8 +89,8 @@ _depths = int_list_of("depths", "1,5,10")
 
 def duration(text: str) -> float:
     """--time-budget's value in seconds: 90, 90s, 20m, 1.5h."""
-    from bench.config.model import parse_duration
-    from bench.errors import FbenchError
+    from fbench.bench.config.model import parse_duration
+    from fbench.bench.errors import FbenchError
 
     try:
         return parse_duration(text, "")
@@ -131,10 +131,10 @@ def seconds(text: str) -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from devices import BACKENDS, DEVICES
-    from networks import NETWORKS
-    from operators import OPERATORS
-    from operators.custom import entry_point_operators
+    from fbench.devices import BACKENDS, DEVICES
+    from fbench.networks import NETWORKS
+    from fbench.operators import OPERATORS
+    from fbench.operators.custom import entry_point_operators
 
     installed = entry_point_operators()
     parser.add_argument(
@@ -333,8 +333,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     started = time.time()  # a --time-budget counts from here at the latest
-    from bench import config as config_module
-    from bench.errors import FbenchError
+    from fbench.bench import config as config_module
+    from fbench.bench.errors import FbenchError
 
     results_dir = Path(args.results_dir)
     if args.resume:
@@ -398,7 +398,7 @@ def _run(args: argparse.Namespace) -> int:
             budget_s = config_module.load_run_settings(path)["time_budget"]
         budget = None
         if budget_s is not None:
-            from bench.plan.rows import plan_rows
+            from fbench.bench.plan.rows import plan_rows
             from fbench.commands.run_budget import plan_budget
 
             config, plan, stop_at = plan_budget(config, budget_s, len(plan_rows(config)), started)

@@ -11,8 +11,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bench.config import RunConfig
-    from bench.measure.budget import BudgetPlan
+    from fbench.bench.config import RunConfig
+    from fbench.bench.measure.budget import BudgetPlan
 
 _IMPORTED_AT = time.time()  # fallback for the process's start where /proc is missing
 # What importing torch took in a fresh worker on the project's 2-core VM (worker.py).
@@ -60,7 +60,7 @@ def plan_budget(
 ) -> tuple[RunConfig, BudgetPlan, float]:
     """The config with the timing the budget allows, the plan, and the measuring deadline
     (time.time()). One line (exit 2) when one process per row does not fit."""
-    from bench.measure import budget
+    from fbench.bench.measure import budget
 
     import_s = torch_import_s()
     elapsed = elapsed_s(command_started)

@@ -9,18 +9,18 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench.errors import FbenchError
+from fbench.bench.errors import FbenchError
 
 # Beyond these a run is a mistake, not an experiment (and a sweep would never end); the
 # result validator holds stored files to the same limits.
-from bench.results.schema import MAX_LAYERS, MAX_PROCESSES
+from fbench.bench.results.schema import MAX_LAYERS, MAX_PROCESSES
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from bench.config import RunConfig
-    from bench.measure.protocol import WorkerProcess
-    from bench.measure.stack import StackEnvironment
+    from fbench.bench.config import RunConfig
+    from fbench.bench.measure.protocol import WorkerProcess
+    from fbench.bench.measure.stack import StackEnvironment
 
 
 def check_regular_file(path: Path, flag: str) -> None:
@@ -62,7 +62,7 @@ def check_memory(config: RunConfig, available_bytes: int | None = None) -> None:
     word. A lower bound (weights and input, fp32), so no row that fits is refused."""
     import psutil
 
-    from bench.plan.rows import RowPlan, plan_rows
+    from fbench.bench.plan.rows import RowPlan, plan_rows
 
     rows = [plan for plan in plan_rows(config) if isinstance(plan, RowPlan)]
     if not rows:
@@ -89,8 +89,8 @@ def preflight(
     cannot run stops the run (exit 2), or with --keep-going is stored as failed rows. The
     custom operators are built in a worker process (their code must not run in fbench's);
     that worker is returned alive, for the run to time in (the caller stops it)."""
-    from bench.measure.isolated import check_custom_operators
-    from networks.registry import zoo_problems
+    from fbench.bench.measure.isolated import check_custom_operators
+    from fbench.networks.registry import zoo_problems
 
     custom, checker = check_custom_operators(config, keep_going, row_timeout_s)
     problems = [*custom, *zoo_problems(config)]
@@ -109,7 +109,7 @@ def build_stack(
     """The environment the workers run in (--with, or the backend's requirements), built
     now with progress on stderr, or taken from the cache: a version that does not exist or
     cannot install here stops the run (one line, exit 2) before anything is written."""
-    from bench.measure.stack import check_given, ensure_environment
+    from fbench.bench.measure.stack import check_given, ensure_environment
 
     if given:
         check_given(given)

@@ -23,14 +23,14 @@ from fbench.commands.run_resume import (
 )
 
 if TYPE_CHECKING:
-    from bench.config import RunConfig
-    from bench.measure.budget import BudgetPlan
-    from bench.measure.processes import Checkpoint
-    from bench.measure.protocol import WorkerProcess
-    from bench.measure.stack import StackEnvironment
-    from bench.plan.rows import RowPlan
-    from bench.results import ResultRow, RunResult, RunStore
-    from devices import DeviceSession
+    from fbench.bench.config import RunConfig
+    from fbench.bench.measure.budget import BudgetPlan
+    from fbench.bench.measure.processes import Checkpoint
+    from fbench.bench.measure.protocol import WorkerProcess
+    from fbench.bench.measure.stack import StackEnvironment
+    from fbench.bench.plan.rows import RowPlan
+    from fbench.bench.results import ResultRow, RunResult, RunStore
+    from fbench.devices import DeviceSession
 
 
 @contextlib.contextmanager
@@ -65,8 +65,8 @@ def signals_interrupt() -> Iterator[None]:
 
 
 def _open_session(config: RunConfig) -> DeviceSession:
-    from bench.errors import FbenchError
-    from devices import get_backend, get_device
+    from fbench.bench.errors import FbenchError
+    from fbench.devices import get_backend, get_device
 
     device = get_device(config.device)
     reason = device.unavailable_reason()
@@ -92,10 +92,10 @@ def measure_new_run(
 ) -> int:
     """A new run's file, measured; `budget`: a time budget's plan (its timing already in
     `config`) and the measuring deadline (time.time()), both stored in the run."""
-    from bench import environment
-    from bench.calibration import calibration_record
-    from bench.plan.rows import plan_rows
-    from bench.results import RunResult, RunStore, new_run_id, now_iso
+    from fbench.bench import environment
+    from fbench.bench.calibration import calibration_record
+    from fbench.bench.plan.rows import plan_rows
+    from fbench.bench.results import RunResult, RunStore, new_run_id, now_iso
 
     plans = plan_rows(config)
     session = _open_session(config)
@@ -145,7 +145,7 @@ def resume_run(
     keep_going: bool = False,
     row_timeout_s: float | None = None,
 ) -> int:
-    from bench.results import RunStore, now_iso, resolve_path
+    from fbench.bench.results import RunStore, now_iso, resolve_path
 
     path = resolve_path(reference, results_dir)
     store = RunStore.open(path)  # locked: a second --resume of this run stops here
@@ -200,10 +200,10 @@ def _record(
     row_timeout_s: float | None = None,
     checker: WorkerProcess | None = None,
 ) -> int:
-    from bench.errors import EXIT_INTERRUPTED, IncompleteError
-    from bench.measure.entry import measure
-    from bench.measure.events import Event, RowFinished
-    from bench.results import StorageError, json_text
+    from fbench.bench.errors import EXIT_INTERRUPTED, IncompleteError
+    from fbench.bench.measure.entry import measure
+    from fbench.bench.measure.events import Event, RowFinished
+    from fbench.bench.results import StorageError, json_text
     from fbench.progress import ProgressPrinter
 
     progress = ProgressPrinter(quiet=quiet)
@@ -307,8 +307,8 @@ def _finish(
     """Store the final state of a run whose rows all came back: complete, or incomplete
     (exit 4) when rows or processes are missing (a worker process died). A complete run
     with failed rows exits 4 too, saying how many: 0 means every row was measured."""
-    from bench.errors import IncompleteError
-    from bench.results import StorageError, now_iso
+    from fbench.bench.errors import IncompleteError
+    from fbench.bench.results import StorageError, now_iso
 
     result = store.result
     missing = result.rows_planned - len(result.rows)
@@ -351,7 +351,7 @@ def _finish(
 def _raise_if_failed(result: RunResult, path: Path) -> None:
     """Exit 4 with the count of failed rows: a run's exit is 0 only when every row was
     measured (docs/crash-safety.md, "Exit codes")."""
-    from bench.errors import IncompleteError
+    from fbench.bench.errors import IncompleteError
 
     failed = [row for row in result.rows if row.status == "failed"]
     if failed:
@@ -400,7 +400,7 @@ def _resume_command(store: RunStore) -> str:
 def _mark(store: RunStore, **changes: object) -> None:
     """Store the run's final state if the disk lets us: a failure to write it must not
     hide the error that ended the run, and the file keeps its last good state."""
-    from bench.errors import FbenchError
+    from fbench.bench.errors import FbenchError
 
     with contextlib.suppress(FbenchError, OSError):
         store.update(**changes)
@@ -410,7 +410,7 @@ def _print_table(path: Path) -> None:
     """Table 1 from the stored file, exactly as `fbench show` prints it.
 
     A --layers-sweep run prints the depth table instead (`fbench depth` on the file)."""
-    from bench.results import read_result
+    from fbench.bench.results import read_result
     from fbench.commands import output_width
     from fbench.commands.show import render_run
 

@@ -7,20 +7,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench.errors import FbenchError
+from fbench.bench.errors import FbenchError
 from fbench.commands.run_checks import check_bounds, check_memory
 
 if TYPE_CHECKING:
-    from bench.config import RunConfig
-    from bench.plan.rows import RowPlan
-    from bench.results import ResultRow, RunResult
+    from fbench.bench.config import RunConfig
+    from fbench.bench.plan.rows import RowPlan
+    from fbench.bench.results import ResultRow, RunResult
 
 
 def stored_config(stored: RunResult, path: Path) -> RunConfig:
     """The stored run's config, checked as a config file would be, on this machine."""
-    from bench import environment
-    from bench.config import RunConfig, check_timing
-    from devices import BACKENDS, DEVICES
+    from fbench.bench import environment
+    from fbench.bench.config import RunConfig, check_timing
+    from fbench.devices import BACKENDS, DEVICES
 
     where = f"{path}: cannot resume:"
     try:
@@ -50,8 +50,8 @@ def stored_config(stored: RunResult, path: Path) -> RunConfig:
 def _check_names(config: RunConfig, where: str) -> None:
     """Every operator and network the stored config names is one this fbench can build (a
     hand-edited or crafted file may name anything)."""
-    from networks import NETWORKS
-    from operators import OPERATORS
+    from fbench.networks import NETWORKS
+    from fbench.operators import OPERATORS
 
     if config.suite == "networks":
         unknown = [name for name in config.models if name not in NETWORKS]
@@ -75,8 +75,8 @@ def left_to_do(
 ) -> tuple[list[RowPlan], list[ResultRow]]:
     """The plans to time (rows not stored, and rows timed in fewer processes than
     planned) and the stored rows among them, whose processes count towards the plan."""
-    from bench.measure.pooling import processes_of
-    from bench.plan.rows import plan_rows
+    from fbench.bench.measure.pooling import processes_of
+    from fbench.bench.plan.rows import plan_rows
 
     try:
         every = plan_rows(config)
@@ -108,7 +108,7 @@ def processes_planned(config: RunConfig) -> int:
 
 def rows_short(result: RunResult, planned: int) -> list[ResultRow]:
     """The stored rows, failed ones aside, timed in fewer than `planned` processes."""
-    from bench.measure.pooling import processes_of
+    from fbench.bench.measure.pooling import processes_of
 
     return [row for row in result.rows if row.status != "failed" and processes_of(row) < planned]
 
@@ -117,7 +117,7 @@ def process_counts(result: RunResult, planned: int) -> dict[str, int]:
     """processes_finished: how many of the planned processes every planned row has had."""
     if planned < 2:
         return {}
-    from bench.measure.pooling import processes_of
+    from fbench.bench.measure.pooling import processes_of
 
     timed = [processes_of(row) for row in result.rows if row.status != "failed"]
     unstored = result.rows_planned > len(result.rows)

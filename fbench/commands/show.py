@@ -16,7 +16,7 @@ from fbench.commands import (
 )
 
 if TYPE_CHECKING:
-    from bench.results import RunResult
+    from fbench.bench.results import RunResult
 
 HELP = "print a stored run's Table 1 (or networks table) beside the paper's numbers"
 DESCRIPTION = """\
@@ -52,13 +52,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bench.results import read_result, resolve_path
+    from fbench.bench.results import read_result, resolve_path
 
     summary_format(args)
     result = read_result(resolve_path(args.run, Path(args.results_dir)))
     if args.format in ("csv", "json"):
-        from reports.run_export import run_export
-        from reports.tidy import export
+        from fbench.reports.run_export import run_export
+        from fbench.reports.tidy import export
 
         exported = run_export(result, with_paper=not args.no_paper)
         text = export(exported, args.format, summary=args.summary)
@@ -74,10 +74,10 @@ def render_run(
 ) -> str:
     """The run's header, its table(s) and its precision line in `fmt` (text or md); `width`
     fits text to that many columns (reports/fit.py), None prints one line a row."""
-    from reports.networks import networks_table
-    from reports.render import render
-    from reports.run_summary import precision_line, run_header
-    from reports.table1.one_device import table1
+    from fbench.reports.networks import networks_table
+    from fbench.reports.render import render
+    from fbench.reports.run_summary import precision_line, run_header
+    from fbench.reports.table1.one_device import table1
 
     header = _header(run_header(result), fmt, width)
     if not result.rows:
@@ -104,6 +104,6 @@ def _header(lines: list[str], fmt: str, width: int | None) -> list[str]:
 
 
 def _wrapped(lines: list[str], width: int | None) -> list[str]:
-    from reports.fit import wrap_lines
+    from fbench.reports.fit import wrap_lines
 
     return list(lines) if width is None else wrap_lines(lines, width)

@@ -9,8 +9,8 @@ claim checks and the measured values: docs/claims.md.
 """
 
 # The package's public API (fbench/commands/report.py and the tests import it from here).
-from reports.claims.check import check_claims, unjudged_devices
-from reports.claims.model import (
+from fbench.reports.claims.check import check_claims, unjudged_devices
+from fbench.reports.claims.model import (
     FAILS,
     HOLDS,
     NOT_COMPARABLE,
@@ -23,8 +23,8 @@ from reports.claims.model import (
     mean_estimate,
     order_verdict,
 )
-from reports.claims.render import claims_json, claims_records, claims_table
-from reports.claims.rows import usable
+from fbench.reports.claims.render import claims_json, claims_records, claims_table
+from fbench.reports.claims.rows import usable
 
 __all__ = [
     "FAILS",

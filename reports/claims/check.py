@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from bench.calibration import Calibration
-from bench.results import RunResult
-from reports.claims.model import DEVICES, ClaimResult
-from reports.claims.network_speed import SPEEDUPS, claim_below_resnet50, claim_speedup
-from reports.claims.operator_counts import claim_pconv_counts
-from reports.claims.operator_flops import claim_pconv_dwconv_ratio, claim_table1_order
-from reports.claims.rows import select_rows
-from reports.claims.under_roof import claim_under_roof
+from fbench.bench.calibration import Calibration
+from fbench.bench.results import RunResult
+from fbench.reports.claims.model import DEVICES, ClaimResult
+from fbench.reports.claims.network_speed import SPEEDUPS, claim_below_resnet50, claim_speedup
+from fbench.reports.claims.operator_counts import claim_pconv_counts
+from fbench.reports.claims.operator_flops import claim_pconv_dwconv_ratio, claim_table1_order
+from fbench.reports.claims.rows import select_rows
+from fbench.reports.claims.under_roof import claim_under_roof
 
 
 def check_claims(

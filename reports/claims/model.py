@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from bench.results import ResultRow
+from fbench.bench.results import ResultRow
 
 HOLDS = "holds"
 WEAKER = "holds weaker"

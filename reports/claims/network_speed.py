@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from bench.results import ResultRow
-from reports import paper
-from reports.claims.model import (
+from fbench.bench.results import ResultRow
+from fbench.reports import paper
+from fbench.reports.claims.model import (
     FAILS,
     HOLDS,
     NO_INTERVAL,
@@ -23,7 +23,7 @@ from reports.claims.model import (
     times,
     with_paper,
 )
-from reports.claims.rows import RowSet, unusable_reason, usable
+from fbench.reports.claims.rows import RowSet, unusable_reason, usable
 
 # A network as (the paper's name, fbench's model key).
 Network = tuple[str, str]

@@ -7,9 +7,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from bench.results import ResultRow
-from operators import OPERATORS
-from reports.claims.model import (
+from fbench.bench.results import ResultRow
+from fbench.operators import OPERATORS
+from fbench.reports.claims.model import (
     FAILS,
     HOLDS,
     NOT_COMPARABLE,
@@ -17,7 +17,7 @@ from reports.claims.model import (
     ClaimResult,
     not_judged,
 )
-from reports.claims.rows import RowSet, measure_operators
+from fbench.reports.claims.rows import RowSet, measure_operators
 
 FLOPS_CLAIM = ("pconv-flops", "Eq. 4: PConv FLOPs 1/16 of Conv's")
 MEMORY_CLAIM = ("pconv-memory", "Eqs. 2, 5: PConv memory access ~1/4 of Conv's")

@@ -7,11 +7,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from bench.results import ResultRow
-from bench.stats import paired
-from bench.stats.paired import PairedEstimate
-from reports import paper
-from reports.claims.model import (
+from fbench.bench.results import ResultRow
+from fbench.bench.stats import paired
+from fbench.bench.stats.paired import PairedEstimate
+from fbench.reports import paper
+from fbench.reports.claims.model import (
     NO_INTERVAL,
     NOT_COMPARABLE,
     NOT_MEASURED,
@@ -24,16 +24,16 @@ from reports.claims.model import (
     weakest,
     with_paper,
 )
-from reports.claims.rows import (
+from fbench.reports.claims.rows import (
     RowSet,
     measure_operators,
     unusable_reason,
     usable,
     why_unusable,
 )
-from reports.formatting import format_g_prose
-from reports.paper import paper_row
-from reports.rows import operator_title
+from fbench.reports.formatting import format_g_prose
+from fbench.reports.paper import paper_row
+from fbench.reports.rows import operator_title
 
 ORDER = ("pconv", "gconv", "dwconv")  # the paper's FLOPS ordering, highest first
 

@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from reports.claims.model import VERDICTS, ClaimResult
-from reports.formatting import MISSING
-from reports.table import Table
-from reports.tidy import Records
+from fbench.reports.claims.model import VERDICTS, ClaimResult
+from fbench.reports.formatting import MISSING
+from fbench.reports.table import Table
+from fbench.reports.tidy import Records
 
 METHOD = (
     "Intervals: 95%, from the rows' latency intervals; a mean's half-width is "
@@ -23,7 +23,7 @@ METHOD = (
 
 
 def claims_table(results: Sequence[ClaimResult], notes: Sequence[str] = ()) -> Table:
-    """The claims as a `reports.render` table: one line each; reasons as notes under it."""
+    """The claims as a `fbench.reports.render` table: one line each; reasons as notes under it."""
     headers = ["Claim", "Device", "Measured", "95% interval", "Paper", "Verdict"]
     rows: list[list[object]] = [
         [

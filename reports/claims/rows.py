@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bench.results import ResultRow, RunResult
-from bench.results.identity import device_model
-from bench.results.status import DISTURBED, FAILED
-from reports.rows import operator_title
-from reports.table1.averages import counts_in_averages
+from fbench.bench.results import ResultRow, RunResult
+from fbench.bench.results.identity import device_model
+from fbench.bench.results.status import DISTURBED, FAILED
+from fbench.reports.rows import operator_title
+from fbench.reports.table1.averages import counts_in_averages
 
 # A row a claim may use is a row Table 1 averages: measured in a steady state (`ok` or
 # `imprecise`, bench/results/status.py). An imprecise row (interval wider than the target) is

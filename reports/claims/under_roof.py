@@ -4,12 +4,19 @@ the same device, dtype and hardware. Measured values: docs/claims.md."""
 
 from __future__ import annotations
 
-from bench.calibration import Calibration
-from bench.results.identity import device_model
-from reports.claims.model import FAILS, HOLDS, NOT_COMPARABLE, NOT_MEASURED, ClaimResult, not_judged
-from reports.claims.rows import RowSet, measure_operators, usable, why_unusable
-from reports.formatting import MISSING
-from reports.roofline import CEILING_TOO_LOW, roofline_point
+from fbench.bench.calibration import Calibration
+from fbench.bench.results.identity import device_model
+from fbench.reports.claims.model import (
+    FAILS,
+    HOLDS,
+    NOT_COMPARABLE,
+    NOT_MEASURED,
+    ClaimResult,
+    not_judged,
+)
+from fbench.reports.claims.rows import RowSet, measure_operators, usable, why_unusable
+from fbench.reports.formatting import MISSING
+from fbench.reports.roofline import CEILING_TOO_LOW, roofline_point
 
 CLAIM = "under-roof"
 STATEMENT = "fbench: every operator row under its roofline"

@@ -7,21 +7,21 @@ What the gate decides and why, with measured numbers: docs/regression-gate.md.
 """
 
 # The package's public API (fbench's commands, tests and benchmarks import these from here).
-from reports.compare.comparability import (
+from fbench.reports.compare.comparability import (
     Difference,
     comparability_problems,
     differences,
     experiment,
     experiment_keys,
 )
-from reports.compare.host import host_correction
-from reports.compare.judge import compare_runs, row_is_ok
-from reports.compare.output import (
+from fbench.reports.compare.host import host_correction
+from fbench.reports.compare.judge import compare_runs, row_is_ok
+from fbench.reports.compare.output import (
     comparison_export,
     render_markdown,
     render_text,
 )
-from reports.compare.statistics import (
+from fbench.reports.compare.statistics import (
     bootstrap_medians,
     bootstrap_ratio,
     bootstrap_ratio_ci,
@@ -30,7 +30,7 @@ from reports.compare.statistics import (
     welch_p,
     welch_ratio_ci,
 )
-from reports.compare.verdicts import (
+from fbench.reports.compare.verdicts import (
     DEFAULT_HOST_TOLERANCE,
     DEFAULT_THRESHOLD,
     NOT_JUDGED,

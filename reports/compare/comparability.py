@@ -9,8 +9,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from bench.config.model import TimingConfig
-from bench.results import RunResult
+from fbench.bench.config.model import TimingConfig
+from fbench.bench.results import RunResult
 
 # What must be equal for two runs to be the same experiment on the same device, by the name
 # `--accept-difference` takes. Every device setting (batch, threads, pin_core, malloc, a

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bench.results import ResultRow, RunResult
-from bench.stats import host_probe
-from bench.stats.timing import median
-from reports.compare.statistics import host_speed_factor
-from reports.compare.verdicts import DEFAULT_HOST_TOLERANCE, HostCorrection
+from fbench.bench.results import ResultRow, RunResult
+from fbench.bench.stats import host_probe
+from fbench.bench.stats.timing import median
+from fbench.reports.compare.statistics import host_speed_factor
+from fbench.reports.compare.verdicts import DEFAULT_HOST_TOLERANCE, HostCorrection
 
 
 def host_correction(

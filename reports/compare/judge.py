@@ -16,15 +16,22 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import replace
 
-from bench.results import ResultRow, RunResult
-from bench.results.status import FAILED, HOST_MOVED, IMPRECISE, INTERVAL_WIDE, OK, PROCESSES_DIFFER
-from bench.stats.paired import pairing_words
-from bench.stats.timing import geometric_mean, median
-from reports.compare.comparability import comparability_problems
-from reports.compare.host import host_correction, probe_failures
-from reports.compare.normalised import can_pair, normalised_row
-from reports.compare.statistics import bootstrap_ratio, welch_p, welch_ratio_ci
-from reports.compare.verdicts import (
+from fbench.bench.results import ResultRow, RunResult
+from fbench.bench.results.status import (
+    FAILED,
+    HOST_MOVED,
+    IMPRECISE,
+    INTERVAL_WIDE,
+    OK,
+    PROCESSES_DIFFER,
+)
+from fbench.bench.stats.paired import pairing_words
+from fbench.bench.stats.timing import geometric_mean, median
+from fbench.reports.compare.comparability import comparability_problems
+from fbench.reports.compare.host import host_correction, probe_failures
+from fbench.reports.compare.normalised import can_pair, normalised_row
+from fbench.reports.compare.statistics import bootstrap_ratio, welch_p, welch_ratio_ci
+from fbench.reports.compare.verdicts import (
     DEFAULT_ALPHA,
     DEFAULT_HOST_TOLERANCE,
     DEFAULT_THRESHOLD,

@@ -17,11 +17,23 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from bench.results import ResultRow
-from bench.stats import paired
-from bench.stats.timing import median
-from reports.compare.statistics import bootstrap_ratio, log_mean_ratio, welch_p, welch_ratio_ci
-from reports.compare.verdicts import FASTER, NOT_JUDGED, SAME, SLOWER, RowComparison, percent_text
+from fbench.bench.results import ResultRow
+from fbench.bench.stats import paired
+from fbench.bench.stats.timing import median
+from fbench.reports.compare.statistics import (
+    bootstrap_ratio,
+    log_mean_ratio,
+    welch_p,
+    welch_ratio_ci,
+)
+from fbench.reports.compare.verdicts import (
+    FASTER,
+    NOT_JUDGED,
+    SAME,
+    SLOWER,
+    RowComparison,
+    percent_text,
+)
 
 TEST = "paired-anchors"
 MIN_ROUNDS = 5  # per side, for the one-process bootstrap

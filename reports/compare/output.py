@@ -5,8 +5,8 @@ exit code in the summary record)."""
 
 from __future__ import annotations
 
-from bench.errors import EXIT_NOT_COMPARABLE, EXIT_REGRESSION
-from reports.compare.verdicts import (
+from fbench.bench.errors import EXIT_NOT_COMPARABLE, EXIT_REGRESSION
+from fbench.reports.compare.verdicts import (
     FASTER,
     SAME,
     SLOWER,
@@ -15,10 +15,10 @@ from reports.compare.verdicts import (
     RowComparison,
     percent_text,
 )
-from reports.formatting import format_change, format_ms, format_p
-from reports.render import render
-from reports.table import Layout, Report, Table
-from reports.tidy import Export, Records, params_text
+from fbench.reports.formatting import format_change, format_ms, format_p
+from fbench.reports.render import render
+from fbench.reports.table import Layout, Report, Table
+from fbench.reports.tidy import Export, Records, params_text
 
 
 def shown_reason(row: RowComparison) -> str:

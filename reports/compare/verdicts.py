@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bench.config.model import COMPARE_DEFAULTS
-from bench.errors import EXIT_NOT_COMPARABLE, EXIT_OK, EXIT_REGRESSION
+from fbench.bench.config.model import COMPARE_DEFAULTS
+from fbench.bench.errors import EXIT_NOT_COMPARABLE, EXIT_OK, EXIT_REGRESSION
 
 # One source for the defaults: bench.toml's [compare] table falls back to the same values.
 DEFAULT_THRESHOLD: float = COMPARE_DEFAULTS["threshold"]
@@ -19,8 +19,9 @@ DEFAULT_HOST_TOLERANCE: float = COMPARE_DEFAULTS["host_tolerance"]
 
 # Verdicts of a row. SLOWER and FASTER are measured changes; UNTRUSTED ones make the gate
 # exit 3 when nothing is slower.
-# "not judged" / "not measured" are verdicts, not row statuses (bench.results.status.STATUSES): a
-# row held back because of its stored status or too few samples, and a row that failed.
+# "not judged" / "not measured" are verdicts, not row statuses
+# (fbench.bench.results.status.STATUSES): a row held back because of its stored status or too few
+# samples, and a row that failed.
 SLOWER, FASTER, SAME, NOT_JUDGED, NOT_MEASURED, MISSING, NEW = VERDICTS = (
     "slower", "faster", "same", "not judged", "not measured", "missing", "new",
 )  # fmt: skip

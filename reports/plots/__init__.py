@@ -5,12 +5,12 @@ labels), the points as CSV beside the image. Nothing here measures.
 Example pictures are in docs/figures/."""
 
 # The package's public API, for the CLI and other packages:
-from reports.plots.draw import draw, figure_csv
-from reports.plots.kinds import PLOT_KINDS, build_figure, register_plot, run_caption
-from reports.plots.model import Figure, Link, Panel, PlotKind, Series
-from reports.plots.networks import figure2
-from reports.plots.operators import operators_figure
-from reports.plots.roofline import plot_roofline, roofline_figure
+from fbench.reports.plots.draw import draw, figure_csv
+from fbench.reports.plots.kinds import PLOT_KINDS, build_figure, register_plot, run_caption
+from fbench.reports.plots.model import Figure, Link, Panel, PlotKind, Series
+from fbench.reports.plots.networks import figure2
+from fbench.reports.plots.operators import operators_figure
+from fbench.reports.plots.roofline import plot_roofline, roofline_figure
 
 __all__ = [
     "PLOT_KINDS",

@@ -10,9 +10,9 @@ import io
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.errors import FbenchError
-from reports.plots.labels import legend, place_labels
-from reports.plots.model import COLOURS, HIGHLIGHT_COLOUR, Figure, Panel, status_fill
+from fbench.bench.errors import FbenchError
+from fbench.reports.plots.labels import legend, place_labels
+from fbench.reports.plots.model import COLOURS, HIGHLIGHT_COLOUR, Figure, Panel, status_fill
 
 
 def figure_csv(figure: Figure) -> str:

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from bench.registry import Registry
-from bench.results import RunResult
-from reports.plots.model import Figure, PlotKind
-from reports.plots.networks import figure2
-from reports.plots.operators import operators_figure
-from reports.plots.roofline import roofline_figure
+from fbench.bench.registry import Registry
+from fbench.bench.results import RunResult
+from fbench.reports.plots.model import Figure, PlotKind
+from fbench.reports.plots.networks import figure2
+from fbench.reports.plots.operators import operators_figure
+from fbench.reports.plots.roofline import roofline_figure
 
 PLOT_KINDS: Registry[PlotKind] = Registry("plot kind", twice="is already registered")
 

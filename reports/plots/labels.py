@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from reports.plots.model import HIGHLIGHT_COLOUR, Figure, Panel
+from fbench.reports.plots.model import HIGHLIGHT_COLOUR, Figure, Panel
 
 
 def legend(ax, handles: dict[str, object], figure: Figure, **where) -> None:

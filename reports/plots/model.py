@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from bench.results import RunResult
-from bench.results.status import DISTURBED, IMPRECISE, OK
-from operators import OPERATORS
-from reports.rows import operator_rank
+from fbench.bench.results import RunResult
+from fbench.bench.results.status import DISTURBED, IMPRECISE, OK
+from fbench.operators import OPERATORS
+from fbench.reports.rows import operator_rank
 
 FLOPS_LABEL = "FLOPS (G multiply-adds/s)"
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h", "*", "p", "8", "H", "d")

@@ -7,11 +7,19 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from bench.errors import FbenchError
-from bench.results import ResultRow, RunResult
-from reports import paper
-from reports.plots.model import FLOPS_LABEL, MARKERS, Figure, Link, Panel, Series, fill_caption
-from reports.plots.rows import gflops_interval, latency_interval, usable
+from fbench.bench.errors import FbenchError
+from fbench.bench.results import ResultRow, RunResult
+from fbench.reports import paper
+from fbench.reports.plots.model import (
+    FLOPS_LABEL,
+    MARKERS,
+    Figure,
+    Link,
+    Panel,
+    Series,
+    fill_caption,
+)
+from fbench.reports.plots.rows import gflops_interval, latency_interval, usable
 
 HIGHLIGHT_FAMILY = "FasterNet"
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bench.errors import FbenchError
-from bench.results import ResultRow, RunResult
-from reports import paper
-from reports.paper import paper_row
-from reports.plots.model import (
+from fbench.bench.errors import FbenchError
+from fbench.bench.results import ResultRow, RunResult
+from fbench.reports import paper
+from fbench.reports.paper import paper_row
+from fbench.reports.plots.model import (
     FLOPS_LABEL,
     Figure,
     Link,
@@ -19,9 +19,9 @@ from reports.plots.model import (
     fill_caption,
     operator_style,
 )
-from reports.plots.rows import gflops_interval, usable
-from reports.rows import operator_order, operator_title
-from reports.table1.columns import DeviceGroup, device_groups
+from fbench.reports.plots.rows import gflops_interval, usable
+from fbench.reports.rows import operator_order, operator_title
+from fbench.reports.table1.columns import DeviceGroup, device_groups
 
 # Points of one operator share their FLOPs (Table 1's stages are built so); they are spread
 # this far apart along the log x axis (in decades) so that the four stages stay visible.

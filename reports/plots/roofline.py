@@ -8,14 +8,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from bench.calibration import Calibration, calibration_for_run
-from bench.errors import FbenchError
-from bench.results import ResultRow, RunResult
-from bench.results.identity import device_model
-from bench.results.status import FAILED
-from reports.plots.model import Figure, Link, Panel, Series, fill_caption, operator_style
-from reports.plots.rows import gflops_interval
-from reports.roofline.maths import (
+from fbench.bench.calibration import Calibration, calibration_for_run
+from fbench.bench.errors import FbenchError
+from fbench.bench.results import ResultRow, RunResult
+from fbench.bench.results.identity import device_model
+from fbench.bench.results.status import FAILED
+from fbench.reports.plots.model import Figure, Link, Panel, Series, fill_caption, operator_style
+from fbench.reports.plots.rows import gflops_interval
+from fbench.reports.roofline.maths import (
     CEILING_TOO_LOW,
     RooflinePoint,
     attainable_gflops_per_s,
@@ -26,8 +26,8 @@ from reports.roofline.maths import (
     roofline_point,
     roofline_points,
 )
-from reports.roofline.report import write_csv
-from reports.rows import operator_rank
+from fbench.reports.roofline.report import write_csv
+from fbench.reports.rows import operator_rank
 
 TITLE = "Roofline: measured FLOPS against the device's measured ceilings"
 YLABEL = "FLOPS (G multiply-adds/s)"
@@ -249,7 +249,7 @@ def plot_roofline(
     PREFIX.svg, with PREFIX.csv holding the roofline table's points (`--format csv`)."""
     from dataclasses import replace
 
-    from reports.plots.draw import draw
+    from fbench.reports.plots.draw import draw
 
     figure = roofline_rows_figure(rows, calibration)
     figure = replace(figure, notes=[*figure.notes, *captions])

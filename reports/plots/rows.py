@@ -4,8 +4,8 @@ that draw rows (operators.py, networks.py)."""
 
 from __future__ import annotations
 
-from bench.results import ResultRow
-from bench.results.status import FAILED
+from fbench.bench.results import ResultRow
+from fbench.bench.results.status import FAILED
 
 
 def usable(row: ResultRow) -> bool:

@@ -8,7 +8,7 @@ docs/roofline.md.
 """
 
 # The package's public API, for the CLI and other packages:
-from reports.roofline.maths import (
+from fbench.reports.roofline.maths import (
     CEILING_TOO_LOW,
     OperatorSummary,
     RooflinePoint,
@@ -23,7 +23,7 @@ from reports.roofline.maths import (
     roofline_point,
     roofline_points,
 )
-from reports.roofline.report import (
+from fbench.reports.roofline.report import (
     ROOFLINE_HEADERS,
     roofline_export,
     roofline_report,

@@ -1,17 +1,17 @@
 """The roofline's columns of Table 1 (`fbench report table1 --roofline`): a row's intensity,
 attainable FLOPS and the share of it reached, per device. Importing this module adds the
-column set to Table 1's (`reports.table1.columns.register_columns`); Table 1 cannot import
+column set to Table 1's (`fbench.reports.table1.columns.register_columns`); Table 1 cannot import
 the roofline itself, which places rows in Table 1's operator order."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from bench.calibration import Calibration, calibration_for_run
-from bench.results import ResultRow, RunResult
-from reports.formatting import fixed, format_share
-from reports.roofline.maths import roofline_point
-from reports.table1.columns import ColumnSet, DeviceColumn, DeviceGroup, register_columns
+from fbench.bench.calibration import Calibration, calibration_for_run
+from fbench.bench.results import ResultRow, RunResult
+from fbench.reports.formatting import fixed, format_share
+from fbench.reports.roofline.maths import roofline_point
+from fbench.reports.table1.columns import ColumnSet, DeviceColumn, DeviceGroup, register_columns
 
 
 class _LastCalibration:

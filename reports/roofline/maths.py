@@ -23,9 +23,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from bench.calibration import Calibration
-from bench.results import ResultRow
-from reports.rows import RowPlace, operator_rank, row_place
+from fbench.bench.calibration import Calibration
+from fbench.bench.results import ResultRow
+from fbench.reports.rows import RowPlace, operator_rank, row_place
 
 
 def arithmetic_intensity(flops_per_sample: int, batch: int, memory_access_bytes: int) -> float:

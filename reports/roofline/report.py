@@ -1,4 +1,4 @@
-"""The roofline as text: the per-row table (a `reports.table.Table`), the ceilings and
+"""The roofline as text: the per-row table (a `fbench.reports.table.Table`), the ceilings and
 per-operator sentences around it (`fbench roofline`), and the points as CSV (for other tools,
 and beside the plot). The numbers come from reports/roofline/maths.py; measured rooflines are
 in docs/roofline.md."""
@@ -10,18 +10,18 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TextIO
 
-from bench.calibration import Calibration, Ceiling
-from reports.formatting import fixed, format_share
-from reports.render import render
-from reports.roofline.maths import (
+from fbench.bench.calibration import Calibration, Ceiling
+from fbench.reports.formatting import fixed, format_share
+from fbench.reports.render import render
+from fbench.reports.roofline.maths import (
     CEILING_TOO_LOW,
     OperatorSummary,
     RooflinePoint,
     operator_summaries,
     ridge_point,
 )
-from reports.table import Layout, Report, Table
-from reports.tidy import Export, Records, to_csv
+from fbench.reports.table import Layout, Report, Table
+from fbench.reports.tidy import Export, Records, to_csv
 
 _one_decimal = fixed(1)
 _two_decimals = fixed(2)

@@ -8,12 +8,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import fmean
 
-from bench.results import ResultRow
-from bench.stats import paired
-from bench.stats.paired import PairedEstimate
-from operators import OPERATORS
-from reports import paper
-from reports.paper import matched_pconv_dwconv_ratio
+from fbench.bench.results import ResultRow
+from fbench.bench.stats import paired
+from fbench.bench.stats.paired import PairedEstimate
+from fbench.operators import OPERATORS
+from fbench.reports import paper
+from fbench.reports.paper import matched_pconv_dwconv_ratio
 
 
 def counts_in_averages(row: ResultRow) -> bool:
@@ -149,7 +149,7 @@ def paper_pconv_dwconv_ratio(
     comparison: PConvDWConvRatio, column: str | None
 ) -> tuple[float, bool] | None:
     """The paper's ratio to set beside `comparison`, and whether it is at its stages only
-    (reports.paper.matched_pconv_dwconv_ratio); None where there is nothing to set beside."""
+    (fbench.reports.paper.matched_pconv_dwconv_ratio); None where there is nothing to set beside."""
     if column is None or comparison.value is None:
         return None
     return matched_pconv_dwconv_ratio(comparison.rows, column)

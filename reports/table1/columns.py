@@ -8,8 +8,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bench.results import ResultRow, RunResult
-from reports import paper
+from fbench.bench.results import ResultRow, RunResult
+from fbench.reports import paper
 
 
 @dataclass(frozen=True)

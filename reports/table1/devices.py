@@ -12,19 +12,19 @@ from dataclasses import dataclass
 from statistics import fmean
 from typing import Any
 
-from bench.results import ResultRow, RunResult
-from reports import paper
-from reports.formatting import fixed, format_g, format_ms
-from reports.paper import paper_row
-from reports.rows import (
+from fbench.bench.results import ResultRow, RunResult
+from fbench.reports import paper
+from fbench.reports.formatting import fixed, format_g, format_ms
+from fbench.reports.paper import paper_row
+from fbench.reports.rows import (
     flops_header,
     operator_order,
     operator_title,
     short_flops_header,
     status_text,
 )
-from reports.table import Table
-from reports.table1.averages import (
+from fbench.reports.table import Table
+from fbench.reports.table1.averages import (
     average_status,
     averaged_gflops,
     averages_notes,
@@ -33,14 +33,14 @@ from reports.table1.averages import (
     paper_pconv_dwconv_ratio,
     pconv_dwconv_comparison,
 )
-from reports.table1.columns import (
+from fbench.reports.table1.columns import (
     DeviceGroup,
     describe_group,
     device_groups,
     extra_columns,
     extra_notes,
 )
-from reports.table1.headline import headline
+from fbench.reports.table1.headline import headline
 
 
 def _line_key(row: ResultRow) -> tuple:

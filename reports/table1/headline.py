@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bench.results import ResultRow
-from reports.table1.averages import (
+from fbench.bench.results import ResultRow
+from fbench.reports.table1.averages import (
     PConvDWConvRatio,
     counts_in_averages,
     paper_pconv_dwconv_ratio,

@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from statistics import fmean
 
-from bench.results import ResultRow
-from operators import OPERATORS
-from reports import paper
-from reports.formatting import format_g, format_ms
-from reports.paper import paper_row
-from reports.rows import (
+from fbench.bench.results import ResultRow
+from fbench.operators import OPERATORS
+from fbench.reports import paper
+from fbench.reports.formatting import format_g, format_ms
+from fbench.reports.paper import paper_row
+from fbench.reports.rows import (
     ci_text,
     flops_header,
     operator_order,
@@ -25,9 +25,9 @@ from reports.rows import (
     short_flops_header,
     status_text,
 )
-from reports.table import Table
-from reports.table1.averages import average_status, averaged_gflops, averages_notes
-from reports.table1.headline import headline
+from fbench.reports.table import Table
+from fbench.reports.table1.averages import average_status, averaged_gflops, averages_notes
+from fbench.reports.table1.headline import headline
 
 
 def table1(rows: Sequence[ResultRow], with_paper: bool = True) -> Table:

@@ -9,18 +9,18 @@ from collections.abc import Sequence
 from statistics import fmean
 from typing import Any
 
-from bench.results import ResultRow, RunResult
-from reports.paper import paper_row
-from reports.rows import operator_order, operator_rank
-from reports.table1.averages import (
+from fbench.bench.results import ResultRow, RunResult
+from fbench.reports.paper import paper_row
+from fbench.reports.rows import operator_order, operator_rank
+from fbench.reports.table1.averages import (
     averaged_gflops,
     counts_in_averages,
     paper_average_gflops,
     paper_pconv_dwconv_ratio,
     pconv_dwconv_comparison,
 )
-from reports.table1.columns import DeviceGroup, device_groups, extra_columns
-from reports.tidy import ROW_COLUMNS, Export, Records, row_record
+from fbench.reports.table1.columns import DeviceGroup, device_groups, extra_columns
+from fbench.reports.tidy import ROW_COLUMNS, Export, Records, row_record
 
 # With --paper: the paper's value for a row that measures what the paper did (else null).
 PAPER_COLUMNS = (
