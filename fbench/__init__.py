@@ -1,2 +1,3 @@
-"""The `fbench` command: the parser (cli.py), one module per verb (commands/) and the
-terminal progress printer. It imports the pipeline (bench/) and the reports; nothing imports it."""
+"""fbench, the one import name: the command here (cli.py, one module per verb in commands/,
+the progress printer), which nothing imports, and the repository's folders mapped under it
+(fbench.bench, .operators, .devices, .reports, .networks; docs/CONTRIBUTING.md)."""

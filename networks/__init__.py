@@ -36,7 +36,9 @@ def _torchvision(*args, **spec) -> None:
 
 def _project(key: str, network: str, family: str, module: str, function: str, size: str):
     builder = project_builder(module, function)
-    source = f"fbench:{module}.{function}"
+    # The label result files record ("fbench:networks.pvt.pvt"), kept from before the
+    # modules moved under the fbench package.
+    source = f"fbench:{module.removeprefix('fbench.')}.{function}"
     register(NetworkSpec(key, network, family, source, builder, kwargs={"size": size}))
 
 
