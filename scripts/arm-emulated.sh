@@ -6,7 +6,10 @@
 # and files of uv.lock, by scripts/aarch64_requirements.py) offline into a venv there, and
 # runs `fbench run --device arm --quick --processes 2` twice plus `fbench baseline save` and
 # `fbench compare` inside it with QEMU_CPU=cortex-a72 (without it the emulator offers ARMv8.1+
-# instructions and an A72-incompatible torch wheel would pass unnoticed). Timings under
+# instructions and an A72-incompatible torch wheel would pass unnoticed), then one ExecuTorch
+# row (`--backend executorch --operators dwconv --stages 1`): executorch 1.0.1 fits the locked
+# aarch64 torch 2.9.1, so the Pi path (no environment build) runs; it and the two packages it
+# imports beyond the lock are pinned by hash in scripts/aarch64-executorch.txt. Timings under
 # emulation mean nothing: the point is that the ARM code path, its detection and telemetry
 # fallbacks and the aarch64 install work. See docs/ci.md ("The emulated Cortex-A72 smoke run").
 #
@@ -14,6 +17,8 @@
 # aarch64 list cannot be exported or does not install; 77 skipped: this host cannot emulate
 # (not root, no binfmt_misc, no uv, apt/debootstrap/PyPI unreachable...), with the reason on
 # stderr. .ci/run treats 77 as "skip", not "fail" (unless FBENCH_REQUIRE_ARM_EMULATION=1).
+# The ExecuTorch row alone is skipped, with the reason logged and the run still passing, when
+# its wheels cannot be downloaded or FBENCH_SKIP_ARM_EXECUTORCH=1; once installed it must pass.
 #
 # Environment: FBENCH_ARM_ROOT (default /var/cache/fbench-arm-root), FBENCH_ARM_WHEELS
 # (default /var/cache/fbench-arm-wheels); delete them to rebuild from scratch. Both are
@@ -96,6 +101,8 @@ python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
     || skip "needs python3 >= 3.11 on the host (tomllib) to read uv.lock"
 LOCKED="$(mktemp -d)"
 trap 'rm -rf "$LOCKED"' EXIT
+pip=(python3 -m pip)
+"${pip[@]}" --version >/dev/null 2>&1 || pip=("$UV" tool run pip)
 UV="$UV" python3 "$REPO/scripts/aarch64_requirements.py" --python-version "$PYTAG" \
     --wheels "$LOCKED/wheels.txt" --sdists "$LOCKED/sdists.txt" \
     || { log "FAILED: could not export the locked aarch64 requirements from uv.lock"; exit 1; }
@@ -103,8 +110,6 @@ cat "$LOCKED/wheels.txt" "$LOCKED/sdists.txt" > "$LOCKED/locked.txt"
 if ! cmp -s "$LOCKED/locked.txt" "$WHEELS/locked.txt" 2>/dev/null; then
     log "downloading the locked aarch64 wheels into $WHEELS"
     rm -rf "$WHEELS" && mkdir -p "$WHEELS"
-    pip=(python3 -m pip)
-    "${pip[@]}" --version >/dev/null 2>&1 || pip=("$UV" tool run pip)
     "${pip[@]}" download --quiet --only-binary=:all: "${PLATFORMS[@]}" \
         --python-version "$PYTAG" --no-deps --require-hashes -d "$WHEELS" \
         -r "$LOCKED/wheels.txt" \
@@ -116,6 +121,28 @@ if ! cmp -s "$LOCKED/locked.txt" "$WHEELS/locked.txt" 2>/dev/null; then
     # What the root installs, by name and version (a wheel built here has no locked hash).
     sed 's/ --hash=.*//' "$LOCKED/locked.txt" > "$WHEELS/install.txt"
     cp "$LOCKED/locked.txt" "$WHEELS/locked.txt"  # last: marks the download complete
+fi
+
+# 4b. ExecuTorch for the executorch row: not in uv.lock (on x86_64 fbench builds an environment
+#     for it), so scripts/aarch64-executorch.txt pins executorch 1.0.1 and the two packages its
+#     XNNPACK export imports beyond the lock (torchao, ruamel.yaml) by hash; --no-deps, as most
+#     of executorch's Requires-Dist (pytest, coremltools, scikit-learn...) are never imported
+#     there. Fetched once into $WHEELS/executorch. Not to be had: that row alone is skipped.
+ET_REQ="$REPO/scripts/aarch64-executorch.txt"
+ET_DIR=/opt/fbench-executorch   # in the root: a --target directory beside the locked venv
+ET_SKIP=""
+if [[ "${FBENCH_SKIP_ARM_EXECUTORCH:-}" == 1 ]]; then
+    ET_SKIP="FBENCH_SKIP_ARM_EXECUTORCH=1"
+elif ! cmp -s "$ET_REQ" "$WHEELS/executorch/requirements.txt" 2>/dev/null; then
+    log "downloading executorch 1.0.1, torchao and ruamel.yaml (aarch64) into $WHEELS/executorch"
+    rm -rf "$WHEELS/executorch" && mkdir -p "$WHEELS/executorch"
+    if "${pip[@]}" download --quiet --only-binary=:all: "${PLATFORMS[@]}" \
+        --python-version "$PYTAG" --no-deps --require-hashes -d "$WHEELS/executorch" \
+        -r "$ET_REQ"; then
+        cp "$ET_REQ" "$WHEELS/executorch/requirements.txt"  # last: marks the download complete
+    else
+        ET_SKIP="pip download of scripts/aarch64-executorch.txt failed (PyPI unreachable?)"
+    fi
 fi
 
 # 5. Mounts for the chroot, undone on exit; the fake Pi cpuinfo is bound in later.
@@ -144,7 +171,7 @@ in_root() {
 # The venv is rebuilt whenever the locked list changed since it was installed.
 if ! cmp -s "$WHEELS/install.txt" "$ROOT/opt/fbench-venv/installed.txt" 2>/dev/null; then
     log "installing the locked wheels into /opt/fbench-venv in the root (offline)"
-    rm -rf "$ROOT/opt/fbench-venv"
+    rm -rf "$ROOT/opt/fbench-venv" "$ROOT$ET_DIR"
     in_root python3 -m venv /opt/fbench-venv || skip "python3 -m venv failed in the root"
     # Every line is name==version and nothing but /wheels is searched, so pip can install no
     # other version; it still checks that the list satisfies every dependency.
@@ -153,6 +180,17 @@ if ! cmp -s "$WHEELS/install.txt" "$ROOT/opt/fbench-venv/installed.txt" 2>/dev/n
         -r /wheels/install.txt \
         || { log "FAILED: the locked aarch64 wheels do not install together"; exit 1; }
     cp "$WHEELS/install.txt" "$ROOT/opt/fbench-venv/installed.txt"
+fi
+# ExecuTorch in a directory of its own, put on PYTHONPATH for its row only: the venv stays
+# exactly the locked list for the other runs and scripts/pi-rehearsal.sh.
+if [[ -z "$ET_SKIP" ]] \
+    && ! cmp -s "$WHEELS/executorch/requirements.txt" "$ROOT$ET_DIR/installed.txt" 2>/dev/null; then
+    log "installing executorch into $ET_DIR in the root (offline, hash-checked, --no-deps)"
+    rm -rf "$ROOT$ET_DIR"
+    in_root pip install --quiet --no-compile --no-index --no-deps --find-links /wheels/executorch \
+        --target "$ET_DIR" -r /wheels/executorch/requirements.txt \
+        || { log "FAILED: the executorch wheels of scripts/aarch64-executorch.txt do not install"; exit 1; }
+    cp "$WHEELS/executorch/requirements.txt" "$ROOT$ET_DIR/installed.txt"
 fi
 
 # From here on a failure is fbench's own: exit 1.
@@ -164,7 +202,7 @@ rm -rf "$ROOT/opt/fbench" && mkdir -p "$ROOT/opt/fbench"
 (cd "$REPO" && git -c safe.directory="$REPO" ls-files -co --exclude-standard -z \
     | tar --null -T - -cf -) \
     | tar -C "$ROOT/opt/fbench" -xf -
-rm -rf "$ROOT/tmp/fbench-results" "$ROOT/tmp/fbench-baselines"
+rm -rf "$ROOT/tmp/fbench-results" "$ROOT/tmp/fbench-baselines" "$ROOT/tmp/fbench-results-et"
 
 log "the A72 torch wheel runs under QEMU_CPU=cortex-a72"
 in_root python -c 'import platform, torch; print(platform.machine(), "torch", torch.__version__, float(torch.ones(2, 2).sum()))' \
@@ -217,4 +255,33 @@ case $code in
     0|1|3) log "fbench compare answered with exit code $code (a verdict; emulated timings are noise)" ;;
     *) fail "fbench compare exited with $code" ;;
 esac
+
+# One ExecuTorch row, as on a Pi: executorch importable beside torch 2.9.1, so no environment
+# is built; the stack is exported and lowered to XNNPACK under emulation, its .pte run by
+# ExecuTorch's runtime, parity-checked against eager. flatc (run by the export) is in bin/.
+if [[ -n "$ET_SKIP" ]]; then
+    log "executorch row SKIPPED: $ET_SKIP"
+else
+    log "fbench run --device arm --backend executorch --quick --operators dwconv --stages 1"
+    et_start=$SECONDS
+    in_root PATH="$ET_DIR/bin:/opt/fbench-venv/bin:/usr/bin:/bin" PYTHONPATH="/opt/fbench:$ET_DIR" \
+        sh -c 'cd /opt/fbench && exec python -m fbench.cli "$@"' fbench \
+        run --device arm --backend executorch --quick --operators dwconv --stages 1 \
+        --results-dir /tmp/fbench-results-et \
+        || fail "fbench run --device arm --backend executorch"
+    mapfile -t et_runs < <(find "$ROOT/tmp/fbench-results-et" -maxdepth 1 -name '*.json')
+    (( ${#et_runs[@]} == 1 )) || fail "expected 1 executorch result file, found ${#et_runs[@]}"
+    in_root python -c '
+import json, sys
+rows = json.load(open(sys.argv[1]))["rows"]
+assert rows, "no rows"
+for row in rows:  # emulated timings are noise: disturbed or imprecise is fine, failed is not
+    details = row["backend_details"]
+    print(row["status"], {k: details.get(k) for k in ("executorch", "xnnpack_delegates", "export_s")})
+    assert row["status"] != "failed", row
+    assert details["executorch"] == "1.0.1" and details["xnnpack_delegates"] > 0, details
+' "/tmp/fbench-results-et/$(basename "${et_runs[0]}")" \
+        || fail "the executorch row failed or was not lowered to XNNPACK"
+    log "executorch row passed in $((SECONDS - et_start)) s (export under emulation included)"
+fi
 log "PASSED"

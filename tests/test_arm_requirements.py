@@ -128,3 +128,21 @@ def test_the_export_needs_no_uv_cache(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "torch==2.9.1" in _pins(tmp_path / "w.txt")
+
+
+def test_the_executorch_extras_fit_the_backend_and_the_locked_torch(exported):
+    """scripts/aarch64-executorch.txt (the emulated executorch row): the backend's executorch
+    version, whose torch the lock already pins on aarch64, every line hash-pinned, and no
+    package the locked list already has (it would install a second version)."""
+    from devices.executorch_backend import EXECUTORCH_VERSION, TORCH_VERSION
+
+    extras = REPO / "scripts" / "aarch64-executorch.txt"
+    lines = [line for line in extras.read_text().splitlines() if line and line[0] != "#"]
+    assert all(" --hash=sha256:" in line for line in lines)
+    pins = {line.split(" ", 1)[0] for line in lines}
+    assert f"executorch=={EXECUTORCH_VERSION}" in pins
+    wheels, sdists = exported
+    locked = _pins(wheels) | _pins(sdists)
+    assert f"torch=={TORCH_VERSION}" in locked
+    locked_names = {pin.split("==")[0] for pin in locked}
+    assert not {pin.split("==")[0] for pin in pins} & locked_names
