@@ -134,7 +134,7 @@ def test_the_executorch_extras_fit_the_backend_and_the_locked_torch(exported):
     """scripts/aarch64-executorch.txt (the emulated executorch row): the backend's executorch
     version, whose torch the lock already pins on aarch64, every line hash-pinned, and no
     package the locked list already has (it would install a second version)."""
-    from devices.executorch_backend import EXECUTORCH_VERSION, TORCH_VERSION
+    from fbench.devices.executorch_backend import EXECUTORCH_VERSION, TORCH_VERSION
 
     extras = REPO / "scripts" / "aarch64-executorch.txt"
     lines = [line for line in extras.read_text().splitlines() if line and line[0] != "#"]
