@@ -163,7 +163,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # SIGTERM (timeout, CI cancellation) ends every verb as Ctrl-C does: exit 130, one line.
     with signals_interrupt():
         try:
-            return _main(argv)
+            code = _main(argv)
+            # Flushed while the handlers still hold: a reader that stops reading would
+            # otherwise leave fbench blocked in the interpreter's exit flush, where SIGTERM
+            # kills it with no word and exit -15 instead of 130.
+            sys.stdout.flush()
+            return code
         except KeyboardInterrupt:  # while the flags were parsed: name the verb if given
             words = list(sys.argv[1:] if argv is None else argv)
             verb = next((f"fbench {word}" for word in words if word in COMMANDS), "fbench")

@@ -341,7 +341,8 @@ def test_sigterm_ends_plot_with_130(tmp_path, fixture_path):
 def test_sigterm_ends_show_blocked_on_its_output_with_130(tmp_path, fixture_path):
     data = json.loads(fixture_path.read_text())
     rows = data["rows"]
-    data["rows"] = [{**row, "channels": index + 1} for index in range(40) for row in rows]
+    # Far more than a pipe holds (64 KiB), so show is still printing when the signal comes.
+    data["rows"] = [{**row, "channels": index + 1} for index in range(200) for row in rows]
     data["rows_planned"] = len(data["rows"])
     path = tmp_path / "big.json"
     path.write_text(json.dumps(data))
