@@ -65,10 +65,9 @@ def main() -> int:
                         help="lay out stored result files instead of measuring")  # fmt: skip
     args = parser.parse_args()
 
+    from benchmarks.analysis.backends_table import backend_label, backends_table
     from fbench.bench.results import read_result
     from fbench.reports.render import render
-
-    from benchmarks.analysis.backends_table import backend_label, backends_table
 
     if args.render:
         runs: dict[str, list] = {}

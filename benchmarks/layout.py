@@ -60,6 +60,7 @@ def worker_session(operator: str):
     thread, steady malloc, pinned, the operator looked up. Nothing runs in torch, so a fork
     server (benchmarks/fork_draws.py) can call it once and fork its draws from there."""
     import torch  # noqa: F401
+
     from fbench.devices import get_device
     from fbench.operators.registry import get_operator
 
@@ -73,6 +74,7 @@ def time_one_process(
 ) -> float:
     """In this (child) process: the row's median latency in ms, set up as a worker is."""
     import torch
+
     from fbench.bench import config as configuration
     from fbench.bench.stats.timing import median
     from fbench.devices.torch_backend import apply_memory_format

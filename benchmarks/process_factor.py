@@ -43,9 +43,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from fbench.bench.stats.timing import summarize  # noqa: E402
-
 from benchmarks.analysis import process_effect as pe  # noqa: E402
+from fbench.bench.stats.timing import summarize  # noqa: E402
 
 
 @dataclass(frozen=True)

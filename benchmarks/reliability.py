@@ -39,13 +39,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks.analysis import process_effect  # noqa: E402
+from benchmarks.analysis import sweep_precision as sp  # noqa: E402
 from fbench.bench.errors import FbenchError  # noqa: E402
 from fbench.bench.results import RunResult, read_result  # noqa: E402
 from fbench.bench.results import status as row_status  # noqa: E402
 from fbench.reports import compare  # noqa: E402
-
-from benchmarks.analysis import process_effect  # noqa: E402
-from benchmarks.analysis import sweep_precision as sp  # noqa: E402
 
 
 def measure(runs: int, results_dir: Path, quick: bool, extra: list[str]) -> list[Path]:

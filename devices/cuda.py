@@ -186,6 +186,7 @@ class CudaSession:
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         import torch
+
         from fbench.bench.errors import FbenchError
 
         self.settings = dict(settings)

@@ -153,6 +153,7 @@ def prepare_executorch(
     module: Any, example_input: Any, session: DeviceSession, options: Mapping[str, Any]
 ) -> PreparedCall:
     import torch
+
     from fbench.bench.parity import output_error, tolerance_for
 
     dtype = options.get("dtype") or "float32"

@@ -159,6 +159,7 @@ def prepare_onnxruntime(
 ) -> PreparedCall:
     import numpy as np
     import torch
+
     from fbench.bench.parity import output_error, tolerance_for
 
     if example_input.dtype != torch.float32:

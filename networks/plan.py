@@ -60,6 +60,7 @@ class NetworkPlan(RunSettings):
     def build(self) -> tuple[Any, Any]:
         """The network (eval mode, seeded random weights, BN folded) and an input batch."""
         import torch
+
         from fbench.bench.flop_count import count_flops
         from fbench.networks.fuse import fuse_batchnorm
 

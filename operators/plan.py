@@ -48,6 +48,7 @@ class CustomOperatorPlan(RunSettings):
     def build(self) -> tuple[Any, Any]:
         """The stack (eval mode, weights from `seed`) and an input batch, on CPU in fp32."""
         import torch
+
         from fbench.bench.flop_count import count_flops, count_flops_torch, count_memory_access
 
         torch.manual_seed(self.seed)

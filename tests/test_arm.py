@@ -5,10 +5,10 @@ from __future__ import annotations
 import platform
 
 import pytest
+
 from fbench.bench import config
 from fbench.devices import arm, arm_telemetry
 from fbench.devices.cpu import CPU_SETTINGS, CpuSession
-
 from tests.conftest import FIXTURES, REPO, assert_one_line_error, fbench
 
 PI = FIXTURES / "arm"

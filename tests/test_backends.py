@@ -13,12 +13,12 @@ from typing import ClassVar
 import numpy as np
 import pytest
 import torch
+
 from fbench.bench.config import Overrides, resolve
 from fbench.bench.errors import FbenchError
 from fbench.bench.parity import output_error, tolerance_for
 from fbench.devices.onnxruntime_backend import export_model, prepare_onnxruntime
 from fbench.operators import StageShape, get_operator
-
 from tests.conftest import FIXTURES, assert_one_line_error, fbench
 
 

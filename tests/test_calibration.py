@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from fbench.bench.calibration import (
     SCHEMA,
     SCHEMA_V1,
@@ -21,7 +22,6 @@ from fbench.bench.results import read_result
 from fbench.bench.results.identity import device_identity
 from fbench.bench.stats.timing import LatencySummary
 from fbench.devices.cuda import cuda_unavailable
-
 from tests.conftest import FIXTURES, REPO, assert_one_line_error, fbench
 
 CALIBRATION = FIXTURES / "cpu_calibration.json"
@@ -44,7 +44,6 @@ def test_quiet_calibrate_prints_no_progress_and_fits_100_columns(quick_calibrati
 
 def test_calibrate_text_fits_100_columns_and_wide_keeps_one_line_a_probe():
     from fbench.bench.calibration.ceilings import describe
-
     from fbench.commands.calibrate import calibration_text
 
     calibration = read_calibration(

@@ -7,6 +7,7 @@ import json
 import math
 
 import pytest
+
 from fbench.bench.calibration import read_calibration
 from fbench.bench.results import read_result
 from fbench.bench.stats.timing import LatencySummary
@@ -24,7 +25,6 @@ from fbench.reports.claims import (
     order_verdict,
     usable,
 )
-
 from tests.conftest import FIXTURES, assert_one_line_error, fbench
 
 CPU = FIXTURES / "cpu_table1.json"

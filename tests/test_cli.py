@@ -12,8 +12,8 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from fbench.operators import get_operator
 
+from fbench.operators import get_operator
 from tests.conftest import REPO, assert_one_line_error, fbench, start_fbench
 
 ENVIRONMENT_FIELDS = (

@@ -10,12 +10,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from fbench.bench.results import parse_result
 from fbench.bench.results.identity import device_identity
 from fbench.bench.stats import host_probe
-from fbench.reports import compare
-
 from fbench.cli import main
+from fbench.reports import compare
 from tests.conftest import FIXTURES, assert_one_line_error
 
 _capsys: pytest.CaptureFixture | None = None

@@ -8,10 +8,10 @@ import math
 import random
 
 import pytest
+
 from fbench.bench.results import parse_result
 from fbench.reports import compare
 from fbench.reports.compare.normalised import choose_anchor
-
 from tests.conftest import FIXTURES
 
 

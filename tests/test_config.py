@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from fbench.bench import config
 from fbench.bench.errors import FbenchError
-
 from tests.conftest import REPO
 
 

@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+
 from fbench.bench.flop_count import count_flops
 from fbench.operators import OPERATORS, StageShape, get_operator
 from fbench.operators.counting import ConvPiece, LayerCost

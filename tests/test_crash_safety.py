@@ -20,15 +20,15 @@ from pathlib import Path
 
 import psutil
 import pytest
+
 from fbench.bench import config as config_module
 from fbench.bench import results
 from fbench.bench.errors import EXIT_INCOMPLETE, EXIT_INTERRUPTED, FbenchError
 from fbench.bench.measure.pooling import processes_of, worker_rows_of
 from fbench.bench.measure.processes import _pooled
 from fbench.bench.plan.rows import plan_rows
-from fbench.devices.cpu import CPU_SETTINGS, CpuSession
-
 from fbench.commands.run_resume import left_to_do
+from fbench.devices.cpu import CPU_SETTINGS, CpuSession
 from tests.conftest import FIXTURES, fbench, start_fbench, start_run
 from tests.test_processes import _config, _worker_row
 

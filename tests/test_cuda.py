@@ -6,8 +6,8 @@ import json
 
 import pytest
 import torch
-from fbench.devices.cuda import block_calls, cuda_unavailable, parse_query
 
+from fbench.devices.cuda import block_calls, cuda_unavailable, parse_query
 from tests.conftest import assert_one_line_error, fbench
 
 HAS_CUDA = torch.cuda.is_available()

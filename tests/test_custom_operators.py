@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from fbench.bench.config import Overrides, RunConfig, resolve
 from fbench.bench.errors import FbenchError
 from fbench.bench.flop_count import CountMismatch
@@ -20,7 +21,6 @@ from fbench.operators.custom import CustomOperator, parse_flag
 from fbench.operators.custom_build import preflight
 from fbench.operators.plan import CustomOperatorPlan
 from fbench.operators.registry import StageShape
-
 from tests.conftest import REPO, assert_one_line_error
 
 FILE_OPS = REPO / "tests" / "custom_ops" / "file_ops.py"
@@ -161,6 +161,7 @@ def test_measured_bytes_and_torch_flops_equal_the_builtin_analytic_counts(name):
     """The measurements custom operators get, checked where the answer is known: the
     built-ins' eqs. 2/3/5 (their full-map forms) and their implementation counts."""
     import torch
+
     from fbench.bench.flop_count import count_flops_torch, count_memory_access
     from fbench.operators import get_operator
 

@@ -6,9 +6,9 @@ import json
 import random
 
 import pytest
+
 from fbench.bench.results import read_result
 from fbench.reports.depth import depth_fits, fit_line
-
 from tests.conftest import assert_one_line_error, fbench
 
 

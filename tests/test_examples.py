@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pandas
 import pytest
-from fbench.bench.results import read_result
 
+from fbench.bench.results import read_result
 from fbench.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent

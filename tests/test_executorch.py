@@ -12,10 +12,10 @@ import json
 import os
 
 import pytest
+
 from fbench.bench.errors import FbenchError
 from fbench.bench.measure import stack
 from fbench.devices import get_backend
-
 from tests.conftest import assert_one_line_error, fbench
 
 REQUIREMENTS = tuple(sorted(get_backend("executorch").requires("cpu", "float32")))

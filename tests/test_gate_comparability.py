@@ -10,11 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from fbench.bench.measure import host_probe
 from fbench.bench.results import parse_result
 from fbench.bench.stats import host_probe as probe_stats
 from fbench.reports import compare
-
 from tests.conftest import assert_one_line_error
 from tests.test_compare import (  # noqa: F401 (_capture: autouse)
     _capture,

@@ -4,6 +4,7 @@ answers for the rule that decides `host_moved`."""
 from __future__ import annotations
 
 import pytest
+
 from fbench.bench.stats import host_probe
 
 

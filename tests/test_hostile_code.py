@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
+
 from fbench.bench import config as config_module
 from fbench.bench.measure.protocol import WorkerDied, WorkerProcess, request_message
 from fbench.bench.results import read_result
-
 from tests.conftest import FIXTURES, assert_one_line_error, fbench
 
 HOSTILE = FIXTURES / "hostile"

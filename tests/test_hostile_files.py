@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
+
 from fbench.bench import results
 from fbench.bench.errors import EXIT_INCOMPLETE, EXIT_INTERRUPTED
 from fbench.bench.results.baselines import baseline_path
 from fbench.bench.results.identity import device_identity
-
 from fbench.cli import main
 from tests.conftest import FIXTURES, REPO, assert_one_line_error, start_fbench
 

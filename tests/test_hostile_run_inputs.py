@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from fbench.bench import calibration, environment, results
 from fbench.bench.errors import EXIT_INCOMPLETE, FbenchError
 from fbench.operators import OPERATORS
-
 from tests.conftest import FIXTURES, REPO, assert_one_line_error
 
 
@@ -256,7 +256,6 @@ def test_a_row_that_cannot_be_built_in_memory_is_refused_before_anything_is_writ
 
 def test_the_memory_check_passes_what_fits_and_names_what_does_not():
     from fbench.bench.config import Overrides, load
-
     from fbench.commands.run_checks import check_memory
 
     config = load(None, Overrides(stages=[1]))  # Table 1's stage 1: ~10 MB to build

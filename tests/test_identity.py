@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fbench.bench.results import read_result
 from fbench.bench.results.identity import device_identity
-
 from tests.conftest import FIXTURES
 
 

@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import pytest
+
 from fbench.devices import malloc
 
 # A DWConv 96×56×56 stack (10 layers, 1.2 MB per output) after warm-up: minor page faults

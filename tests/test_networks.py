@@ -11,6 +11,8 @@ import json
 
 import pytest
 import torch
+from torch import nn
+
 from fbench.bench import config as config_module
 from fbench.bench.flop_count import count_flops
 from fbench.networks import NETWORKS, get_network
@@ -18,8 +20,6 @@ from fbench.networks.cyclemlp import CycleFC
 from fbench.networks.fuse import fuse_batchnorm
 from fbench.networks.plan import NetworkPlan
 from fbench.reports import paper
-from torch import nn
-
 from tests.conftest import assert_one_line_error, fbench
 
 TOLERANCE = 0.03  # Table 3's params and FLOPs are printed to 2-3 significant digits

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas
 import pytest
+
 from fbench.bench.results import load, read_result
 from fbench.reports.networks import networks_table
-
 from tests.conftest import FIXTURES, fbench
 
 NETWORKS = FIXTURES / "cpu_networks.json"

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch import nn
+
 from fbench.operators import OPERATORS, StageShape, get_operator
 from fbench.operators.modules import PartialConv3
-from torch import nn
 
 
 @pytest.mark.parametrize("name", sorted(OPERATORS))

@@ -7,6 +7,7 @@ import math
 import random
 
 import pytest
+
 from fbench.bench.results import ResultRow
 from fbench.bench.stats import paired
 

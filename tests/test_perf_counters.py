@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
+
 from fbench.bench import config
 from fbench.devices import perf_counters
 

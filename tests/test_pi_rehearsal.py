@@ -9,8 +9,8 @@ import sys
 
 import pytest
 import yaml
-from fbench.bench import config
 
+from fbench.bench import config
 from tests.conftest import REPO
 
 spec = importlib.util.spec_from_file_location("pi_rehearsal", REPO / "scripts/pi_rehearsal.py")

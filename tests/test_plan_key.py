@@ -11,7 +11,6 @@ from fbench.networks.plan import NetworkPlan
 from fbench.operators.custom import CustomOperator
 from fbench.operators.plan import CustomOperatorPlan
 from fbench.operators.registry import StageShape
-
 from tests.conftest import REPO
 
 SHAPE = StageShape(1, 8, 8, 8)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas
 import pytest
+
 from fbench.bench.results import read_result
 from fbench.reports import paper
 from fbench.reports.plots import (
@@ -28,7 +29,6 @@ from fbench.reports.plots import (
 from fbench.reports.plots.draw import plain_number
 from fbench.reports.plots.model import fill_caption, status_fill
 from fbench.reports.plots.networks import paper_family
-
 from tests.conftest import FIXTURES, assert_one_line_error, fbench
 
 OPERATOR_FILES = [FIXTURES / f"{device}_table1.json" for device in ("cuda", "cpu", "arm")]

@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import psutil
 import pytest
+
 from fbench.bench import config as config_module
 from fbench.bench.errors import FbenchError
 from fbench.bench.measure.entry import measure
@@ -23,7 +24,6 @@ from fbench.bench.results.status import DeviceProblem
 from fbench.bench.stats.timing import between_processes_halfwidth, medians_spread, summarize
 from fbench.devices.cpu import CPU_SETTINGS, CpuSession
 from fbench.reports.table1.averages import counts_in_averages
-
 from tests.conftest import assert_one_line_error, fbench, start_run
 
 

@@ -8,10 +8,10 @@ import json
 import time
 
 import pytest
+
 from fbench.bench.measure.events import Phase, ProcessFinished, RoundFinished
 from fbench.bench.measure.protocol import event_message, round_event
 from fbench.bench.stats.timing import LatencySummary
-
 from fbench.progress import ProgressPrinter, seconds_text
 from tests.conftest import fbench
 

@@ -11,12 +11,12 @@ from statistics import fmean
 
 import pandas
 import pytest
+
 from fbench.bench.results import read_result
 from fbench.reports import paper
 from fbench.reports.render import FORMATS, render
 from fbench.reports.table1.columns import COLUMN_SETS, ColumnSet, DeviceColumn, register_columns
 from fbench.reports.table1.devices import table1_devices
-
 from tests.conftest import FIXTURES, assert_one_line_error, fbench
 
 FILES = [FIXTURES / f"{device}_table1.json" for device in ("cuda", "cpu", "arm")]

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from fbench.bench import results
 from fbench.bench.errors import FbenchError
 from fbench.bench.results.schema import ROW_FIELDS, validate_result
-
 from fbench.cli import main
 from tests.conftest import FIXTURES, assert_one_line_error, fbench
 

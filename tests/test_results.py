@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+
 from fbench.bench import results
 from fbench.bench.errors import FbenchError
 

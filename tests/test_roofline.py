@@ -6,6 +6,7 @@ import csv
 import dataclasses
 
 import pytest
+
 from fbench.bench.calibration import calibration_for_run, read_calibration
 from fbench.bench.results import read_result
 from fbench.reports.plots import plot_roofline, roofline_figure
@@ -26,7 +27,6 @@ from fbench.reports.roofline import (
     roofline_table,
     summary_sentence,
 )
-
 from tests.conftest import FIXTURES, REPO, assert_one_line_error, fbench
 
 CALIBRATION = FIXTURES / "cpu_calibration.json"  # GEMM 100 GMAC/s, copy 20 GB/s, L2 80 GB/s

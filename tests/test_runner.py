@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 import torch
+
 from fbench.bench import config as config_module
 from fbench.bench.measure import host_probe
 from fbench.bench.measure.entry import measure

@@ -8,11 +8,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+
 from fbench.bench import results
 from fbench.bench.results.migration import SCHEMA_V1, SCHEMA_V2, migrate_v1, migrate_v2
 from fbench.bench.results.schema import SCHEMA, validate_result
 from fbench.bench.results.status import REASONS, STATUSES
-
 from tests.conftest import FIXTURES, fbench
 
 V1 = FIXTURES / "v1"

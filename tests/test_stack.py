@@ -10,13 +10,13 @@ import json
 import tomllib
 
 import pytest
+
 from fbench.bench.config.stack import parse_requirement, run_stack
 from fbench.bench.errors import FbenchError
 from fbench.bench.measure import stack
 from fbench.bench.results import parse_result
 from fbench.reports import compare
 from fbench.reports.table1.columns import device_groups
-
 from tests.conftest import FIXTURES, assert_one_line_error, fbench
 
 ONNXRUNTIME_OTHER = "1.22.0"  # the lock has 1.32.0; any other version with a cp311 wheel

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+
 from fbench.bench.results import read_result, status
 from fbench.devices import arm_telemetry
 from fbench.reports.run_summary import precision_line
-
 from tests.conftest import FIXTURES, fbench
 
 SIX_PROCESSES = FIXTURES / "v1" / "reference-six-processes-cpu.json"

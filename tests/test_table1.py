@@ -7,12 +7,12 @@ from dataclasses import replace
 from statistics import fmean
 
 import pytest
+
 from fbench.bench.results import read_result
 from fbench.reports import paper
 from fbench.reports.render import render
 from fbench.reports.table1.averages import pconv_dwconv_comparison, pconv_dwconv_ratio
 from fbench.reports.table1.one_device import table1
-
 from tests.conftest import FIXTURES, fbench
 
 

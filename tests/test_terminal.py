@@ -10,13 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from fbench.bench.errors import did_you_mean
 from fbench.bench.results import read_result
 from fbench.reports.fit import DEFAULT_WIDTH, fit_table, text_width, wrap_lines
 from fbench.reports.render import render, text_rows
 from fbench.reports.table import Table
 from fbench.reports.table1.headline import headline
-
 from tests.conftest import FIXTURES, REPO, fbench
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "golden"))

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pandas
 import pytest
-from fbench.bench.results import load_results, read_result
-from fbench.reports.table1.averages import pconv_dwconv_ratio
 
+from fbench.bench.results import load_results, read_result
 from fbench.cli import build_parser, main
+from fbench.reports.table1.averages import pconv_dwconv_ratio
 from tests.conftest import FIXTURES, REPO, assert_one_line_error, fbench
 
 FX = {device: str(FIXTURES / f"{device}_table1.json") for device in ("cpu", "cuda", "arm")}

@@ -9,15 +9,15 @@ import time
 from dataclasses import replace
 
 import pytest
+
 from fbench.bench import config as config_module
 from fbench.bench.config import TimingConfig, parse_duration
 from fbench.bench.errors import FbenchError
 from fbench.bench.measure import budget
 from fbench.bench.measure.entry import measure
 from fbench.bench.plan.rows import plan_rows
-from fbench.devices.cpu import CPU_SETTINGS, CpuSession
-
 from fbench.cli import main
+from fbench.devices.cpu import CPU_SETTINGS, CpuSession
 from tests.conftest import assert_one_line_error
 
 

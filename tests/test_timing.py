@@ -7,6 +7,7 @@ import random
 import statistics
 
 import pytest
+
 from fbench.bench.stats import timing
 
 

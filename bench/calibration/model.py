@@ -14,11 +14,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from fbench import bench
 from fbench.bench.results.identity import device_model
 from fbench.bench.results.schema import CEILING_KINDS
 from fbench.bench.stats.timing import LatencySummary
-
-from fbench import bench
 
 SCHEMA = "fbench.calibration/2"  # the version this fbench writes; its history: store.py
 KINDS = CEILING_KINDS  # "compute" (G multiply-adds/s) and "bandwidth" (GB/s)

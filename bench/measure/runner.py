@@ -87,6 +87,7 @@ class _Row:
 def _prepare(plan: RowPlan, session: Any, cache_dir: Path | None = None) -> _Row:
     """Build the stack, check its FLOPs with fvcore, hand it to the backend."""
     import torch
+
     from fbench.bench.flop_count import count_flops
     from fbench.devices import get_backend
 
@@ -258,6 +259,7 @@ def _round_record(row: _Row) -> dict[str, Any]:
 def _hardware_counters(row: _Row, settings: TimingConfig) -> dict[str, Any]:
     """Per-call perf counters over a short extra window of the row's calls (not timed)."""
     import torch
+
     from fbench.devices import perf_counters
 
     with torch.inference_mode():

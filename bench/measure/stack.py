@@ -31,10 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fbench import bench
 from fbench.bench.config.stack import canonical_name, parse_requirements
 from fbench.bench.errors import FbenchError
-
-from fbench import bench
 
 # The packages fbench is made of (pyproject's wheel packages): what a worker imports from
 # this checkout rather than from the environment.

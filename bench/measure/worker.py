@@ -105,10 +105,10 @@ def _import_off_the_measuring_cores() -> None:
         except OSError:  # a cpuset that allows none of them: import where we are
             pass
     try:
-        import fbench.bench.measure.protocol
-        import fbench.bench.measure.runner  # noqa: F401
         import torch  # noqa: F401  (the 2.6 s of the import)
 
+        import fbench.bench.measure.protocol
+        import fbench.bench.measure.runner  # noqa: F401
         from fbench import devices  # noqa: F401
     finally:
         if moved:

@@ -11,11 +11,10 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from fbench import bench
 from fbench.bench.results import status as row_status
 from fbench.bench.results.schema import SCHEMA
 from fbench.bench.stats.timing import LatencySummary
-
-from fbench import bench
 
 
 def now_iso() -> str:

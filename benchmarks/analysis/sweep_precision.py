@@ -17,9 +17,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from fbench.bench.results import ResultRow, RunResult
-
 from benchmarks.analysis import process_effect
+from fbench.bench.results import ResultRow, RunResult
 
 # Issue 15 item 4: the goals on the 2-core VM for the default `fbench run --device cpu`.
 GOAL_SWEEP_S = 75.0

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from fbench.bench.results import ResultRow
-
 from benchmarks.analysis.backends_table import backend_label, backends_table
+from fbench.bench.results import ResultRow
 
 
 def _row(operator: str, stage: int, gflops: float, backend: str = "torch", **options) -> ResultRow:

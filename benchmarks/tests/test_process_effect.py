@@ -7,9 +7,9 @@ import math
 
 import numpy as np
 import pytest
-from fbench.bench.stats.timing import between_processes_halfwidth
 
 from benchmarks.analysis import process_effect as pe
+from fbench.bench.stats.timing import between_processes_halfwidth
 
 ROWS, PROCESSES = 16, 6
 

@@ -10,10 +10,10 @@ import math
 from pathlib import Path
 
 import pytest
-from fbench.bench.results import parse_result, read_result
 
 from benchmarks import reliability
 from benchmarks.analysis import sweep_precision as sp
+from fbench.bench.results import parse_result, read_result
 
 FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "fixtures"
 TABLE1 = FIXTURES / "cpu_table1.json"  # /2, 16 rows at ±1.0% but dwconv 768×7×7 at ±5.0%
