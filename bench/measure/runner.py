@@ -367,8 +367,10 @@ def _interleaved(
     finished = count.finished
     # Shuffled each round (fixed seed: reproducible) so no row always follows the same one.
     order = random.Random(order_seed)
-    probe = _start_probe(session, settings, config.seed, emit, rows) if rows else None
-    copy = _start_copy(session, settings, config.seed, emit, rows) if rows else None
+    probe = copy = None
+    if rows:  # no anchor is warmed for a round that times nothing
+        probe = _start_anchor("host probe", "gemm", session, settings, config.seed, emit, rows)
+        copy = _start_anchor("copy anchor", "copy", session, settings, config.seed, emit, rows)
     active = list(rows)
     # One untimed call of every row, in a shuffled order, before the first timed round: each
     # row's warm-up came before the other rows were built and warmed, so its first call in
@@ -413,23 +415,14 @@ def _interleaved(
             if row is _COPY:
                 try:
                     copy_ms = host_probe.sample_copy(copy, session, settings)
-                except Exception as error:  # an anchor is context: stop it, keep measuring
-                    copy = None
-                    emit(Phase(f"copy anchor off: {one_line(error)}"))
-                    failure = probe_stats.failure_record(round_number, one_line(error))
-                    for other in active:
-                        other.copy_failure = failure
+                except Exception as error:
+                    copy = _anchor_off("copy anchor", round_number, error, active, emit)
                 continue
             if row is None:
                 try:
                     probe_ms = host_probe.sample(probe, session, settings)
-                except Exception as error:  # context only: stop probing, keep measuring
-                    probe = None
-                    emit(Phase(f"host probe off: {one_line(error)}"))
-                    # Stored with the rows still sampled, so a report can say why they lack it.
-                    failure = probe_stats.failure_record(round_number, one_line(error))
-                    for other in active:
-                        other.probe_failure = failure
+                except Exception as error:
+                    probe = _anchor_off("host probe", round_number, error, active, emit)
                 continue
             try:
                 begin = time.perf_counter()
@@ -470,22 +463,6 @@ def _interleaved(
 _COPY = object()  # the copy anchor's slot in a round
 
 
-def _start_copy(
-    session: Any, settings: TimingConfig, seed: int, emit: Emit, rows: Sequence[_Row] = ()
-) -> Callable[[], object] | None:
-    """The bandwidth anchor, warmed; on with the host probe (`[timing] host_probe`). None
-    (and the failure, round 0, on `rows`) if it cannot run: it is context, not the run."""
-    if not settings.host_probe:
-        return None
-    try:
-        return host_probe.start(session, settings, seed, kind="copy")
-    except Exception as error:
-        emit(Phase(f"copy anchor off: {one_line(error)}"))
-        for row in rows:
-            row.copy_failure = probe_stats.failure_record(0, one_line(error))
-        return None
-
-
 BUDGET_NOTE = "sampling stopped at the time budget's deadline"
 
 
@@ -516,13 +493,35 @@ def _stop_for_budget(
         emit(Phase(f"time budget reached: {left} row(s) left unmeasured, {why}"))
 
 
-def _start_probe(
-    session: Any, settings: TimingConfig, seed: int, emit: Emit, rows: Sequence[_Row] = ()
-) -> Callable[[], object] | None:
-    """The host probe, warmed; None (and a note) if it is switched off or cannot run: then
-    the failure (round 0) is stored with `rows`."""
+# Where each anchor's failure is stored on a row, by the anchor's name in messages.
+_ANCHOR_FAILURE_FIELD = {"host probe": "probe_failure", "copy anchor": "copy_failure"}
+
+
+def _anchor_off(
+    name: str, round_number: int, error: Exception, rows: Sequence[_Row], emit: Emit
+) -> None:
+    """An anchor that fails is context, never a reason to lose the run: say so, store the
+    failure (round 0: it never started) with the rows it leaves without it, so a report can
+    say why they lack it, and return None, the anchor switched off."""
+    emit(Phase(f"{name} off: {one_line(error)}"))
+    failure = probe_stats.failure_record(round_number, one_line(error))
+    for row in rows:
+        setattr(row, _ANCHOR_FAILURE_FIELD[name], failure)
+    return None
+
+
+def _start_anchor(
+    name: str, kind: str, session: Any, settings: TimingConfig, seed: int, emit: Emit,
+    rows: Sequence[_Row] = (),
+) -> Callable[[], object] | None:  # fmt: skip
+    """An anchor (the host probe, kind "gemm", or the bandwidth anchor, "copy"), warmed; on
+    with `[timing] host_probe`. None if it is switched off or cannot run."""
     if not settings.host_probe:
         return None
+    try:
+        return host_probe.start(session, settings, seed, kind=kind)
+    except Exception as error:
+        return _anchor_off(name, 0, error, rows, emit)
     try:
         return host_probe.start(session, settings, seed)
     except Exception as error:  # the probe is context, never a reason to lose the run
