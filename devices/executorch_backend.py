@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from fbench.devices.onnxruntime_backend import DEFAULT_CACHE_DIR, model_digest
+from fbench.devices.onnxruntime_backend import export_place
 from fbench.devices.registry import BackendSpec, DeviceSession, PreparedCall, register_backend
 
 EXECUTORCH_VERSION = "1.0.1"
@@ -113,16 +113,10 @@ def export_program(
 ) -> tuple[Path, dict[str, Any], float | None]:
     """The .pte file of the lowered stack (from the cache when possible), what the lowering
     recorded about it, and the export's seconds (None: cached)."""
-    import torch
-
-    module = copy.deepcopy(module).to("cpu", torch.float32).eval()
-    example_input = example_input.detach().to("cpu", torch.float32).contiguous()
-    directory = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE_DIR
-    directory.mkdir(parents=True, exist_ok=True)
-    first = next(iter(module.children()), module)
-    shape = "x".join(map(str, example_input.shape))
-    digest = model_digest(module, example_input, f"executorch-{EXECUTORCH_VERSION}", dtype)
-    path = directory / f"{type(first).__name__}-{shape}-xnnpack-{dtype}-{digest}.pte"
+    module, example_input, directory, stem, digest = export_place(
+        module, example_input, cache_dir, f"executorch-{EXECUTORCH_VERSION}", dtype
+    )
+    path = directory / f"{stem}-xnnpack-{dtype}-{digest}.pte"
     sidecar = path.with_suffix(".json")
     if path.exists() and sidecar.exists():
         return path, json.loads(sidecar.read_text(encoding="utf-8")), None

@@ -75,6 +75,30 @@ def model_digest(module: Any, example_input: Any, exporter: str, opset: int) -> 
     return digest.hexdigest()[:20]
 
 
+def export_place(
+    module: Any, example_input: Any, cache_dir: Path | None, exporter: str, option: Any
+) -> tuple[Any, Any, Path, str, str]:
+    """Where an export starts, for the ONNX and the ExecuTorch backends alike: a float32 CPU
+    copy of the module (eval mode) and of its input, the cache directory (created), the file
+    name's stem (`<first layer>-<input shape>`) and the digest that ends it (model_digest of
+    the copy with `exporter` and `option`, the opset or the dtype)."""
+    import torch
+
+    module = copy.deepcopy(module).to("cpu", torch.float32).eval()
+    example_input = example_input.detach().to("cpu", torch.float32).contiguous()
+    directory = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE_DIR
+    directory.mkdir(parents=True, exist_ok=True)
+    first = next(iter(module.children()), module)
+    stem = f"{type(first).__name__}-{'x'.join(map(str, example_input.shape))}"
+    return (
+        module,
+        example_input,
+        directory,
+        stem,
+        model_digest(module, example_input, exporter, option),
+    )
+
+
 def export_model(
     module: Any, example_input: Any, exporter: str, opset: int, cache_dir: Path | None
 ) -> ExportedModel:
@@ -84,14 +108,10 @@ def export_model(
 
     if exporter not in EXPORTERS:
         raise ValueError(f"unknown exporter {exporter!r}; known: {', '.join(EXPORTERS)}")
-    module = copy.deepcopy(module).to("cpu", torch.float32).eval()
-    example_input = example_input.detach().to("cpu", torch.float32).contiguous()
-    directory = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE_DIR
-    directory.mkdir(parents=True, exist_ok=True)
-    first = next(iter(module.children()), module)
-    shape = "x".join(map(str, example_input.shape))
-    digest = model_digest(module, example_input, exporter, opset)
-    path = directory / f"{type(first).__name__}-{shape}-{exporter}-opset{opset}-{digest}.onnx"
+    module, example_input, directory, stem, digest = export_place(
+        module, example_input, cache_dir, exporter, opset
+    )
+    path = directory / f"{stem}-{exporter}-opset{opset}-{digest}.onnx"
 
     export_s = None
     if not path.exists():
