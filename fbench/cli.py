@@ -222,5 +222,20 @@ def _is_output_error(error: OSError) -> bool:
     )
 
 
+def entry() -> None:
+    """The `fbench` command and `python -m fbench.cli`: main(), then exit with its code."""
+    code = main()
+    if code == EXIT_INTERRUPTED:
+        # CPython 3.11 marks a KeyboardInterrupt that passed through exec() of a string as
+        # unhandled even when main() caught it (dataclasses build __init__ that way, so a
+        # lazy import that the signal lands in does it), and then ends the process with
+        # SIGINT at exit: -2 instead of 130. Everything is written by now; leave at once.
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

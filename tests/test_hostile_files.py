@@ -338,6 +338,26 @@ def test_sigterm_ends_plot_with_130(tmp_path, fixture_path):
     assert rest.strip() == "fbench plot: interrupted"
 
 
+def test_an_interrupt_caught_inside_exec_still_exits_130(tmp_path):
+    # A signal that lands in exec() of a string (a dataclass's __init__ being built during a
+    # lazy import) leaves CPython 3.11 believing the KeyboardInterrupt went unhandled; under
+    # `python -m`, a plain sys.exit(130) then ends in SIGINT (-2). The entry must say 130.
+    (tmp_path / "interrupted_in_exec.py").write_text(
+        "import fbench.cli as cli\n"
+        "def interrupted_in_exec():\n"
+        "    try:\n"
+        "        exec('raise KeyboardInterrupt')\n"
+        "    except KeyboardInterrupt:\n"
+        "        return cli.EXIT_INTERRUPTED\n"
+        "cli.main = interrupted_in_exec\n"
+        "cli.entry()\n"
+    )
+    finished = subprocess.run(
+        [sys.executable, "-m", "interrupted_in_exec"], cwd=tmp_path, capture_output=True
+    )
+    assert finished.returncode == EXIT_INTERRUPTED, finished.stderr
+
+
 def test_sigterm_ends_show_blocked_on_its_output_with_130(tmp_path, fixture_path):
     data = json.loads(fixture_path.read_text())
     rows = data["rows"]
