@@ -423,26 +423,32 @@ def test_bad_baselines_dirs_are_one_line_errors_and_leave_files_as_they_were(tmp
     assert {path: path.read_bytes() for path in tmp_path.rglob("*.json")} == before
 
 
-def test_a_copy_anchor_that_fails_mid_run_is_stored_on_the_rows_it_affected(session, monkeypatch):
+@pytest.mark.parametrize(
+    ("anchor", "sampler"), [("copy", "sample_copy"), ("smallconv", "sample_small_conv")]
+)
+def test_an_anchor_that_fails_mid_run_is_stored_on_the_rows_it_affected(
+    session, monkeypatch, anchor, sampler
+):
     from fbench.bench.measure.entry import measure
     from fbench.bench.plan.rows import plan_rows
 
-    real = host_probe.sample_copy
+    real = getattr(host_probe, sampler)
     calls = []
 
-    def fails_in_round_2(copy, session, settings):
+    def fails_in_round_2(call, session, settings):
         calls.append(1)
         if len(calls) == 2:
-            raise RuntimeError("simulated: copy failed")
-        return real(copy, session, settings)
+            raise RuntimeError(f"simulated: {anchor} failed")
+        return real(call, session, settings)
 
-    monkeypatch.setattr(host_probe, "sample_copy", fails_in_round_2)
+    monkeypatch.setattr(host_probe, sampler, fails_in_round_2)
     config = _quick_config()
     (row,) = measure(plan_rows(config), config, session, lambda event: None)
     (entry,) = row.round_medians
     assert entry["anchor_failures"] == {
-        "copy": {"round": 2, "error": "RuntimeError: simulated: copy failed"}
+        anchor: {"round": 2, "error": f"RuntimeError: simulated: {anchor} failed"}
     }
-    assert len(entry["copy_ms"]) == 1 and len(entry["row_ms"]) == row.rounds >= 2
-    assert len(entry["gemm_ms"]) == row.rounds  # the GEMM probe went on
+    assert len(entry[f"{anchor}_ms"]) == 1 and len(entry["row_ms"]) == row.rounds >= 2
+    others = {"gemm", "copy", "smallconv"} - {anchor}
+    assert all(len(entry[f"{other}_ms"]) == row.rounds for other in others)  # they went on
     parse_result({**synthetic_run("r", 1), "rows": [row.to_dict()]}, "r")  # valid /3

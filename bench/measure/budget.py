@@ -3,7 +3,7 @@
 Before measuring, `plan` chooses from what this process has measured so far (its own
 start-up, which a worker process repeats: mostly torch's import) and the config: how many
 worker processes, how long each row may sample (`max_row_s`) and warm up, so that every
-process's start-up, building and warm-up, every row's sampling and the host probe's slice of
+process's start-up, building and warm-up, every row's sampling and the anchors' slices of
 each round fit: fewer processes when their start-ups and warm-ups would take more than
 half the time, then as much sampling a row as the rest allows. It refuses a budget that cannot
 hold one process per row with a few rounds each. While measuring, each worker gets a
@@ -21,6 +21,7 @@ from typing import Any
 
 from fbench.bench.config import TimingConfig
 from fbench.bench.errors import FbenchError
+from fbench.bench.stats.paired import ANCHORS
 
 # Writing the result file, printing the table, the last worker's and this process's exits:
 # kept out of the measuring time, at least this long, or this share of the budget (a slow
@@ -121,9 +122,12 @@ def plan(
         warmup = timing.warmup_min_s / processes if processes > 1 else timing.warmup_min_s
         return worker_start_s * (processes > 1) + processes * rows * (BUILD_ROW_S + warmup)
 
-    # The least sampling: MIN_ROUNDS rounds of every row in every process, plus the probe.
+    # Every round also gives each anchor a slice (bench/measure/host_probe.py).
+    slices = rows + (len(ANCHORS) if timing.host_probe else 0)
+
+    # The least sampling: MIN_ROUNDS rounds of every row in every process, plus the anchors.
     def least_sampling(processes: int) -> float:
-        return processes * MIN_ROUNDS * (rows + 1) * round_s
+        return processes * MIN_ROUNDS * slices * round_s
 
     if fixed(1) + least_sampling(1) > available:
         needed = elapsed_s + reserve_s(budget_s) + fixed(1) + least_sampling(1)
@@ -139,9 +143,9 @@ def plan(
         or fixed(processes) + least_sampling(processes) > available
     ):
         processes -= 1
-    # Sampling: each row up to max_row_s in all, each round also one slice of the host probe.
+    # Sampling: each row up to max_row_s in all, each round also one slice of every anchor.
     sampling = available - fixed(processes)
-    max_row_s = min(timing.max_row_s, sampling / (rows + 1) if rows else timing.max_row_s)
+    max_row_s = min(timing.max_row_s, sampling / slices if rows else timing.max_row_s)
     max_row_s = max(max_row_s, processes * MIN_ROUNDS * round_s)
     warmup_max_s = min(
         timing.warmup_max_s,

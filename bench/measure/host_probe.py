@@ -26,7 +26,14 @@ from collections.abc import Callable
 from typing import Any
 
 from fbench.bench.config.model import TimingConfig
-from fbench.bench.stats.host_probe import COPY_MIB, SIZE, WORKLOAD, round_median
+from fbench.bench.stats.host_probe import (
+    COPY_MIB,
+    SIZE,
+    SMALL_CONV,
+    SMALL_CONV_HW,
+    WORKLOAD,
+    round_median,
+)
 
 
 def build(torch_device: str, seed: int = 0) -> Callable[[], object]:
@@ -52,29 +59,62 @@ def build_copy(torch_device: str) -> Callable[[], object]:
     return lambda: target.copy_(source)
 
 
+def build_small_conv(torch_device: str, seed: int = 0) -> Callable[[], object]:
+    """The latency anchor: one small 3×3 convolution (fixed seed), like the smallest rows:
+    a host mode that slows short, dispatch-bound calls and leaves a GEMM or a copy alone
+    moves it as it moves them (bench/stats/host_probe.py, SMALL_CONV)."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    shape = (1, SMALL_CONV, SMALL_CONV_HW, SMALL_CONV_HW)
+    x = torch.randn(*shape, generator=generator).to(torch_device)
+    weight = torch.randn(SMALL_CONV, SMALL_CONV, 3, 3, generator=generator).to(torch_device)
+
+    def call() -> object:
+        with torch.no_grad():
+            return torch.nn.functional.conv2d(x, weight, padding=1)
+
+    return call
+
+
 def start(
     session: Any, settings: TimingConfig, seed: int, kind: str = "gemm"
 ) -> Callable[[], object]:
-    """An anchor (`kind` "gemm": the host probe, or "copy"), built on the session's device
-    and warmed up like a row."""
-    probe = (
-        build(session.torch_device, seed) if kind == "gemm" else build_copy(session.torch_device)
-    )
+    """An anchor (`kind` "gemm": the host probe, "copy" or "smallconv"), built on the
+    session's device and warmed up like a row."""
+    device = session.torch_device
+    if kind == "gemm":
+        probe = build(device, seed)
+    elif kind == "copy":
+        probe = build_copy(device)
+    else:
+        probe = build_small_conv(device, seed)
     session.measure(probe, budget_s=max(settings.warmup_min_s, settings.round_s))
     return probe
 
 
+def _round_of(anchor: Callable[[], object], session: Any, settings: TimingConfig) -> float:
+    samples_s = session.measure(anchor, budget_s=settings.round_s)
+    return round_median([s * 1000.0 for s in samples_s])
+
+
+# One function per anchor, so that a test can make one of them fail and not the others.
 def sample(probe: Callable[[], object], session: Any, settings: TimingConfig) -> float:
     """The probe's median in one round, in ms."""
-    samples_s = session.measure(probe, budget_s=settings.round_s)
-    return round_median([s * 1000.0 for s in samples_s])
+    return _round_of(probe, session, settings)
 
 
 def sample_copy(copy: Callable[[], object], session: Any, settings: TimingConfig) -> float:
     """The copy anchor's median in one round, in ms (its own function: the probe's and the
     anchor's failures are told apart)."""
-    samples_s = session.measure(copy, budget_s=settings.round_s)
-    return round_median([s * 1000.0 for s in samples_s])
+    return _round_of(copy, session, settings)
+
+
+def sample_small_conv(
+    small_conv: Callable[[], object], session: Any, settings: TimingConfig
+) -> float:
+    """The latency anchor's median in one round, in ms."""
+    return _round_of(small_conv, session, settings)
 
 
 def record(

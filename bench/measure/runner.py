@@ -45,6 +45,7 @@ from fbench.bench.results import ResultRow, now_iso
 from fbench.bench.results import status as row_status
 from fbench.bench.stats import host_probe as probe_stats
 from fbench.bench.stats import timing
+from fbench.bench.stats.paired import ANCHORS
 
 
 @dataclass
@@ -62,19 +63,26 @@ class _Row:
     warmup: dict[str, Any] = field(default_factory=dict)
     samples_s: list[float] = field(default_factory=list)
     rounds: int = 0
-    probe_ms: list[float] = field(default_factory=list)  # host probe median, per round sampled
-    probe_failure: dict[str, Any] | None = None  # the probe failed while this row was active
-    # Per round sampled (from `first_round` on, consecutive): the row's median and the copy
-    # anchor's, for estimates paired in time (bench/stats/paired.py).
+    # Per round sampled (from `first_round` on, consecutive): the row's median and each
+    # anchor's (ANCHORS: "gemm" is the host probe), for estimates paired in time
+    # (bench/stats/paired.py); an anchor that failed while the row was active: its failure.
     first_round: int | None = None
     round_ms: list[float] = field(default_factory=list)
-    copy_ms: list[float] = field(default_factory=list)
-    copy_failure: dict[str, Any] | None = None
+    anchor_ms: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in ANCHORS})
+    anchor_failures: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     warmup_cut_by_budget: bool = False  # a time budget shortened its warm-up's maximum
     # The device's waits (cooling a Pi) before the rounds this row was sampled in.
     cooling_waits: int = 0
     cooling_s: float = 0.0
+
+    @property
+    def probe_ms(self) -> list[float]:  # the host probe's median in each round sampled
+        return self.anchor_ms["gemm"]
+
+    @property
+    def probe_failure(self) -> dict[str, Any] | None:
+        return self.anchor_failures.get("gemm")
 
     # Wall time spent sampling. Not sum(samples_s): a device that times blocks of calls
     # (CUDA events) returns one per-call average per block, which sums to far less.
@@ -243,16 +251,13 @@ def _round_record(row: _Row) -> dict[str, Any]:
     record: dict[str, Any] = {
         "first_round": row.first_round or 1,
         "row_ms": [round(value, 6) for value in row.round_ms],
-        "gemm_ms": [round(value, 6) for value in row.probe_ms],
-        "copy_ms": [round(value, 6) for value in row.copy_ms],
+        **{
+            f"{kind}_ms": [round(value, 6) for value in values]
+            for kind, values in row.anchor_ms.items()
+        },
     }
-    failures = {
-        name: failure
-        for name, failure in (("gemm", row.probe_failure), ("copy", row.copy_failure))
-        if failure is not None
-    }
-    if failures:
-        record["anchor_failures"] = failures
+    if row.anchor_failures:
+        record["anchor_failures"] = dict(row.anchor_failures)
     return record
 
 
@@ -367,10 +372,8 @@ def _interleaved(
     finished = count.finished
     # Shuffled each round (fixed seed: reproducible) so no row always follows the same one.
     order = random.Random(order_seed)
-    probe = copy = None
-    if rows:  # no anchor is warmed for a round that times nothing
-        probe = _start_anchor("host probe", "gemm", session, settings, config.seed, emit, rows)
-        copy = _start_anchor("copy anchor", "copy", session, settings, config.seed, emit, rows)
+    # The anchors that run (kind → call); none is warmed for a round that times nothing.
+    anchors = _start_anchors(session, settings, config.seed, emit, rows) if rows else {}
     active = list(rows)
     # One untimed call of every row, in a shuffled order, before the first timed round: each
     # row's warm-up came before the other rows were built and warmed, so its first call in
@@ -407,22 +410,17 @@ def _interleaved(
         round_began = time.monotonic()
         scheduled = active if settings.schedule == "interleaved" else active[:1]
         sampled = []
-        probe_ms = copy_ms = None
-        # The anchors (None: the GEMM probe, _COPY: the copy) take their slices at random
-        # places in the round, like rows.
-        slots = [*scheduled, *[None] * bool(probe), *[_COPY] * bool(copy)]
+        anchor_ms: dict[str, float] = {}
+        # The anchors (their kinds: strings) take their slices at random places in the
+        # round, like rows.
+        slots = [*scheduled, *anchors]
         for row in order.sample(slots, len(slots)):
-            if row is _COPY:
+            if isinstance(row, str):
                 try:
-                    copy_ms = host_probe.sample_copy(copy, session, settings)
+                    anchor_ms[row] = _SAMPLE[row](anchors[row], session, settings)
                 except Exception as error:
-                    copy = _anchor_off("copy anchor", round_number, error, active, emit)
-                continue
-            if row is None:
-                try:
-                    probe_ms = host_probe.sample(probe, session, settings)
-                except Exception as error:
-                    probe = _anchor_off("host probe", round_number, error, active, emit)
+                    del anchors[row]
+                    _anchor_off(row, round_number, error, active, emit)
                 continue
             try:
                 begin = time.perf_counter()
@@ -439,10 +437,9 @@ def _interleaved(
                 yield finished(_failed(row.plan, "adaptive", error, row.started))
         for row in sampled:
             # An anchor's list stays a prefix of the row's rounds: it stops when it fails.
-            if probe_ms is not None and len(row.probe_ms) == len(row.round_ms) - 1:
-                row.probe_ms.append(probe_ms)
-            if copy_ms is not None and len(row.copy_ms) == len(row.round_ms) - 1:
-                row.copy_ms.append(copy_ms)
+            for kind, value in anchor_ms.items():
+                if len(row.anchor_ms[kind]) == len(row.round_ms) - 1:
+                    row.anchor_ms[kind].append(value)
         # One summary per row and round serves both the stopping rule and the progress line.
         still_active, estimates = [], []
         for row in active:
@@ -458,9 +455,6 @@ def _interleaved(
         round_took = time.monotonic() - round_began
         left_s = sum(max(settings.max_row_s - row.sampled_s, 0.0) for row in active)
         emit(RoundFinished(round_number, estimates, count.done, count.total, left_s=left_s))
-
-
-_COPY = object()  # the copy anchor's slot in a round
 
 
 BUDGET_NOTE = "sampling stopped at the time budget's deadline"
@@ -493,39 +487,39 @@ def _stop_for_budget(
         emit(Phase(f"time budget reached: {left} row(s) left unmeasured, {why}"))
 
 
-# Where each anchor's failure is stored on a row, by the anchor's name in messages.
-_ANCHOR_FAILURE_FIELD = {"host probe": "probe_failure", "copy anchor": "copy_failure"}
+# Each anchor's name in messages, and the function that samples it in a round (looked up
+# when called, so that a test can make one anchor fail).
+ANCHOR_NAMES = {"gemm": "host probe", "copy": "copy anchor", "smallconv": "small-conv anchor"}
+_SAMPLE: dict[str, Callable[..., float]] = {
+    "gemm": lambda *args: host_probe.sample(*args),
+    "copy": lambda *args: host_probe.sample_copy(*args),
+    "smallconv": lambda *args: host_probe.sample_small_conv(*args),
+}
 
 
 def _anchor_off(
-    name: str, round_number: int, error: Exception, rows: Sequence[_Row], emit: Emit
+    kind: str, round_number: int, error: Exception, rows: Sequence[_Row], emit: Emit
 ) -> None:
-    """An anchor that fails is context, never a reason to lose the run: say so, store the
+    """An anchor that fails is context, never a reason to lose the run: say so and store the
     failure (round 0: it never started) with the rows it leaves without it, so a report can
-    say why they lack it, and return None, the anchor switched off."""
-    emit(Phase(f"{name} off: {one_line(error)}"))
+    say why they lack it."""
+    emit(Phase(f"{ANCHOR_NAMES[kind]} off: {one_line(error)}"))
     failure = probe_stats.failure_record(round_number, one_line(error))
     for row in rows:
-        setattr(row, _ANCHOR_FAILURE_FIELD[name], failure)
-    return None
+        row.anchor_failures[kind] = failure
 
 
-def _start_anchor(
-    name: str, kind: str, session: Any, settings: TimingConfig, seed: int, emit: Emit,
-    rows: Sequence[_Row] = (),
-) -> Callable[[], object] | None:  # fmt: skip
-    """An anchor (the host probe, kind "gemm", or the bandwidth anchor, "copy"), warmed; on
-    with `[timing] host_probe`. None if it is switched off or cannot run."""
+def _start_anchors(
+    session: Any, settings: TimingConfig, seed: int, emit: Emit, rows: Sequence[_Row]
+) -> dict[str, Callable[[], object]]:
+    """The anchors (ANCHORS), warmed, with `[timing] host_probe`; one that cannot run is
+    left out, its failure stored with the rows."""
     if not settings.host_probe:
-        return None
-    try:
-        return host_probe.start(session, settings, seed, kind=kind)
-    except Exception as error:
-        return _anchor_off(name, 0, error, rows, emit)
-    try:
-        return host_probe.start(session, settings, seed)
-    except Exception as error:  # the probe is context, never a reason to lose the run
-        emit(Phase(f"host probe off: {one_line(error)}"))
-        for row in rows:
-            row.probe_failure = probe_stats.failure_record(0, one_line(error))
-        return None
+        return {}
+    anchors = {}
+    for kind in ANCHORS:
+        try:
+            anchors[kind] = host_probe.start(session, settings, seed, kind=kind)
+        except Exception as error:
+            _anchor_off(kind, 0, error, rows, emit)
+    return anchors

@@ -9,8 +9,9 @@ Format history (`SCHEMA`, docs/result-format.md):
   row has `reasons` (stable codes) and `why` (one sentence), and `device_problems` (the device's own
   sentences, formerly `telemetry.problems`; interruptions are a reason, not a device problem).
   /1 files are read through `migrate_v1`.
-- fbench.result/3: rows store per-process round medians of themselves and of two anchors
-  timed in the same rounds (`round_medians`: the GEMM host probe and a memory copy), for
+- fbench.result/3: rows store per-process round medians of themselves and of the anchors
+  timed in the same rounds (`round_medians`: the GEMM host probe, a memory copy and, added
+  later as an optional field, a small convolution), for
   estimates paired in time; `host_probe.drift` says how far a sustained shift of the host
   could have moved the row's median, each process judged on its own rounds (`host_moved`
   now means that, not the probe's pooled 5–95% range); a multi-process row's

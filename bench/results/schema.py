@@ -116,12 +116,13 @@ ROUND_MEDIANS_FIELDS = {
     "row_ms": Field(list_of(POSITIVE), required=True),
     "gemm_ms": Field(list_of(POSITIVE)),
     "copy_ms": Field(list_of(POSITIVE)),
+    "smallconv_ms": Field(list_of(POSITIVE)),  # the latency anchor; older files lack it
     "anchor_failures": Field(mapping_of(record(PROBE_FAILURE_FIELDS))),
 }
 
 
 def _anchors_within_rounds(entry: Mapping[str, Any], where: str) -> None:
-    for name in ("gemm_ms", "copy_ms"):
+    for name in ("gemm_ms", "copy_ms", "smallconv_ms"):
         if len(entry.get(name) or ()) > len(entry["row_ms"]):
             raise Invalid(f"{where}.{name}", "more rounds than the row's own row_ms")
 

@@ -25,6 +25,15 @@ WORKLOAD = f"torch.mm {SIZE}×{SIZE} @ {SIZE}×{SIZE} float32"
 # it streams from memory as DWConv's reorders do, and a call fits in a 50 ms round slice.
 COPY_MIB = 16
 COPY_WORKLOAD = f"torch copy_ {COPY_MIB} MiB float32 → {COPY_MIB} MiB"
+# The latency anchor: one small 3×3 convolution (SMALL_CONV channels, SMALL_CONV_HW²), a
+# call of tens of microseconds whose time is mostly dispatch and cache-resident work. On
+# shared EPYC guests small rows switch between a fast and a +40–70% slow mode for rounds at a
+# time (a sibling hyperthread's tenant) that neither the GEMM nor the copy follows; a small
+# convolution follows it (docs/methodology.md, "A third anchor").
+SMALL_CONV, SMALL_CONV_HW = 32, 14
+SMALL_CONV_WORKLOAD = (
+    f"torch conv2d 3×3 {SMALL_CONV}→{SMALL_CONV} ch {SMALL_CONV_HW}×{SMALL_CONV_HW} float32"
+)
 
 
 def round_median(samples_ms: Sequence[float]) -> float:

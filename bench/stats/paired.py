@@ -1,11 +1,12 @@
 """Estimates paired in time: quantities computed round by round from what was timed in the
 same rounds of the same process, so that a drift of the host that every row shares cancels.
 
-Every round of a run times each active row and two anchors (the GEMM host probe and a memory
-copy: bench/measure/host_probe.py), and each row stores, per process, its median in each
-round and the anchors' (`round_medians`, fbench.result/3). A paired estimate takes, in each
-process, the per-round values of a quantity (row A / row B, a row / an anchor, Table 1's
-PConv/DWConv FLOPS ratio) on the rounds all its inputs share, and summarises them:
+Every round of a run times each active row and three anchors (the GEMM host probe, a memory
+copy and a small convolution: bench/measure/host_probe.py), and each row stores, per
+process, its median in each round and the anchors' (`round_medians`, fbench.result/3). A
+paired estimate takes, in each process, the per-round values of a quantity (row A / row B,
+a row / an anchor, Table 1's PConv/DWConv FLOPS ratio) on the rounds all its inputs share,
+and summarises them:
 
 - in one process: the median of the rounds' values (a spike is one round of many), with the
   distribution-free sign-test interval of that median (the rounds are the unit);
@@ -32,7 +33,9 @@ from fbench.bench.stats.timing import median, median_ci_ranks
 # whatever its rounds (a default run gives a row only a few rounds in each of 6 processes),
 # and Student's t weighs how much they scatter.
 MIN_PAIRED_ROUNDS = 6
-ANCHORS = ("gemm", "copy")  # the compute anchor (the host probe) and the bandwidth anchor
+# The compute anchor (the host probe), the bandwidth anchor and the latency anchor
+# (bench/measure/host_probe.py); a row stores each one's per-round medians as f"{kind}_ms".
+ANCHORS = ("gemm", "copy", "smallconv")
 
 
 @dataclass(frozen=True)
@@ -164,7 +167,7 @@ def row_ratio(row: Any, reference: Any) -> PairedEstimate | None:
 
 
 def against_anchor(row: Any, anchor: str) -> PairedEstimate | None:
-    """Row latency / anchor latency (`anchor`: "gemm" or "copy"), paired by round: the row's
+    """Row latency / anchor latency (`anchor`: one of ANCHORS), paired by round: the row's
     time in units of a workload that does not change with the code."""
     return estimate(paired_logs([row], lambda ms: ms[0] / ms[1], anchor=anchor))
 

@@ -137,8 +137,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--gate",
         choices=("plain", "anchors"),
         help="plain: each row's own times; anchors: each row's time against an anchor timed "
-        "in the same rounds (GEMM or copy), where both runs stored them (default: [compare] "
-        "gate, plain)",
+        "in the same rounds (GEMM, copy or small conv), where both runs stored them "
+        "(default: [compare] gate, plain)",
     )
     parser.add_argument(
         "--config",

@@ -218,7 +218,7 @@ def _gate_lines(gate: str, matched: Sequence[tuple[ResultRow, ResultRow]]) -> li
         if words
     ]
     if not plain:
-        return ["gate: each row against the anchor timed in its rounds (GEMM or copy)"]
+        return ["gate: each row against the anchor timed in its rounds (GEMM, copy or small conv)"]
     return [
         f"gate: {len(plain)} of {len(matched)} rows judged by the plain method, the runs "
         f"{plain[0][1]}"
