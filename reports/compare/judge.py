@@ -6,7 +6,8 @@ and a threshold alone flags noise (the tests: reports/compare/statistics.py). Ru
 not the same experiment are not judged at all (reports/compare/comparability.py). Rows that
 were `disturbed`/`failed` are not judged either (exit 3): a gate that compares a hot board
 with a cool one produces false alarms. The exceptions: an `imprecise` row (its interval
-wider than the target, bench/results/status.py) is judged when the test is on process medians,
+wider than the target, bench/results/status.py) and a row `disturbed` only because the host
+shifted within a process (`host_moved`) are judged when the test is on process medians,
 since that test weighs exactly the processes' disagreement; and `allow_unstable` judges
 every row held back like an ok one (a slowdown among them is a regression).
 """
@@ -20,7 +21,6 @@ from fbench.bench.results import ResultRow, RunResult
 from fbench.bench.results.status import (
     FAILED,
     HOST_MOVED,
-    IMPRECISE,
     INTERVAL_WIDE,
     OK,
     PROCESSES_DIFFER,
@@ -47,8 +47,9 @@ from fbench.reports.compare.verdicts import (
     percent_text,
 )
 
-# The stored reasons the normalised gate judges through: the host's drift (divided out) and
-# a wide interval (weighed by its test).
+# The stored reasons a test on process medians judges through (both gates): the host's drift
+# within a process (it moved that process's median, which the test weighs against the
+# others; the anchors gate also divides it out) and a wide interval (weighed by the test).
 NORMALISED_JUDGES = (HOST_MOVED, INTERVAL_WIDE, PROCESSES_DIFFER)
 
 # Too few samples give a test no power (n=3 vs 3 cannot reach p < 0.05).
@@ -260,13 +261,16 @@ def _judge_row(
         label, base.samples_ms, cur.samples_ms, threshold, alpha, host_factor,
         (base.process_medians_ms, cur.process_medians_ms),
     )  # fmt: skip
-    # An imprecise row (its processes disagree by more than the target allows) is judged like
-    # any other when the test is on process medians: that test already weighs the
-    # disagreement (docs/regression-gate.md).
+    # When the test is on process medians, a row held back only for what those medians carry
+    # is judged like any other: an imprecise row (its processes disagree) and a row whose
+    # host shifted within a process (`host_moved`: that process's median moved with it, and
+    # Welch's test weighs it against the others). Other disturbances still hold a row back
+    # (docs/regression-gate.md).
     flagged = [
         (name, r)
         for name, r in pair
-        if not row_is_ok(r) and not (judged.test == "welch-processes" and r.status == IMPRECISE)
+        if not row_is_ok(r)
+        and not (judged.test == "welch-processes" and set(r.reasons) <= set(NORMALISED_JUDGES))
     ]
     if not flagged or judged.verdict == NOT_JUDGED:  # ok rows, or too few samples to test
         return judged
