@@ -47,7 +47,7 @@ def test_calibrate_text_fits_100_columns_and_wide_keeps_one_line_a_probe():
     from fbench.commands.calibrate import calibration_text
 
     calibration = read_calibration(
-        REPO / "examples/results/cpu-intel-r-xeon-r-processor-float32.json"
+        REPO / "examples/results/cpu-amd-epyc-float32.json"
     )
     fitted = calibration_text(calibration, 100)
     assert max(len(line) for line in fitted.splitlines()) <= 100

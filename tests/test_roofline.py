@@ -336,10 +336,10 @@ def test_roofline_of_two_devices_fits_100_columns_with_roof_and_status_in_a_seco
     from fbench.cli import main
 
     examples = REPO / "examples/results"
-    argv = ["roofline", str(examples / "20261206-214012-cpu-torch.json")]
+    argv = ["roofline", str(examples / "20261206-234220-cpu-torch.json")]
     argv += [str(examples / "20261123-075145-cuda-torch.json")]
     for calibration in (
-        "cpu-intel-r-xeon-r-processor-float32",
+        "cpu-amd-epyc-float32",
         "cuda-nvidia-h100-80gb-hbm3-float32",
     ):
         argv += ["--calibration", str(examples / f"{calibration}.json")]

@@ -19,11 +19,11 @@ FORMATS = ("text", "md", "csv", "latex", "html", "json")
 
 _EX = "examples/results"
 _FX = "tests/fixtures"
-CPU_NETWORKS = f"{_EX}/20261206-194312-cpu-torch.json"
+CPU_NETWORKS = f"{_EX}/20261206-234421-cpu-torch.json"
 CUDA = f"{_EX}/20261123-075145-cuda-torch.json"
-CPU_DEPTH = f"{_EX}/20261206-195531-cpu-torch.json"
-CPU = f"{_EX}/20261206-214012-cpu-torch.json"
-CPU_CALIBRATION = f"{_EX}/cpu-intel-r-xeon-r-processor-float32.json"
+CPU_DEPTH = f"{_EX}/20261206-234839-cpu-torch.json"
+CPU = f"{_EX}/20261206-234220-cpu-torch.json"
+CPU_CALIBRATION = f"{_EX}/cpu-amd-epyc-float32.json"
 CUDA_CALIBRATION = f"{_EX}/cuda-nvidia-h100-80gb-hbm3-float32.json"
 FX_CPU, FX_CUDA, FX_ARM = (f"{_FX}/{d}_table1.json" for d in ("cpu", "cuda", "arm"))
 FX_NETWORKS = f"{_FX}/cpu_networks.json"
