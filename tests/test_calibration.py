@@ -46,9 +46,7 @@ def test_calibrate_text_fits_100_columns_and_wide_keeps_one_line_a_probe():
     from fbench.bench.calibration.ceilings import describe
     from fbench.commands.calibrate import calibration_text
 
-    calibration = read_calibration(
-        REPO / "examples/results/cpu-amd-epyc-float32.json"
-    )
+    calibration = read_calibration(REPO / "examples/results/cpu-amd-epyc-float32.json")
     fitted = calibration_text(calibration, 100)
     assert max(len(line) for line in fitted.splitlines()) <= 100
     assert "gemm_1024" in fitted and "Best probe" in fitted and "GMAC" not in fitted
