@@ -93,28 +93,13 @@ def start(
     return probe
 
 
-def _round_of(anchor: Callable[[], object], session: Any, settings: TimingConfig) -> float:
+def sample(
+    anchor: Callable[[], object], session: Any, settings: TimingConfig, kind: str = "gemm"
+) -> float:
+    """An anchor's median in one round, in ms (`kind`: which anchor it is, so that a test can
+    make one of them fail and not the others)."""
     samples_s = session.measure(anchor, budget_s=settings.round_s)
     return round_median([s * 1000.0 for s in samples_s])
-
-
-# One function per anchor, so that a test can make one of them fail and not the others.
-def sample(probe: Callable[[], object], session: Any, settings: TimingConfig) -> float:
-    """The probe's median in one round, in ms."""
-    return _round_of(probe, session, settings)
-
-
-def sample_copy(copy: Callable[[], object], session: Any, settings: TimingConfig) -> float:
-    """The copy anchor's median in one round, in ms (its own function: the probe's and the
-    anchor's failures are told apart)."""
-    return _round_of(copy, session, settings)
-
-
-def sample_small_conv(
-    small_conv: Callable[[], object], session: Any, settings: TimingConfig
-) -> float:
-    """The latency anchor's median in one round, in ms."""
-    return _round_of(small_conv, session, settings)
 
 
 def record(

@@ -417,7 +417,7 @@ def _interleaved(
         for row in order.sample(slots, len(slots)):
             if isinstance(row, str):
                 try:
-                    anchor_ms[row] = _SAMPLE[row](anchors[row], session, settings)
+                    anchor_ms[row] = host_probe.sample(anchors[row], session, settings, row)
                 except Exception as error:
                     del anchors[row]
                     _anchor_off(row, round_number, error, active, emit)
@@ -487,14 +487,8 @@ def _stop_for_budget(
         emit(Phase(f"time budget reached: {left} row(s) left unmeasured, {why}"))
 
 
-# Each anchor's name in messages, and the function that samples it in a round (looked up
-# when called, so that a test can make one anchor fail).
+# Each anchor's name in messages.
 ANCHOR_NAMES = {"gemm": "host probe", "copy": "copy anchor", "smallconv": "small-conv anchor"}
-_SAMPLE: dict[str, Callable[..., float]] = {
-    "gemm": lambda *args: host_probe.sample(*args),
-    "copy": lambda *args: host_probe.sample_copy(*args),
-    "smallconv": lambda *args: host_probe.sample_small_conv(*args),
-}
 
 
 def _anchor_off(
