@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,36 @@ def fbench(
         timeout=timeout,
         env=env,
     )
+
+
+def cli(capsys, *args: str) -> subprocess.CompletedProcess:
+    """`fbench ARGS` in this process (main(argv)): its exit code (argparse's usage errors
+    included), stdout and stderr."""
+    from fbench.cli import main
+
+    capsys.readouterr()
+    try:
+        code = main(list(args))
+    except SystemExit as stop:  # argparse's usage errors
+        code = stop.code
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["fbench", *args], code, out, err)
+
+
+@contextlib.contextmanager
+def tiny_tmpfs(folder: Path, size: str) -> Iterator[Path]:
+    """`folder` (made here) mounted as a tmpfs of `size` ("12k") while the block runs, so a
+    test can fill a disk; mounting needs root, else the test is skipped."""
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip("needs a tiny tmpfs (mount, as root)")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)
 
 
 def start_fbench(*args: str) -> subprocess.Popen:

@@ -14,9 +14,8 @@ import pytest
 from fbench.bench.results import parse_result
 from fbench.bench.results.identity import device_identity
 from fbench.bench.stats import host_probe
-from fbench.cli import main
 from fbench.reports import compare
-from tests.conftest import FIXTURES, assert_one_line_error
+from tests.conftest import FIXTURES, assert_one_line_error, cli
 
 _capsys: pytest.CaptureFixture | None = None
 
@@ -29,13 +28,7 @@ def _capture(capsys):
 
 def fbench(*args: str) -> subprocess.CompletedProcess:
     """`fbench ARGS` in this process (compare and baseline need no torch): code and output."""
-    _capsys.readouterr()
-    try:
-        code = main(list(args))
-    except SystemExit as stop:  # argparse's usage errors
-        code = stop.code
-    out, err = _capsys.readouterr()
-    return subprocess.CompletedProcess(["fbench", *args], code, out, err)
+    return cli(_capsys, *args)
 
 
 def follow_samples(row: dict) -> None:

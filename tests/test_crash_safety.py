@@ -29,7 +29,7 @@ from fbench.bench.measure.processes import _pooled
 from fbench.bench.plan.rows import plan_rows
 from fbench.commands.run_resume import left_to_do
 from fbench.devices.cpu import CPU_SETTINGS, CpuSession
-from tests.conftest import FIXTURES, fbench, start_fbench, start_run
+from tests.conftest import FIXTURES, fbench, start_fbench, start_run, tiny_tmpfs
 from tests.test_processes import _config, _worker_row
 
 # Two processes, rows that never reach their (unreachable) target and so sample for their
@@ -301,22 +301,13 @@ def test_a_write_that_fails_keeps_the_last_good_file(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_a_disk_that_fills_mid_run_is_one_line_exit_4_and_a_valid_file(tmp_path):
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=12k", "tmpfs", str(disk)], capture_output=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip("needs a tiny tmpfs (mount, as root)")
-    try:
+    with tiny_tmpfs(tmp_path / "disk", "12k") as disk:
         result = fbench(
             "run", "--quick", "--operators", "dwconv", "--stages", "4", "--layers", "1",
             "--pin-core", "none", "--results-dir", str(disk), "--no-table",
         )  # fmt: skip
         (path,) = disk.glob("*.json")
         stored = results.read_result(path)  # the last good file
-    finally:
-        subprocess.run(["umount", str(disk)], check=False)
     assert result.returncode == EXIT_INCOMPLETE, result.stderr
     assert "Traceback" not in result.stderr
     last = result.stderr.strip().splitlines()[-1]

@@ -18,18 +18,9 @@ from fbench.bench import results
 from fbench.bench.errors import EXIT_INCOMPLETE, EXIT_INTERRUPTED
 from fbench.bench.results.baselines import baseline_path
 from fbench.bench.results.identity import device_identity
-from fbench.cli import main
-from tests.conftest import FIXTURES, REPO, assert_one_line_error, start_fbench
+from tests.conftest import FIXTURES, REPO, assert_one_line_error, cli, start_fbench, tiny_tmpfs
 
 MADE_ID = "20261201-120000-cpu-torch"  # of the form fbench makes
-
-
-def cli(capsys, *args: str) -> subprocess.CompletedProcess:
-    """`fbench ARGS` in this process (main(argv)): its exit code, stdout and stderr."""
-    capsys.readouterr()
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return subprocess.CompletedProcess(args, code, out, err)
 
 
 def tree(directory: Path) -> dict[str, bytes]:
@@ -204,14 +195,7 @@ def test_a_planted_lock_symlink_is_not_followed(tmp_path, capsys):
 @pytest.fixture
 def full_disk(tmp_path):
     """A folder on a tiny tmpfs filled to the last byte (mounting needs root: else skip)."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], capture_output=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip("needs a tiny tmpfs (mount, as root)")
-    try:
+    with tiny_tmpfs(tmp_path / "disk", "64k") as disk:
         filler = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT)
         try:
             while os.write(filler, b"\0" * 4096):
@@ -221,8 +205,6 @@ def full_disk(tmp_path):
         finally:
             os.close(filler)
         yield disk
-    finally:
-        subprocess.run(["umount", str(disk)], check=False)
 
 
 def test_outputs_that_cannot_be_written_exit_4_naming_the_file(tmp_path, capsys, fixture_path):

@@ -4,7 +4,6 @@ fits it (pure), the deadline in the runner (real torch, tiny shapes), and the ba
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from dataclasses import replace
 
@@ -16,19 +15,8 @@ from fbench.bench.errors import FbenchError
 from fbench.bench.measure import budget
 from fbench.bench.measure.entry import measure
 from fbench.bench.plan.rows import plan_rows
-from fbench.cli import main
 from fbench.devices.cpu import CPU_SETTINGS, CpuSession
-from tests.conftest import assert_one_line_error
-
-
-def fbench(capsys, *args: str) -> subprocess.CompletedProcess:
-    capsys.readouterr()
-    try:
-        code = main(list(args))
-    except SystemExit as stop:  # argparse's usage errors
-        code = stop.code
-    out, err = capsys.readouterr()
-    return subprocess.CompletedProcess(["fbench", *args], code, out, err)
+from tests.conftest import assert_one_line_error, cli
 
 
 @pytest.mark.parametrize(
@@ -49,9 +37,7 @@ def test_bad_durations_are_one_line(text):
     [("0", "more than 0"), ("-5", "more than 0"), ("abc", "a duration"), ("1e9h", "at most 24h")],
 )
 def test_bad_time_budget_flag_exits_2_in_one_line(capsys, tmp_path, value, words):
-    result = fbench(
-        capsys, "run", "--quick", "--time-budget", value, "--results-dir", str(tmp_path)
-    )
+    result = cli(capsys, "run", "--quick", "--time-budget", value, "--results-dir", str(tmp_path))
     assert_one_line_error(result, "--time-budget", words)
     assert not list(tmp_path.iterdir())  # nothing created
 
@@ -174,7 +160,7 @@ def test_a_device_that_never_cools_measures_nothing_hot():
 @pytest.mark.slow
 @pytest.mark.parametrize("processes", [1, 2])
 def test_a_budgeted_run_stores_its_budget_and_what_it_chose(capsys, tmp_path, processes):
-    result = fbench(
+    result = cli(
         capsys,
         "run",
         "--quick",
@@ -201,6 +187,6 @@ def test_a_budgeted_run_stores_its_budget_and_what_it_chose(capsys, tmp_path, pr
 
 
 def test_a_budget_that_cannot_hold_the_rows_is_refused_before_measuring(capsys, tmp_path):
-    result = fbench(capsys, "run", "--quick", "--time-budget", "1", "--results-dir", str(tmp_path))
+    result = cli(capsys, "run", "--quick", "--time-budget", "1", "--results-dir", str(tmp_path))
     assert_one_line_error(result, "--time-budget 1 s cannot hold one process per row")
     assert not list(tmp_path.glob("*.json"))
