@@ -39,26 +39,44 @@ def widest(text: str) -> int:
     return max((len(line) for line in text.splitlines()), default=0)
 
 
+def _encoded(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
 def wrap_lines(lines: Sequence[str], width: int) -> list[str]:
     """Each prose line wrapped at `width`; a continuation is indented two more spaces than
-    the line it continues (a footnote's "[n] " more), so a reader sees where a line ends."""
+    the line it continues (a footnote's "[n] " more), so a reader sees where a line ends.
+
+    Prose is measured in UTF-8 bytes, never fewer than its characters: a line with ×, ± or
+    – then fits `width` for a tool that counts bytes too (`wc -L` or awk under LANG=C), at
+    the cost of a few characters on such lines. (Tables keep characters: squeezing them by
+    bytes would move cells into footnotes that every terminal has room for.)"""
     out: list[str] = []
     for line in lines:
         for part in line.split("\n"):
-            if len(part) <= width:
+            if _encoded(part) <= width:
                 out.append(part)
                 continue
             stripped = part.lstrip(" ")
             indent = part[: len(part) - len(stripped)]
             hang = " " * len(stripped.split(" ", 1)[0] + " ") if stripped.startswith("[") else "  "
-            out += textwrap.wrap(
-                stripped,
-                width=width,
-                initial_indent=indent,
-                subsequent_indent=indent + hang,
-                break_long_words=False,
-                break_on_hyphens=False,
-            ) or [part]
+            wrap_at = width
+            while True:
+                wrapped = textwrap.wrap(
+                    stripped,
+                    width=wrap_at,
+                    initial_indent=indent,
+                    subsequent_indent=indent + hang,
+                    break_long_words=False,
+                    break_on_hyphens=False,
+                ) or [part]
+                over = max(_encoded(piece) for piece in wrapped) - width
+                # Narrower by what the widest line has over; a word longer than the width
+                # stays whole, so stop before the wrapping is only that word.
+                if over <= 0 or wrap_at - over < width // 2:
+                    break
+                wrap_at -= over
+            out += wrapped
     return out
 
 

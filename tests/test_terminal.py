@@ -139,6 +139,15 @@ def test_prose_wraps_with_a_hanging_indent():
     assert lines[1].startswith("  word") and any(line.startswith("     note") for line in lines)
 
 
+def test_prose_with_multibyte_characters_fits_the_width_in_bytes_too():
+    # ×, ± and – are one column in a terminal and 2-3 bytes each: prose fits either count.
+    lines = wrap_lines(["96×56×56 ±1.0% 5–95% " * 12], 100)
+    assert len(lines) > 1 and all(len(line.encode()) <= 100 for line in lines)
+    assert max(len(line.encode()) for line in lines) > 90  # narrower only by what it needs
+    show = next(case for case in DEFAULT_TEXT if case.name == "show-cpu")
+    assert max(len(line.encode()) for line in _stdout(show).splitlines()) <= DEFAULT_WIDTH
+
+
 # --- the headline --------------------------------------------------------------------------
 
 
